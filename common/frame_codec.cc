@@ -1,0 +1,65 @@
+// Frame encoding and hostile-input-safe decoding.
+#include "common/frame_codec.h"
+
+namespace taskfarm {
+
+std::string_view DropReasonName(DropReason reason) {
+  switch (reason) {
+    case DropReason::kTooLarge: return "too large";
+    case DropReason::kNotProtobuf: return "not protobuf";
+    case DropReason::kBadVersion: return "wrong protocol version";
+    case DropReason::kEmptyBody: return "empty message";
+    case DropReason::kUnexpected: return "unexpected message";
+    case DropReason::kUnknownTask: return "result for unknown lease";
+    case DropReason::kUnknownPeer: return "unregistered sender";
+    case DropReason::kCount: break;
+  }
+  return "?";
+}
+
+std::string EncodeFrame(pb::Frame frame) {
+  frame.set_version(pb::PROTOCOL_VERSION_CURRENT);
+  return frame.SerializeAsString();
+}
+
+DecodedFrame DecodeFrame(std::string_view bytes) {
+  DecodedFrame out;
+  if (bytes.size() > kMaxFrameBytes) {
+    out.drop = DropReason::kTooLarge;
+    return out;
+  }
+  pb::Frame frame;
+  if (bytes.empty() || !frame.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    out.drop = DropReason::kNotProtobuf;
+    return out;
+  }
+  if (frame.version() != pb::PROTOCOL_VERSION_CURRENT) {
+    out.drop = DropReason::kBadVersion;
+    return out;
+  }
+  if (frame.body_case() == pb::Frame::BODY_NOT_SET) {
+    out.drop = DropReason::kEmptyBody;
+    return out;
+  }
+  out.frame = std::move(frame);
+  return out;
+}
+
+uint64_t DropCounts::Total() const {
+  uint64_t total = 0;
+  for (uint64_t n : by_reason) total += n;
+  return total;
+}
+
+std::string DropCounts::Describe() const {
+  std::string parts;
+  for (size_t i = 0; i < by_reason.size(); ++i) {
+    if (by_reason[i] == 0) continue;
+    if (!parts.empty()) parts += ", ";
+    parts += std::to_string(by_reason[i]) + " " +
+             std::string(DropReasonName(static_cast<DropReason>(i)));
+  }
+  return std::to_string(Total()) + (parts.empty() ? "" : " (" + parts + ")");
+}
+
+}  // namespace taskfarm

@@ -1,0 +1,40 @@
+// One error vocabulary for operational failures (abseil's status codes, cut
+// down): the code says whether running the task again may help.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace taskfarm {
+
+enum class Code {
+  kOk,
+  kInvalidArgument,   // bad input: retrying cannot help (bad URL, HTTP 4xx)
+  kUnavailable,       // transient: refused, reset, HTTP 5xx / 429; retry
+  kDeadlineExceeded,  // the task ran past its timeout; retry
+  kWorkerDied,        // the worker running it died or was lost; retry
+  kCancelled,         // the run was interrupted before the task finished
+  kInternal,          // a bug or an unexpected library failure
+};
+
+// Lower-case name used in results ("unavailable", ...).
+constexpr std::string_view CodeName(Code code) {
+  switch (code) {
+    case Code::kOk: return "ok";
+    case Code::kInvalidArgument: return "invalid_argument";
+    case Code::kUnavailable: return "unavailable";
+    case Code::kDeadlineExceeded: return "deadline_exceeded";
+    case Code::kWorkerDied: return "worker_died";
+    case Code::kCancelled: return "cancelled";
+    case Code::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+// Whether a failure with this code may succeed on another attempt.
+constexpr bool IsRetryable(Code code) {
+  return code == Code::kUnavailable || code == Code::kDeadlineExceeded ||
+         code == Code::kWorkerDied;
+}
+
+}  // namespace taskfarm

@@ -1,0 +1,47 @@
+// cppzmq helpers shared by both sides.
+#include "common/zmq_util.h"
+
+#include "common/frame_codec.h"
+
+namespace taskfarm {
+
+void ConfigureSocket(zmq::socket_ref socket, int linger_ms) {
+  socket.set(zmq::sockopt::linger, linger_ms);
+  socket.set(zmq::sockopt::maxmsgsize, kSocketMaxMsgSize);
+}
+
+std::optional<zmq::message_t> TryRecv(zmq::socket_ref socket) {
+  zmq::message_t msg;
+  auto got = socket.recv(msg, zmq::recv_flags::dontwait);
+  if (!got) return std::nullopt;
+  return msg;
+}
+
+bool Readable(zmq::socket_ref socket) {
+  return (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
+}
+
+std::string CheckEndpoint(const std::string& endpoint) {
+  auto starts = [&](const char* p) { return endpoint.rfind(p, 0) == 0; };
+  if (starts("ipc://")) {
+    return endpoint.size() > 6 ? "" : "ipc endpoint needs a path: ipc:///tmp/farm.sock";
+  }
+  if (starts("inproc://")) return endpoint.size() > 9 ? "" : "inproc endpoint needs a name";
+  if (!starts("tcp://")) {
+    return "endpoint '" + endpoint + "' must start with tcp://, ipc:// or inproc://";
+  }
+  std::string rest = endpoint.substr(6);
+  size_t colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return "endpoint '" + endpoint + "' needs a host and a port: tcp://HOST:PORT";
+  }
+  std::string port = rest.substr(colon + 1);
+  if (port == "*") return "";
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535) {
+    return "endpoint '" + endpoint + "' has a bad port '" + port + "' (0-65535 or *)";
+  }
+  return "";
+}
+
+}  // namespace taskfarm

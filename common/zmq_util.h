@@ -1,0 +1,25 @@
+// Small helpers around cppzmq that every socket in taskfarm goes through, so
+// no socket is ever created with infinite linger or unbounded message size.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <zmq.hpp>
+
+namespace taskfarm {
+
+// Linger bounded (closing never hangs), max message size bounded.
+void ConfigureSocket(zmq::socket_ref socket, int linger_ms = 200);
+
+// Non-blocking receive of one message; nullopt when nothing is waiting.
+std::optional<zmq::message_t> TryRecv(zmq::socket_ref socket);
+
+// Whether ZMQ_EVENTS says a receive would succeed now. ZMQ_FD is
+// edge-triggered: callers poll the fd, then drain while this is true.
+bool Readable(zmq::socket_ref socket);
+
+// Parses "tcp://HOST:PORT", "tcp://HOST:*", "ipc://PATH", "inproc://NAME";
+// returns an error sentence, or "" when it looks usable.
+std::string CheckEndpoint(const std::string& endpoint);
+
+}  // namespace taskfarm

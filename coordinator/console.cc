@@ -1,0 +1,87 @@
+// Task lines and the progress line.
+#include "coordinator/console.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "common/clock.h"
+
+namespace taskfarm {
+namespace {
+
+std::string Fmt(const char* format, auto... args) {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), format, args...);
+  return buf;
+}
+
+}  // namespace
+
+Console::Console(bool quiet, bool progress) : quiet_(quiet), progress_(progress && isatty(STDERR_FILENO)) {}
+
+Console::~Console() { Flush(); }
+
+std::string Console::Describe(const pb::Result& r) {
+  std::string who = Fmt("(worker %s, %.0f ms", r.worker().c_str(), r.duration_ms());
+  if (r.attempts() > 1) who += Fmt(", attempt %u", r.attempts());
+  who += ")";
+  if (!r.ok()) {
+    std::string what = r.kind() == "url" ? "url " + r.url() : r.kind() + " task";
+    return Fmt("FAILED task %u, %s: %s", r.id(), what.c_str(), r.error().c_str()) +
+           (r.worker().empty() ? "" : " " + who);
+  }
+  if (r.kind() == "url") {
+    return Fmt("Read %llu from %s ", static_cast<unsigned long long>(r.bytes()), r.url().c_str()) + who;
+  }
+  if (r.kind() == "cpu" && r.task().rfind("cpu primes ", 0) == 0) {
+    return Fmt("primes below %s: %llu ", r.task().c_str() + 11, static_cast<unsigned long long>(r.result())) + who;
+  }
+  if (r.kind() == "sleep") return "Slept " + r.task().substr(6) + " ms " + who;
+  return r.task() + " done " + who;
+}
+
+void Console::TaskLine(const pb::Result& result) {
+  if (quiet_) return;
+  lines_ += Describe(result);
+  lines_ += '\n';
+}
+
+void Console::Flush() {
+  if (lines_.empty()) return;
+  if (drawn_) {
+    std::fputs("\r\x1b[K", stderr);
+    drawn_ = false;
+    last_draw_ms_ = -1e9;  // redraw right after
+  }
+  std::fwrite(lines_.data(), 1, lines_.size(), stdout);
+  std::fflush(stdout);
+  lines_.clear();
+}
+
+void Console::Progress(uint64_t done, uint64_t total, uint64_t failed, double elapsed_ms, bool force) {
+  if (!progress_) return;
+  SteadyClock clock;
+  double now = clock.NowMs();
+  if (!force && now - last_draw_ms_ < 100) return;  // at most 10 redraws a second
+  last_draw_ms_ = now;
+  double rate = elapsed_ms > 0 ? done * 1000.0 / elapsed_ms : 0;
+  std::string eta = rate > 0 && total >= done ? Fmt("%.0f s", (total - done) / rate) : std::string("?");
+  std::fprintf(stderr, "\r\x1b[K[%llu/%llu] %.1f tasks/s, ETA %s, %llu failed", static_cast<unsigned long long>(done),
+               static_cast<unsigned long long>(total), rate, eta.c_str(), static_cast<unsigned long long>(failed));
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void Console::ClearProgress() {
+  if (drawn_) std::fputs("\r\x1b[K", stderr);
+  std::fflush(stderr);
+  drawn_ = false;
+}
+
+void Console::Note(const std::string& text) {
+  ClearProgress();
+  std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+}  // namespace taskfarm

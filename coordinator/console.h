@@ -1,0 +1,39 @@
+// What a person sees while a run goes: one line per finished task on
+// standard output, and on a terminal a live progress line on standard
+// error, redrawn at most 10 times a second and erased before other output.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "proto/taskfarm.pb.h"
+
+namespace taskfarm {
+
+class Console {
+ public:
+  // progress: draw the progress line (only if stderr is a terminal).
+  Console(bool quiet, bool progress);
+  ~Console();
+
+  void TaskLine(const pb::Result& result);
+  // Flushes task lines written since the last call.
+  void Flush();
+  void Progress(uint64_t done, uint64_t total, uint64_t failed, double elapsed_ms, bool force = false);
+  // Removes the progress line for good (before the summary).
+  void ClearProgress();
+  // A message for the user on stderr, not lost under the progress line.
+  void Note(const std::string& text);
+
+  // The line printed for one result (exposed for tests).
+  static std::string Describe(const pb::Result& result);
+
+ private:
+  bool quiet_;
+  bool progress_;
+  bool drawn_ = false;
+  double last_draw_ms_ = -1e9;
+  std::string lines_;
+};
+
+}  // namespace taskfarm

@@ -1,0 +1,644 @@
+// The coordinator's event loop: one thread polls the ROUTER socket and a
+// signalfd (SIGCHLD, SIGINT, SIGTERM); the scheduler decides, this file
+// carries it out.
+#include "coordinator/coordinator.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <zmq.hpp>
+
+#include "common/clock.h"
+#include "common/frame_codec.h"
+#include "common/zmq_util.h"
+#include "coordinator/console.h"
+#include "coordinator/journal.h"
+#include "coordinator/summary.h"
+#include "coordinator/scheduler.h"
+#include "coordinator/task_source.h"
+#include "coordinator/worker_pool.h"
+#include "testserver/http_test_server.h"
+
+namespace taskfarm {
+namespace {
+
+std::string Host(const std::string& endpoint) {
+  std::string rest = endpoint.substr(6);
+  return rest.substr(0, rest.rfind(':'));
+}
+
+bool IsLoopbackOrLocal(const std::string& endpoint) {
+  if (endpoint.rfind("tcp://", 0) != 0) return true;  // ipc, inproc
+  std::string host = Host(endpoint);
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" || host == "::1";
+}
+
+// A temporary directory for the private ipc endpoint, removed at exit.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/taskfarm-XXXXXX";
+    if (mkdtemp(tmpl)) path_ = tmpl;
+  }
+  ~TempDir() {
+    if (!path_.empty()) {
+      std::string sock = path_ + "/coordinator.sock";
+      unlink(sock.c_str());
+      rmdir(path_.c_str());
+    }
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string ToJson(const pb::Result& r) {
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  opts.always_print_primitive_fields = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(r, &json, opts);
+  return json;
+}
+
+class CoordinatorLoop {
+ public:
+  CoordinatorLoop(const CoordinatorConfig& config, TaskSource& source)
+      : config_(config), source_(source), console_(config.quiet, config.progress),
+        scheduler_(MakeOptions(config), clock_) {}
+
+  int Run(int signal_fd);
+
+  bool OpenOutputs(std::string* error);
+
+ private:
+  static SchedulerOptions MakeOptions(const CoordinatorConfig& c) {
+    SchedulerOptions o;
+    o.retries = c.retries;
+    o.heartbeat_timeout_ms = c.heartbeat_timeout_s * 1000;
+    o.task_timeout_ms = c.task_timeout_s * 1000;
+    o.max_batch = c.batch;
+    return o;
+  }
+  bool Bind(std::string* error);
+  void StartLocalWorkers();
+  void SpawnOne();
+  void Feed();
+  void SendTo(const std::string& identity, pb::Frame frame);
+  void SendDispatches();
+  void HandleMessage(const std::string& identity, std::string_view payload);
+  void HandleHello(const std::string& identity, const pb::Hello& hello);
+  void HandleSignals(int signal_fd);
+  void OnWorkerGone(WorkerId wid, const std::string& reason);
+  void WriteFinished();
+  void Interrupt(int signo);
+  void HeartbeatWorkers();
+
+  const CoordinatorConfig& config_;
+  TaskSource& source_;
+  SteadyClock clock_;
+  Console console_;
+  Scheduler scheduler_;
+  RunStats stats_;
+  DropCounts drops_;
+  double start_ms_ = 0;
+
+  zmq::context_t ctx_{1};
+  std::optional<zmq::socket_t> router_;
+  TempDir tmp_;
+  std::string endpoint_;        // what local workers connect to
+  std::unique_ptr<WorkerPool> pool_;
+  uint64_t replaced_ = 0;
+  int early_deaths_ = 0;        // local workers that died before Hello, in a row
+  std::string last_early_death_;
+  std::unordered_map<std::string, WorkerId> by_identity_;
+  std::unordered_map<WorkerId, std::string> identity_of_;
+  std::unordered_map<pid_t, WorkerId> by_pid_;      // local workers
+  std::unordered_map<pid_t, double> lost_local_;    // pid -> when declared lost
+  int next_local_ = 1;
+  double last_heartbeat_ms_ = 0;
+
+  bool input_done_ = false;
+  bool interrupted_ = false;
+  bool hard_stop_ = false;
+  double grace_deadline_ms_ = 0;
+  bool fatal_ = false;
+
+  std::unique_ptr<Journal> journal_;
+  Journal::Recovered recovered_;
+  std::FILE* output_ = nullptr;
+  std::string out_buffer_;
+};
+
+bool CoordinatorLoop::OpenOutputs(std::string* error) {
+  if (!config_.journal_path.empty()) {
+    journal_ = Journal::Open(config_.journal_path, source_.fingerprint(), source_.total(), config_.resume,
+                             &recovered_, error);
+    if (!journal_) return false;
+  } else if (config_.resume) {
+    *error = "--resume needs --journal FILE (the journal of the run to continue)";
+    return false;
+  }
+  if (!config_.output_path.empty()) {
+    output_ = std::fopen(config_.output_path.c_str(), "we");
+    if (!output_) {
+      *error = config_.output_path + ": cannot write: " + std::strerror(errno);
+      return false;
+    }
+  }
+  // A resumed run's output holds the whole picture: the journal's records
+  // first, then what this run adds.
+  auto replay = [&](const std::vector<std::string>& lines, bool ok) {
+    for (const std::string& line : lines) {
+      if (output_) {
+        std::fputs(line.c_str(), output_);
+        std::fputc('\n', output_);
+      }
+      stats_.AddResumed(ok);
+    }
+  };
+  replay(recovered_.ok_lines, true);
+  if (!config_.retry_failed) replay(recovered_.failed_lines, false);
+  if (output_) std::fflush(output_);
+  return true;
+}
+
+bool CoordinatorLoop::Bind(std::string* error) {
+  router_.emplace(ctx_, zmq::socket_type::router);
+  ConfigureSocket(*router_, 0);
+  // Sending to a worker that is gone fails loudly instead of vanishing.
+  router_->set(zmq::sockopt::router_mandatory, 1);
+  router_->set(zmq::sockopt::sndhwm, 100000);
+  router_->set(zmq::sockopt::rcvhwm, 100000);
+  std::string bind = config_.bind;
+  if (bind.empty()) {
+    if (tmp_.path().empty()) {
+      *error = "cannot create a temporary directory for the worker socket";
+      return false;
+    }
+    bind = "ipc://" + tmp_.path() + "/coordinator.sock";
+  }
+  if (std::string err = CheckEndpoint(bind); !err.empty()) {
+    *error = err;
+    return false;
+  }
+  if (!IsLoopbackOrLocal(bind) && config_.curve_secret_file.empty() && !config_.insecure) {
+    *error = "refusing to listen on " + bind +
+             " without encryption: anyone who reaches that address could run tasks. Give "
+             "--curve-secret and --authorized-keys (see `coordinator keygen`), or pass --insecure "
+             "on a network you trust";
+    return false;
+  }
+  if (!IsLoopbackOrLocal(bind) && config_.curve_secret_file.empty()) {
+    std::fprintf(stderr, "WARNING: listening on %s without authentication or encryption (--insecure)\n",
+                 bind.c_str());
+  }
+  try {
+    router_->bind(bind);
+  } catch (const zmq::error_t& e) {
+    *error = "cannot listen on " + bind + ": " + e.what();
+    return false;
+  }
+  endpoint_ = router_->get(zmq::sockopt::last_endpoint);
+  // Local workers reach a wildcard address through loopback.
+  if (endpoint_.rfind("tcp://0.0.0.0:", 0) == 0) endpoint_ = "tcp://127.0.0.1:" + endpoint_.substr(14);
+  return true;
+}
+
+void CoordinatorLoop::StartLocalWorkers() {
+  std::vector<std::string> args{"--connect", endpoint_,
+                                "--parent-pid", std::to_string(getpid()),
+                                "--concurrency", std::to_string(config_.concurrency),
+                                "--threads", std::to_string(config_.threads),
+                                "--batch", std::to_string(config_.batch),
+                                "--max-body", std::to_string(config_.max_body)};
+  if (config_.no_reuse) args.push_back("--no-reuse");
+  if (config_.enable_fault_tasks) args.push_back("--enable-fault-tasks");
+  std::string binary = config_.worker_binary.empty() ? DefaultWorkerBinary() : config_.worker_binary;
+  pool_ = std::make_unique<WorkerPool>(binary, args);
+  for (int i = 0; i < config_.workers; ++i) SpawnOne();
+}
+
+void CoordinatorLoop::SpawnOne() { pool_->Spawn("w" + std::to_string(next_local_++)); }
+
+void CoordinatorLoop::Feed() {
+  while (!input_done_ && scheduler_.WantsTasks()) {
+    std::optional<SourcedTask> task = source_.Next();
+    if (!task) {
+      input_done_ = true;
+      break;
+    }
+    uint32_t id = task->id;
+    if (id < recovered_.ok.size() && (recovered_.ok[id] || (recovered_.failed[id] && !config_.retry_failed))) {
+      continue;  // already recorded by the run being resumed
+    }
+    scheduler_.AddTask(id, std::move(task->spec));
+  }
+}
+
+void CoordinatorLoop::SendTo(const std::string& identity, pb::Frame frame) {
+  std::string bytes = EncodeFrame(std::move(frame));
+  try {
+    router_->send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    router_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+    // EHOSTUNREACH: the peer is gone; its leases come back through the
+    // heartbeat timeout or its process exit.
+  }
+}
+
+void CoordinatorLoop::SendDispatches() {
+  for (Dispatch& d : scheduler_.TakeDispatches()) {
+    auto it = identity_of_.find(d.worker);
+    if (it == identity_of_.end()) continue;
+    pb::Frame f;
+    for (auto& a : d.tasks) *f.mutable_tasks()->add_tasks() = std::move(a);
+    SendTo(it->second, std::move(f));
+  }
+}
+
+void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& hello) {
+  auto known = by_identity_.find(identity);
+  if (known != by_identity_.end() && scheduler_.HasWorker(known->second)) {
+    // A repeated Hello (the Welcome crossed it): answer again, nothing more.
+    pb::Frame f;
+    f.mutable_welcome()->set_worker_name(scheduler_.Info(known->second)->name);
+    f.mutable_welcome()->set_heartbeat_ms(static_cast<uint32_t>(
+        std::min(1000.0, config_.heartbeat_timeout_s * 1000 / 4)));
+    SendTo(identity, std::move(f));
+    return;
+  }
+  WorkerInfo info;
+  info.name = hello.name().empty() ? hello.host() + ":" + std::to_string(hello.pid()) : hello.name();
+  info.host = hello.host();
+  info.pid = hello.pid();
+  info.concurrency = hello.concurrency();
+  info.threads = hello.threads();
+  info.max_batch = hello.max_batch();
+  pid_t pid = static_cast<pid_t>(hello.pid());
+  info.local = pool_ && pool_->Owns(pid);
+  WorkerId wid = scheduler_.AddWorker(info);
+  by_identity_[identity] = wid;
+  identity_of_[wid] = identity;
+  if (info.local) {
+    by_pid_[pid] = wid;
+    lost_local_.erase(pid);
+    early_deaths_ = 0;
+  }
+  pb::Frame f;
+  f.mutable_welcome()->set_worker_name(info.name);
+  f.mutable_welcome()->set_heartbeat_ms(
+      static_cast<uint32_t>(std::min(1000.0, config_.heartbeat_timeout_s * 1000 / 4)));
+  SendTo(identity, std::move(f));
+}
+
+void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_view payload) {
+  DecodedFrame decoded = DecodeFrame(payload);
+  if (!decoded.frame) {
+    drops_.Count(decoded.drop);
+    return;
+  }
+  const pb::Frame& frame = *decoded.frame;
+  if (frame.has_hello()) {
+    HandleHello(identity, frame.hello());
+    return;
+  }
+  auto it = by_identity_.find(identity);
+  if (it == by_identity_.end() || !scheduler_.HasWorker(it->second)) {
+    // Not registered (declared lost, or never said Hello): whatever it
+    // brings is dropped, and it is told to start over.
+    if (frame.has_results()) {
+      for (int i = 0; i < frame.results().outcomes_size(); ++i) drops_.Count(DropReason::kUnknownTask);
+    } else if (!frame.has_heartbeat()) {
+      drops_.Count(DropReason::kUnknownPeer);
+    }
+    pb::Frame f;
+    f.mutable_reregister()->set_reason("not registered");
+    SendTo(identity, std::move(f));
+    return;
+  }
+  WorkerId wid = it->second;
+  scheduler_.WorkerHeard(wid);
+  switch (frame.body_case()) {
+    case pb::Frame::kResults:
+      for (const pb::Outcome& o : frame.results().outcomes()) {
+        if (scheduler_.OnOutcome(wid, o) != OutcomeVerdict::kAccepted) drops_.Count(DropReason::kUnknownTask);
+      }
+      break;
+    case pb::Frame::kHeartbeat:
+      break;
+    case pb::Frame::kGoodbye:
+      scheduler_.WorkerLeft(wid);
+      by_identity_.erase(identity);
+      identity_of_.erase(wid);
+      break;
+    default:
+      drops_.Count(DropReason::kUnexpected);
+  }
+}
+
+void CoordinatorLoop::OnWorkerGone(WorkerId wid, const std::string& reason) {
+  scheduler_.WorkerGone(wid, reason);
+  auto id = identity_of_.find(wid);
+  if (id != identity_of_.end()) {
+    by_identity_.erase(id->second);
+    identity_of_.erase(id);
+  }
+}
+
+void CoordinatorLoop::HandleSignals(int signal_fd) {
+  signalfd_siginfo info{};
+  while (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+    if (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM) Interrupt(static_cast<int>(info.ssi_signo));
+  }
+  // SIGCHLD: reap every child that ended (signals coalesce, so always reap all).
+  if (!pool_) return;
+  for (const ChildExit& c : pool_->Reap()) {
+    lost_local_.erase(c.pid);
+    auto w = by_pid_.find(c.pid);
+    if (w != by_pid_.end()) {
+      if (scheduler_.HasWorker(w->second)) OnWorkerGone(w->second, c.how);
+      by_pid_.erase(w);
+    } else if (!c.clean) {
+      ++early_deaths_;
+      last_early_death_ = c.how;
+    }
+    if (!scheduler_.dispatching() || fatal_) continue;
+    if (early_deaths_ >= 5) {
+      fatal_ = true;
+      console_.Note("coordinator: local workers exit before they start (last: " + last_early_death_ +
+                    "); is the worker program at " +
+                    (config_.worker_binary.empty() ? DefaultWorkerBinary() : config_.worker_binary) + "?");
+      scheduler_.StopDispatching("no worker could start");
+      scheduler_.CancelInFlight("no worker could start");
+      continue;
+    }
+    ++replaced_;
+    SpawnOne();
+  }
+}
+
+void CoordinatorLoop::Interrupt(int signo) {
+  std::string name = signo == SIGINT ? "SIGINT" : "SIGTERM";
+  if (interrupted_) {
+    hard_stop_ = true;
+    console_.Note("Second " + name + ": stopping now.");
+    scheduler_.CancelInFlight("interrupted by a second " + name);
+    return;
+  }
+  interrupted_ = true;
+  grace_deadline_ms_ = clock_.NowMs() + config_.grace_s * 1000;
+  console_.Note("Interrupted (" + name + "): no new tasks; waiting up to " + std::to_string(int(config_.grace_s)) +
+                " s for " + std::to_string(scheduler_.in_flight()) +
+                " running task(s). Press Ctrl-C again to stop now.");
+  scheduler_.StopDispatching("the run was interrupted (" + name + ")");
+}
+
+void CoordinatorLoop::WriteFinished() {
+  std::vector<pb::Result> finished = scheduler_.TakeFinished();
+  if (finished.empty()) return;
+  double run_start_unix = UnixMs() - (clock_.NowMs() - start_ms_);
+  for (pb::Result& r : finished) {
+    if (r.has_start_ms()) r.set_start_ms(r.start_ms() - run_start_unix);
+    stats_.Add(r);
+    if (journal_ || output_) {
+      std::string json = ToJson(r);
+      if (journal_) journal_->Append(json);
+      if (output_) {
+        out_buffer_ += json;
+        out_buffer_ += '\n';
+      }
+    }
+    console_.TaskLine(r);
+  }
+  // Durable first, then reported.
+  if (journal_) journal_->Sync();
+  if (output_) {
+    std::fwrite(out_buffer_.data(), 1, out_buffer_.size(), output_);
+    std::fflush(output_);
+    out_buffer_.clear();
+  }
+  console_.Flush();
+}
+
+void CoordinatorLoop::HeartbeatWorkers() {
+  double now = clock_.NowMs();
+  double interval = std::min(1000.0, config_.heartbeat_timeout_s * 1000 / 4);
+  if (now - last_heartbeat_ms_ < interval) return;
+  last_heartbeat_ms_ = now;
+  for (auto& [wid, identity] : identity_of_) {
+    pb::Frame f;
+    f.mutable_heartbeat()->set_seq(static_cast<uint64_t>(now));
+    SendTo(identity, std::move(f));
+  }
+}
+
+int CoordinatorLoop::Run(int signal_fd) {
+  std::string error;
+  if (!Bind(&error)) {
+    std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+    return 2;
+  }
+  start_ms_ = clock_.NowMs();
+  StartLocalWorkers();
+  int router_fd = router_->get(zmq::sockopt::fd);
+  (void)router_fd;
+  uint64_t total = source_.total();
+  for (;;) {
+    Feed();
+    SendDispatches();
+    WriteFinished();
+    console_.Progress(stats_.done(), total, stats_.failed(), clock_.NowMs() - start_ms_);
+    if ((input_done_ || fatal_ || hard_stop_) && scheduler_.idle()) break;
+    if (interrupted_ && !hard_stop_ && clock_.NowMs() >= grace_deadline_ms_) {
+      scheduler_.CancelInFlight("the grace period (--grace) ended before it finished");
+      hard_stop_ = true;
+      continue;
+    }
+
+    zmq::pollitem_t items[] = {{router_->handle(), 0, ZMQ_POLLIN, 0}, {nullptr, signal_fd, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(50));
+    // Drain the socket (bounded per turn so signals and dispatch keep up).
+    for (int i = 0; i < 4096; ++i) {
+      zmq::message_t identity;
+      if (!router_->recv(identity, zmq::recv_flags::dontwait)) break;
+      if (!identity.more()) {
+        drops_.Count(DropReason::kNotProtobuf);
+        continue;
+      }
+      zmq::message_t payload;
+      (void)router_->recv(payload, zmq::recv_flags::dontwait);
+      bool extra = payload.more();
+      while (payload.more()) {  // workers send exactly one frame: drop the rest
+        zmq::message_t rest;
+        if (!router_->recv(rest, zmq::recv_flags::dontwait)) break;
+        if (!rest.more()) break;
+      }
+      if (extra) {
+        drops_.Count(DropReason::kUnexpected);
+        continue;
+      }
+      HandleMessage(identity.to_string(), payload.to_string_view());
+    }
+    if (items[1].revents & ZMQ_POLLIN) HandleSignals(signal_fd);
+
+    Scheduler::TickResult tick = scheduler_.Tick();
+    for (WorkerId wid : tick.lost) {
+      std::string name = "?";
+      for (auto& [pid, w] : by_pid_) {
+        if (w == wid) lost_local_[pid] = clock_.NowMs();
+      }
+      auto id = identity_of_.find(wid);
+      if (id != identity_of_.end()) {
+        by_identity_.erase(id->second);
+        identity_of_.erase(id);
+      }
+    }
+    for (WorkerId wid : tick.stuck) {
+      // A task ran past its timeout and its worker did not stop it: stop the
+      // worker. Local: kill (the exit brings the leases back and a
+      // replacement). Remote: forget it; it re-registers if it recovers.
+      bool local = false;
+      for (auto& [pid, w] : by_pid_) {
+        if (w == wid) {
+          pool_->Kill(pid, SIGKILL);
+          local = true;
+        }
+      }
+      if (!local) OnWorkerGone(wid, "a task ran past --task-timeout");
+    }
+    // A local worker lost for another heartbeat timeout is stuck for good.
+    for (auto it = lost_local_.begin(); it != lost_local_.end(); ++it) {
+      if (clock_.NowMs() - it->second > config_.heartbeat_timeout_s * 1000) {
+        pool_->Kill(it->first, SIGKILL);
+        it->second = clock_.NowMs() + 1e9;  // once
+      }
+    }
+    HeartbeatWorkers();
+  }
+  WriteFinished();
+  console_.ClearProgress();
+
+  // Tell every worker the run is over, then make sure local ones are gone.
+  for (auto& [wid, identity] : identity_of_) {
+    pb::Frame f;
+    f.mutable_shutdown()->set_reason("run complete");
+    SendTo(identity, std::move(f));
+  }
+  if (pool_) pool_->StopAll(1000);
+  if (output_) std::fclose(output_);
+  output_ = nullptr;
+  journal_.reset();
+
+  RunStats::Extras x;
+  x.wall_ms = clock_.NowMs() - start_ms_;
+  x.drops = drops_;
+  x.late_results = scheduler_.late_results();
+  x.workers_replaced = replaced_;
+  x.interrupted = interrupted_;
+  stats_.Print(stdout, scheduler_.worker_stats(), x);
+  if (interrupted_) return 130;
+  return stats_.failed() > 0 || fatal_ ? 1 : 0;
+}
+
+}  // namespace
+
+std::vector<std::string> DemoTaskLines(const std::string& base_url, int delay_ms) {
+  std::vector<std::string> lines;
+  lines.push_back("# the tutorial's 90 pages: 30 x three pages, served with a delay");
+  for (int i = 0; i < 30; ++i) {
+    for (int page = 1; page <= 3; ++page) {
+      lines.push_back("url " + base_url + "/page/" + std::to_string(page) + "?delay=" + std::to_string(delay_ms));
+    }
+  }
+  lines.push_back("# CPU-bound work: count primes");
+  for (int i = 0; i < 20; ++i) lines.push_back("cpu primes 1000000");
+  return lines;
+}
+
+int RunCoordinator(const CoordinatorConfig& config_in) {
+  CoordinatorConfig config = config_in;
+  if (config.workers <= 0 && config.workers != 0) config.workers = 1;
+  // Signals arrive on a signalfd polled by the loop. Blocked before any
+  // thread starts, so every thread inherits the mask; children unblock.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  int signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  std::unique_ptr<testserver::HttpTestServer> demo_server;
+  std::string demo_file;
+  TaskSourceOptions src;
+  src.allow_fault_tasks = config.enable_fault_tasks;
+  if (!config.tasks_path.empty()) {
+    src.path = config.tasks_path;
+  } else if (!config.urls_path.empty()) {
+    src.path = config.urls_path;
+    src.urls_only = true;
+  } else {
+    // The built-in demo: a loopback server and the tutorial's workload.
+    try {
+      demo_server = std::make_unique<testserver::HttpTestServer>(testserver::Options{});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "coordinator: cannot start the demo web server: %s\n", e.what());
+      return 1;
+    }
+    char tmpl[] = "/tmp/taskfarm-demo-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0) {
+      std::fprintf(stderr, "coordinator: cannot write the demo task list: %s\n", std::strerror(errno));
+      return 1;
+    }
+    demo_file = tmpl;
+    std::string text;
+    for (const auto& l : DemoTaskLines(demo_server->BaseUrl(), config.demo_delay_ms)) text += l + "\n";
+    if (write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      close(fd);
+      return 1;
+    }
+    close(fd);
+    src.path = demo_file;
+    std::fprintf(stderr,
+                 "No task file given: running the built-in demo. A web server on %s serves the tutorial's "
+                 "three pages with a %d ms delay; %d workers fetch 90 pages and count primes 20 times.\n",
+                 demo_server->BaseUrl().c_str(), config.demo_delay_ms, config.workers);
+  }
+  TaskSource::Opened opened = TaskSource::Open(src);
+  if (!demo_file.empty()) unlink(demo_file.c_str());
+  if (!opened.errors.empty()) {
+    for (const auto& e : opened.errors) std::fprintf(stderr, "%s\n", e.c_str());
+    if (opened.error_lines > opened.errors.size()) {
+      std::fprintf(stderr, "... and %zu more bad lines\n", opened.error_lines - opened.errors.size());
+    }
+    if (opened.error_lines > 0) std::fprintf(stderr, "nothing was run: fix the task file and try again\n");
+    return 2;
+  }
+  int code;
+  {
+    CoordinatorLoop loop(config, *opened.source);
+    std::string error;
+    if (!loop.OpenOutputs(&error)) {
+      std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+      return 2;
+    }
+    code = loop.Run(signal_fd);
+  }
+  close(signal_fd);
+  return code;
+}
+
+}  // namespace taskfarm

@@ -1,0 +1,63 @@
+// The coordinator: reads tasks, starts local workers, leases tasks to every
+// registered worker (local or remote) over one ROUTER socket, writes results
+// and the summary.
+//
+//   CoordinatorConfig config;
+//   config.workers = 5;
+//   config.tasks_path = "tasks.txt";
+//   return RunCoordinator(config);  // the process exit code
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace taskfarm {
+
+struct CoordinatorConfig {
+  int workers = 0;                 // local workers to start (default: cores)
+  std::string tasks_path;          // task file, "-" for stdin
+  std::string urls_path;           // a file of URLs, one per line
+  std::string output_path;         // JSON lines, one per task
+  bool quiet = false;              // no per-task lines
+  bool progress = true;            // live progress line on a terminal
+
+  // Passed to the local workers.
+  int concurrency = 32;
+  int threads = 1;
+  bool no_reuse = false;
+  int batch = 256;                 // tasks / results per message; 1: off
+  uint64_t max_body = 1ULL << 30;
+  std::string worker_binary;       // default: `worker` beside this program
+
+  // Reliability.
+  int retries = 2;
+  double heartbeat_timeout_s = 5;
+  double task_timeout_s = 0;
+  double grace_s = 5;
+  std::string journal_path;
+  bool resume = false;
+  bool retry_failed = false;
+  bool enable_fault_tasks = false;
+
+  // Network.
+  std::string bind;                // default: a private ipc:// endpoint
+  bool insecure = false;
+  std::string curve_secret_file;
+  std::string authorized_keys_dir;
+  int min_workers = 1;
+  double wait_workers_s = 0;       // 0: wait forever for the first worker
+
+  // Built-in demo (no task source given).
+  int demo_delay_ms = 100;
+};
+
+// The built-in demo's task lines against a server at base_url: the
+// tutorial's 90 pages (100 ms delay) and 20 `cpu primes` tasks.
+std::vector<std::string> DemoTaskLines(const std::string& base_url, int delay_ms);
+
+// Runs one farm run. Returns 0 if every task succeeded, 1 if some failed,
+// 2 for a bad command line or task file (nothing runs), 130 if interrupted.
+[[nodiscard]] int RunCoordinator(const CoordinatorConfig& config);
+
+}  // namespace taskfarm

@@ -1,0 +1,126 @@
+// Journal reading (tolerant of a torn tail) and durable appending.
+#include "coordinator/journal.h"
+
+#include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "proto/taskfarm.pb.h"
+
+namespace taskfarm {
+namespace {
+
+std::string Header(uint64_t fingerprint, uint32_t total) {
+  char buf[128];
+  std::snprintf(buf, sizeof(buf), "{\"taskfarm_journal\":1,\"fingerprint\":\"%016llx\",\"total\":%u}",
+                static_cast<unsigned long long>(fingerprint), total);
+  return buf;
+}
+
+}  // namespace
+
+bool ParseJournalRecord(const std::string& line, uint32_t* id, bool* ok) {
+  pb::Result r;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(line, &r, opts).ok()) return false;
+  if (r.kind().empty()) return false;
+  *id = r.id();
+  *ok = r.ok();
+  return true;
+}
+
+std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerprint, uint32_t total,
+                                       bool resume, Recovered* recovered, std::string* error) {
+  std::string header = Header(fingerprint, total);
+  bool exists = access(path.c_str(), F_OK) == 0;
+  bool has_content = false;
+  if (exists) {
+    std::ifstream in(path);
+    std::string line;
+    size_t lineno = 0;
+    while (std::getline(in, line)) {
+      ++lineno;
+      has_content = true;
+      if (lineno == 1) {
+        if (line != header) {
+          *error = path + ": this journal belongs to another task list (or another taskfarm version); "
+                          "use a new --journal file for this input";
+          return nullptr;
+        }
+        continue;
+      }
+      if (!resume) continue;
+      uint32_t id;
+      bool ok;
+      if (!ParseJournalRecord(line, &id, &ok) || id >= total) {
+        ++recovered->torn_lines;
+        continue;
+      }
+      if (recovered->ok.size() < total) {
+        recovered->ok.assign(total, false);
+        recovered->failed.assign(total, false);
+      }
+      if (ok) {
+        if (!recovered->ok[id]) recovered->ok_lines.push_back(line);
+        recovered->ok[id] = true;
+        recovered->failed[id] = false;
+      } else if (!recovered->ok[id]) {
+        recovered->failed[id] = true;
+        recovered->failed_lines.push_back(line);
+      }
+    }
+    if (has_content && !resume) {
+      *error = path + " already holds a journal: pass --resume to continue that run, or choose a new file";
+      return nullptr;
+    }
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *error = path + ": cannot open journal: " + std::strerror(errno);
+    return nullptr;
+  }
+  std::unique_ptr<Journal> j(new Journal(fd));
+  if (!has_content) {
+    j->Append(header);
+  } else {
+    // A torn last line must not glue itself to the next record.
+    j->buffer_ += "\n";
+  }
+  j->Sync();
+  return j;
+}
+
+Journal::~Journal() {
+  Sync();
+  ::close(fd_);
+}
+
+void Journal::Append(const std::string& json_line) {
+  buffer_ += json_line;
+  buffer_ += '\n';
+}
+
+void Journal::Sync() {
+  if (buffer_.empty()) return;
+  const char* p = buffer_.data();
+  size_t left = buffer_.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::fprintf(stderr, "coordinator: journal write failed: %s\n", std::strerror(errno));
+      break;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  ::fdatasync(fd_);
+  buffer_.clear();
+}
+
+}  // namespace taskfarm

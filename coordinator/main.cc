@@ -1,0 +1,84 @@
+// coordinator: runs a task list over a farm of worker processes. Parses
+// flags into a CoordinatorConfig and calls RunCoordinator.
+#include <CLI/CLI.hpp>
+#include <thread>
+
+#include "common/zmq_util.h"
+#include "coordinator/coordinator.h"
+
+int main(int argc, char** argv) {
+  taskfarm::CoordinatorConfig c;
+  c.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  CLI::App app{
+      "taskfarm coordinator: starts worker processes, hands them url / cpu / sleep tasks over ZeroMQ\n"
+      "and collects the results. With no task file it runs a built-in demo on loopback."};
+  app.get_formatter()->column_width(36);
+  app.add_option("--workers,-w", c.workers, "Local worker processes to start (0: only remote workers)")
+      ->capture_default_str()->check(CLI::Range(0, 4096));
+  auto* tasks = app.add_option("--tasks,-t", c.tasks_path, "Task file, one task a line ('-': standard input)");
+  auto* urls = app.add_option("--urls", c.urls_path, "File of URLs, one a line (each a url task)");
+  tasks->excludes(urls);
+  app.add_option("--output,-o", c.output_path, "Write one JSON result a line to FILE");
+  app.add_flag("--quiet,-q", c.quiet, "No line per task; only the summary");
+  bool no_progress = false;
+  app.add_flag("--no-progress", no_progress, "No live progress line on the terminal");
+
+  auto* perf = "Speed";
+  app.add_option("--concurrency,-c", c.concurrency, "Tasks in flight per worker (url/sleep overlap on one event loop)")
+      ->capture_default_str()->check(CLI::Range(1, 100000))->group(perf);
+  app.add_option("--threads", c.threads, "CPU tasks at once per worker, one thread each")
+      ->capture_default_str()->check(CLI::Range(1, 1024))->group(perf);
+  app.add_flag("--no-reuse", c.no_reuse, "A new HTTP connection per URL (no keep-alive)")->group(perf);
+  app.add_option("--batch", c.batch, "Most tasks or results per message (1: no batching)")
+      ->capture_default_str()->check(CLI::Range(1, 65536))->group(perf);
+  bool no_batch = false;
+  app.add_flag("--no-batch", no_batch, "Same as --batch 1")->group(perf);
+  app.add_option("--max-body", c.max_body, "Largest HTTP response body accepted, bytes")
+      ->capture_default_str()->group(perf);
+  app.add_option("--worker-bin", c.worker_binary, "The worker program (default: beside this one)")->group(perf);
+
+  auto* rel = "Reliability";
+  app.add_option("--retries", c.retries, "Extra attempts for a task that failed transiently or lost its worker")
+      ->capture_default_str()->check(CLI::Range(0, 100))->group(rel);
+  app.add_option("--heartbeat-timeout", c.heartbeat_timeout_s, "Seconds of silence before a worker is lost")
+      ->capture_default_str()->check(CLI::Range(0.2, 3600.0))->group(rel);
+  app.add_option("--task-timeout", c.task_timeout_s, "Seconds a task may run (0: no limit)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1e6))->group(rel);
+  app.add_option("--grace", c.grace_s, "Seconds running tasks get to finish after Ctrl-C")
+      ->capture_default_str()->check(CLI::Range(0.0, 3600.0))->group(rel);
+  app.add_option("--journal", c.journal_path, "Durable record of finished tasks, for --resume")->group(rel);
+  app.add_flag("--resume", c.resume, "Run only what the journal has no successful record of")->group(rel);
+  app.add_flag("--retry-failed", c.retry_failed, "With --resume: also rerun the journal's failures")->group(rel);
+  app.add_flag("--enable-fault-tasks", c.enable_fault_tasks, "Accept test-only `fault` tasks")->group("");
+
+  auto* net = "Network";
+  app.add_option("--bind", c.bind, "Endpoint workers connect to (default: a private ipc:// socket)")->group(net);
+  app.add_flag("--insecure", c.insecure, "Allow a non-loopback --bind without CURVE keys")->group(net);
+  app.add_option("--curve-secret", c.curve_secret_file, "Coordinator's CURVE secret key file")->group(net);
+  app.add_option("--authorized-keys", c.authorized_keys_dir, "Directory of workers' .pub keys")->group(net);
+  app.add_option("--min-workers", c.min_workers, "Workers to wait for before the first task")
+      ->capture_default_str()->group(net);
+  app.add_option("--wait-workers", c.wait_workers_s, "Seconds to wait for them (0: forever)")->group(net);
+  app.add_option("--demo-delay", c.demo_delay_ms, "Demo: server delay per page, ms")
+      ->capture_default_str()->group("");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "coordinator: %s\nRun with --help for the options.\n", e.what());
+    return 2;
+  }
+  if (no_batch) c.batch = 1;
+  c.progress = !no_progress;
+  if (!c.bind.empty()) {
+    if (std::string err = taskfarm::CheckEndpoint(c.bind); !err.empty()) {
+      std::fprintf(stderr, "coordinator: --bind: %s\n", err.c_str());
+      return 2;
+    }
+  }
+  if (c.retry_failed && !c.resume) {
+    std::fprintf(stderr, "coordinator: --retry-failed only makes sense with --resume\n");
+    return 2;
+  }
+  return taskfarm::RunCoordinator(c);
+}

@@ -1,0 +1,177 @@
+// The scheduler: which task runs where, and what becomes of it. Pure logic,
+// no sockets, no processes, time from a Clock: the coordinator feeds it
+// events and carries out the dispatches it returns.
+//
+// Its promise: every task added ends in exactly one record from
+// TakeFinished(), whatever workers do. A lease is (task id, attempt); an
+// outcome that does not carry its task's current lease is dropped.
+//
+//   Scheduler s(options, clock);
+//   WorkerId w = s.AddWorker(info);
+//   s.AddTask(0, spec);
+//   for (auto& d : s.TakeDispatches()) Send(d);
+//   s.OnOutcome(w, outcome);
+//   for (auto& r : s.TakeFinished()) Write(r);
+//
+// Not thread-safe: one thread drives it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "proto/taskfarm.pb.h"
+
+namespace taskfarm {
+
+using WorkerId = int;
+
+struct SchedulerOptions {
+  int retries = 2;                    // extra attempts after a retryable failure
+  double heartbeat_timeout_ms = 5000; // silence before a worker is lost
+  double task_timeout_ms = 0;         // 0: none
+  double timeout_slack_ms = 1500;     // worker's own stop, then ours
+  double backoff_base_ms = 100;       // retry n waits base * 2^(n-1), capped
+  double backoff_max_ms = 5000;
+  double prefetch_ms = 5;             // queue this much expected work past the slots
+  int max_batch = 256;                // tasks per TaskBatch (1: no batching)
+  bool fault_tasks_alone = false;     // unused hook for tests
+};
+
+struct WorkerInfo {
+  std::string name;
+  std::string host;
+  uint32_t pid = 0;
+  uint32_t concurrency = 1;  // tasks in flight at once, any kind
+  uint32_t threads = 1;      // of which cpu tasks
+  uint32_t max_batch = 256;
+  bool local = false;
+};
+
+struct Dispatch {
+  WorkerId worker;
+  std::vector<pb::Assignment> tasks;
+};
+
+struct WorkerStats {
+  std::string name;
+  std::string host;
+  uint64_t tasks = 0;      // records it produced
+  double busy_ms = 0;      // summed task durations
+  bool gone = false;
+  std::string gone_reason;
+};
+
+enum class OutcomeVerdict { kAccepted, kLate, kUnknownWorker };
+
+class Scheduler {
+ public:
+  Scheduler(SchedulerOptions options, const Clock& clock);
+
+  // ---- input
+  // Whether the in-memory window has room for another task.
+  [[nodiscard]] bool WantsTasks() const;
+  void AddTask(uint32_t id, pb::TaskSpec spec);
+  // Records a task as finished without running it (e.g. cancelled input).
+  void AddFinished(pb::Result result);
+
+  // ---- workers
+  WorkerId AddWorker(const WorkerInfo& info);
+  void WorkerHeard(WorkerId worker);
+  // The worker died or was lost; its leases are re-queued (or, for a task
+  // that keeps killing workers, failed). `reason`: "signal 9", "no
+  // heartbeat for 5.0 s", ...
+  void WorkerGone(WorkerId worker, const std::string& reason);
+  // The worker left and handed these leases back: re-queued, no blame.
+  void WorkerLeft(WorkerId worker);
+  [[nodiscard]] bool HasWorker(WorkerId worker) const;
+  [[nodiscard]] size_t live_workers() const;
+  [[nodiscard]] const WorkerInfo* Info(WorkerId worker) const;
+
+  [[nodiscard]] OutcomeVerdict OnOutcome(WorkerId worker, const pb::Outcome& outcome);
+
+  // ---- time
+  // Workers silent past the heartbeat timeout are declared lost and
+  // returned; overdue leases' workers are returned in `stuck`.
+  struct TickResult {
+    std::vector<WorkerId> lost;
+    std::vector<WorkerId> stuck;
+  };
+  TickResult Tick();
+
+  // ---- output
+  [[nodiscard]] std::vector<Dispatch> TakeDispatches();
+  [[nodiscard]] std::vector<pb::Result> TakeFinished();
+  // Leases that were being run by a worker now gone, to tell it to stop
+  // (only meaningful if it comes back).
+  // ---- interruption
+  // No new task starts; queued tasks are recorded cancelled.
+  void StopDispatching(const std::string& reason);
+  // Every lease still out is recorded cancelled.
+  void CancelInFlight(const std::string& reason);
+  // Every lease held by `worker` (for telling the worker to stop them).
+  [[nodiscard]] std::vector<pb::Cancel> LeasesOf(WorkerId worker) const;
+
+  [[nodiscard]] size_t in_memory() const { return tasks_.size(); }
+  [[nodiscard]] size_t in_flight() const { return leased_; }
+  [[nodiscard]] bool idle() const { return tasks_.empty(); }
+  [[nodiscard]] uint64_t late_results() const { return late_results_; }
+  [[nodiscard]] const std::map<WorkerId, WorkerStats>& worker_stats() const { return stats_; }
+  [[nodiscard]] bool dispatching() const { return !stopped_; }
+
+ private:
+  struct Task {
+    uint32_t id = 0;
+    pb::TaskSpec spec;
+    uint32_t attempts = 0;        // leases handed out
+    uint32_t charged = 0;         // failures that count against --retries
+    uint32_t deaths_alone = 0;    // worker deaths while running alone
+    std::string last_death;       // "signal 9"
+    bool suspect = false;         // was in flight on a worker that died
+    std::vector<std::string> failures;
+    WorkerId worker = -1;         // current lease holder, -1: none
+    double lease_start_ms = 0;
+    double deadline_ms = 0;
+  };
+  struct Worker {
+    WorkerInfo info;
+    double last_heard_ms = 0;
+    uint32_t in_flight = 0;
+    uint32_t in_flight_cpu = 0;
+    bool isolated = false;        // running a suspect alone
+    std::vector<uint32_t> leases; // task ids (small; linear scans are fine)
+  };
+
+  bool IsCpu(const Task& t) const { return t.spec.has_cpu(); }
+  void Requeue(Task& t, double delay_ms);
+  void Release(Task& t);
+  void Finish(Task& t, pb::Result result);
+  void FinishFailed(Task& t, Code code, const std::string& error);
+  uint32_t Extra(double ewma_ms, uint32_t slots, uint32_t max_batch) const;
+  bool CanTake(const Worker& w, bool cpu) const;
+  void RemoveWorker(WorkerId id, const std::string& reason, bool blame);
+
+  SchedulerOptions options_;
+  const Clock& clock_;
+  std::unordered_map<uint32_t, Task> tasks_;
+  std::deque<uint32_t> ready_;
+  std::deque<uint32_t> suspects_;
+  std::multimap<double, uint32_t> delayed_;  // not before -> task id
+  std::map<WorkerId, Worker> workers_;
+  std::map<WorkerId, WorkerStats> stats_;
+  WorkerId next_worker_ = 1;
+  size_t leased_ = 0;
+  std::vector<pb::Result> finished_;
+  double ewma_cpu_ms_ = -1;
+  double ewma_other_ms_ = -1;
+  bool stopped_ = false;
+  std::string stop_reason_;
+  uint64_t late_results_ = 0;
+};
+
+}  // namespace taskfarm

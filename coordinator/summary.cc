@@ -1,0 +1,70 @@
+// Summary printing.
+#include "coordinator/summary.h"
+
+#include <cstdio>
+
+#include "common/stats.h"
+
+namespace taskfarm {
+
+void RunStats::Add(const pb::Result& r) {
+  if (r.ok()) {
+    ++ok_;
+  } else {
+    ++failed_;
+    if (r.error_code() == "cancelled") ++cancelled_;
+  }
+  if (r.error_code() == "cancelled") return;  // never ran: no latency
+  KindStats& k = kinds_[r.kind()];
+  k.latency_ms.push_back(static_cast<float>(r.duration_ms()));
+  k.cpu_ms += r.cpu_user_ms() + r.cpu_sys_ms();
+  k.wall_ms += r.duration_ms();
+  ++k.count;
+}
+
+void RunStats::Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& workers, Extras x) {
+  uint64_t total = ok_ + failed_;
+  double secs = x.wall_ms / 1000.0;
+  std::fprintf(out, "\n== Summary ==\n");
+  std::fprintf(out, "tasks: %llu ok, %llu failed", static_cast<unsigned long long>(ok_),
+               static_cast<unsigned long long>(failed_ - cancelled_));
+  if (cancelled_) std::fprintf(out, ", %llu cancelled", static_cast<unsigned long long>(cancelled_));
+  if (resumed_) std::fprintf(out, " (%llu from the journal)", static_cast<unsigned long long>(resumed_));
+  std::fprintf(out, "\nwall time: %.2f s, throughput: %.1f tasks/s\n", secs,
+               secs > 0 ? (total - resumed_) / secs : 0.0);
+  if (!kinds_.empty()) {
+    std::fprintf(out, "\n%-6s %9s %10s %10s %10s %10s %9s\n", "kind", "tasks", "p50 ms", "p90 ms", "p99 ms",
+                 "max ms", "cpu/wall");
+    for (auto& [kind, k] : kinds_) {
+      LatencySummary s = Summarize(k.latency_ms);
+      std::fprintf(out, "%-6s %9llu %10.1f %10.1f %10.1f %10.1f %8.0f%%\n", kind.c_str(),
+                   static_cast<unsigned long long>(k.count), s.p50, s.p90, s.p99, s.max,
+                   k.wall_ms > 0 ? 100.0 * k.cpu_ms / k.wall_ms : 0.0);
+    }
+  }
+  bool any = false;
+  for (auto& [id, w] : workers) any |= w.tasks > 0 || w.gone;
+  if (any) {
+    std::fprintf(out, "\n%-12s %-16s %9s %10s %7s  %s\n", "worker", "host", "tasks", "busy s", "busy%", "");
+    for (auto& [id, w] : workers) {
+      if (w.tasks == 0 && !w.gone) continue;
+      std::fprintf(out, "%-12s %-16s %9llu %10.2f %6.0f%%  %s\n", w.name.c_str(), w.host.c_str(),
+                   static_cast<unsigned long long>(w.tasks), w.busy_ms / 1000.0,
+                   x.wall_ms > 0 ? 100.0 * w.busy_ms / x.wall_ms : 0.0,
+                   w.gone ? ("gone: " + w.gone_reason).c_str() : "");
+    }
+  }
+  if (x.workers_replaced) {
+    std::fprintf(out, "\nworkers replaced: %llu\n", static_cast<unsigned long long>(x.workers_replaced));
+  }
+  if (x.drops.Total() || x.late_results) {
+    std::fprintf(out, "\ndropped messages: %s; late results discarded: %llu\n", x.drops.Describe().c_str(),
+                 static_cast<unsigned long long>(x.late_results));
+  }
+  if (x.interrupted) std::fprintf(out, "\nInterrupted.\n");
+  std::fprintf(out, "Completed %llu tasks in %.2f seconds\n", static_cast<unsigned long long>(total - cancelled_),
+               secs);
+  std::fflush(out);
+}
+
+}  // namespace taskfarm

@@ -1,0 +1,106 @@
+// fork/exec/reap of local workers.
+#include "coordinator/worker_pool.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+namespace taskfarm {
+namespace {
+
+std::string Describe(int status) {
+  if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
+  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+  return "status " + std::to_string(status);
+}
+
+}  // namespace
+
+std::string DefaultWorkerBinary() {
+  char buf[PATH_MAX] = {0};
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "coordinator";
+  size_t slash = self.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/worker";
+}
+
+WorkerPool::WorkerPool(std::string binary, std::vector<std::string> args)
+    : binary_(std::move(binary)), args_(std::move(args)) {}
+
+WorkerPool::~WorkerPool() { StopAll(0); }
+
+pid_t WorkerPool::Spawn(const std::string& name) {
+  // Everything the child needs is built before fork: between fork and exec
+  // only async-signal-safe calls are allowed (we may have threads).
+  std::vector<std::string> argv_s{binary_};
+  argv_s.insert(argv_s.end(), args_.begin(), args_.end());
+  argv_s.push_back("--name");
+  argv_s.push_back(name);
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
+  if (pid == 0) {
+    // Die with the coordinator, however it ends (SIGKILL included).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);  // it died before prctl took effect
+    // Our own process group: the terminal's Ctrl-C goes to the coordinator,
+    // which decides what the workers do (grace period, hand-back).
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  children_[pid] = name;
+  return pid;
+}
+
+std::vector<ChildExit> WorkerPool::Reap() {
+  std::vector<ChildExit> out;
+  int status = 0;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    children_.erase(pid);
+    out.push_back(ChildExit{pid, Describe(status), WIFEXITED(status) && WEXITSTATUS(status) == 0});
+  }
+  return out;
+}
+
+void WorkerPool::Kill(pid_t pid, int sig) {
+  if (children_.count(pid)) kill(pid, sig);
+}
+
+void WorkerPool::StopAll(int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!children_.empty() && std::chrono::steady_clock::now() < deadline) {
+    (void)Reap();
+    if (children_.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (auto& [pid, name] : children_) kill(pid, SIGKILL);
+  for (auto& [pid, name] : children_) {
+    int status;
+    waitpid(pid, &status, 0);
+  }
+  children_.clear();
+}
+
+const std::string& WorkerPool::NameOf(pid_t pid) const {
+  static const std::string kNone;
+  auto it = children_.find(pid);
+  return it == children_.end() ? kNone : it->second;
+}
+
+}  // namespace taskfarm

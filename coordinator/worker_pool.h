@@ -1,0 +1,54 @@
+// Local worker processes: the coordinator's children. fork+exec of the
+// `worker` program (so local and remote workers are one program), reaped on
+// SIGCHLD, killed with the coordinator by PR_SET_PDEATHSIG.
+//
+// Not thread-safe; call from the thread that forked (PDEATHSIG fires when
+// the forking *thread* exits).
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace taskfarm {
+
+struct ChildExit {
+  pid_t pid;
+  std::string how;  // "exit 1", "signal 9"
+  bool clean;       // exit status 0
+};
+
+class WorkerPool {
+ public:
+  // `args` are passed to every worker after the program path.
+  WorkerPool(std::string binary, std::vector<std::string> args);
+  ~WorkerPool();  // kills and reaps whatever is left
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Starts one worker named `name`. Returns its pid; throws
+  // std::runtime_error if fork fails. An exec failure shows up as a quick
+  // exit 127 from Reap().
+  pid_t Spawn(const std::string& name);
+  // Collects every child that has ended, without blocking.
+  [[nodiscard]] std::vector<ChildExit> Reap();
+  void Kill(pid_t pid, int sig);
+  // Waits up to timeout_ms for all children to exit, then SIGKILLs and
+  // reaps the rest. Leaves no zombie.
+  void StopAll(int timeout_ms);
+  [[nodiscard]] size_t alive() const { return children_.size(); }
+  [[nodiscard]] bool Owns(pid_t pid) const { return children_.count(pid) != 0; }
+  [[nodiscard]] const std::string& NameOf(pid_t pid) const;
+
+ private:
+  std::string binary_;
+  std::vector<std::string> args_;
+  std::map<pid_t, std::string> children_;
+};
+
+// Path of the `worker` program next to the running executable.
+[[nodiscard]] std::string DefaultWorkerBinary();
+
+}  // namespace taskfarm

@@ -1,0 +1,645 @@
+// Tests for the loopback HTTP test server: routes, delays, keep-alive,
+// concurrency, misbehaving clients, shutdown, and the `testserver` binary.
+//
+// Registered from tests/CMakeLists.txt with (the same lines are in
+// tests/support/testserver_test.cmake, which can be include()d instead):
+//
+//   add_executable(testserver_test ${CMAKE_CURRENT_LIST_DIR}/../testserver_test.cc)
+//   target_link_libraries(testserver_test PRIVATE taskfarm_testserver
+//     taskfarm_test_support GTest::gtest_main CURL::libcurl taskfarm_warnings)
+//   add_dependencies(testserver_test testserver)  # run as a subprocess
+//   gtest_discover_tests(testserver_test PROPERTIES TIMEOUT 60)
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "testserver/http_test_server.h"
+#include "tests/support/subprocess.h"
+
+namespace taskfarm::testserver {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+int64_t ElapsedMs(Clock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+}
+
+// ---------------------------------------------------------------------------
+// libcurl helpers.
+
+struct CurlEasyDeleter {
+  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+};
+struct CurlMultiDeleter {
+  void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
+using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
+
+struct Response {
+  CURLcode result = CURLE_OK;
+  long status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-cased names
+  long redirects = 0;
+
+  bool HasHeader(const std::string& name) const { return headers.count(name) > 0; }
+};
+
+size_t AppendBody(char* data, size_t size, size_t count, void* user) {
+  static_cast<Response*>(user)->body.append(data, size * count);
+  return size * count;
+}
+
+size_t AppendHeader(char* data, size_t size, size_t count, void* user) {
+  std::string line(data, size * count);
+  const size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    value.erase(value.find_last_not_of("\r\n ") + 1);
+    static_cast<Response*>(user)->headers[name] = value;
+  } else if (line.rfind("HTTP/", 0) == 0) {
+    static_cast<Response*>(user)->headers.clear();  // a new response (redirects)
+  }
+  return size * count;
+}
+
+// Points `curl` at `url`, collecting into `response`. The handle keeps its
+// connection cache, so reusing it across calls reuses connections.
+void Prepare(CURL* curl, const std::string& url, Response* response, long timeout_ms = 10000) {
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, response);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &AppendHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, response);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+}
+
+void Collect(CURL* curl, CURLcode result, Response* response) {
+  response->result = result;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response->status);
+  curl_easy_getinfo(curl, CURLINFO_REDIRECT_COUNT, &response->redirects);
+}
+
+Response Fetch(CURL* curl, const std::string& url, long timeout_ms = 10000) {
+  Response response;
+  Prepare(curl, url, &response, timeout_ms);
+  Collect(curl, curl_easy_perform(curl), &response);
+  return response;
+}
+
+Response Get(const std::string& url, long timeout_ms = 10000) {
+  CurlPtr curl(curl_easy_init());
+  return Fetch(curl.get(), url, timeout_ms);
+}
+
+// Runs one request per URL concurrently on a curl multi handle.
+std::vector<Response> GetAll(const std::vector<std::string>& urls, long timeout_ms = 20000) {
+  CurlMultiPtr multi(curl_multi_init());
+  std::vector<CurlPtr> handles;
+  std::vector<Response> responses(urls.size());
+  std::map<CURL*, size_t> index;
+  for (size_t i = 0; i < urls.size(); ++i) {
+    handles.emplace_back(curl_easy_init());
+    Prepare(handles.back().get(), urls[i], &responses[i], timeout_ms);
+    index[handles.back().get()] = i;
+    curl_multi_add_handle(multi.get(), handles.back().get());
+  }
+  int running = 1;
+  while (running > 0) {
+    curl_multi_perform(multi.get(), &running);
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi.get(), &queued)) {
+      if (msg->msg == CURLMSG_DONE) {
+        Collect(msg->easy_handle, msg->data.result, &responses[index[msg->easy_handle]]);
+      }
+    }
+    if (running > 0) curl_multi_poll(multi.get(), nullptr, 0, 100, nullptr);
+  }
+  for (CurlPtr& handle : handles) curl_multi_remove_handle(multi.get(), handle.get());
+  return responses;
+}
+
+bool IsFiller(const std::string& body) {
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i] != FillerByte(i)) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Raw sockets, for clients that misbehave in ways curl will not.
+
+class RawClient {
+ public:
+  explicit RawClient(uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      throw std::runtime_error("cannot connect");
+    }
+  }
+  ~RawClient() { Close(); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  void SendGet(const std::string& target) {
+    const std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    ASSERT_EQ(send(fd_, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+  }
+  // Reads until at least `bytes` have arrived or the peer closes.
+  std::string ReadAtLeast(size_t bytes) {
+    std::string data;
+    char buf[4096];
+    while (data.size() < bytes) {
+      ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      data.append(buf, static_cast<size_t>(n));
+    }
+    return data;
+  }
+  // With `reset`, an abortive close (RST) instead of a FIN.
+  void Close(bool reset = false) {
+    if (fd_ < 0) return;
+    if (reset) {
+      linger hard{1, 0};
+      setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    }
+    close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+// Polls `condition` until it holds or `timeout` passes.
+template <typename Condition>
+bool Eventually(Condition condition, milliseconds timeout = milliseconds(5000)) {
+  const auto deadline = Clock::now() + timeout;
+  while (!condition()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+
+class HttpTestServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    RaiseOpenFileLimit();
+  }
+  static void TearDownTestSuite() { curl_global_cleanup(); }
+
+  std::string Url(const std::string& target) const { return server_.BaseUrl() + target; }
+
+  // The server answers normally: used after abusing it.
+  void ExpectHealthy() {
+    Response response = Get(Url("/json"));
+    EXPECT_EQ(response.result, CURLE_OK);
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body.size(), kJsonBodySize);
+  }
+
+  HttpTestServer server_{Options{}};
+};
+
+TEST_F(HttpTestServerTest, BaseUrlNamesTheBoundPort) {
+  EXPECT_NE(server_.port(), 0);
+  EXPECT_EQ(server_.BaseUrl(), "http://127.0.0.1:" + std::to_string(server_.port()));
+}
+
+TEST_F(HttpTestServerTest, TutorialPagesHaveTheirSizes) {
+  for (int page = 1; page <= 3; ++page) {
+    Response response = Get(Url("/page/" + std::to_string(page)));
+    ASSERT_EQ(response.result, CURLE_OK) << page;
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body.size(), kTutorialPageSizes[page - 1]);
+    EXPECT_EQ(response.headers["content-type"], "text/html");
+    EXPECT_EQ(response.headers["content-length"],
+              std::to_string(kTutorialPageSizes[page - 1]));
+    EXPECT_EQ(response.body.rfind("<!DOCTYPE html>", 0), 0u);
+  }
+  EXPECT_EQ(Get(Url("/page/4")).status, 404);
+}
+
+TEST_F(HttpTestServerTest, BytesHasExactSizeAndFillerContent) {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{26}, size_t{12345}, size_t{3} << 20}) {
+    Response response = Get(Url("/bytes/" + std::to_string(size)));
+    ASSERT_EQ(response.result, CURLE_OK) << size;
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body.size(), size);
+    EXPECT_EQ(response.headers["content-length"], std::to_string(size));
+    EXPECT_TRUE(IsFiller(response.body)) << size;
+  }
+}
+
+TEST_F(HttpTestServerTest, JsonIsExactly300Bytes) {
+  Response response = Get(Url("/json"));
+  ASSERT_EQ(response.result, CURLE_OK);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body.size(), 300u);
+  EXPECT_EQ(response.headers["content-type"], "application/json");
+  EXPECT_EQ(response.body.front(), '{');
+  EXPECT_EQ(response.body.substr(response.body.size() - 2), "}\n");
+}
+
+TEST_F(HttpTestServerTest, StatusRouteAndStatusParameter) {
+  for (int code : {404, 429, 500, 503}) {
+    Response response = Get(Url("/status/" + std::to_string(code)));
+    ASSERT_EQ(response.result, CURLE_OK);
+    EXPECT_EQ(response.status, code);
+    EXPECT_FALSE(response.body.empty());
+  }
+  Response bytes = Get(Url("/bytes/1000?status=503"));
+  EXPECT_EQ(bytes.status, 503);
+  EXPECT_EQ(bytes.body.size(), 1000u);  // the body is still sent
+  Response page = Get(Url("/page/1?status=500"));
+  EXPECT_EQ(page.status, 500);
+  EXPECT_EQ(page.body.size(), kTutorialPageSizes[0]);
+}
+
+TEST_F(HttpTestServerTest, MalformedAndUnknownRequests) {
+  EXPECT_EQ(Get(Url("/nope")).status, 404);
+  EXPECT_EQ(Get(Url("/")).status, 404);
+  EXPECT_EQ(Get(Url("/bytes/abc")).status, 400);
+  EXPECT_EQ(Get(Url("/bytes/-1")).status, 400);
+  EXPECT_EQ(Get(Url("/json?delay=soon")).status, 400);
+  EXPECT_EQ(Get(Url("/json?status=42")).status, 400);
+  EXPECT_EQ(Get(Url("/status/1000")).status, 400);
+}
+
+TEST_F(HttpTestServerTest, ChunkedBytesHaveNoContentLength) {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{65536}, size_t{200001}}) {
+    Response response = Get(Url("/bytes/" + std::to_string(size) + "?chunked=1"));
+    ASSERT_EQ(response.result, CURLE_OK) << size;
+    EXPECT_EQ(response.status, 200);
+    EXPECT_FALSE(response.HasHeader("content-length")) << size;
+    EXPECT_EQ(response.headers["transfer-encoding"], "chunked");
+    EXPECT_EQ(response.body.size(), size);
+    EXPECT_TRUE(IsFiller(response.body));
+  }
+}
+
+TEST_F(HttpTestServerTest, RedirectChainIsFollowedTo200) {
+  CurlPtr curl(curl_easy_init());
+  curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 1L);
+  Response response = Fetch(curl.get(), Url("/redirect/3"));
+  ASSERT_EQ(response.result, CURLE_OK);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "ok");
+  EXPECT_EQ(response.redirects, 3);
+
+  Response hop = Get(Url("/redirect/2"));  // not following
+  EXPECT_EQ(hop.status, 302);
+  EXPECT_EQ(hop.headers["location"], "/redirect/1");
+}
+
+TEST_F(HttpTestServerTest, RedirectToDecodesTheTarget) {
+  Response file = Get(Url("/redirect-to?url=file%3A%2F%2F%2Fetc%2Fpasswd"));
+  EXPECT_EQ(file.status, 302);
+  EXPECT_EQ(file.headers["location"], "file:///etc/passwd");
+
+  Response ftp = Get(Url("/redirect-to?url=ftp://example.invalid/x"));
+  EXPECT_EQ(ftp.headers["location"], "ftp://example.invalid/x");
+
+  // A URL smuggling a header line is refused rather than echoed.
+  EXPECT_EQ(Get(Url("/redirect-to?url=http%3A%2F%2Fa%0D%0AX-Evil%3A%201")).status, 400);
+  EXPECT_EQ(Get(Url("/redirect-to")).status, 400);
+
+  CurlPtr curl(curl_easy_init());
+  curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 1L);
+  Response followed = Fetch(curl.get(), Url("/redirect-to?url=%2Fjson"));
+  EXPECT_EQ(followed.status, 200);
+  EXPECT_EQ(followed.body.size(), kJsonBodySize);
+}
+
+TEST_F(HttpTestServerTest, DelayIsHonoured) {
+  auto start = Clock::now();
+  Response response = Get(Url("/json?delay=300"));
+  EXPECT_GE(ElapsedMs(start), 300);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body.size(), kJsonBodySize);
+
+  start = Clock::now();
+  Response redirected = Get(Url("/status/429?delay=150"));
+  EXPECT_GE(ElapsedMs(start), 150);
+  EXPECT_EQ(redirected.status, 429);
+}
+
+TEST(HttpTestServerDefaultDelayTest, DefaultDelayAppliesAndQueryOverridesIt) {
+  Options options;
+  options.default_delay_ms = 200;
+  HttpTestServer server(options);
+  auto start = Clock::now();
+  EXPECT_EQ(Get(server.BaseUrl() + "/json").status, 200);
+  EXPECT_GE(ElapsedMs(start), 200);
+
+  // ?delay=0 must override a default far beyond the client's timeout.
+  Options slow;
+  slow.default_delay_ms = 60000;
+  HttpTestServer slow_server(slow);
+  Response response = Get(slow_server.BaseUrl() + "/json?delay=0", /*timeout_ms=*/20000);
+  EXPECT_EQ(response.result, CURLE_OK);
+  EXPECT_EQ(response.status, 200);
+}
+
+TEST_F(HttpTestServerTest, DripSendsOneByteAtATime) {
+  auto start = Clock::now();
+  Response response = Get(Url("/drip?bytes=5&interval_ms=40"));
+  ASSERT_EQ(response.result, CURLE_OK);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "abcde");
+  EXPECT_FALSE(response.HasHeader("content-length"));
+  EXPECT_GE(ElapsedMs(start), 5 * 40);
+
+  Response empty = Get(Url("/drip?bytes=0&interval_ms=10"));
+  EXPECT_EQ(empty.status, 200);
+  EXPECT_TRUE(empty.body.empty());
+}
+
+TEST_F(HttpTestServerTest, DripTripsClientLowSpeedLimit) {
+  CurlPtr curl(curl_easy_init());
+  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_LIMIT, 100L);  // bytes/s
+  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_TIME, 1L);
+  Response response = Fetch(curl.get(), Url("/drip?bytes=1000&interval_ms=200"));
+  EXPECT_EQ(response.result, CURLE_OPERATION_TIMEDOUT);
+  EXPECT_TRUE(Eventually([&] { return server_.pending_replies() == 0; }));
+  ExpectHealthy();
+}
+
+TEST_F(HttpTestServerTest, StatsReportsCounters) {
+  CurlPtr curl(curl_easy_init());
+  Fetch(curl.get(), Url("/json"));
+  Fetch(curl.get(), Url("/json"));
+  Response stats = Fetch(curl.get(), Url("/stats"));
+  EXPECT_EQ(stats.status, 200);
+  EXPECT_EQ(stats.headers["content-type"], "application/json");
+  EXPECT_EQ(stats.body, "{\"connections\":1,\"requests\":3}");
+  EXPECT_EQ(server_.connections_accepted(), 1u);
+  EXPECT_EQ(server_.requests_served(), 3u);
+}
+
+TEST_F(HttpTestServerTest, ThreeHundredConcurrentDelayedRequests) {
+  const uint64_t connections_before = server_.connections_accepted();
+  std::vector<std::string> urls(300, Url("/json?delay=200"));
+  auto start = Clock::now();
+  std::vector<Response> responses = GetAll(urls);
+  const int64_t elapsed = ElapsedMs(start);
+  for (const Response& response : responses) {
+    ASSERT_EQ(response.result, CURLE_OK) << curl_easy_strerror(response.result);
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body.size(), kJsonBodySize);
+  }
+  EXPECT_GE(elapsed, 200);
+  EXPECT_LT(elapsed, 10000);  // hang guard, not a performance target
+  std::cout << "[ measure  ] 300 concurrent delay=200 requests: " << elapsed << " ms over "
+            << server_.connections_accepted() - connections_before << " connections\n";
+  RecordProperty("elapsed_ms", std::to_string(elapsed));
+  EXPECT_EQ(server_.pending_replies(), 0u);
+}
+
+TEST_F(HttpTestServerTest, ThousandConcurrentDelayedRequests) {
+  if (RaiseOpenFileLimit() < 2500) GTEST_SKIP() << "needs ~2100 descriptors";
+  std::vector<std::string> urls(1000, Url("/bytes/1000?delay=500"));
+  auto start = Clock::now();
+  std::vector<Response> responses = GetAll(urls, 30000);
+  const int64_t elapsed = ElapsedMs(start);
+  size_t ok = 0;
+  for (const Response& response : responses) {
+    if (response.result == CURLE_OK && response.status == 200 && response.body.size() == 1000) {
+      ++ok;
+    }
+  }
+  EXPECT_EQ(ok, 1000u);
+  EXPECT_LT(elapsed, 20000);  // hang guard
+  std::cout << "[ measure  ] 1000 concurrent delay=500 requests: " << elapsed << " ms\n";
+  RecordProperty("elapsed_ms", std::to_string(elapsed));
+}
+
+TEST_F(HttpTestServerTest, KeepAliveReusesOneConnection) {
+  const uint64_t before = server_.connections_accepted();
+  CurlPtr curl(curl_easy_init());
+  for (int i = 0; i < 20; ++i) {
+    Response response = Fetch(curl.get(), Url("/json"));
+    ASSERT_EQ(response.status, 200);
+  }
+  EXPECT_EQ(server_.connections_accepted(), before + 1);
+}
+
+TEST_F(HttpTestServerTest, KeepAliveSurvivesEveryKindOfReply) {
+  const uint64_t before = server_.connections_accepted();
+  CurlPtr curl(curl_easy_init());
+  const std::vector<std::string> targets = {
+      "/json",          "/bytes/100000?chunked=1", "/status/500", "/page/3",
+      "/redirect/1",    "/bytes/0",                "/nope",       "/drip?bytes=3&interval_ms=1",
+      "/json?delay=20", "/stats",                  "/bytes/0?chunked=1", "/status/204"};
+  for (const std::string& target : targets) {
+    Response response = Fetch(curl.get(), Url(target));
+    ASSERT_EQ(response.result, CURLE_OK) << target;
+  }
+  // HEAD carries Content-Length but no body, so the stream stays in sync.
+  curl_easy_setopt(curl.get(), CURLOPT_NOBODY, 1L);
+  Response head = Fetch(curl.get(), Url("/page/2"));
+  EXPECT_EQ(head.headers["content-length"], std::to_string(kTutorialPageSizes[1]));
+  EXPECT_TRUE(head.body.empty());
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPGET, 1L);
+  EXPECT_EQ(Fetch(curl.get(), Url("/json")).body.size(), kJsonBodySize);
+  EXPECT_EQ(server_.connections_accepted(), before + 1);
+}
+
+TEST_F(HttpTestServerTest, ClientDisconnectingMidDelayDoesNotHurtServer) {
+  const uint64_t served_before = server_.requests_served();
+  {
+    std::vector<std::unique_ptr<RawClient>> clients;
+    for (int i = 0; i < 40; ++i) {
+      clients.push_back(std::make_unique<RawClient>(server_.port()));
+      clients.back()->SendGet("/page/3?delay=200");
+    }
+    ASSERT_TRUE(Eventually([&] { return server_.pending_replies() == 40; }));
+    for (size_t i = 0; i < clients.size(); ++i) clients[i]->Close(/*reset=*/i % 2 == 0);
+  }
+  // curl giving up mid-delay, too.
+  EXPECT_EQ(Get(Url("/json?delay=2000"), /*timeout_ms=*/100).result, CURLE_OPERATION_TIMEDOUT);
+  // The timers fire and write to dead sockets; nothing crashes or leaks.
+  EXPECT_TRUE(Eventually([&] { return server_.pending_replies() == 0; }));
+  EXPECT_GE(server_.requests_served(), served_before + 40);
+  ExpectHealthy();
+}
+
+TEST_F(HttpTestServerTest, ClientDisconnectingMidDripStopsTheDrip) {
+  for (bool reset : {false, true}) {
+    RawClient client(server_.port());
+    client.SendGet("/drip?bytes=100000&interval_ms=5");
+    std::string start = client.ReadAtLeast(200);  // headers and a few bytes
+    EXPECT_EQ(start.rfind("HTTP/1.1 200", 0), 0u);
+    EXPECT_EQ(server_.pending_replies(), 1u);
+    client.Close(reset);
+    EXPECT_TRUE(Eventually([&] { return server_.pending_replies() == 0; }))
+        << "drip kept going after the client left (reset=" << reset << ")";
+  }
+  ExpectHealthy();
+}
+
+TEST_F(HttpTestServerTest, ClientDisconnectingMidChunkedBodyDoesNotHurtServer) {
+  for (int i = 0; i < 10; ++i) {
+    RawClient client(server_.port());
+    client.SendGet("/bytes/50000000?chunked=1");
+    client.ReadAtLeast(100000);
+    client.Close(/*reset=*/i % 2 == 1);
+  }
+  ExpectHealthy();
+}
+
+TEST(HttpTestServerLifecycleTest, StopWithRepliesInFlight) {
+  HttpTestServer server(Options{});
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 100; ++i) {
+    clients.push_back(std::make_unique<RawClient>(server.port()));
+    clients.back()->SendGet(i % 2 == 0 ? "/json?delay=60000" : "/drip?bytes=100000&interval_ms=1");
+  }
+  ASSERT_TRUE(Eventually([&] { return server.pending_replies() == 100; }));
+  // Some clients vanish first, so both detached and attached requests are
+  // in flight when the loop stops.
+  for (int i = 0; i < 100; i += 3) clients[i]->Close(/*reset=*/true);
+  std::this_thread::sleep_for(milliseconds(50));
+
+  auto start = Clock::now();
+  std::thread other([&] { server.Stop(); });  // from another thread ...
+  server.Stop();                              // ... and concurrently from this one
+  other.join();
+  EXPECT_LT(ElapsedMs(start), 5000);
+  EXPECT_EQ(server.pending_replies(), 0u);
+  // The port is closed: new connections are refused.
+  EXPECT_THROW(RawClient{server.port()}, std::runtime_error);
+  // Clients still connected see their connection closed.
+  EXPECT_TRUE(clients[1]->ReadAtLeast(1 << 30).size() < (size_t{1} << 30));
+  server.Stop();  // idempotent
+}
+
+TEST(HttpTestServerLifecycleTest, StartStopRepeatedly) {
+  for (int i = 0; i < 50; ++i) {
+    HttpTestServer server(Options{});
+    if (i % 2 == 0) EXPECT_EQ(Get(server.BaseUrl() + "/json").status, 200);
+  }
+}
+
+TEST(HttpTestServerLifecycleTest, BindFailureThrowsWithClearMessage) {
+  HttpTestServer first(Options{});
+  Options clash;
+  clash.port = first.port();
+  try {
+    HttpTestServer second(clash);
+    FAIL() << "second server bound the same port";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot listen on 127.0.0.1:" +
+                                          std::to_string(first.port())),
+              std::string::npos)
+        << e.what();
+  }
+  Options bogus;
+  bogus.address = "not an address";
+  EXPECT_THROW(HttpTestServer{bogus}, std::runtime_error);
+}
+
+// ---------------------------------------------------------------------------
+// The standalone binary.
+
+TEST(TestServerBinaryTest, ServesUntilSigterm) {
+  const std::string port_file = ::testing::TempDir() + "testserver_port_" +
+                                std::to_string(getpid());
+  std::remove(port_file.c_str());
+  taskfarm::testing::Subprocess server(
+      {taskfarm::testing::BinaryPath("testserver"), "--port=0", "--port-file", port_file});
+  std::optional<std::string> line = server.WaitForLine(
+      [](const std::string& l) { return l.rfind("listening on ", 0) == 0; }, milliseconds(10000));
+  ASSERT_TRUE(line.has_value()) << server.Wait(milliseconds(1000)).err;
+  const std::string prefix = "listening on http://127.0.0.1:";
+  ASSERT_EQ(line->rfind(prefix, 0), 0u) << *line;
+  const std::string port = line->substr(prefix.size());
+
+  std::ifstream in(port_file);
+  std::string written;
+  std::getline(in, written);
+  EXPECT_EQ(written, port);
+
+  Response response = Get(line->substr(std::string("listening on ").size()) + "/json");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body.size(), kJsonBodySize);
+
+  server.Signal(SIGTERM);
+  taskfarm::testing::ProcessResult result = server.Wait(milliseconds(10000));
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, *line + "\n");  // exactly one line
+  std::remove(port_file.c_str());
+}
+
+TEST(TestServerBinaryTest, SigintWhileRequestsAreDelayedExitsZero) {
+  taskfarm::testing::Subprocess server({taskfarm::testing::BinaryPath("testserver"), "--delay", "60000"});
+  std::optional<std::string> line = server.WaitForLine(
+      [](const std::string& l) { return l.rfind("listening on ", 0) == 0; }, milliseconds(10000));
+  ASSERT_TRUE(line.has_value());
+  const uint16_t port =
+      static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
+  RawClient client(port);
+  client.SendGet("/json");
+  std::this_thread::sleep_for(milliseconds(100));
+  server.Signal(SIGINT);
+  taskfarm::testing::ProcessResult result = server.Wait(milliseconds(10000));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+}
+
+TEST(TestServerBinaryTest, BadArgumentsExit2AndBindFailureExits1) {
+  taskfarm::testing::ProcessResult bad =
+      taskfarm::testing::Subprocess({taskfarm::testing::BinaryPath("testserver"), "--port", "notaport"})
+          .Wait(milliseconds(10000));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(bad.out.empty());
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+
+  HttpTestServer occupant(Options{});
+  taskfarm::testing::ProcessResult clash =
+      taskfarm::testing::Subprocess(
+          {taskfarm::testing::BinaryPath("testserver"), "--port", std::to_string(occupant.port())})
+          .Wait(milliseconds(10000));
+  EXPECT_EQ(clash.exit_code, 1);
+  EXPECT_TRUE(clash.out.empty());
+  EXPECT_EQ(std::count(clash.err.begin(), clash.err.end(), '\n'), 1) << clash.err;
+  EXPECT_NE(clash.err.find("cannot listen"), std::string::npos) << clash.err;
+}
+
+}  // namespace
+}  // namespace taskfarm::testserver

@@ -1,0 +1,49 @@
+// worker: runs tasks for a taskfarm coordinator. Parses flags, calls RunWorker.
+#include <CLI/CLI.hpp>
+
+#include "common/zmq_util.h"
+#include "worker/worker.h"
+
+int main(int argc, char** argv) {
+  taskfarm::WorkerConfig config;
+  CLI::App app{"taskfarm worker: connects to a coordinator and runs the tasks it hands out"};
+  app.add_option("--connect", config.connect, "Coordinator endpoint, e.g. tcp://10.0.0.1:5555")->required();
+  app.add_option("--name", config.name, "Name shown in results (default HOST:PID)");
+  app.add_option("--concurrency", config.concurrency, "URL and sleep tasks in flight at once")
+      ->default_val(32)->check(CLI::Range(1, 100000));
+  app.add_option("--threads", config.threads, "CPU tasks at once, one thread each")
+      ->default_val(1)->check(CLI::Range(1, 1024));
+  bool no_reuse = false;
+  app.add_flag("--no-reuse", no_reuse, "Open a new HTTP connection for every URL");
+  app.add_option("--max-body", config.max_body_bytes, "Largest response body accepted, in bytes")
+      ->default_val(1ULL << 30);
+  app.add_option("--batch", config.max_batch, "Most results per message (1: no batching)")
+      ->default_val(256)->check(CLI::Range(1, 65536));
+  app.add_option("--batch-delay-ms", config.batch_delay_ms, "Longest a result waits to share a message")
+      ->default_val(2.0)->check(CLI::Range(0.0, 1000.0));
+  app.add_option("--parent-pid", config.parent_pid, "Exit when this process is no longer the parent")
+      ->group("");  // set by the coordinator for the workers it starts
+  app.add_flag("--enable-fault-tasks", config.enable_fault_tasks, "Run test-only fault tasks")->group("");
+  app.add_flag("--forever", config.forever, "After a run ends, wait for the next one");
+  app.add_option("--coordinator-timeout", config.coordinator_timeout_ms,
+                 "Milliseconds of silence from the coordinator before reconnecting")
+      ->default_val(10000.0);
+  app.add_option("--curve-secret", config.curve_secret_file, "This worker's CURVE secret key file (.key)");
+  app.add_option("--server-key", config.server_key_file, "The coordinator's CURVE public key file (.pub)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  config.reuse_connections = !no_reuse;
+  if (std::string err = taskfarm::CheckEndpoint(config.connect); !err.empty()) {
+    std::fprintf(stderr, "worker: %s\n", err.c_str());
+    return 2;
+  }
+  if (config.curve_secret_file.empty() != config.server_key_file.empty()) {
+    std::fprintf(stderr, "worker: --curve-secret and --server-key go together\n");
+    return 2;
+  }
+  return taskfarm::RunWorker(config);
+}

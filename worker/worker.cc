@@ -1,0 +1,618 @@
+// The worker event loop. One thread owns the ZeroMQ socket and libcurl's
+// multi handle; curl_multi_poll waits on libcurl's sockets and on the
+// socket's ZMQ_FD together (see docs/ARCHITECTURE.md for why this way).
+#include "worker/worker.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <zmq.hpp>
+
+#include "common/clock.h"
+#include "common/frame_codec.h"
+#include "common/status.h"
+#include "common/task_parser.h"
+#include "common/zmq_util.h"
+#include "worker/cpu_pool.h"
+#include "worker/curl_handles.h"
+#include "worker/http_fetcher.h"
+
+namespace taskfarm {
+namespace {
+
+uint64_t LeaseKey(uint32_t task_id, uint32_t attempt) {
+  return (static_cast<uint64_t>(task_id) << 32) | attempt;
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+uint64_t MaxRssKb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<uint64_t>(ru.ru_maxrss);
+}
+
+void ThreadCpuMs(double* user, double* sys) {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  *user = ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3;
+  *sys = ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
+}
+
+std::string ReadKeyFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string key;
+  if (!in || !(in >> key) || key.size() != 40) {
+    throw std::runtime_error("cannot read a 40-character Z85 key from " + path);
+  }
+  return key;
+}
+
+enum class Slot { kIo, kCpu, kInline };
+
+Slot SlotOf(const pb::TaskSpec& spec) {
+  switch (spec.what_case()) {
+    case pb::TaskSpec::kUrl:
+    case pb::TaskSpec::kSleep:
+      return Slot::kIo;
+    case pb::TaskSpec::kCpu:
+      return Slot::kCpu;
+    default:
+      return Slot::kInline;
+  }
+}
+
+// One leased task, from arrival to result.
+struct Lease {
+  pb::Assignment assignment;
+  bool started = false;
+  double start_ms = 0;          // steady clock
+  double started_unix_ms = 0;
+  double deadline_ms = 0;       // steady clock; 0: none
+  double wake_ms = 0;           // sleep tasks: when the timer fires
+  double cpu_user_ms = 0;       // io tasks: their share of the loop's CPU
+  double cpu_sys_ms = 0;
+  bool timed_out = false;
+};
+
+class WorkerLoop {
+ public:
+  explicit WorkerLoop(const WorkerConfig& config)
+      : config_(config),
+        name_(config.name.empty() ? HostName() + ":" + std::to_string(getpid()) : config.name),
+        fetcher_(FetchOptions{.reuse_connections = config.reuse_connections,
+                              .max_body_bytes = config.max_body_bytes}),
+        cpu_(std::max(1, config.threads), [this] { fetcher_.Wakeup(); }) {}
+
+  int Run(int signal_fd);
+
+ private:
+  void Connect();
+  void Send(pb::Frame frame);
+  void SendHello();
+  void Handle(const pb::Frame& frame);
+  void Accept(const pb::Assignment& a);
+  void StartReady();
+  void Start(Lease& lease);
+  void Complete(uint64_t key, pb::Result result, bool retryable);
+  void Fail(uint64_t key, Code code, std::string error);
+  void CollectDone();
+  void ChargeLoopCpu();
+  void FlushResults(bool force);
+  void DropAllLeases();
+  void HandBack();
+  int NextTimeoutMs();
+  bool ParentGone() const {
+    return config_.parent_pid > 0 && getppid() != config_.parent_pid;
+  }
+
+  const WorkerConfig& config_;
+  std::string name_;
+  std::string host_ = HostName();
+  SteadyClock clock_;
+  zmq::context_t ctx_{1};
+  std::optional<zmq::socket_t> socket_;
+  HttpFetcher fetcher_;
+  CpuPool cpu_;
+
+  bool registered_ = false;
+  double next_hello_ms_ = 0;
+  double hello_backoff_ms_ = 250;
+  double last_send_ms_ = 0;
+  double last_recv_ms_ = 0;
+  double heartbeat_ms_ = 1000;
+  uint64_t heartbeat_seq_ = 0;
+  bool quit_ = false;
+  int exit_code_ = 0;
+
+  std::unordered_map<uint64_t, Lease> leases_;
+  std::deque<uint64_t> waiting_io_, waiting_cpu_, waiting_inline_;
+  int io_running_ = 0;
+  int cpu_running_ = 0;
+  std::multimap<double, uint64_t> sleep_timers_;  // wake time -> lease
+  pb::ResultBatch pending_;
+  double oldest_pending_ms_ = 0;
+  double loop_user_ms_ = 0, loop_sys_ms_ = 0;
+  DropCounts drops_;
+};
+
+void WorkerLoop::Connect() {
+  socket_.emplace(ctx_, zmq::socket_type::dealer);
+  ConfigureSocket(*socket_, 0);
+  // Only queue messages on completed connections: a Hello sent while the
+  // coordinator is away fails fast instead of piling up.
+  socket_->set(zmq::sockopt::immediate, 1);
+  socket_->set(zmq::sockopt::sndhwm, 10000);
+  socket_->set(zmq::sockopt::rcvhwm, 10000);
+  socket_->set(zmq::sockopt::reconnect_ivl, 100);
+  socket_->set(zmq::sockopt::reconnect_ivl_max, 5000);
+  if (!config_.curve_secret_file.empty() || !config_.server_key_file.empty()) {
+    std::string secret = ReadKeyFile(config_.curve_secret_file);
+    std::string server = ReadKeyFile(config_.server_key_file);
+    char public_key[41] = {0};
+    if (zmq_curve_public(public_key, secret.c_str()) != 0) {
+      throw std::runtime_error("the key in " + config_.curve_secret_file + " is not a CURVE secret key");
+    }
+    socket_->set(zmq::sockopt::curve_secretkey, secret);
+    socket_->set(zmq::sockopt::curve_publickey, std::string(public_key));
+    socket_->set(zmq::sockopt::curve_serverkey, server);
+  }
+  // A fresh random routing id per connection: the coordinator treats a new
+  // id as a new worker, so a worker that comes back re-registers cleanly.
+  std::random_device rd;
+  std::string id = "w" + std::to_string(rd()) + std::to_string(rd());
+  socket_->set(zmq::sockopt::routing_id, id);
+  socket_->connect(config_.connect);
+  registered_ = false;
+  next_hello_ms_ = 0;
+  last_recv_ms_ = clock_.NowMs();
+}
+
+void WorkerLoop::Send(pb::Frame frame) {
+  std::string bytes = EncodeFrame(std::move(frame));
+  try {
+    auto sent = socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    if (sent) last_send_ms_ = clock_.NowMs();
+  } catch (const zmq::error_t& e) {
+    std::fprintf(stderr, "worker %s: send failed: %s\n", name_.c_str(), e.what());
+  }
+}
+
+void WorkerLoop::SendHello() {
+  pb::Frame f;
+  auto* h = f.mutable_hello();
+  h->set_name(name_);
+  h->set_host(host_);
+  h->set_pid(static_cast<uint32_t>(getpid()));
+  h->set_cores(std::thread::hardware_concurrency());
+  h->set_concurrency(static_cast<uint32_t>(std::max(1, config_.concurrency)));
+  h->set_threads(static_cast<uint32_t>(std::max(1, config_.threads)));
+  h->set_max_batch(static_cast<uint32_t>(std::max(1, config_.max_batch)));
+  Send(std::move(f));
+  next_hello_ms_ = clock_.NowMs() + hello_backoff_ms_;
+  hello_backoff_ms_ = std::min(hello_backoff_ms_ * 2, 8000.0);
+}
+
+void WorkerLoop::Handle(const pb::Frame& frame) {
+  switch (frame.body_case()) {
+    case pb::Frame::kWelcome:
+      registered_ = true;
+      hello_backoff_ms_ = 250;
+      if (frame.welcome().heartbeat_ms() > 0) heartbeat_ms_ = frame.welcome().heartbeat_ms();
+      if (!frame.welcome().worker_name().empty()) name_ = frame.welcome().worker_name();
+      break;
+    case pb::Frame::kTasks:
+      if (!registered_) {
+        drops_.Count(DropReason::kUnexpected);
+        break;
+      }
+      for (const auto& a : frame.tasks().tasks()) Accept(a);
+      break;
+    case pb::Frame::kCancel: {
+      uint64_t key = LeaseKey(frame.cancel().task_id(), frame.cancel().attempt());
+      auto it = leases_.find(key);
+      if (it == leases_.end()) break;
+      Slot slot = SlotOf(it->second.assignment.spec());
+      if (it->second.started) {
+        if (slot == Slot::kIo) {
+          fetcher_.Cancel(key);
+          --io_running_;
+        } else if (slot == Slot::kCpu) {
+          cpu_.Cancel(key);  // its thread frees the slot when it returns
+          --cpu_running_;
+        }
+      }
+      leases_.erase(it);
+      break;
+    }
+    case pb::Frame::kHeartbeat:
+      break;
+    case pb::Frame::kReregister:
+      // We were declared lost: whatever we hold has been (or will be) run
+      // elsewhere, so drop it all and start over.
+      DropAllLeases();
+      registered_ = false;
+      next_hello_ms_ = 0;
+      break;
+    case pb::Frame::kShutdown:
+      DropAllLeases();
+      if (config_.forever) {
+        registered_ = false;
+        next_hello_ms_ = clock_.NowMs() + 500;
+      } else {
+        quit_ = true;
+      }
+      break;
+    default:
+      drops_.Count(DropReason::kUnexpected);
+  }
+}
+
+void WorkerLoop::Accept(const pb::Assignment& a) {
+  uint64_t key = LeaseKey(a.task_id(), a.attempt());
+  if (leases_.count(key)) return;  // a duplicate delivery
+  Lease lease;
+  lease.assignment = a;
+  leases_.emplace(key, std::move(lease));
+  switch (SlotOf(a.spec())) {
+    case Slot::kIo: waiting_io_.push_back(key); break;
+    case Slot::kCpu: waiting_cpu_.push_back(key); break;
+    case Slot::kInline: waiting_inline_.push_back(key); break;
+  }
+}
+
+// --concurrency bounds the tasks running at once, any kind; --threads bounds
+// how many of them are cpu tasks. Inline tasks (noop) finish at once.
+void WorkerLoop::StartReady() {
+  const int total = std::max(1, config_.concurrency);
+  const int threads = std::max(1, config_.threads);
+  auto pop = [&](std::deque<uint64_t>& q) -> Lease* {
+    while (!q.empty()) {
+      auto it = leases_.find(q.front());
+      q.pop_front();
+      if (it != leases_.end()) return &it->second;  // else cancelled while waiting
+    }
+    return nullptr;
+  };
+  while (Lease* l = pop(waiting_inline_)) Start(*l);
+  while (io_running_ + cpu_running_ < total && cpu_running_ < threads && !waiting_cpu_.empty()) {
+    if (Lease* l = pop(waiting_cpu_)) {
+      ++cpu_running_;
+      Start(*l);
+    }
+  }
+  while (io_running_ + cpu_running_ < total && !waiting_io_.empty()) {
+    if (Lease* l = pop(waiting_io_)) {
+      ++io_running_;
+      Start(*l);
+    }
+  }
+}
+
+void WorkerLoop::Start(Lease& lease) {
+  const pb::Assignment& a = lease.assignment;
+  uint64_t key = LeaseKey(a.task_id(), a.attempt());
+  lease.started = true;
+  lease.start_ms = clock_.NowMs();
+  lease.started_unix_ms = UnixMs();
+  if (a.timeout_ms() > 0) lease.deadline_ms = lease.start_ms + a.timeout_ms();
+  const pb::TaskSpec& spec = a.spec();
+  switch (spec.what_case()) {
+    case pb::TaskSpec::kUrl:
+      fetcher_.Start(key, spec.url().url(), a.timeout_ms());
+      break;
+    case pb::TaskSpec::kSleep: {
+      double ms = spec.sleep().ms();
+      if (a.timeout_ms() > 0 && a.timeout_ms() < ms) {
+        ms = a.timeout_ms();
+        lease.timed_out = true;
+      }
+      lease.wake_ms = lease.start_ms + ms;
+      sleep_timers_.emplace(lease.wake_ms, key);
+      break;
+    }
+    case pb::TaskSpec::kCpu:
+      cpu_.Submit(key, spec.cpu());
+      break;
+    case pb::TaskSpec::kNoop: {
+      pb::Result r;
+      r.set_ok(true);
+      Complete(key, std::move(r), false);
+      break;
+    }
+    case pb::TaskSpec::kFault:
+      if (!config_.enable_fault_tasks) {
+        Fail(key, Code::kInvalidArgument, "fault tasks are disabled on this worker");
+        break;
+      }
+      if (spec.fault().action() == "kill") {
+        FlushResults(true);
+        raise(SIGKILL);
+      }
+      // "hang": stop answering, as a stuck task would, until killed.
+      for (;;) pause();
+    default:
+      Fail(key, Code::kInvalidArgument, "this worker does not know the task's kind");
+  }
+}
+
+// Fills in what every result carries and queues it for the next batch.
+void WorkerLoop::Complete(uint64_t key, pb::Result result, bool retryable) {
+  auto it = leases_.find(key);
+  if (it == leases_.end()) return;  // cancelled meanwhile
+  Lease& lease = it->second;
+  const pb::Assignment& a = lease.assignment;
+  double now = clock_.NowMs();
+  result.set_kind(std::string(KindName(a.spec())));
+  result.set_duration_ms(now - lease.start_ms);
+  result.set_host(host_);
+  if (!result.has_cpu_user_ms()) {
+    result.set_cpu_user_ms(lease.cpu_user_ms);
+    result.set_cpu_sys_ms(lease.cpu_sys_ms);
+  }
+  result.set_worker_max_rss_kb(MaxRssKb());
+  if (a.spec().has_url()) result.set_url(a.spec().url().url());
+  pb::Outcome* o = pending_.add_outcomes();
+  o->set_task_id(a.task_id());
+  o->set_attempt(a.attempt());
+  o->set_retryable(retryable);
+  o->set_started_unix_ms(lease.started_unix_ms);
+  *o->mutable_result() = std::move(result);
+  if (pending_.outcomes_size() == 1) oldest_pending_ms_ = now;
+  Slot slot = SlotOf(a.spec());
+  if (slot == Slot::kIo) --io_running_;
+  if (slot == Slot::kCpu) --cpu_running_;
+  leases_.erase(it);
+}
+
+void WorkerLoop::Fail(uint64_t key, Code code, std::string error) {
+  pb::Result r;
+  r.set_ok(false);
+  r.set_error(std::move(error));
+  r.set_error_code(std::string(CodeName(code)));
+  Complete(key, std::move(r), IsRetryable(code));
+}
+
+void WorkerLoop::CollectDone() {
+  std::vector<FetchResult> fetched;
+  fetcher_.Perform(&fetched);
+  for (FetchResult& f : fetched) {
+    pb::Result r;
+    r.set_ok(f.code == Code::kOk);
+    r.set_http_status(static_cast<uint32_t>(f.http_status));
+    r.set_bytes(f.bytes);
+    *r.mutable_timings() = f.timings;
+    if (f.code != Code::kOk) {
+      r.set_error(f.error);
+      r.set_error_code(std::string(CodeName(f.code)));
+    }
+    Complete(f.token, std::move(r), IsRetryable(f.code));
+  }
+  for (CpuDone& d : cpu_.TakeDone()) {
+    auto it = leases_.find(d.token);
+    if (it == leases_.end()) continue;  // cancelled by the coordinator
+    pb::Result r;
+    r.set_cpu_user_ms(d.user_ms);
+    r.set_cpu_sys_ms(d.sys_ms);
+    if (d.answer) {
+      r.set_ok(true);
+      r.set_result(*d.answer);
+      Complete(d.token, std::move(r), false);
+    } else {
+      bool timed_out = it->second.timed_out;
+      Code code = timed_out ? Code::kDeadlineExceeded : Code::kInvalidArgument;
+      std::string error = timed_out
+          ? "cpu " + it->second.assignment.spec().cpu().kernel() + " " +
+                std::to_string(it->second.assignment.spec().cpu().n()) + " ran past the task timeout of " +
+                std::to_string(it->second.assignment.timeout_ms()) + " ms and was stopped"
+          : d.error;
+      r.set_ok(false);
+      r.set_error(error);
+      r.set_error_code(std::string(CodeName(code)));
+      Complete(d.token, std::move(r), IsRetryable(code));
+    }
+  }
+  double now = clock_.NowMs();
+  while (!sleep_timers_.empty() && sleep_timers_.begin()->first <= now) {
+    uint64_t key = sleep_timers_.begin()->second;
+    sleep_timers_.erase(sleep_timers_.begin());
+    auto it = leases_.find(key);
+    if (it == leases_.end() || it->second.wake_ms == 0) continue;
+    if (it->second.timed_out) {
+      Fail(key, Code::kDeadlineExceeded,
+           "sleep " + std::to_string(it->second.assignment.spec().sleep().ms()) +
+               " ran past the task timeout of " + std::to_string(it->second.assignment.timeout_ms()) + " ms");
+    } else {
+      pb::Result r;
+      r.set_ok(true);
+      Complete(key, std::move(r), false);
+    }
+  }
+  // CPU tasks past their deadline are asked to stop; they report back.
+  for (auto& [key, lease] : leases_) {
+    if (lease.started && lease.deadline_ms > 0 && !lease.timed_out && now >= lease.deadline_ms &&
+        lease.assignment.spec().has_cpu()) {
+      lease.timed_out = true;
+      cpu_.Cancel(key);
+    }
+  }
+}
+
+// The loop thread's CPU time since the last call, shared evenly among the
+// I/O tasks in flight: overlapping tasks cannot be told apart any closer.
+void WorkerLoop::ChargeLoopCpu() {
+  double user, sys;
+  ThreadCpuMs(&user, &sys);
+  double du = user - loop_user_ms_, ds = sys - loop_sys_ms_;
+  loop_user_ms_ = user;
+  loop_sys_ms_ = sys;
+  if (io_running_ <= 0 || (du <= 0 && ds <= 0)) return;
+  double share = 1.0 / io_running_;
+  for (auto& [key, lease] : leases_) {
+    if (lease.started && SlotOf(lease.assignment.spec()) == Slot::kIo) {
+      lease.cpu_user_ms += du * share;
+      lease.cpu_sys_ms += ds * share;
+    }
+  }
+}
+
+void WorkerLoop::FlushResults(bool force) {
+  if (pending_.outcomes_size() == 0 || !registered_) return;
+  pb::Frame f;
+  *f.mutable_results() = std::move(pending_);
+  pending_.Clear();
+  Send(std::move(f));
+  (void)force;
+}
+
+void WorkerLoop::DropAllLeases() {
+  for (auto& [key, lease] : leases_) {
+    if (!lease.started) continue;
+    Slot slot = SlotOf(lease.assignment.spec());
+    if (slot == Slot::kIo) fetcher_.Cancel(key);
+    if (slot == Slot::kCpu) cpu_.Cancel(key);
+  }
+  leases_.clear();
+  waiting_io_.clear();
+  waiting_cpu_.clear();
+  waiting_inline_.clear();
+  sleep_timers_.clear();
+  io_running_ = cpu_running_ = 0;
+  pending_.Clear();
+}
+
+// Leaving on a signal: finished results go out, unfinished leases go back.
+void WorkerLoop::HandBack() {
+  FlushResults(true);
+  if (!registered_) return;
+  pb::Frame f;
+  for (auto& [key, lease] : leases_) *f.mutable_goodbye()->add_returned() = lease.assignment;
+  if (!f.has_goodbye()) f.mutable_goodbye();
+  Send(std::move(f));
+  DropAllLeases();
+}
+
+int WorkerLoop::NextTimeoutMs() {
+  double now = clock_.NowMs();
+  double next = now + std::min(heartbeat_ms_, 1000.0);
+  if (!sleep_timers_.empty()) next = std::min(next, sleep_timers_.begin()->first);
+  if (!registered_) next = std::min(next, next_hello_ms_);
+  if (pending_.outcomes_size() > 0) next = std::min(next, oldest_pending_ms_ + config_.batch_delay_ms);
+  for (auto& [key, lease] : leases_) {
+    if (lease.deadline_ms > 0 && !lease.timed_out && lease.assignment.spec().has_cpu()) {
+      next = std::min(next, lease.deadline_ms);
+    }
+  }
+  double wait = next - now;
+  if (wait <= 0) return 0;
+  return static_cast<int>(wait) + 1;
+}
+
+int WorkerLoop::Run(int signal_fd) {
+  Connect();
+  int zmq_fd = socket_->get(zmq::sockopt::fd);
+  while (!quit_) {
+    double now = clock_.NowMs();
+    if (!registered_ && now >= next_hello_ms_) SendHello();
+
+    // Inbound: ZMQ_FD is edge-triggered, so drain until ZMQ_EVENTS says empty.
+    for (int i = 0; i < 1024 && Readable(*socket_); ++i) {
+      auto msg = TryRecv(*socket_);
+      if (!msg) break;
+      last_recv_ms_ = clock_.NowMs();
+      DecodedFrame decoded = DecodeFrame(msg->to_string_view());
+      if (!decoded.frame) {
+        drops_.Count(decoded.drop);
+        continue;
+      }
+      Handle(*decoded.frame);
+    }
+    StartReady();
+    CollectDone();
+    StartReady();  // slots freed by what just finished
+    CollectDone();  // noops and instant failures started just now
+    ChargeLoopCpu();
+
+    now = clock_.NowMs();
+    bool batch_full = pending_.outcomes_size() >= std::max(1, config_.max_batch);
+    bool batch_old = pending_.outcomes_size() > 0 && now - oldest_pending_ms_ >= config_.batch_delay_ms;
+    bool more_now = Readable(*socket_) || !waiting_inline_.empty();
+    // Results leave when the batch is full, old enough, or the loop is about
+    // to wait: a result never waits for company the loop cannot give it.
+    if (batch_full || batch_old || !more_now) FlushResults(false);
+    if (registered_ && now - last_send_ms_ >= heartbeat_ms_) {
+      pb::Frame f;
+      f.mutable_heartbeat()->set_seq(++heartbeat_seq_);
+      Send(std::move(f));
+    }
+    if (ParentGone()) return 0;
+    if (now - last_recv_ms_ > config_.coordinator_timeout_ms) {
+      if (config_.parent_pid > 0) return 0;  // a local worker outlived its run
+      // Paranoid Pirate: the coordinator is silent; start a fresh connection.
+      std::fprintf(stderr, "worker %s: no word from %s for %.0f s; reconnecting\n", name_.c_str(),
+                   config_.connect.c_str(), config_.coordinator_timeout_ms / 1000);
+      DropAllLeases();
+      Connect();
+      zmq_fd = socket_->get(zmq::sockopt::fd);
+      continue;
+    }
+
+    int timeout = (Readable(*socket_) || !waiting_inline_.empty()) ? 0 : NextTimeoutMs();
+    curl_waitfd fds[2] = {{zmq_fd, CURL_WAIT_POLLIN, 0}, {signal_fd, CURL_WAIT_POLLIN, 0}};
+    fetcher_.Poll(fds, signal_fd >= 0 ? 2 : 1, timeout);
+    if (signal_fd >= 0 && (fds[1].revents & CURL_WAIT_POLLIN)) {
+      signalfd_siginfo info{};
+      if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+        std::fprintf(stderr, "worker %s: signal %u, handing back %zu task(s) and leaving\n", name_.c_str(),
+                     info.ssi_signo, leases_.size());
+        CollectDone();
+        HandBack();
+        return 0;
+      }
+    }
+  }
+  return exit_code_;
+}
+
+}  // namespace
+
+int RunWorker(const WorkerConfig& config) {
+  // SIGINT/SIGTERM arrive through a signalfd polled by the loop; block them
+  // before any thread starts so every thread inherits the mask.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  int signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  CurlGlobal curl_global;
+  int code = 0;
+  try {
+    WorkerLoop loop(config);
+    code = loop.Run(signal_fd);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "worker: %s\n", e.what());
+    code = 1;
+  }
+  if (signal_fd >= 0) close(signal_fd);
+  return code;
+}
+
+}  // namespace taskfarm

@@ -1,0 +1,39 @@
+// The worker: connects to a coordinator, says Hello, runs the tasks it is
+// leased on one event loop (libcurl multi for URLs, timers for sleeps, a
+// thread pool for CPU kernels) and sends results back in batches.
+//
+//   WorkerConfig config;
+//   config.connect = "tcp://10.0.0.1:5555";
+//   return RunWorker(config);  // until Shutdown, a signal, or the coordinator is gone
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace taskfarm {
+
+struct WorkerConfig {
+  std::string connect;             // coordinator endpoint, e.g. tcp://host:5555
+  std::string name;                // shown in results; default "HOST:PID"
+  int concurrency = 32;            // url/sleep tasks in flight at once
+  int threads = 1;                 // cpu tasks at once (one thread each)
+  bool reuse_connections = true;   // false: new HTTP connection per URL
+  uint64_t max_body_bytes = 1ULL << 30;
+  int max_batch = 256;             // results per message (1: no batching)
+  double batch_delay_ms = 2;       // a result waits at most this for company
+  pid_t parent_pid = 0;            // local worker: exit when this parent is gone
+  bool enable_fault_tasks = false; // run test-only `fault` tasks
+  bool forever = false;            // after a run ends, wait for the next one
+  double coordinator_timeout_ms = 10'000;  // silence before reconnecting
+  std::string curve_secret_file;   // own CURVE secret key (Z85), optional
+  std::string server_key_file;     // coordinator's CURVE public key (Z85)
+};
+
+// Runs until the coordinator says Shutdown (and not --forever), SIGINT or
+// SIGTERM (unfinished tasks are handed back), or the parent is gone.
+// Returns the process exit code: 0 on a clean end, 1 on a fatal error.
+[[nodiscard]] int RunWorker(const WorkerConfig& config);
+
+}  // namespace taskfarm
