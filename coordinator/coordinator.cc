@@ -103,6 +103,7 @@ class CoordinatorLoop {
   void WriteFinished();
   void Interrupt(int signo);
   void HeartbeatWorkers();
+  bool Ready();
 
   const CoordinatorConfig& config_;
   TaskSource& source_;
@@ -133,6 +134,7 @@ class CoordinatorLoop {
   bool hard_stop_ = false;
   double grace_deadline_ms_ = 0;
   bool fatal_ = false;
+  bool started_ = false;
 
   std::unique_ptr<Journal> journal_;
   Journal::Recovered recovered_;
@@ -443,6 +445,28 @@ void CoordinatorLoop::HeartbeatWorkers() {
   }
 }
 
+// Dispatch starts once the workers we wait for have said Hello: all local
+// ones (briefly, so the first tasks spread over all of them) and
+// --min-workers in all (as long as --wait-workers allows).
+bool CoordinatorLoop::Ready() {
+  if (started_) return true;
+  double waited = clock_.NowMs() - start_ms_;
+  size_t live = scheduler_.live_workers();
+  size_t want = static_cast<size_t>(std::max(config_.min_workers, config_.workers));
+  if (live >= want || (live >= static_cast<size_t>(std::max(1, config_.min_workers)) && waited > 2000)) {
+    started_ = true;
+    return true;
+  }
+  if (config_.wait_workers_s > 0 && waited > config_.wait_workers_s * 1000 && !fatal_) {
+    fatal_ = true;
+    console_.Note("coordinator: only " + std::to_string(live) + " of the " + std::to_string(config_.min_workers) +
+                  " workers asked for (--min-workers) connected to " + endpoint_ + " within " +
+                  std::to_string(static_cast<int>(config_.wait_workers_s)) + " s (--wait-workers); giving up");
+    scheduler_.StopDispatching("not enough workers connected");
+  }
+  return false;
+}
+
 int CoordinatorLoop::Run(int signal_fd) {
   std::string error;
   if (!Bind(&error)) {
@@ -456,10 +480,10 @@ int CoordinatorLoop::Run(int signal_fd) {
   uint64_t total = source_.total();
   for (;;) {
     Feed();
-    SendDispatches();
+    if (Ready()) SendDispatches();
     WriteFinished();
     console_.Progress(stats_.done(), total, stats_.failed(), clock_.NowMs() - start_ms_);
-    if ((input_done_ || fatal_ || hard_stop_) && scheduler_.idle()) break;
+    if (input_done_ && scheduler_.idle()) break;
     if (interrupted_ && !hard_stop_ && clock_.NowMs() >= grace_deadline_ms_) {
       scheduler_.CancelInFlight("the grace period (--grace) ended before it finished");
       hard_stop_ = true;

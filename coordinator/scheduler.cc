@@ -112,7 +112,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     t.worker = wid;
     t.lease_start_ms = now;
     t.deadline_ms = options_.task_timeout_ms > 0 ? now + options_.task_timeout_ms : 0;
-    ++w.in_flight;
+    if (w.in_flight++ == 0) w.busy_since_ms = now;
     if (IsCpu(t)) ++w.in_flight_cpu;
     w.leases.push_back(t.id);
     ++leased_;
@@ -190,7 +190,7 @@ void Scheduler::Release(Task& t) {
   auto wit = workers_.find(t.worker);
   if (wit != workers_.end()) {
     Worker& w = wit->second;
-    --w.in_flight;
+    if (--w.in_flight == 0) stats_[wit->first].busy_ms += clock_.NowMs() - w.busy_since_ms;
     if (IsCpu(t)) --w.in_flight_cpu;
     auto pos = std::find(w.leases.begin(), w.leases.end(), t.id);
     if (pos != w.leases.end()) {
@@ -250,7 +250,6 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, const pb::Outcome& outcome)
   double& ewma = IsCpu(t) ? ewma_cpu_ms_ : ewma_other_ms_;
   ewma = ewma < 0 ? d : 0.8 * ewma + 0.2 * d;
   WorkerStats& s = stats_[worker];
-  s.busy_ms += d;
   pb::Result result = r;
   result.set_worker(wit->second.info.name);
   if (outcome.started_unix_ms() > 0) result.set_start_ms(outcome.started_unix_ms());
@@ -275,6 +274,7 @@ void Scheduler::RemoveWorker(WorkerId id, const std::string& reason, bool blame)
   Worker w = std::move(wit->second);
   workers_.erase(wit);
   WorkerStats& s = stats_[id];
+  if (w.in_flight > 0) s.busy_ms += clock_.NowMs() - w.busy_since_ms;
   s.gone = true;
   s.gone_reason = reason;
   bool alone = w.leases.size() == 1;

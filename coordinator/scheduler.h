@@ -62,7 +62,7 @@ struct WorkerStats {
   std::string name;
   std::string host;
   uint64_t tasks = 0;      // records it produced
-  double busy_ms = 0;      // summed task durations
+  double busy_ms = 0;      // time with at least one task leased
   bool gone = false;
   std::string gone_reason;
 };
@@ -144,6 +144,7 @@ class Scheduler {
     uint32_t in_flight = 0;
     uint32_t in_flight_cpu = 0;
     bool isolated = false;        // running a suspect alone
+    double busy_since_ms = 0;     // when in_flight last went from 0 to 1
     std::vector<uint32_t> leases; // task ids (small; linear scans are fine)
   };
 

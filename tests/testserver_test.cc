@@ -492,7 +492,7 @@ TEST_F(HttpTestServerTest, ClientDisconnectingMidDelayDoesNotHurtServer) {
     for (size_t i = 0; i < clients.size(); ++i) clients[i]->Close(/*reset=*/i % 2 == 0);
   }
   // curl giving up mid-delay, too.
-  EXPECT_EQ(Get(Url("/json?delay=2000"), /*timeout_ms=*/100).result, CURLE_OPERATION_TIMEDOUT);
+  EXPECT_EQ(Get(Url("/json?delay=500"), /*timeout_ms=*/100).result, CURLE_OPERATION_TIMEDOUT);
   // The timers fire and write to dead sockets; nothing crashes or leaks.
   EXPECT_TRUE(Eventually([&] { return server_.pending_replies() == 0; }));
   EXPECT_GE(server_.requests_served(), served_before + 40);
@@ -526,15 +526,18 @@ TEST_F(HttpTestServerTest, ClientDisconnectingMidChunkedBodyDoesNotHurtServer) {
 TEST(HttpTestServerLifecycleTest, StopWithRepliesInFlight) {
   HttpTestServer server(Options{});
   std::vector<std::unique_ptr<RawClient>> clients;
-  for (int i = 0; i < 100; ++i) {
+  const char* const kTargets[] = {"/json?delay=60000", "/drip?bytes=100000&interval_ms=1",
+                                  "/drip?bytes=10&interval_ms=60000"};
+  for (int i = 0; i < 99; ++i) {
     clients.push_back(std::make_unique<RawClient>(server.port()));
-    clients.back()->SendGet(i % 2 == 0 ? "/json?delay=60000" : "/drip?bytes=100000&interval_ms=1");
+    clients.back()->SendGet(kTargets[i % 3]);
   }
-  ASSERT_TRUE(Eventually([&] { return server.pending_replies() == 100; }));
-  // Some clients vanish first, so both detached and attached requests are
-  // in flight when the loop stops.
-  for (int i = 0; i < 100; i += 3) clients[i]->Close(/*reset=*/true);
-  std::this_thread::sleep_for(milliseconds(50));
+  ASSERT_TRUE(Eventually([&] { return server.pending_replies() == 99; }));
+  // Some clients vanish first. libevent then detaches their slow drips from
+  // the dead connections (the next tick is a minute away), so the server
+  // holds detached and attached requests of every kind when it stops.
+  for (int i = 0; i < 99; i += 2) clients[i]->Close(/*reset=*/i % 4 == 0);
+  std::this_thread::sleep_for(milliseconds(100));
 
   auto start = Clock::now();
   std::thread other([&] { server.Stop(); });  // from another thread ...
@@ -545,14 +548,18 @@ TEST(HttpTestServerLifecycleTest, StopWithRepliesInFlight) {
   // The port is closed: new connections are refused.
   EXPECT_THROW(RawClient{server.port()}, std::runtime_error);
   // Clients still connected see their connection closed.
-  EXPECT_TRUE(clients[1]->ReadAtLeast(1 << 30).size() < (size_t{1} << 30));
+  for (int i = 1; i < 99; i += 2) {
+    EXPECT_LT(clients[i]->ReadAtLeast(size_t{1} << 30).size(), size_t{1} << 30);
+  }
   server.Stop();  // idempotent
 }
 
 TEST(HttpTestServerLifecycleTest, StartStopRepeatedly) {
   for (int i = 0; i < 50; ++i) {
     HttpTestServer server(Options{});
-    if (i % 2 == 0) EXPECT_EQ(Get(server.BaseUrl() + "/json").status, 200);
+    if (i % 2 == 0) {
+      EXPECT_EQ(Get(server.BaseUrl() + "/json").status, 200);
+    }
   }
 }
 

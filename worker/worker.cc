@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <fstream>
@@ -41,6 +42,9 @@ std::string HostName() {
   gethostname(buf, sizeof(buf) - 1);
   return buf;
 }
+
+// Milliseconds to the microsecond: more digits are noise, and they bloat JSON.
+double RoundUs(double ms) { return std::round(ms * 1000.0) / 1000.0; }
 
 uint64_t MaxRssKb() {
   rusage ru{};
@@ -104,7 +108,7 @@ class WorkerLoop {
 
  private:
   void Connect();
-  void Send(pb::Frame frame);
+  bool Send(pb::Frame frame);
   void SendHello();
   void Handle(const pb::Frame& frame);
   void Accept(const pb::Assignment& a);
@@ -133,7 +137,7 @@ class WorkerLoop {
 
   bool registered_ = false;
   double next_hello_ms_ = 0;
-  double hello_backoff_ms_ = 250;
+  double hello_backoff_ms_ = 1000;
   double last_send_ms_ = 0;
   double last_recv_ms_ = 0;
   double heartbeat_ms_ = 1000;
@@ -184,13 +188,15 @@ void WorkerLoop::Connect() {
   last_recv_ms_ = clock_.NowMs();
 }
 
-void WorkerLoop::Send(pb::Frame frame) {
+bool WorkerLoop::Send(pb::Frame frame) {
   std::string bytes = EncodeFrame(std::move(frame));
   try {
     auto sent = socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
     if (sent) last_send_ms_ = clock_.NowMs();
+    return sent.has_value();
   } catch (const zmq::error_t& e) {
     std::fprintf(stderr, "worker %s: send failed: %s\n", name_.c_str(), e.what());
+    return false;
   }
 }
 
@@ -204,7 +210,12 @@ void WorkerLoop::SendHello() {
   h->set_concurrency(static_cast<uint32_t>(std::max(1, config_.concurrency)));
   h->set_threads(static_cast<uint32_t>(std::max(1, config_.threads)));
   h->set_max_batch(static_cast<uint32_t>(std::max(1, config_.max_batch)));
-  Send(std::move(f));
+  // With ZMQ_IMMEDIATE the send fails until the connection is up: try again
+  // soon. Once sent, wait for the Welcome a while, backing off (1 s .. 8 s).
+  if (!Send(std::move(f))) {
+    next_hello_ms_ = clock_.NowMs() + 5;
+    return;
+  }
   next_hello_ms_ = clock_.NowMs() + hello_backoff_ms_;
   hello_backoff_ms_ = std::min(hello_backoff_ms_ * 2, 8000.0);
 }
@@ -213,7 +224,7 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
   switch (frame.body_case()) {
     case pb::Frame::kWelcome:
       registered_ = true;
-      hello_backoff_ms_ = 250;
+      hello_backoff_ms_ = 1000;
       if (frame.welcome().heartbeat_ms() > 0) heartbeat_ms_ = frame.welcome().heartbeat_ms();
       if (!frame.welcome().worker_name().empty()) name_ = frame.welcome().worker_name();
       break;
@@ -360,13 +371,15 @@ void WorkerLoop::Complete(uint64_t key, pb::Result result, bool retryable) {
   const pb::Assignment& a = lease.assignment;
   double now = clock_.NowMs();
   result.set_kind(std::string(KindName(a.spec())));
-  result.set_duration_ms(now - lease.start_ms);
+  result.set_duration_ms(RoundUs(now - lease.start_ms));
   result.set_host(host_);
   if (!result.has_cpu_user_ms()) {
     result.set_cpu_user_ms(lease.cpu_user_ms);
     result.set_cpu_sys_ms(lease.cpu_sys_ms);
   }
-  result.set_worker_max_rss_kb(MaxRssKb());
+  result.set_cpu_user_ms(RoundUs(result.cpu_user_ms()));
+  result.set_cpu_sys_ms(RoundUs(result.cpu_sys_ms()));
+  result.set_worker_max_rss_kb(static_cast<uint32_t>(MaxRssKb()));
   if (a.spec().has_url()) result.set_url(a.spec().url().url());
   pb::Outcome* o = pending_.add_outcomes();
   o->set_task_id(a.task_id());
@@ -396,7 +409,7 @@ void WorkerLoop::CollectDone() {
     pb::Result r;
     r.set_ok(f.code == Code::kOk);
     r.set_http_status(static_cast<uint32_t>(f.http_status));
-    r.set_bytes(f.bytes);
+    r.set_bytes(static_cast<uint32_t>(f.bytes));
     *r.mutable_timings() = f.timings;
     if (f.code != Code::kOk) {
       r.set_error(f.error);
@@ -412,7 +425,7 @@ void WorkerLoop::CollectDone() {
     r.set_cpu_sys_ms(d.sys_ms);
     if (d.answer) {
       r.set_ok(true);
-      r.set_result(*d.answer);
+      r.set_result(static_cast<uint32_t>(*d.answer));
       Complete(d.token, std::move(r), false);
     } else {
       bool timed_out = it->second.timed_out;
@@ -543,6 +556,7 @@ int WorkerLoop::Run(int signal_fd) {
       }
       Handle(*decoded.frame);
     }
+    if (quit_) break;
     StartReady();
     CollectDone();
     StartReady();  // slots freed by what just finished

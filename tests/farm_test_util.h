@@ -1,0 +1,78 @@
+// Shared helpers for the integration tests: run the real coordinator
+// binary, write task files, read its JSON-lines output.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/subprocess.h"
+
+namespace taskfarm::testing {
+
+// A scratch directory for one test, removed afterwards.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    char tmpl[] = "/tmp/taskfarm-test-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~ScratchDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(File(name)) << text;
+    return File(name);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+inline std::vector<nlohmann::json> ReadJsonLines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+// id -> record; fails the test if an id appears twice or ids are not 0..n-1.
+inline std::map<int, nlohmann::json> ById(const std::vector<nlohmann::json>& records, int expected) {
+  std::map<int, nlohmann::json> by_id;
+  for (const auto& r : records) {
+    int id = r.value("id", 0);
+    EXPECT_TRUE(by_id.emplace(id, r).second) << "id " << id << " recorded twice";
+  }
+  EXPECT_EQ(static_cast<int>(by_id.size()), expected);
+  if (!by_id.empty()) {
+    EXPECT_EQ(by_id.begin()->first, 0);
+    EXPECT_EQ(by_id.rbegin()->first, expected - 1);
+  }
+  return by_id;
+}
+
+inline int CountLines(const std::string& text, const std::string& needle) {
+  std::istringstream in(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) n += line.find(needle) != std::string::npos;
+  return n;
+}
+
+inline std::vector<std::string> Coordinator(std::vector<std::string> args) {
+  args.insert(args.begin(), BinaryPath("coordinator"));
+  return args;
+}
+
+}  // namespace taskfarm::testing
