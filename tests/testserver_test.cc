@@ -354,9 +354,17 @@ TEST_F(HttpTestServerTest, DelayIsHonoured) {
   EXPECT_EQ(response.body.size(), kJsonBodySize);
 
   start = Clock::now();
-  Response redirected = Get(Url("/status/429?delay=150"));
+  Response status = Get(Url("/status/429?delay=150"));
   EXPECT_GE(ElapsedMs(start), 150);
-  EXPECT_EQ(redirected.status, 429);
+  EXPECT_EQ(status.status, 429);
+
+  // Never early, not even by a clock tick, on a reused connection either.
+  CurlPtr curl(curl_easy_init());
+  for (int i = 0; i < 20; ++i) {
+    const auto request_start = Clock::now();
+    EXPECT_EQ(Fetch(curl.get(), Url("/bytes/10?delay=25")).status, 200);
+    EXPECT_GE(Clock::now() - request_start, milliseconds(25)) << "request " << i;
+  }
 }
 
 TEST(HttpTestServerDefaultDelayTest, DefaultDelayAppliesAndQueryOverridesIt) {

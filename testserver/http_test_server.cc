@@ -40,6 +40,9 @@ namespace {
 struct EventBaseDeleter {
   void operator()(event_base* base) const { event_base_free(base); }
 };
+struct EventConfigDeleter {
+  void operator()(event_config* config) const { event_config_free(config); }
+};
 struct EvhttpDeleter {
   void operator()(evhttp* http) const { evhttp_free(http); }
 };
@@ -53,6 +56,7 @@ struct AddrinfoDeleter {
   void operator()(addrinfo* info) const { freeaddrinfo(info); }
 };
 using EventBasePtr = std::unique_ptr<event_base, EventBaseDeleter>;
+using EventConfigPtr = std::unique_ptr<event_config, EventConfigDeleter>;
 using EvhttpPtr = std::unique_ptr<evhttp, EvhttpDeleter>;
 using EventPtr = std::unique_ptr<event, EventDeleter>;
 using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferDeleter>;
@@ -277,7 +281,13 @@ HttpTestServer::Impl::Impl(Options options) : options_(std::move(options)) {
   std::call_once(threads_once, [] { evthread_use_pthreads(); });
   GetBodies();  // build once here rather than on the first request
 
-  base_.reset(event_base_new());
+  // Without PRECISE_TIMER libevent reads CLOCK_MONOTONIC_COARSE, which lags
+  // by up to a jiffy, and a ?delay= reply could go out a few ms early;
+  // clients assert "took at least delay".
+  EventConfigPtr config(event_config_new());
+  if (!config) throw std::runtime_error("testserver: event_config_new failed");
+  event_config_set_flag(config.get(), EVENT_BASE_FLAG_PRECISE_TIMER);
+  base_.reset(event_base_new_with_config(config.get()));
   if (!base_) throw std::runtime_error("testserver: event_base_new failed");
   http_.reset(evhttp_new(base_.get()));
   if (!http_) throw std::runtime_error("testserver: evhttp_new failed");

@@ -29,7 +29,8 @@ constexpr char FillerByte(uint64_t i) { return static_cast<char>('a' + i % 26); 
 // Serves the routes below on one event-loop thread; every delayed or dripping
 // reply is one libevent timer, so thousands can be pending at once.
 // All routes are GET (HEAD also works) and take `delay=MS` (wait before
-// answering; overrides Options::default_delay_ms) and `status=CODE` (answer
+// answering; overrides Options::default_delay_ms; the reply never starts
+// before MS have passed since the request was read) and `status=CODE` (answer
 // with that status, body still sent unless the status forbids a body):
 //   /bytes/N[?chunked=1]   N filler bytes; chunked=1 uses chunked encoding
 //   /page/1 /page/2 /page/3  text/html of kTutorialPageSizes[0..2] bytes
