@@ -12,6 +12,7 @@ std::string_view DropReasonName(DropReason reason) {
     case DropReason::kUnexpected: return "unexpected message";
     case DropReason::kUnknownTask: return "result for unknown lease";
     case DropReason::kUnknownPeer: return "unregistered sender";
+    case DropReason::kHandshake: return "failed handshake";
     case DropReason::kCount: break;
   }
   return "?";

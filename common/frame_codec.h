@@ -30,6 +30,7 @@ enum class DropReason {
   kUnexpected,    // a valid message that makes no sense from that sender
   kUnknownTask,   // a result for a task id/attempt that is not leased there
   kUnknownPeer,   // a message from a peer that has not said Hello
+  kHandshake,     // a connection that failed ZeroMQ's handshake (e.g. HTTP)
   kCount,
 };
 

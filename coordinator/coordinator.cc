@@ -6,6 +6,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -103,6 +104,7 @@ class CoordinatorLoop {
   void WriteFinished();
   void Interrupt(int signo);
   void HeartbeatWorkers();
+  void DrainMonitor();
   bool Ready();
 
   const CoordinatorConfig& config_;
@@ -116,6 +118,7 @@ class CoordinatorLoop {
 
   zmq::context_t ctx_{1};
   std::optional<zmq::socket_t> router_;
+  std::optional<zmq::socket_t> monitor_;  // the ROUTER's handshake failures
   TempDir tmp_;
   std::string endpoint_;        // what local workers connect to
   std::unique_ptr<WorkerPool> pool_;
@@ -135,6 +138,7 @@ class CoordinatorLoop {
   double grace_deadline_ms_ = 0;
   bool fatal_ = false;
   bool started_ = false;
+  bool warned_auth_ = false;
 
   std::unique_ptr<Journal> journal_;
   Journal::Recovered recovered_;
@@ -205,6 +209,16 @@ bool CoordinatorLoop::Bind(std::string* error) {
     std::fprintf(stderr, "WARNING: listening on %s without authentication or encryption (--insecure)\n",
                  bind.c_str());
   }
+  // Connections that fail the ZeroMQ handshake (an HTTP request sent to the
+  // port, a wrong key) never reach us as messages; the monitor counts them.
+  const char* monitor_ep = "inproc://taskfarm-router-monitor";
+  if (zmq_socket_monitor(router_->handle(), monitor_ep,
+                         ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+    monitor_.emplace(ctx_, zmq::socket_type::pair);
+    ConfigureSocket(*monitor_, 0);
+    monitor_->connect(monitor_ep);
+  }
   try {
     router_->bind(bind);
   } catch (const zmq::error_t& e) {
@@ -223,7 +237,8 @@ void CoordinatorLoop::StartLocalWorkers() {
                                 "--concurrency", std::to_string(config_.concurrency),
                                 "--threads", std::to_string(config_.threads),
                                 "--batch", std::to_string(config_.batch),
-                                "--max-body", std::to_string(config_.max_body)};
+                                "--max-body", std::to_string(config_.max_body),
+                                "--stall-timeout", std::to_string(config_.stall_timeout_s)};
   if (config_.no_reuse) args.push_back("--no-reuse");
   if (config_.enable_fault_tasks) args.push_back("--enable-fault-tasks");
   std::string binary = config_.worker_binary.empty() ? DefaultWorkerBinary() : config_.worker_binary;
@@ -433,6 +448,25 @@ void CoordinatorLoop::WriteFinished() {
   console_.Flush();
 }
 
+void CoordinatorLoop::DrainMonitor() {
+  for (;;) {
+    zmq::message_t event;
+    if (!monitor_->recv(event, zmq::recv_flags::dontwait)) return;
+    bool more = event.more();
+    if (more) {
+      zmq::message_t address;
+      (void)monitor_->recv(address, zmq::recv_flags::dontwait);
+    }
+    if (event.size() < 2) continue;
+    uint16_t id;
+    std::memcpy(&id, event.data(), sizeof(id));
+    drops_.Count(DropReason::kHandshake);
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !warned_auth_) {
+      warned_auth_ = true;  // the ZAP handler names the key; this is the fallback
+    }
+  }
+}
+
 void CoordinatorLoop::HeartbeatWorkers() {
   double now = clock_.NowMs();
   double interval = std::min(1000.0, config_.heartbeat_timeout_s * 1000 / 4);
@@ -490,8 +524,11 @@ int CoordinatorLoop::Run(int signal_fd) {
       continue;
     }
 
-    zmq::pollitem_t items[] = {{router_->handle(), 0, ZMQ_POLLIN, 0}, {nullptr, signal_fd, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 2, std::chrono::milliseconds(50));
+    zmq::pollitem_t items[] = {{router_->handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, signal_fd, ZMQ_POLLIN, 0},
+                               {monitor_ ? monitor_->handle() : nullptr, -1, ZMQ_POLLIN, 0}};
+    zmq::poll(items, monitor_ ? 3 : 2, std::chrono::milliseconds(50));
+    if (monitor_) DrainMonitor();
     // Drain the socket (bounded per turn so signals and dispatch keep up).
     for (int i = 0; i < 4096; ++i) {
       zmq::message_t identity;
@@ -570,6 +607,9 @@ int CoordinatorLoop::Run(int signal_fd) {
   x.late_results = scheduler_.late_results();
   x.workers_replaced = replaced_;
   x.interrupted = interrupted_;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  x.peak_rss_kb = static_cast<uint64_t>(ru.ru_maxrss);
   stats_.Print(stdout, scheduler_.worker_stats(), x);
   if (interrupted_) return 130;
   return stats_.failed() > 0 || fatal_ ? 1 : 0;

@@ -28,6 +28,7 @@ struct CoordinatorConfig {
   bool no_reuse = false;
   int batch = 256;                 // tasks / results per message; 1: off
   uint64_t max_body = 1ULL << 30;
+  int stall_timeout_s = 10;        // give up on a transfer slower than 1 B/s this long
   std::string worker_binary;       // default: `worker` beside this program
 
   // Reliability.

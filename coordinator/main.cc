@@ -34,7 +34,9 @@ int main(int argc, char** argv) {
   bool no_batch = false;
   app.add_flag("--no-batch", no_batch, "Same as --batch 1")->group(perf);
   app.add_option("--max-body", c.max_body, "Largest HTTP response body accepted, bytes")
-      ->capture_default_str()->group(perf);
+      ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{4294967295ULL}))->group(perf);
+  app.add_option("--stall-timeout", c.stall_timeout_s, "Give up on a download stalled (< 1 byte/s) this many seconds")
+      ->capture_default_str()->check(CLI::Range(1, 86400))->group(perf);
   app.add_option("--worker-bin", c.worker_binary, "The worker program (default: beside this one)")->group(perf);
 
   auto* rel = "Reliability";

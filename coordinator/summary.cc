@@ -61,7 +61,8 @@ void RunStats::Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& work
     std::fprintf(out, "\ndropped messages: %s; late results discarded: %llu\n", x.drops.Describe().c_str(),
                  static_cast<unsigned long long>(x.late_results));
   }
-  if (x.interrupted) std::fprintf(out, "\nInterrupted.\n");
+  if (x.peak_rss_kb) std::fprintf(out, "\ncoordinator peak RSS: %.1f MB\n", x.peak_rss_kb / 1024.0);
+  if (x.interrupted) std::fprintf(out, "Interrupted.\n");
   std::fprintf(out, "Completed %llu tasks in %.2f seconds\n", static_cast<unsigned long long>(total - cancelled_),
                secs);
   std::fflush(out);

@@ -38,6 +38,7 @@ class RunStats {
     uint64_t late_results = 0;
     uint64_t workers_replaced = 0;
     bool interrupted = false;
+    uint64_t peak_rss_kb = 0;
   };
   // Writes the summary to `out`.
   void Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& workers, Extras extras);

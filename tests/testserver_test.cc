@@ -1,13 +1,13 @@
 // Tests for the loopback HTTP test server: routes, delays, keep-alive,
 // concurrency, misbehaving clients, shutdown, and the `testserver` binary.
 //
-// Registered from tests/CMakeLists.txt with (the same lines are in
-// tests/support/testserver_test.cmake, which can be include()d instead):
-//
-//   add_executable(testserver_test ${CMAKE_CURRENT_LIST_DIR}/../testserver_test.cc)
+// Registered by tests/CMakeLists.txt through
+//   include(${CMAKE_CURRENT_LIST_DIR}/support/testserver_test.cmake)
+// which holds these lines (written here relative to tests/):
+//   add_executable(testserver_test testserver_test.cc)
 //   target_link_libraries(testserver_test PRIVATE taskfarm_testserver
 //     taskfarm_test_support GTest::gtest_main CURL::libcurl taskfarm_warnings)
-//   add_dependencies(testserver_test testserver)  # run as a subprocess
+//   add_dependencies(testserver_test testserver)  # runs the binary as a subprocess
 //   gtest_discover_tests(testserver_test PROPERTIES TIMEOUT 60)
 
 #include <arpa/inet.h>
@@ -32,8 +32,8 @@
 #include <thread>
 #include <vector>
 
-#include "testserver/http_test_server.h"
 #include "tests/support/subprocess.h"
+#include "testserver/http_test_server.h"
 
 namespace taskfarm::testserver {
 namespace {
@@ -248,8 +248,7 @@ TEST_F(HttpTestServerTest, TutorialPagesHaveTheirSizes) {
     EXPECT_EQ(response.status, 200);
     EXPECT_EQ(response.body.size(), kTutorialPageSizes[page - 1]);
     EXPECT_EQ(response.headers["content-type"], "text/html");
-    EXPECT_EQ(response.headers["content-length"],
-              std::to_string(kTutorialPageSizes[page - 1]));
+    EXPECT_EQ(response.headers["content-length"], std::to_string(kTutorialPageSizes[page - 1]));
     EXPECT_EQ(response.body.rfind("<!DOCTYPE html>", 0), 0u);
   }
   EXPECT_EQ(Get(Url("/page/4")).status, 404);
@@ -470,10 +469,18 @@ TEST_F(HttpTestServerTest, KeepAliveReusesOneConnection) {
 TEST_F(HttpTestServerTest, KeepAliveSurvivesEveryKindOfReply) {
   const uint64_t before = server_.connections_accepted();
   CurlPtr curl(curl_easy_init());
-  const std::vector<std::string> targets = {
-      "/json",          "/bytes/100000?chunked=1", "/status/500", "/page/3",
-      "/redirect/1",    "/bytes/0",                "/nope",       "/drip?bytes=3&interval_ms=1",
-      "/json?delay=20", "/stats",                  "/bytes/0?chunked=1", "/status/204"};
+  const std::vector<std::string> targets = {"/json",
+                                            "/bytes/100000?chunked=1",
+                                            "/status/500",
+                                            "/page/3",
+                                            "/redirect/1",
+                                            "/bytes/0",
+                                            "/nope",
+                                            "/drip?bytes=3&interval_ms=1",
+                                            "/json?delay=20",
+                                            "/stats",
+                                            "/bytes/0?chunked=1",
+                                            "/status/204"};
   for (const std::string& target : targets) {
     Response response = Fetch(curl.get(), Url(target));
     ASSERT_EQ(response.result, CURLE_OK) << target;
@@ -579,9 +586,9 @@ TEST(HttpTestServerLifecycleTest, BindFailureThrowsWithClearMessage) {
     HttpTestServer second(clash);
     FAIL() << "second server bound the same port";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot listen on 127.0.0.1:" +
-                                          std::to_string(first.port())),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("cannot listen on 127.0.0.1:" + std::to_string(first.port())),
+        std::string::npos)
         << e.what();
   }
   Options bogus;
@@ -593,8 +600,8 @@ TEST(HttpTestServerLifecycleTest, BindFailureThrowsWithClearMessage) {
 // The standalone binary.
 
 TEST(TestServerBinaryTest, ServesUntilSigterm) {
-  const std::string port_file = ::testing::TempDir() + "testserver_port_" +
-                                std::to_string(getpid());
+  const std::string port_file =
+      ::testing::TempDir() + "testserver_port_" + std::to_string(getpid());
   std::remove(port_file.c_str());
   taskfarm::testing::Subprocess server(
       {taskfarm::testing::BinaryPath("testserver"), "--port=0", "--port-file", port_file});
@@ -623,12 +630,12 @@ TEST(TestServerBinaryTest, ServesUntilSigterm) {
 }
 
 TEST(TestServerBinaryTest, SigintWhileRequestsAreDelayedExitsZero) {
-  taskfarm::testing::Subprocess server({taskfarm::testing::BinaryPath("testserver"), "--delay", "60000"});
+  taskfarm::testing::Subprocess server(
+      {taskfarm::testing::BinaryPath("testserver"), "--delay", "60000"});
   std::optional<std::string> line = server.WaitForLine(
       [](const std::string& l) { return l.rfind("listening on ", 0) == 0; }, milliseconds(10000));
   ASSERT_TRUE(line.has_value());
-  const uint16_t port =
-      static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
+  const uint16_t port = static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
   RawClient client(port);
   client.SendGet("/json");
   std::this_thread::sleep_for(milliseconds(100));
@@ -639,7 +646,8 @@ TEST(TestServerBinaryTest, SigintWhileRequestsAreDelayedExitsZero) {
 
 TEST(TestServerBinaryTest, BadArgumentsExit2AndBindFailureExits1) {
   taskfarm::testing::ProcessResult bad =
-      taskfarm::testing::Subprocess({taskfarm::testing::BinaryPath("testserver"), "--port", "notaport"})
+      taskfarm::testing::Subprocess(
+          {taskfarm::testing::BinaryPath("testserver"), "--port", "notaport"})
           .Wait(milliseconds(10000));
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_TRUE(bad.out.empty());

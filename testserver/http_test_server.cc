@@ -90,9 +90,7 @@ class QueryParams {
   bool Parse(const char* query) {
     return query == nullptr || evhttp_parse_query_str(query, &params_) == 0;
   }
-  const char* Find(const char* key) const {
-    return evhttp_find_header(&params_, key);
-  }
+  const char* Find(const char* key) const { return evhttp_find_header(&params_, key); }
 
  private:
   evkeyvalq params_;
@@ -102,7 +100,7 @@ class QueryParams {
 // Bodies: built once per process, immutable, shared by every server and
 // handed to libevent by reference, so a 608 KB reply costs no copy.
 
-constexpr size_t kFillerPeriods = 40960;  // ~1 MB of 'a'..'z'
+constexpr size_t kFillerPeriods = 40960;           // ~1 MB of 'a'..'z'
 constexpr uint64_t kMaxBytes = uint64_t{1} << 32;  // /bytes/N upper bound
 constexpr int kMaxDelayMs = 3600 * 1000;
 constexpr size_t kChunkSize = 64 * 1024;  // chunk size of /bytes/N?chunked=1
@@ -124,9 +122,8 @@ std::string MakePage(int number, size_t size) {
 }
 
 std::string MakeJson() {
-  const std::string head =
-      R"({"service":"taskfarm-testserver","kind":"fixture","ok":true,)"
-      R"("items":[1,2,3,5,8,13,21,34],"padding":")";
+  const std::string head = R"({"service":"taskfarm-testserver","kind":"fixture","ok":true,)"
+                           R"("items":[1,2,3,5,8,13,21,34],"padding":")";
   const std::string tail = "\"}\n";
   std::string json = head;
   json.append(kJsonBodySize - head.size() - tail.size(), 'x');
@@ -173,9 +170,7 @@ std::optional<Int> ParseInt(std::string_view text, Int min, Int max) {
   return value;
 }
 
-bool StatusAllowsBody(int status) {
-  return status >= 200 && status != 204 && status != 304;
-}
+bool StatusAllowsBody(int status) { return status >= 200 && status != 204 && status != 304; }
 
 // What to answer; built by Route() when the request arrives.
 struct Reply {
@@ -184,12 +179,12 @@ struct Reply {
   int status = 200;
   const char* content_type = "text/plain";
   Body body = Body::kNone;
-  uint64_t filler_size = 0;       // kFiller
-  std::string_view static_body;   // kStatic: points into Bodies
-  std::string owned_body;         // kOwned
+  uint64_t filler_size = 0;      // kFiller
+  std::string_view static_body;  // kStatic: points into Bodies
+  std::string owned_body;        // kOwned
   bool chunked = false;
-  std::string location;           // Location header when non-empty
-  bool drip = false;              // chunked, one filler byte per interval
+  std::string location;  // Location header when non-empty
+  bool drip = false;     // chunked, one filler byte per interval
   uint64_t drip_bytes = 0;
   int drip_interval_ms = 0;
 };
@@ -313,9 +308,7 @@ HttpTestServer::Impl::Impl(Options options) : options_(std::move(options)) {
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&blocked, sig);
   sigset_t previous;
   pthread_sigmask(SIG_SETMASK, &blocked, &previous);
-  loop_thread_ = std::thread([this] {
-    event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
-  });
+  loop_thread_ = std::thread([this] { event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY); });
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
@@ -339,8 +332,8 @@ void HttpTestServer::Impl::Bind() {
 
   std::string last_error = "no usable address";
   for (const addrinfo* ai = info.get(); ai != nullptr; ai = ai->ai_next) {
-    UniqueFd fd(socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                       ai->ai_protocol));
+    UniqueFd fd(
+        socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
     if (fd.get() < 0) {
       last_error = std::strerror(errno);
       continue;
@@ -573,9 +566,8 @@ void HttpTestServer::Impl::SendFull(evhttp_request* req, const Reply& reply) {
       evbuffer_add(body.get(), stats.data(), stats.size());
       break;
   }
-  const uint64_t size = reply.body == Reply::Body::kFiller
-                            ? reply.filler_size
-                            : evbuffer_get_length(body.get());
+  const uint64_t size =
+      reply.body == Reply::Body::kFiller ? reply.filler_size : evbuffer_get_length(body.get());
   // libevent 2.1 writes output_buffer even when the reply must not carry a
   // body (HEAD, 204, 304), which would corrupt a persistent connection, so
   // the body is only handed over when it is allowed.

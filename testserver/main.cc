@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -10,8 +11,6 @@
 #include <fstream>
 #include <iostream>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "testserver/http_test_server.h"
 
@@ -48,8 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("--address", options.address, "Address to listen on")->capture_default_str();
   app.add_option("--port", options.port, "Port to listen on (0: any free port)")
       ->capture_default_str();
-  app.add_option("--delay", options.default_delay_ms,
-                 "Delay in ms for requests without ?delay=")
+  app.add_option("--delay", options.default_delay_ms, "Delay in ms for requests without ?delay=")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--port-file", port_file, "Write the bound port to this file (atomically)");

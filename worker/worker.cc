@@ -101,7 +101,8 @@ class WorkerLoop {
       : config_(config),
         name_(config.name.empty() ? HostName() + ":" + std::to_string(getpid()) : config.name),
         fetcher_(FetchOptions{.reuse_connections = config.reuse_connections,
-                              .max_body_bytes = config.max_body_bytes}),
+                              .max_body_bytes = config.max_body_bytes,
+                              .low_speed_seconds = config.stall_timeout_s}),
         cpu_(std::max(1, config.threads), [this] { fetcher_.Wakeup(); }) {}
 
   int Run(int signal_fd);

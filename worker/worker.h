@@ -21,6 +21,7 @@ struct WorkerConfig {
   int threads = 1;                 // cpu tasks at once (one thread each)
   bool reuse_connections = true;   // false: new HTTP connection per URL
   uint64_t max_body_bytes = 1ULL << 30;
+  int stall_timeout_s = 10;        // a transfer below 1 byte/s this long fails
   int max_batch = 256;             // results per message (1: no batching)
   double batch_delay_ms = 2;       // a result waits at most this for company
   pid_t parent_pid = 0;            // local worker: exit when this parent is gone

@@ -85,8 +85,8 @@ std::vector<std::string> MergedEnvironment(const std::vector<std::string>& extra
 }
 
 // Only async-signal-safe calls: runs in the child between fork and exec.
-[[noreturn]] void ExecChild(int stdin_fd, int stdout_fd, int stderr_fd, int error_fd,
-                            pid_t parent, char* const* argv, char* const* envp) {
+[[noreturn]] void ExecChild(int stdin_fd, int stdout_fd, int stderr_fd, int error_fd, pid_t parent,
+                            char* const* argv, char* const* envp) {
   // Kill the child if the test dies; the re-check covers a parent that
   // died before the prctl took effect.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -381,8 +381,6 @@ bool IsZombie(pid_t pid) {
   return fields && fields->state == 'Z';
 }
 
-bool ProcessExists(pid_t pid) {
-  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-}
+bool ProcessExists(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
 }  // namespace taskfarm::testing

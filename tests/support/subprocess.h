@@ -15,11 +15,11 @@
 namespace taskfarm::testing {
 
 struct ProcessResult {
-  int exit_code = -1;    // exit status if the child exited normally, else -1
-  int term_signal = 0;   // signal that killed the child, else 0
+  int exit_code = -1;      // exit status if the child exited normally, else -1
+  int term_signal = 0;     // signal that killed the child, else 0
   bool timed_out = false;  // Wait() gave up and SIGKILLed the child
-  std::string out;       // everything read from stdout so far
-  std::string err;       // everything read from stderr so far
+  std::string out;         // everything read from stdout so far
+  std::string err;         // everything read from stderr so far
 };
 
 // A real child process (fork + execve) with stdout and stderr captured

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <string>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -59,10 +59,10 @@ TEST(SubprocessTest, TimeoutKillsAndReaps) {
 
 TEST(SubprocessTest, ChattyChildOnBothPipesDoesNotBlock) {
   // Far more than a pipe buffer on each stream, stderr first.
-  ProcessResult result =
-      Shell("head -c 3000000 /dev/zero >&2; head -c 5000000 /dev/zero; "
-            "head -c 3000000 /dev/zero >&2")
-          .Wait(milliseconds(30000));
+  ProcessResult result = Shell(
+                             "head -c 3000000 /dev/zero >&2; head -c 5000000 /dev/zero; "
+                             "head -c 3000000 /dev/zero >&2")
+                             .Wait(milliseconds(30000));
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_EQ(result.out.size(), 5000000u);
   EXPECT_EQ(result.err.size(), 6000000u);
@@ -77,8 +77,8 @@ TEST(SubprocessTest, LargeStdinIsStreamedWhileOutputIsDrained) {
 }
 
 TEST(SubprocessTest, ChildIgnoringStdinDoesNotKillTheTestWithSigpipe) {
-  ProcessResult result = Subprocess({"/bin/true"}, {}, std::string(16 << 20, 'y'))
-                             .Wait(milliseconds(10000));
+  ProcessResult result =
+      Subprocess({"/bin/true"}, {}, std::string(16 << 20, 'y')).Wait(milliseconds(10000));
   EXPECT_EQ(result.exit_code, 0);
 }
 
@@ -90,9 +90,9 @@ TEST(SubprocessTest, StdinDefaultsToDevNull) {
 
 TEST(SubprocessTest, EnvironmentIsInheritedAndExtended) {
   ASSERT_EQ(setenv("TASKFARM_SUBPROCESS_INHERITED", "yes", 1), 0);
-  ProcessResult result = Shell(R"(echo "$TASKFARM_SUBPROCESS_INHERITED $EXTRA $HOME")",
-                               {"EXTRA=a=b", "HOME=/nowhere"})
-                             .Wait(milliseconds(10000));
+  ProcessResult result =
+      Shell(R"(echo "$TASKFARM_SUBPROCESS_INHERITED $EXTRA $HOME")", {"EXTRA=a=b", "HOME=/nowhere"})
+          .Wait(milliseconds(10000));
   unsetenv("TASKFARM_SUBPROCESS_INHERITED");
   EXPECT_EQ(result.out, "yes a=b /nowhere\n");
 }
