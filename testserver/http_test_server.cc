@@ -248,10 +248,12 @@ class HttpTestServer::Impl {
   void Park(std::unique_ptr<Pending> op, int delay_ms);
   void OnTimer(Pending* raw);
 
-  static void HandleRequestThunk(evhttp_request* req, void* arg);
-  static void TimerThunk(evutil_socket_t fd, short what, void* arg);
-  static void StopThunk(evutil_socket_t fd, short what, void* arg);
-  static bufferevent* NewConnectionThunk(event_base* base, void* arg);
+  // Entry points from libevent. noexcept: an exception must not unwind
+  // through C frames; terminating is the defined alternative.
+  static void HandleRequestThunk(evhttp_request* req, void* arg) noexcept;
+  static void TimerThunk(evutil_socket_t fd, short what, void* arg) noexcept;
+  static void StopThunk(evutil_socket_t fd, short what, void* arg) noexcept;
+  static bufferevent* NewConnectionThunk(event_base* base, void* arg) noexcept;
 
   const Options options_;
   uint16_t port_ = 0;
@@ -260,8 +262,9 @@ class HttpTestServer::Impl {
   std::atomic<uint64_t> requests_served_{0};
   std::atomic<size_t> pending_count_{0};  // pending_.size(), readable anywhere
 
-  // Declaration order is teardown order in reverse: pending replies and
-  // their timers go first, then evhttp (connections, listener), then base.
+  // Members are destroyed bottom-up (Stop() does the same explicitly):
+  // pending replies and their timers, the stop event, evhttp (listener,
+  // connections), and the base they all live in last.
   EventBasePtr base_;
   EvhttpPtr http_;
   EventPtr stop_event_;
@@ -396,20 +399,20 @@ void HttpTestServer::Impl::Stop() {
   base_.reset();
 }
 
-void HttpTestServer::Impl::HandleRequestThunk(evhttp_request* req, void* arg) {
+void HttpTestServer::Impl::HandleRequestThunk(evhttp_request* req, void* arg) noexcept {
   static_cast<Impl*>(arg)->HandleRequest(req);
 }
 
-void HttpTestServer::Impl::TimerThunk(evutil_socket_t, short, void* arg) {
+void HttpTestServer::Impl::TimerThunk(evutil_socket_t, short, void* arg) noexcept {
   auto* op = static_cast<Pending*>(arg);
   op->server->OnTimer(op);
 }
 
-void HttpTestServer::Impl::StopThunk(evutil_socket_t, short, void* arg) {
+void HttpTestServer::Impl::StopThunk(evutil_socket_t, short, void* arg) noexcept {
   event_base_loopbreak(static_cast<Impl*>(arg)->base_.get());
 }
 
-bufferevent* HttpTestServer::Impl::NewConnectionThunk(event_base* base, void* arg) {
+bufferevent* HttpTestServer::Impl::NewConnectionThunk(event_base* base, void* arg) noexcept {
   static_cast<Impl*>(arg)->connections_accepted_.fetch_add(1);
   // Same options as evhttp's default: evhttp closes the fd itself, after
   // its shutdown(); BEV_OPT_CLOSE_ON_FREE would close it before that.

@@ -91,6 +91,9 @@ std::vector<std::string> MergedEnvironment(const std::vector<std::string>& extra
   // died before the prctl took effect.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);
+  // Own process group, so cleanup can reach grandchildren (e.g. workers
+  // of a killed coordinator) with one kill(-pid).
+  setpgid(0, 0);
 
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
@@ -116,22 +119,32 @@ std::vector<std::string> MergedEnvironment(const std::vector<std::string>& extra
   _exit(127);
 }
 
-// Writes all of `data` to `fd`, then closes it. A child that exits without
-// reading makes write() fail with EPIPE; SIGPIPE is blocked in this thread
-// so that cannot kill the test process.
-void WriteAllAndClose(int fd, std::string data) {
+// Writes all of `data` to the non-blocking `fd`, then closes it and
+// `cancel_fd`. Stops early when `cancel_fd` becomes readable (its write end
+// was closed): a grandchild holding the child's stdin open without reading
+// must not hang Wait() or the destructor. A child that exits without reading
+// makes write() fail with EPIPE; SIGPIPE is blocked in this thread so that
+// cannot kill the test process.
+void WriteAllAndClose(int fd, int cancel_fd, std::string data) {
   sigset_t pipe_signal;
   sigemptyset(&pipe_signal);
   sigaddset(&pipe_signal, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
   size_t written = 0;
   while (written < data.size()) {
+    pollfd fds[2] = {{fd, POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents != 0) break;  // cancelled
     ssize_t n = write(fd, data.data() + written, data.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (n <= 0) break;  // EPIPE: nobody will read the rest
     written += static_cast<size_t>(n);
   }
   close(fd);
+  close(cancel_fd);
 }
 
 std::optional<std::string> ReadStat(pid_t pid) {
@@ -217,9 +230,13 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::vector<std::string> e
   fcntl(err_pipe.read_end, F_SETFL, fcntl(err_pipe.read_end, F_GETFL) | O_NONBLOCK);
   if (stdin_data) {
     try {
+      Pipe cancel;
       const int fd = in_pipe->write_end;
-      stdin_writer_ = std::thread(WriteAllAndClose, fd, std::move(*stdin_data));
-      in_pipe->ReleaseWrite();  // the writer thread closes it now
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);  // our end only
+      stdin_writer_ = std::thread(WriteAllAndClose, fd, cancel.read_end, std::move(*stdin_data));
+      in_pipe->ReleaseWrite();  // the writer thread closes these two now
+      cancel.ReleaseRead();
+      writer_cancel_fd_ = cancel.ReleaseWrite();
     } catch (...) {
       // No destructor runs for a throwing constructor: reap here.
       kill(pid_, SIGKILL);
@@ -234,16 +251,23 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::vector<std::string> e
 }
 
 Subprocess::~Subprocess() {
+  // The group id stays pinned to our pid while any member lives, so this
+  // reaches only the child's own descendants (or nothing).
+  if (pid_ > 0) kill(-pid_, SIGKILL);
   if (!reaped_ && pid_ > 0) {
     kill(pid_, SIGKILL);
     while (waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
     }
     reaped_ = true;
   }
-  // The child is gone, so the writer's next write fails and it finishes.
-  if (stdin_writer_.joinable()) stdin_writer_.join();
+  StopStdinWriter();
   CloseFd(&out_fd_);
   CloseFd(&err_fd_);
+}
+
+void Subprocess::StopStdinWriter() {
+  CloseFd(&writer_cancel_fd_);  // wakes the writer if it is still blocked
+  if (stdin_writer_.joinable()) stdin_writer_.join();
 }
 
 void Subprocess::Signal(int sig) {
@@ -302,6 +326,7 @@ ProcessResult Subprocess::Wait(std::chrono::milliseconds timeout) {
   while (!TryReap()) {
     const auto now = Clock::now();
     if (now >= deadline) {
+      kill(-pid_, SIGKILL);  // with any descendants still in its group
       kill(pid_, SIGKILL);
       while (waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
       }
@@ -315,7 +340,8 @@ ProcessResult Subprocess::Wait(std::chrono::milliseconds timeout) {
   // Everything the child wrote before exiting is in the pipe buffers now.
   ReadAvailable(&out_fd_, &out_);
   ReadAvailable(&err_fd_, &err_);
-  if (stdin_writer_.joinable()) stdin_writer_.join();
+  // The child is gone; stdin data it did not read has no reader left.
+  StopStdinWriter();
 
   if (WIFEXITED(wait_status_)) result.exit_code = WEXITSTATUS(wait_status_);
   if (WIFSIGNALED(wait_status_)) result.term_signal = WTERMSIG(wait_status_);

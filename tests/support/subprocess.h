@@ -25,9 +25,10 @@ struct ProcessResult {
 // A real child process (fork + execve) with stdout and stderr captured
 // through pipes and optional stdin data. The child starts with default
 // signal dispositions and an empty signal mask, inherits the environment
-// plus `env_extra`, and gets SIGKILL if the thread that created this object
-// exits (PR_SET_PDEATHSIG), so a crashed test leaves no stray servers.
-// Not thread-safe: use one Subprocess from one thread at a time.
+// plus `env_extra`, leads its own process group, and gets SIGKILL if the
+// thread that created this object exits (PR_SET_PDEATHSIG), so a crashed
+// test leaves no stray servers. Not thread-safe: use one Subprocess from one
+// thread at a time.
 class Subprocess {
  public:
   // argv[0] is the program path (not searched in PATH). env_extra: "K=V"
@@ -38,7 +39,9 @@ class Subprocess {
   // exec is reported here, with the child already reaped).
   Subprocess(std::vector<std::string> argv, std::vector<std::string> env_extra = {},
              std::optional<std::string> stdin_data = std::nullopt);
-  // If still running: SIGKILL and reap. Never leaves a zombie.
+  // SIGKILLs the child's process group (descendants that stayed in it, even
+  // after the child itself was waited for), then reaps the child if it was
+  // not yet. Never leaves a zombie.
   ~Subprocess();
 
   Subprocess(const Subprocess&) = delete;
@@ -46,12 +49,13 @@ class Subprocess {
 
   pid_t pid() const { return pid_; }
 
-  // Sends `sig` to the child; does nothing once it has been reaped (so a
-  // recycled pid is never hit).
+  // Sends `sig` to the child only (not its group); does nothing once it has
+  // been reaped (so a recycled pid is never hit).
   void Signal(int sig);
 
   // Waits up to `timeout` for the child to exit while draining its output;
-  // on timeout SIGKILLs it, reaps it and sets timed_out. Output the child
+  // on timeout SIGKILLs it (and its process group), reaps it and sets
+  // timed_out. Output the child
   // wrote before exiting is always included; output from grandchildren
   // still holding the pipes after that is collected only if already there.
   // May be called again; later calls return the same status.
@@ -74,6 +78,8 @@ class Subprocess {
   void Pump(std::chrono::milliseconds timeout);
   void ReadAvailable(int* fd, std::string* sink);
   void CloseFd(int* fd);
+  // Cancels the stdin writer if it is still blocked, and joins it.
+  void StopStdinWriter();
 
   pid_t pid_ = -1;
   bool reaped_ = false;
@@ -84,6 +90,7 @@ class Subprocess {
   std::string err_;
   size_t line_start_ = 0;  // WaitForLine resumes scanning out_ here
   std::thread stdin_writer_;
+  int writer_cancel_fd_ = -1;  // closing it tells stdin_writer_ to give up
 };
 
 // Path of a built binary: $TASKFARM_BIN_DIR/NAME if that environment

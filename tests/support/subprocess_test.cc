@@ -82,6 +82,20 @@ TEST(SubprocessTest, ChildIgnoringStdinDoesNotKillTheTestWithSigpipe) {
   EXPECT_EQ(result.exit_code, 0);
 }
 
+TEST(SubprocessTest, GrandchildHoldingStdinDoesNotHangWait) {
+  // The grandchild keeps the stdin pipe open and never reads it.
+  Subprocess child =
+      Shell("sleep 30 0<&0 >/dev/null 2>&1 & echo $!; exit 0", {}, std::string(16 << 20, 'z'));
+  const auto start = Clock::now();
+  ProcessResult result = child.Wait(milliseconds(20000));
+  EXPECT_LT(Clock::now() - start, milliseconds(10000));
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_EQ(result.exit_code, 0);
+  const pid_t grandchild = static_cast<pid_t>(std::stol(result.out));
+  ASSERT_GT(grandchild, 0);
+  kill(grandchild, SIGKILL);
+}
+
 TEST(SubprocessTest, StdinDefaultsToDevNull) {
   ProcessResult result = Subprocess({"/bin/cat"}).Wait(milliseconds(10000));
   EXPECT_EQ(result.exit_code, 0);
@@ -171,6 +185,24 @@ TEST(SubprocessTest, DestructorKillsAndReaps) {
   }
   EXPECT_FALSE(ProcessExists(pid));
   EXPECT_FALSE(Contains(ChildrenOf(getpid()), pid));
+}
+
+TEST(SubprocessTest, DestructorAlsoKillsDescendantsInTheGroup) {
+  pid_t grandchild = 0;
+  {
+    Subprocess child = Shell("sleep 30 & echo $!; wait");
+    std::optional<std::string> line =
+        child.WaitForLine([](const std::string&) { return true; }, milliseconds(10000));
+    ASSERT_TRUE(line.has_value());
+    grandchild = static_cast<pid_t>(std::stol(*line));
+    EXPECT_TRUE(ProcessExists(grandchild));
+  }
+  // Reparented to init, which reaps it at its own pace.
+  const auto deadline = Clock::now() + milliseconds(5000);
+  while (ProcessExists(grandchild) && !IsZombie(grandchild) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_TRUE(!ProcessExists(grandchild) || IsZombie(grandchild));
 }
 
 TEST(SubprocessTest, ExitedChildIsZombieUntilWaited) {

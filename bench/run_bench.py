@@ -1,0 +1,858 @@
+#!/usr/bin/python3
+"""taskfarm's benchmark harness (run it through scripts/bench).
+
+Starts build/bin/testserver on loopback, writes the URL and task files, then for
+every workload (W1 W2 W3 C1 D1, plus the million-task stdin run) runs taskfarm
+and its peers in the same run:
+  1. each command once, output captured and checked (status codes, byte
+     totals, prime counts, task counts): a wrong run makes its row FAILED CHECK;
+  2. the same command under hyperfine (--runs N --export-json), whole-process
+     wall time including start-up, client CPU time (user+sys of the command and
+     all its children) from hyperfine's rusage;
+  3. for W3, D1 and the stdin run, once more while polling /proc for the peak
+     RSS (VmHWM) of the coordinator and of its workers.
+Then writes BENCHMARKS.md (or --out).
+
+Must run on Debian's /usr/bin/python3 (the peers need python3-requests and
+python3-httpx); needs hyperfine, curl, hey, wrk (scripts/setup --bench).
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = "build/bin"
+PEERS = "bench/peers"
+PY = "/usr/bin/python3"
+PAGE_SIZES = (11369, 107786, 608312)
+JSON_SIZE = 300
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def primes_below(n):
+    """Independent reference for `cpu primes N` (a sieve, not the C++ kernel)."""
+    if n < 3:
+        return 0
+    sieve = bytearray([1]) * n
+    sieve[0] = sieve[1] = 0
+    for i in range(2, int(n ** 0.5) + 1):
+        if sieve[i]:
+            sieve[i * i :: i] = bytearray(len(range(i * i, n, i)))
+    return sum(sieve)
+
+
+# ---------------------------------------------------------------- checks
+# Each check takes (rc, stdout, stderr) and returns (ok, detail).
+
+
+def check_peer_urls(count, total_bytes):
+    def check(rc, out, err):
+        m = re.search(r"check: count=(\d+) ok=(\d+) bytes=(\d+)", out)
+        if not m:
+            return False, f"no check line (exit {rc}): {err.strip()[-200:]}"
+        c, ok, b = map(int, m.groups())
+        good = rc == 0 and c == count and ok == count and b == total_bytes
+        return good, f"{ok}/{c} × 200, {b} B (want {count}, {total_bytes} B), exit {rc}"
+
+    return check
+
+
+def check_curl(count, total_bytes):
+    def check(rc, out, err):
+        lines = [l.split() for l in out.splitlines() if l.strip()]
+        codes = [l[0] for l in lines if len(l) == 2]
+        nbytes = sum(int(l[1]) for l in lines if len(l) == 2)
+        ok = sum(1 for c in codes if c == "200")
+        good = rc == 0 and len(lines) == count and ok == count and nbytes == total_bytes
+        return good, f"{ok}/{len(lines)} × 200, {nbytes} B (want {count}, {total_bytes} B), exit {rc}"
+
+    return check
+
+
+def check_hey(count, total_bytes):
+    def check(rc, out, err):
+        codes = dict((int(c), int(n)) for c, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out))
+        m = re.search(r"Total data:\s+(\d+) bytes", out)
+        nbytes = int(m.group(1)) if m else -1
+        errors = "Error distribution" in out
+        good = rc == 0 and codes == {200: count} and nbytes == total_bytes and not errors
+        return good, f"status counts {codes}, {nbytes} B (want {count} × 200, {total_bytes} B){', errors' if errors else ''}"
+
+    return check
+
+
+def read_jsonl(path):
+    records = []
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                records.append(json.loads(line))
+    return records
+
+
+def check_taskfarm_urls(count, total_bytes, jsonl):
+    def check(rc, out, err):
+        try:
+            recs = read_jsonl(jsonl)
+        except (OSError, ValueError) as e:
+            return False, f"cannot read {jsonl}: {e}"
+        ids = {r.get("id") for r in recs}
+        ok = sum(1 for r in recs if r.get("ok") and r.get("http_status") == 200)
+        nbytes = sum(int(r.get("bytes") or 0) for r in recs)
+        summary = f"Completed {count} tasks" in out
+        good = rc == 0 and summary and len(recs) == count and len(ids) == count and ok == count and nbytes == total_bytes
+        return good, (f"{ok}/{len(recs)} records ok × 200 ({len(ids)} ids), {nbytes} B "
+                      f"(want {count}, {total_bytes} B), summary {'ok' if summary else 'MISSING'}, exit {rc}")
+
+    return check
+
+
+def check_taskfarm_cpu(count, total, jsonl):
+    def check(rc, out, err):
+        try:
+            recs = read_jsonl(jsonl)
+        except (OSError, ValueError) as e:
+            return False, f"cannot read {jsonl}: {e}"
+        ok = sum(1 for r in recs if r.get("ok"))
+        got = sum(int(r.get("result") or 0) for r in recs)
+        good = rc == 0 and len(recs) == count and ok == count and got == total
+        return good, f"{ok}/{len(recs)} ok, primes total {got} (want {count} tasks, {total}), exit {rc}"
+
+    return check
+
+
+def check_taskfarm_summary(count):
+    def check(rc, out, err):
+        m = re.search(r"tasks: (\d+) ok, (\d+) failed", out)
+        done = re.search(r"Completed (\d+) tasks", out)
+        if not m or not done:
+            return False, f"no summary (exit {rc}): {err.strip()[-200:]}"
+        ok, failed = int(m.group(1)), int(m.group(2))
+        good = rc == 0 and ok == count and failed == 0 and int(done.group(1)) == count
+        return good, f"{ok} ok, {failed} failed (want {count}), exit {rc}"
+
+    return check
+
+
+def check_baseline(total):
+    def check(rc, out, err):
+        m = re.search(r"total=(\d+)", out)
+        got = int(m.group(1)) if m else -1
+        return rc == 0 and got == total, f"primes total {got} (want {total}), exit {rc}"
+
+    return check
+
+
+def check_pool_noop(count):
+    def check(rc, out, err):
+        m = re.search(r"check: count=(\d+) ok=(\d+)", out)
+        if not m:
+            return False, f"no check line (exit {rc}): {err.strip()[-200:]}"
+        c, ok = int(m.group(1)), int(m.group(2))
+        return rc == 0 and c == count and ok == count, f"{ok}/{c} results right (want {count}), exit {rc}"
+
+    return check
+
+
+# ---------------------------------------------------------------- rows
+
+
+@dataclass
+class Row:
+    label: str
+    cmd: str
+    kind: str  # taskfarm | peer | bound | ceiling
+    count: int = 0  # requests or tasks the command does
+    check: object = None
+    check_cmd: str = ""  # defaults to cmd
+    note: str = ""
+    max_runs: int = 0  # 0: the mode's default
+    mem: bool = False  # also measure peak RSS of coordinator + workers
+    # results
+    status: str = "not run"
+    detail: str = ""
+    check_wall: float = 0.0
+    runs: int = 0
+    median: float = math.nan
+    tmin: float = math.nan
+    tmax: float = math.nan
+    cpu: float = math.nan
+    rate_override: float = math.nan  # wrk: requests/s measured by the tool itself
+    mem_result: dict = field(default_factory=dict)
+
+    @property
+    def rate(self):
+        if not math.isnan(self.rate_override):
+            return self.rate_override
+        if self.count and self.median > 0:
+            return self.count / self.median
+        return math.nan
+
+
+@dataclass
+class Workload:
+    key: str
+    title: str
+    description: str
+    unit: str  # "req/s" or "tasks/s"
+    rows: list
+    bound: float = math.nan  # latency bound in seconds, if any
+    bound_text: str = ""
+
+
+def run_shell(cmd, timeout):
+    p = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def choose_runs(args, check_wall, row):
+    if args.quick:
+        runs = 1 if check_wall > 3 else 2
+    elif args.runs:
+        runs = args.runs
+    elif check_wall > 30:
+        runs = 2
+    elif check_wall > 5:
+        runs = 3
+    else:
+        runs = 5
+    if row.max_runs:
+        runs = min(runs, row.max_runs)
+    return max(1, runs)
+
+
+def hyperfine(cmd, runs, json_path, timeout):
+    argv = ["hyperfine", "--runs", str(runs), "--export-json", str(json_path), "--style", "none", cmd]
+    p = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"hyperfine failed (a timed run exited non-zero?): {(p.stderr or p.stdout).strip()[-300:]}")
+    with open(json_path) as f:
+        res = json.load(f)["results"][0]
+    return res
+
+
+def proc_tree_rss(pid_root):
+    """One poll: {pid: (comm, VmHWM kB)} for pid_root and all its descendants."""
+    parents = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+            comm = s[s.index("(") + 1 : s.rindex(")")]
+            ppid = int(s[s.rindex(")") + 2 :].split()[1])
+            parents[int(d)] = (ppid, comm)
+        except (OSError, ValueError):
+            continue
+    tree = {pid_root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _) in parents.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                changed = True
+    out = {}
+    for pid in tree:
+        if pid not in parents:
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        out[pid] = (parents[pid][1], int(line.split()[1]))
+                        break
+        except OSError:
+            continue
+    return out
+
+
+def measure_rss(cmd, timeout):
+    """Runs cmd once, polling /proc every 10 ms: peak VmHWM of the coordinator and
+    of the largest worker (each process's last reading before it exited), plus the
+    coordinator's own 'peak RSS' line if it prints one."""
+    p = subprocess.Popen(["bash", "-c", cmd], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    peak = {}
+    deadline = time.monotonic() + timeout
+    while p.poll() is None and time.monotonic() < deadline:
+        for pid, (comm, hwm) in proc_tree_rss(p.pid).items():
+            old = peak.get(pid, (comm, 0))
+            peak[pid] = (comm, max(old[1], hwm))
+        time.sleep(0.01)
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGKILL)
+    out, err = p.communicate()
+    coord = max((h for c, h in peak.values() if c.startswith("coordinator")), default=0)
+    workers = [h for c, h in peak.values() if c == "worker"]
+    m = re.search(r"coordinator peak RSS: ([\d.]+) MB", out + err)
+    return {
+        "coordinator_mb": coord / 1024,
+        "worker_mb": max(workers) / 1024 if workers else math.nan,
+        "workers_seen": len(workers),
+        "self_reported_mb": float(m.group(1)) if m else math.nan,
+        "rc": p.returncode,
+    }
+
+
+def run_row(args, wl, row, idx):
+    if row.kind == "bound":
+        row.status = "ok"
+        return
+    log(f"[{wl.key}] {row.label}: {row.cmd}")
+    if row.kind == "ceiling":
+        return  # run by the workload itself
+    t0 = time.monotonic()
+    try:
+        rc, out, err = run_shell(row.check_cmd or row.cmd, timeout=900)
+    except subprocess.TimeoutExpired:
+        row.status, row.detail = "FAILED CHECK", "check run timed out after 900 s"
+        log(f"    {row.status}: {row.detail}")
+        return
+    row.check_wall = time.monotonic() - t0
+    ok, row.detail = row.check(rc, out, err)
+    if not ok:
+        row.status = "FAILED CHECK"
+        log(f"    FAILED CHECK: {row.detail}")
+        (args.work / f"{wl.key}-{idx}.failed.out").write_text(out + "\n--- stderr ---\n" + err)
+    else:
+        row.status = "ok"
+        log(f"    check ok ({row.check_wall:.2f} s): {row.detail}")
+    row.runs = choose_runs(args, row.check_wall, row)
+    try:
+        res = hyperfine(row.cmd, row.runs, args.work / f"{wl.key}-{idx}.hyperfine.json",
+                        timeout=row.runs * max(120, 4 * row.check_wall) + 60)
+        row.median, row.tmin, row.tmax = res["median"], res["min"], res["max"]
+        row.cpu = (res.get("user") or 0) + (res.get("system") or 0)
+        log(f"    {row.runs} runs: median {row.median:.3f} s [{row.tmin:.3f}–{row.tmax:.3f}], cpu {row.cpu:.2f} s")
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        row.status = "FAILED RUN"
+        row.detail = str(e)
+        log(f"    {row.status}: {row.detail}")
+        return
+    if row.mem:
+        row.mem_result = measure_rss(row.cmd, timeout=600)
+        m = row.mem_result
+        log(f"    peak RSS: coordinator {m['coordinator_mb']:.1f} MB (self-reported {m['self_reported_mb']}), "
+            f"largest worker {m['worker_mb']:.1f} MB")
+
+
+def run_wrk(args, wl, row, url):
+    dur = 2 if args.quick else 5
+    row.cmd = f"wrk -t1 -c64 -d{dur}s {url}"
+    log(f"[{wl.key}] {row.label}: {row.cmd}")
+    rc, out, err = run_shell(row.cmd, timeout=60)
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: (.*)", out)
+    if rc != 0 or not m or bad:
+        row.status, row.detail = "FAILED CHECK", f"exit {rc}; {out.strip()[-300:]}"
+    else:
+        row.status = "ok"
+        row.rate_override = float(m.group(1))
+        reqs = re.search(r"(\d+) requests in ([\d.]+)s", out)
+        row.detail = f"{reqs.group(1)} requests in {reqs.group(2)} s, all 2xx" if reqs else "all 2xx"
+        if sock:
+            row.detail += f"; socket errors: {sock.group(1)}"
+    row.median = float(dur)
+    log(f"    {row.status}: {row.rate_override:.0f} req/s ({row.detail})")
+
+
+# ---------------------------------------------------------------- workloads
+
+
+def build_workloads(args, base):
+    q = args.quick
+    work = args.work
+    rel = lambda p: str(p)  # files live in the work dir; commands name them absolutely
+    coord = f"{BIN}/coordinator"
+    wls = []
+
+    def write_urls(name, urls):
+        path = work / f"{name}.urls"
+        path.write_text("".join(u + "\n" for u in urls))
+        cfg = work / f"{name}.curl"
+        cfg.write_text("".join(f'url = "{u}"\noutput = "/dev/null"\n' for u in urls))
+        return rel(path), rel(cfg)
+
+    def tf_url_row(label, flags, urls_file, count, nbytes, key, **kw):
+        cmd = f"{coord} {flags} --urls {urls_file} -q"
+        jsonl = work / f"{key}-check.jsonl"
+        return Row(label, cmd, "taskfarm", count, check_taskfarm_urls(count, nbytes, jsonl),
+                   check_cmd=f"{cmd} -o {jsonl}", **kw)
+
+    def python_rows(urls_file, count, nbytes, slow_cap):
+        c = check_peer_urls(count, nbytes)
+        return [
+            Row("Python sequential requests.get", f"{PY} {PEERS}/seq_requests.py {urls_file}", "peer", count, c,
+                max_runs=slow_cap),
+            Row("Python one requests.Session", f"{PY} {PEERS}/session_requests.py {urls_file}", "peer", count, c,
+                max_runs=slow_cap),
+            Row("Python ThreadPoolExecutor(5), Session per thread",
+                f"{PY} {PEERS}/threadpool_requests.py --workers 5 {urls_file}", "peer", count, c),
+            Row("Python ThreadPoolExecutor(100), Session per thread",
+                f"{PY} {PEERS}/threadpool_requests.py --workers 100 {urls_file}", "peer", count, c),
+            Row("Python multiprocessing.Pool(5).map, Session per process",
+                f"{PY} {PEERS}/mp_pool_requests.py --procs 5 {urls_file}", "peer", count, c),
+            Row("Python asyncio + httpx.AsyncClient, 100 at once",
+                f"{PY} {PEERS}/asyncio_httpx.py --limit 100 {urls_file}", "peer", count, c),
+        ]
+
+    def curl_row(cfg, k, count, nbytes):
+        return Row(f"curl --parallel --parallel-max {k}",
+                   f"curl -K {cfg} -Z --parallel-max {k} -s -w '%{{http_code}} %{{size_download}}\\n'",
+                   "peer", count, check_curl(count, nbytes))
+
+    # W1: the tutorial's 90 pages, 100 ms server delay.
+    reps = 10 if q else 30
+    urls = [f"{base}/page/{i}?delay=100" for _ in range(reps) for i in (1, 2, 3)]
+    n1 = len(urls)
+    b1 = reps * sum(PAGE_SIZES)
+    f1, cfg1 = write_urls("w1", urls)
+    waves = math.ceil(n1 / 5)
+    wls.append(Workload(
+        "W1", f"W1: {n1} page downloads ({reps} × /page/1, /page/2, /page/3 = 11,369 / 107,786 / 608,312 B), 100 ms server delay",
+        f"{n1} GETs, {b1:,} bytes in all. hey takes a single URL, so it has no W1 row.", "req/s",
+        [tf_url_row("taskfarm --workers 5 (defaults: --concurrency 32)", "--workers 5", f1, n1, b1, "W1a"),
+         tf_url_row("taskfarm --workers 5 --concurrency 1 (the Pool(5) analogue)", "--workers 5 --concurrency 1",
+                    f1, n1, b1, "W1b"),
+         Row(f"latency bound, 5 at a time: {waves} waves × 100 ms", "—", "bound", n1),
+         curl_row(cfg1, 5, n1, b1), curl_row(cfg1, 100, n1, b1)]
+        + python_rows(f1, n1, b1, 3),
+        bound=waves * 0.1, bound_text=f"{waves} waves × 100 ms"))
+
+    # W2: 1,000 GETs of /json with 50 ms delay, total concurrency 100.
+    n2 = 200 if q else 1000
+    url2 = f"{base}/json?delay=50"
+    f2, cfg2 = write_urls("w2", [url2] * n2)
+    b2 = n2 * JSON_SIZE
+    waves2 = math.ceil(n2 / 100)
+    wls.append(Workload(
+        "W2", f"W2: {n2:,} GETs of the 300-byte /json, 50 ms server delay, total concurrency 100",
+        f"{n2:,} GETs, {b2:,} bytes. The sequential Python peers take ~{n2 * 0.053:.0f} s a run, so they get "
+        "fewer runs (the runs column says how many).", "req/s",
+        [tf_url_row("taskfarm --workers 2 --concurrency 50", "--workers 2 --concurrency 50", f2, n2, b2, "W2a"),
+         tf_url_row("taskfarm --workers 1 --concurrency 100", "--workers 1 --concurrency 100", f2, n2, b2, "W2b"),
+         Row(f"latency bound, 100 at a time: {waves2} waves × 50 ms", "—", "bound", n2),
+         curl_row(cfg2, 100, n2, b2),
+         Row("hey -c 100", f"hey -n {n2} -c 100 '{url2}'", "peer", n2, check_hey(n2, b2))]
+        + python_rows(f2, n2, b2, 2),
+        bound=waves2 * 0.05, bound_text=f"{waves2} waves × 50 ms"))
+
+    # W3: 10,000 GETs of /json, no delay: throughput.
+    n3 = 2000 if q else 10000
+    url3 = f"{base}/json"
+    f3, cfg3 = write_urls("w3", [url3] * n3)
+    b3 = n3 * JSON_SIZE
+    wls.append(Workload(
+        "W3", f"W3: {n3:,} GETs of the 300-byte /json, no delay (throughput)",
+        f"{n3:,} GETs, {b3:,} bytes. Client and server share the machine's {os.cpu_count()} cores. "
+        "Native tools at 64 connections (taskfarm's default: 2 workers × 32); wrk gives the server's ceiling "
+        "(a fixed-duration run, so it has no wall time).", "req/s",
+        [tf_url_row("taskfarm --workers 2 (defaults: --concurrency 32)", "--workers 2", f3, n3, b3, "W3a", mem=True),
+         tf_url_row("taskfarm --workers 1 (defaults: --concurrency 32)", "--workers 1", f3, n3, b3, "W3b"),
+         Row("wrk -t1 -c64 (server ceiling)", "", "ceiling", n3),
+         curl_row(cfg3, 64, n3, b3),
+         Row("hey -c 64", f"hey -n {n3} -c 64 '{url3}'", "peer", n3, check_hey(n3, b3))]
+        + python_rows(f3, n3, b3, 2)))
+    wls[-1].wrk_url = url3
+
+    # C1: 400 × cpu primes 125000 on 1 and 2 workers vs the bare kernel.
+    n4 = 100 if q else 400
+    c1 = work / "c1.tasks"
+    c1.write_text("cpu primes 125000\n" * n4)
+    total = n4 * primes_below(125000)
+    jsonl_a, jsonl_b = work / "C1a-check.jsonl", work / "C1b-check.jsonl"
+    cmd_a = f"{coord} --workers 1 --tasks {c1} -q"
+    cmd_b = f"{coord} --workers 2 --tasks {c1} -q"
+    wls.append(Workload(
+        "C1", f"C1: {n4} × `cpu primes 125000` (CPU-bound)",
+        f"Each task counts the {primes_below(125000):,} primes below 125,000 by trial division; the check wants "
+        f"{total:,} in all. primes_baseline runs the same kernel (worker/cpu_kernels.h) with no farm: in one "
+        "process, and split statically over 2 forked processes.", "tasks/s",
+        [Row("taskfarm --workers 1", cmd_a, "taskfarm", n4, check_taskfarm_cpu(n4, total, jsonl_a),
+             check_cmd=f"{cmd_a} -o {jsonl_a}"),
+         Row("taskfarm --workers 2", cmd_b, "taskfarm", n4, check_taskfarm_cpu(n4, total, jsonl_b),
+             check_cmd=f"{cmd_b} -o {jsonl_b}"),
+         Row("primes_baseline, 1 process", f"{BIN}/primes_baseline --tasks {n4}", "peer", n4, check_baseline(total)),
+         Row("primes_baseline --procs 2 (static split)", f"{BIN}/primes_baseline --tasks {n4} --procs 2", "peer",
+             n4, check_baseline(total))]))
+
+    # D1: a million no-op tasks.
+    n5 = 100_000 if q else 1_000_000
+    n5_c1 = 20_000 if q else 100_000
+    d1 = work / "d1.tasks"
+    d1.write_text("noop\n" * n5)
+    wls.append(Workload(
+        "D1", f"D1: {n5:,} `noop` tasks through 2 workers (dispatch overhead)",
+        f"No output file. `Pool.map` with chunksize 1 runs {n5_c1:,} calls, not {n5:,} (it does ~30k a second), "
+        "so compare it by rate or per-task time, not wall time. Ratios here are by rate.", "tasks/s",
+        [Row("taskfarm --workers 2 -q (batching on, default --batch 256)", f"{coord} --workers 2 --tasks {d1} -q",
+             "taskfarm", n5, check_taskfarm_summary(n5), mem=True),
+         Row("taskfarm --workers 2 -q --no-batch", f"{coord} --workers 2 --tasks {d1} -q --no-batch", "taskfarm",
+             n5, check_taskfarm_summary(n5)),
+         Row("Python multiprocessing.Pool(2).map, default chunksize",
+             f"{PY} {PEERS}/pool_noop.py --procs 2 --tasks {n5}", "peer", n5, check_pool_noop(n5)),
+         Row(f"Python multiprocessing.Pool(2).map, chunksize=1 ({n5_c1:,} calls)",
+             f"{PY} {PEERS}/pool_noop.py --procs 2 --chunksize 1 --tasks {n5_c1}", "peer", n5_c1,
+             check_pool_noop(n5_c1))]))
+
+    # The million-task run from standard input.
+    wls.append(Workload(
+        "STDIN", f"{n5:,} `noop` tasks read from standard input",
+        "The coordinator streams the task list from a pipe; its peak RSS must stay under 100 MB.", "tasks/s",
+        [Row("taskfarm --workers 2 --tasks - -q", f"yes noop | head -{n5} | {coord} --workers 2 --tasks - -q",
+             "taskfarm", n5, check_taskfarm_summary(n5), mem=True)]))
+    return wls
+
+
+# ---------------------------------------------------------------- report
+
+
+def fmt_s(x):
+    if math.isnan(x):
+        return "—"
+    return f"{x:.3f}" if x < 10 else f"{x:.2f}"
+
+
+def fmt_rate(x):
+    if math.isnan(x):
+        return "—"
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
+
+
+def best_peer(wl):
+    peers = [r for r in wl.rows if r.kind == "peer" and r.status == "ok" and not math.isnan(r.rate)]
+    return max(peers, key=lambda r: r.rate) if peers else None
+
+
+def machine_info():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1048576:.1f} GiB"
+    except OSError:
+        pass
+    def version(cmd):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except Exception:
+            return "?"
+    def dpkg(pkg):
+        try:
+            return subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True).stdout
+        except Exception:
+            return "?"
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "mem": mem,
+        "kernel": f"{platform.system()} {platform.release()}",
+        "tools": ", ".join([
+            version(["hyperfine", "--version"]),
+            version(["curl", "--version"]).split(" (")[0],
+            f"wrk {dpkg('wrk')}", f"hey {dpkg('hey')}",
+            f"Python {platform.python_version()}", f"requests {dpkg('python3-requests')}",
+            f"httpx {dpkg('python3-httpx')}"]),
+    }
+
+
+def commit_id():
+    """The checked-out commit, read from .git without running git."""
+    try:
+        git = ROOT / ".git"
+        if git.is_file():
+            git = (ROOT / git.read_text().split(":", 1)[1].strip()).resolve()
+        head = (git / "HEAD").read_text().strip()
+        if head.startswith("ref:"):
+            ref = head.split(None, 1)[1]
+            p = git / ref
+            if p.exists():
+                return p.read_text().strip()[:12]
+            for line in (git / "packed-refs").read_text().splitlines():
+                if line.endswith(" " + ref):
+                    return line.split()[0][:12]
+            return "?"
+        return head[:12]
+    except OSError:
+        return "?"
+
+
+def target_rows(wls):
+    """Issue 5's 'must show' list, evaluated on this run."""
+    by = {w.key: w for w in wls}
+    out = []
+
+    def row(wk, label):
+        for r in by[wk].rows if wk in by else []:
+            if r.label.startswith(label):
+                return r
+        return None
+
+    def good(*rs):
+        return all(r is not None and r.status == "ok" and not math.isnan(r.median) for r in rs)
+
+    if "W1" in by:
+        w = by["W1"]
+        a, b = row("W1", "taskfarm --workers 5 (defaults"), row("W1", "taskfarm --workers 5 --concurrency 1")
+        bp = best_peer(w)
+        if good(a) and bp:
+            r = bp.median / a.median
+            out.append(("W1 `--workers 5` faster than every peer", f"{r:.2f}× the best peer ({bp.label}: {fmt_s(bp.median)} s vs {fmt_s(a.median)} s)", r > 1))
+        if good(b):
+            r = b.median / w.bound
+            out.append(("W1 `--workers 5 --concurrency 1` within 1.1× of the latency bound",
+                        f"{fmt_s(b.median)} s = {r:.2f}× the bound ({w.bound_text} = {w.bound:.2f} s)", r <= 1.1))
+    if "W2" in by:
+        w = by["W2"]
+        hey, curl = row("W2", "hey"), row("W2", "curl")
+        for label in ("taskfarm --workers 2 --concurrency 50", "taskfarm --workers 1 --concurrency 100"):
+            t = row("W2", label)
+            if good(t, hey, curl):
+                rh, rc = hey.median / t.median, curl.median / t.median
+                out.append((f"W2 `{label[9:]}` faster than hey -c 100 and curl --parallel-max 100",
+                            f"{rh:.2f}× hey, {rc:.2f}× curl", rh > 1 and rc > 1))
+            if good(t):
+                r = t.median / w.bound
+                out.append((f"W2 `{label[9:]}` within 1.3× of the latency bound",
+                            f"{fmt_s(t.median)} s = {r:.2f}× the bound ({w.bound_text} = {w.bound:.2f} s)", r <= 1.3))
+    if "W3" in by:
+        t, curl, hey = row("W3", "taskfarm --workers 2"), row("W3", "curl"), row("W3", "hey")
+        if good(t, curl, hey):
+            out.append(("W3 at least curl --parallel's requests/s (aim: hey's)",
+                        f"{fmt_rate(t.rate)} req/s vs curl {fmt_rate(curl.rate)} ({t.rate / curl.rate:.2f}×), "
+                        f"hey {fmt_rate(hey.rate)} ({t.rate / hey.rate:.2f}×)", t.rate >= curl.rate))
+    if "C1" in by:
+        a, b = row("C1", "taskfarm --workers 1"), row("C1", "taskfarm --workers 2")
+        split = row("C1", "primes_baseline --procs 2")
+        if good(a, b):
+            r = a.median / b.median
+            out.append(("C1 2 workers ≥ 1.8× faster than 1 worker", f"{r:.2f}×", r >= 1.8))
+        if good(b, split):
+            r = b.median / split.median
+            out.append(("C1 2 workers within 1.15× of the static 2-process split",
+                        f"{fmt_s(b.median)} s vs {fmt_s(split.median)} s = {r:.2f}×", r <= 1.15))
+    if "D1" in by:
+        a, nb = row("D1", "taskfarm --workers 2 -q (batching"), row("D1", "taskfarm --workers 2 -q --no-batch")
+        pd, p1 = row("D1", "Python multiprocessing.Pool(2).map, default"), row("D1", "Python multiprocessing.Pool(2).map, chunksize=1")
+        if good(a):
+            extra = f" (Pool.map default chunksize: {fmt_rate(pd.rate)})" if good(pd) else ""
+            out.append(("D1 ≥ 1,000,000 no-op tasks/s with batching", f"{fmt_rate(a.rate)} tasks/s{extra}",
+                        a.rate >= 1_000_000))
+        if good(nb, p1):
+            us_nb, us_p1 = 1e6 / nb.rate, 1e6 / p1.rate
+            out.append(("D1 per-task overhead with --no-batch well under Pool.map chunksize=1",
+                        f"{us_nb:.1f} µs vs {us_p1:.1f} µs per task ({us_p1 / us_nb:.2f}× less)", us_nb < 0.5 * us_p1))
+    if "STDIN" in by:
+        s = by["STDIN"].rows[0]
+        if s.mem_result:
+            mb = s.mem_result["coordinator_mb"]
+            out.append(("Million tasks from stdin: coordinator peak RSS < 100 MB", f"{mb:.1f} MB", mb < 100))
+    return out
+
+
+def write_report(args, wls, info, started, finished, load0, load1):
+    L = []
+    mode = "scripts/bench --quick" if args.quick else "scripts/bench"
+    extra = f" --only {args.only}" if args.only else ""
+    L.append("# taskfarm benchmarks")
+    L.append("")
+    L.append(f"Produced by `{mode}{extra}` (bench/run_bench.py), {started:%Y-%m-%d %H:%M} UTC, "
+             f"in {(finished - started).total_seconds() / 60:.1f} min; regenerate with the same command. "
+             "Every number below is from that one run.")
+    if args.quick:
+        L.append("")
+        L.append("**Quick mode: smaller workloads and 1–2 runs each, for smoke testing only.**")
+    L.append("")
+    L.append("## Machine")
+    L.append("")
+    L.append(f"- {info['nproc']} CPUs: {info['cpu']}; {info['mem']} RAM; {info['kernel']}")
+    L.append(f"- load average (1 min) at start {load0:.2f}, at end {load1:.2f}"
+             + (" — **the machine was busy with other work: treat the numbers as noisy**" if max(load0, load1) > 1.0 else ""))
+    L.append(f"- taskfarm commit {commit_id()}, Release build")
+    L.append(f"- {info['tools']}")
+    L.append("")
+    L.append("## How it is measured")
+    L.append("")
+    L.append("- The server is `build/bin/testserver` on 127.0.0.1 (one libevent thread; `?delay=MS` is a server-side "
+             "timer standing in for network latency). Client and server share the machine.")
+    L.append("- Each command first runs once with its output captured and checked: HTTP status 200 and the exact byte "
+             "total for URL workloads, the prime total for C1, the task count for D1. taskfarm's check run adds "
+             "`-o FILE.jsonl` (except for `noop` runs, checked from the summary); a command that fails its check "
+             "says **FAILED CHECK** in its row.")
+    L.append("- Then `hyperfine --runs N` times it (whole process, start-up included; output discarded). Wall is the "
+             "median [min–max] of those runs. Runs: 5, or 3 for commands whose check run took over 5 s and 2 for "
+             "over 30 s (1–2 in quick mode).")
+    L.append("- Rate = requests or tasks ÷ median wall. Client CPU = mean user+sys of the command and all its "
+             "children (coordinator and workers), from hyperfine; the server's CPU is not included.")
+    L.append("- **vs best peer** (taskfarm rows) = taskfarm's rate ÷ the best peer's rate, which is the best peer's "
+             "median ÷ taskfarm's median when both do the same work: >1 means taskfarm is faster.")
+    L.append("- Peak RSS: the command runs once more while /proc is polled every 10 ms for VmHWM of the "
+             "coordinator and its worker processes.")
+    L.append("")
+
+    targets = target_rows(wls)
+    if targets:
+        L.append("## Issue 5 targets, from this run")
+        L.append("")
+        L.append("| target | measured | met? |")
+        L.append("| --- | --- | --- |")
+        for name, val, met in targets:
+            L.append(f"| {name} | {val} | {'yes' if met else '**NO**'} |")
+        L.append("")
+
+    for wl in wls:
+        L.append(f"## {wl.title}")
+        L.append("")
+        L.append(wl.description)
+        L.append("")
+        bp = best_peer(wl)
+        L.append(f"| tool / mode | command | median wall s [min–max] | runs | {wl.unit} | client CPU s | vs best peer |")
+        L.append("| --- | --- | --- | --- | --- | --- | --- |")
+        for r in wl.rows:
+            cmd = f"`{r.cmd}`" if r.cmd and r.cmd != "—" else "—"
+            if r.kind == "bound":
+                L.append(f"| *{r.label}* | — | {fmt_s(wl.bound)} | — | {fmt_rate(r.count / wl.bound)} | — | — |")
+                continue
+            if r.kind == "ceiling":
+                L.append(f"| {r.label} | {cmd} | ({r.median:.0f} s fixed) | 1 | {fmt_rate(r.rate)} | — | — |")
+                continue
+            if r.status in ("FAILED CHECK", "FAILED RUN"):
+                wall = f"**{r.status}**"
+                if not math.isnan(r.median):
+                    wall += f" {fmt_s(r.median)} [{fmt_s(r.tmin)}–{fmt_s(r.tmax)}]"
+            else:
+                wall = f"{fmt_s(r.median)} [{fmt_s(r.tmin)}–{fmt_s(r.tmax)}]"
+            ratio = "—"
+            if r.kind == "taskfarm" and bp and r.status == "ok":
+                ratio = f"{r.rate / bp.rate:.2f}×"
+            elif r.kind == "peer" and r is bp:
+                ratio = "(best peer)"
+            L.append(f"| {r.label} | {cmd} | {wall} | {r.runs or '—'} | {fmt_rate(r.rate)} | {fmt_s(r.cpu)} | {ratio} |")
+        L.append("")
+        failed = [r for r in wl.rows if r.status.startswith("FAILED")]
+        for r in failed:
+            L.append(f"- **{r.label}: {r.status}**: {r.detail}")
+        mems = [r for r in wl.rows if r.mem_result]
+        for r in mems:
+            m = r.mem_result
+            selfrep = "" if math.isnan(m["self_reported_mb"]) else f" (its own summary says {m['self_reported_mb']:.1f} MB)"
+            L.append(f"- Peak RSS of `{r.label}`: coordinator {m['coordinator_mb']:.1f} MB{selfrep}; "
+                     f"largest of its {m['workers_seen']} workers {m['worker_mb']:.1f} MB.")
+        if failed or mems:
+            L.append("")
+    out = Path(args.out)
+    out.write_text("\n".join(L) + "\n")
+    log(f"wrote {out}")
+
+
+# ---------------------------------------------------------------- main
+
+
+def start_server(work):
+    port_file = work / "port"
+    if port_file.exists():
+        port_file.unlink()
+    log_file = open(work / "testserver.log", "w")
+    p = subprocess.Popen([f"{BIN}/testserver", "--address", "127.0.0.1", "--port", "0", "--port-file", str(port_file)],
+                         cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+    for _ in range(200):
+        if port_file.exists() and port_file.read_text().strip():
+            return p, int(port_file.read_text().strip())
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    p.kill()
+    raise SystemExit("testserver did not start (see testserver.log)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller workloads, 1-2 runs each (smoke test)")
+    ap.add_argument("--runs", type=int, default=0, help="runs per command (default: 5/3/2 by duration)")
+    ap.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,C1 (W1 W2 W3 C1 D1 STDIN)")
+    ap.add_argument("--out", default="", help="report file (default BENCHMARKS.md; quick: WORKDIR/BENCHMARKS.quick.md)")
+    ap.add_argument("--workdir", default="/tmp/taskfarm-bench", help="where URL/task files and raw results go")
+    args = ap.parse_args()
+    os.chdir(ROOT)
+    args.work = Path(args.workdir)
+    if args.work.exists():
+        shutil.rmtree(args.work)
+    args.work.mkdir(parents=True)
+    if not args.out:
+        args.out = str(args.work / "BENCHMARKS.quick.md") if args.quick else str(ROOT / "BENCHMARKS.md")
+    for tool in ("hyperfine", "curl", "hey", "wrk"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} not found: run scripts/setup --bench")
+    for b in ("coordinator", "worker", "testserver", "primes_baseline"):
+        if not (ROOT / BIN / b).exists():
+            raise SystemExit(f"{BIN}/{b} missing: build first (scripts/setup --bench)")
+    try:
+        import httpx  # noqa: F401
+        import requests  # noqa: F401
+    except ImportError as e:
+        raise SystemExit(f"run with Debian's /usr/bin/python3 and python3-requests/httpx installed: {e}")
+
+    started = datetime.datetime.utcnow()
+    load0 = os.getloadavg()[0]
+    server, port = start_server(args.work)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        log(f"testserver on {base}; work dir {args.work}; load average {load0:.2f}")
+        wls = build_workloads(args, base)
+        if args.only:
+            keep = {k.strip().upper() for k in args.only.split(",")}
+            wls = [w for w in wls if w.key in keep]
+        for wl in wls:
+            for i, row in enumerate(wl.rows):
+                if row.kind == "ceiling":
+                    run_wrk(args, wl, row, wl.wrk_url)
+                else:
+                    run_row(args, wl, row, i)
+        load1 = os.getloadavg()[0]
+        finished = datetime.datetime.utcnow()
+        write_report(args, wls, machine_info(), started, finished, load0, load1)
+        (args.work / "results.json").write_text(json.dumps(
+            [{"workload": w.key, "rows": [{k: v for k, v in r.__dict__.items() if k != "check"} for r in w.rows]}
+             for w in wls], indent=1, default=str))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    bad = [(w.key, r.label) for w in wls for r in w.rows if r.status.startswith("FAILED")]
+    if bad:
+        log(f"{len(bad)} row(s) failed: {bad}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
