@@ -222,7 +222,7 @@ def run_shell(cmd, timeout):
 
 def choose_runs(args, check_wall, row):
     if args.quick:
-        runs = 1 if check_wall > 3 else 2
+        runs = 1 if check_wall > 1 else 2
     elif args.runs:
         runs = args.runs
     elif check_wall > 30:
@@ -287,8 +287,13 @@ def measure_rss(cmd, timeout):
     """Runs cmd once, polling /proc every 10 ms: peak VmHWM of the coordinator and
     of the largest worker (each process's last reading before it exited), plus the
     coordinator's own 'peak RSS' line if it prints one."""
-    p = subprocess.Popen(["bash", "-c", cmd], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
+    # The trailing `exit` stops bash from exec'ing the command in place, so the
+    # coordinator is forked from a small bash, not exec'd in a copy of this
+    # Python process: at exec the kernel folds the old image's high-water mark
+    # into the new program's ru_maxrss, which would inflate the coordinator's
+    # self-reported (getrusage) peak by the harness's own ~30-40 MB.
+    p = subprocess.Popen(["bash", "-c", cmd + "\nexit $?"], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
     peak = {}
     deadline = time.monotonic() + timeout
     while p.poll() is None and time.monotonic() < deadline:
@@ -381,7 +386,8 @@ def build_workloads(args, base):
     q = args.quick
     work = args.work
     rel = lambda p: str(p)  # files live in the work dir; commands name them absolutely
-    coord = f"{BIN}/coordinator"
+    binr = args.bin  # snapshot of build/bin (see snapshot_bins)
+    coord = f"{binr}/coordinator"
     wls = []
 
     def write_urls(name, urls):
@@ -420,7 +426,7 @@ def build_workloads(args, base):
                    "peer", count, check_curl(count, nbytes))
 
     # W1: the tutorial's 90 pages, 100 ms server delay.
-    reps = 10 if q else 30
+    reps = 5 if q else 30
     urls = [f"{base}/page/{i}?delay=100" for _ in range(reps) for i in (1, 2, 3)]
     n1 = len(urls)
     b1 = reps * sum(PAGE_SIZES)
@@ -438,7 +444,7 @@ def build_workloads(args, base):
         bound=waves * 0.1, bound_text=f"{waves} waves × 100 ms"))
 
     # W2: 1,000 GETs of /json with 50 ms delay, total concurrency 100.
-    n2 = 200 if q else 1000
+    n2 = 100 if q else 1000
     url2 = f"{base}/json?delay=50"
     f2, cfg2 = write_urls("w2", [url2] * n2)
     b2 = n2 * JSON_SIZE
@@ -456,25 +462,26 @@ def build_workloads(args, base):
         bound=waves2 * 0.05, bound_text=f"{waves2} waves × 50 ms"))
 
     # W3: 10,000 GETs of /json, no delay: throughput.
-    n3 = 2000 if q else 10000
+    n3 = 1000 if q else 10000
     url3 = f"{base}/json"
     f3, cfg3 = write_urls("w3", [url3] * n3)
     b3 = n3 * JSON_SIZE
     wls.append(Workload(
         "W3", f"W3: {n3:,} GETs of the 300-byte /json, no delay (throughput)",
         f"{n3:,} GETs, {b3:,} bytes. Client and server share the machine's {os.cpu_count()} cores. "
-        "Native tools at 64 connections (taskfarm's default: 2 workers × 32); wrk gives the server's ceiling "
-        "(a fixed-duration run, so it has no wall time).", "req/s",
+        "taskfarm runs with its defaults (2 workers × 32 in flight = 64); curl and hey at 100 (hey splits -n "
+        "evenly over -c, so -c must divide -n); wrk at 64 connections gives the server's ceiling (a "
+        "fixed-duration run, so it has no wall time and is not a peer for the ratio).", "req/s",
         [tf_url_row("taskfarm --workers 2 (defaults: --concurrency 32)", "--workers 2", f3, n3, b3, "W3a", mem=True),
          tf_url_row("taskfarm --workers 1 (defaults: --concurrency 32)", "--workers 1", f3, n3, b3, "W3b"),
          Row("wrk -t1 -c64 (server ceiling)", "", "ceiling", n3),
-         curl_row(cfg3, 64, n3, b3),
-         Row("hey -c 64", f"hey -n {n3} -c 64 '{url3}'", "peer", n3, check_hey(n3, b3))]
+         curl_row(cfg3, 100, n3, b3),
+         Row("hey -c 100", f"hey -n {n3} -c 100 '{url3}'", "peer", n3, check_hey(n3, b3))]
         + python_rows(f3, n3, b3, 2)))
     wls[-1].wrk_url = url3
 
     # C1: 400 × cpu primes 125000 on 1 and 2 workers vs the bare kernel.
-    n4 = 100 if q else 400
+    n4 = 50 if q else 400
     c1 = work / "c1.tasks"
     c1.write_text("cpu primes 125000\n" * n4)
     total = n4 * primes_below(125000)
@@ -490,13 +497,13 @@ def build_workloads(args, base):
              check_cmd=f"{cmd_a} -o {jsonl_a}"),
          Row("taskfarm --workers 2", cmd_b, "taskfarm", n4, check_taskfarm_cpu(n4, total, jsonl_b),
              check_cmd=f"{cmd_b} -o {jsonl_b}"),
-         Row("primes_baseline, 1 process", f"{BIN}/primes_baseline --tasks {n4}", "peer", n4, check_baseline(total)),
-         Row("primes_baseline --procs 2 (static split)", f"{BIN}/primes_baseline --tasks {n4} --procs 2", "peer",
+         Row("primes_baseline, 1 process", f"{binr}/primes_baseline --tasks {n4}", "peer", n4, check_baseline(total)),
+         Row("primes_baseline --procs 2 (static split)", f"{binr}/primes_baseline --tasks {n4} --procs 2", "peer",
              n4, check_baseline(total))]))
 
     # D1: a million no-op tasks.
-    n5 = 100_000 if q else 1_000_000
-    n5_c1 = 20_000 if q else 100_000
+    n5 = 50_000 if q else 1_000_000
+    n5_c1 = 10_000 if q else 100_000
     d1 = work / "d1.tasks"
     d1.write_text("noop\n" * n5)
     wls.append(Workload(
@@ -700,6 +707,8 @@ def write_report(args, wls, info, started, finished, load0, load1):
     L.append("")
     L.append("## How it is measured")
     L.append("")
+    L.append(f"- `{args.bin}/` is a copy of `build/bin/` taken at the start of the run (so a rebuild during the "
+             "run cannot swap binaries); URL and task files are in the same work directory.")
     L.append("- The server is `build/bin/testserver` on 127.0.0.1 (one libevent thread; `?delay=MS` is a server-side "
              "timer standing in for network latency). Client and server share the machine.")
     L.append("- Each command first runs once with its output captured and checked: HTTP status 200 and the exact byte "
@@ -730,7 +739,7 @@ def write_report(args, wls, info, started, finished, load0, load1):
     for wl in wls:
         L.append(f"## {wl.title}")
         L.append("")
-        L.append(wl.description)
+        L.append(wl.description + f" (Load average when this workload started: {getattr(wl, 'load', math.nan):.2f}.)")
         L.append("")
         bp = best_peer(wl)
         L.append(f"| tool / mode | command | median wall s [min–max] | runs | {wl.unit} | client CPU s | vs best peer |")
@@ -775,12 +784,25 @@ def write_report(args, wls, info, started, finished, load0, load1):
 # ---------------------------------------------------------------- main
 
 
-def start_server(work):
+def snapshot_bins(args):
+    """Copies the programs out of build/bin so a rebuild during the run can't
+    swap binaries under it; every command runs the copies in WORKDIR/bin."""
+    args.bin = args.work / "bin"
+    args.bin.mkdir()
+    for b in ("coordinator", "worker", "testserver", "primes_baseline"):
+        src = ROOT / BIN / b
+        if not src.exists():
+            raise SystemExit(f"{BIN}/{b} missing: build first (scripts/setup --bench)")
+        shutil.copy2(src, args.bin / b)
+
+
+def start_server(args):
+    work = args.work
     port_file = work / "port"
     if port_file.exists():
         port_file.unlink()
     log_file = open(work / "testserver.log", "w")
-    p = subprocess.Popen([f"{BIN}/testserver", "--address", "127.0.0.1", "--port", "0", "--port-file", str(port_file)],
+    p = subprocess.Popen([str(args.bin / "testserver"), "--address", "127.0.0.1", "--port", "0", "--port-file", str(port_file)],
                          cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
     for _ in range(200):
         if port_file.exists() and port_file.read_text().strip():
@@ -798,7 +820,7 @@ def main():
     ap.add_argument("--runs", type=int, default=0, help="runs per command (default: 5/3/2 by duration)")
     ap.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,C1 (W1 W2 W3 C1 D1 STDIN)")
     ap.add_argument("--out", default="", help="report file (default BENCHMARKS.md; quick: WORKDIR/BENCHMARKS.quick.md)")
-    ap.add_argument("--workdir", default="/tmp/taskfarm-bench", help="where URL/task files and raw results go")
+    ap.add_argument("--workdir", default="/tmp/tfb", help="where URL/task files and raw results go")
     args = ap.parse_args()
     os.chdir(ROOT)
     args.work = Path(args.workdir)
@@ -810,9 +832,7 @@ def main():
     for tool in ("hyperfine", "curl", "hey", "wrk"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not found: run scripts/setup --bench")
-    for b in ("coordinator", "worker", "testserver", "primes_baseline"):
-        if not (ROOT / BIN / b).exists():
-            raise SystemExit(f"{BIN}/{b} missing: build first (scripts/setup --bench)")
+    snapshot_bins(args)
     try:
         import httpx  # noqa: F401
         import requests  # noqa: F401
@@ -821,7 +841,7 @@ def main():
 
     started = datetime.datetime.utcnow()
     load0 = os.getloadavg()[0]
-    server, port = start_server(args.work)
+    server, port = start_server(args)
     try:
         base = f"http://127.0.0.1:{port}"
         log(f"testserver on {base}; work dir {args.work}; load average {load0:.2f}")
@@ -830,6 +850,7 @@ def main():
             keep = {k.strip().upper() for k in args.only.split(",")}
             wls = [w for w in wls if w.key in keep]
         for wl in wls:
+            wl.load = os.getloadavg()[0]
             for i, row in enumerate(wl.rows):
                 if row.kind == "ceiling":
                     run_wrk(args, wl, row, wl.wrk_url)

@@ -46,6 +46,32 @@ DecodedFrame DecodeFrame(std::string_view bytes) {
   return out;
 }
 
+pb::Frame* DecodeFrameOn(std::string_view bytes, google::protobuf::Arena* arena, DropReason* drop) {
+  if (bytes.size() > kMaxFrameBytes) {
+    *drop = DropReason::kTooLarge;
+    return nullptr;
+  }
+  auto* frame = google::protobuf::Arena::CreateMessage<pb::Frame>(arena);
+  if (bytes.empty() || !frame->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    *drop = DropReason::kNotProtobuf;
+    return nullptr;
+  }
+  if (frame->version() != pb::PROTOCOL_VERSION_CURRENT) {
+    *drop = DropReason::kBadVersion;
+    return nullptr;
+  }
+  if (frame->body_case() == pb::Frame::BODY_NOT_SET) {
+    *drop = DropReason::kEmptyBody;
+    return nullptr;
+  }
+  return frame;
+}
+
+void EncodeFrameTo(pb::Frame* frame, std::string* out) {
+  frame->set_version(pb::PROTOCOL_VERSION_CURRENT);
+  frame->SerializeToString(out);
+}
+
 uint64_t DropCounts::Total() const {
   uint64_t total = 0;
   for (uint64_t n : by_reason) total += n;

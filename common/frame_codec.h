@@ -46,6 +46,13 @@ struct DecodedFrame {
 
 [[nodiscard]] DecodedFrame DecodeFrame(std::string_view bytes);
 
+// The same checks, parsing into a Frame on `arena` (cheap for batches of
+// many small messages). Returns null and sets *drop when the input is dropped.
+[[nodiscard]] pb::Frame* DecodeFrameOn(std::string_view bytes, google::protobuf::Arena* arena, DropReason* drop);
+
+// Stamps the version into `frame` and serializes it into `out`.
+void EncodeFrameTo(pb::Frame* frame, std::string* out);
+
 // Counts of dropped input by reason; cheap to copy.
 struct DropCounts {
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> by_reason{};

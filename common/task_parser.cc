@@ -8,14 +8,26 @@
 namespace taskfarm {
 namespace {
 
-std::vector<std::string_view> SplitWords(std::string_view line) {
-  std::vector<std::string_view> words;
+// Up to four words; `size` counts all of them (a fifth makes the line
+// wrong for every kind anyway). No allocation: this runs once per task.
+struct Words {
+  std::string_view word[4];
+  size_t size = 0;
+  std::string_view operator[](size_t i) const { return word[i]; }
+  bool empty() const { return size == 0; }
+};
+
+Words SplitWords(std::string_view line) {
+  Words words;
   size_t i = 0;
   while (i < line.size()) {
     while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
     size_t start = i;
     while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) words.push_back(line.substr(start, i - start));
+    if (i > start) {
+      if (words.size < 4) words.word[words.size] = line.substr(start, i - start);
+      ++words.size;
+    }
   }
   return words;
 }
@@ -46,15 +58,15 @@ ParsedLine Error(std::string message) { return ParsedLine{std::nullopt, std::mov
 
 ParsedLine ParseTaskLine(std::string_view line, const ParseOptions& options) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  std::vector<std::string_view> words = SplitWords(line);
+  Words words = SplitWords(line);
   if (words.empty() || words[0].front() == '#') return {};
   std::string_view kind = words[0];
   pb::TaskSpec spec;
   if (kind == "url") {
-    if (words.size() != 2) return Error("'url' takes one URL: url http://host/path");
+    if (words.size != 2) return Error("'url' takes one URL: url http://host/path");
     spec.mutable_url()->set_url(std::string(words[1]));
   } else if (kind == "cpu") {
-    if (words.size() != 3) return Error("'cpu' takes a kernel and a number: cpu primes N");
+    if (words.size != 3) return Error("'cpu' takes a kernel and a number: cpu primes N");
     if (words[1] != "primes") {
       return Error("unknown cpu kernel '" + std::string(words[1]) + "' (known: primes)");
     }
@@ -65,16 +77,16 @@ ParsedLine ParseTaskLine(std::string_view line, const ParseOptions& options) {
     spec.mutable_cpu()->set_kernel("primes");
     spec.mutable_cpu()->set_n(n);
   } else if (kind == "sleep") {
-    if (words.size() != 2) return Error("'sleep' takes milliseconds: sleep MS");
+    if (words.size != 2) return Error("'sleep' takes milliseconds: sleep MS");
     uint64_t ms = 0;
     std::string err = ParseNumber(words[1], 0, 86'400'000, "sleep duration", &ms);
     if (!err.empty()) return Error(err);
     spec.mutable_sleep()->set_ms(static_cast<uint32_t>(ms));
   } else if (kind == "noop") {
-    if (words.size() != 1) return Error("'noop' takes no argument");
-    spec.mutable_noop();
+    if (words.size != 1) return Error("'noop' takes no argument");
+    spec.set_noop(true);
   } else if (kind == "fault" && options.allow_fault_tasks) {
-    if (words.size() != 2 || (words[1] != "kill" && words[1] != "hang")) {
+    if (words.size != 2 || (words[1] != "kill" && words[1] != "hang")) {
       return Error("'fault' takes kill or hang");
     }
     spec.mutable_fault()->set_action(std::string(words[1]));

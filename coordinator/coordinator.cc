@@ -96,6 +96,7 @@ class CoordinatorLoop {
   void SpawnOne();
   void Feed();
   void SendTo(const std::string& identity, pb::Frame frame);
+  void SendTo(const std::string& identity, pb::Frame* frame);
   void SendDispatches();
   void HandleMessage(const std::string& identity, std::string_view payload);
   void HandleHello(const std::string& identity, const pb::Hello& hello);
@@ -144,6 +145,19 @@ class CoordinatorLoop {
   Journal::Recovered recovered_;
   std::FILE* output_ = nullptr;
   std::string out_buffer_;
+
+  // Incoming frames are parsed on this arena, reset after each drain: no
+  // malloc/free per result. Its first block is ours, so Reset() keeps it.
+  std::vector<char> arena_block_ = std::vector<char>(1 << 20);
+  google::protobuf::Arena arena_{MakeArenaOptions(arena_block_)};
+  pb::Frame dispatch_frame_;
+  std::string send_buffer_;
+  static google::protobuf::ArenaOptions MakeArenaOptions(std::vector<char>& block) {
+    google::protobuf::ArenaOptions o;
+    o.initial_block = block.data();
+    o.initial_block_size = block.size();
+    return o;
+  }
 };
 
 bool CoordinatorLoop::OpenOutputs(std::string* error) {
@@ -263,11 +277,13 @@ void CoordinatorLoop::Feed() {
   }
 }
 
-void CoordinatorLoop::SendTo(const std::string& identity, pb::Frame frame) {
-  std::string bytes = EncodeFrame(std::move(frame));
+void CoordinatorLoop::SendTo(const std::string& identity, pb::Frame frame) { SendTo(identity, &frame); }
+
+void CoordinatorLoop::SendTo(const std::string& identity, pb::Frame* frame) {
+  EncodeFrameTo(frame, &send_buffer_);
   try {
     router_->send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    router_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    router_->send(zmq::buffer(send_buffer_), zmq::send_flags::dontwait);
   } catch (const zmq::error_t&) {
     // EHOSTUNREACH: the peer is gone; its leases come back through the
     // heartbeat timeout or its process exit.
@@ -278,9 +294,12 @@ void CoordinatorLoop::SendDispatches() {
   for (Dispatch& d : scheduler_.TakeDispatches()) {
     auto it = identity_of_.find(d.worker);
     if (it == identity_of_.end()) continue;
-    pb::Frame f;
-    for (auto& a : d.tasks) *f.mutable_tasks()->add_tasks() = std::move(a);
-    SendTo(it->second, std::move(f));
+    // One reused frame: its repeated field keeps its elements across
+    // Clear(), so steady-state dispatch allocates nothing here.
+    auto* tasks = dispatch_frame_.mutable_tasks()->mutable_tasks();
+    tasks->Clear();
+    for (auto& a : d.tasks) *tasks->Add() = std::move(a);
+    SendTo(it->second, &dispatch_frame_);
   }
 }
 
@@ -320,12 +339,13 @@ void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& 
 }
 
 void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_view payload) {
-  DecodedFrame decoded = DecodeFrame(payload);
-  if (!decoded.frame) {
-    drops_.Count(decoded.drop);
+  DropReason drop;
+  pb::Frame* parsed = DecodeFrameOn(payload, &arena_, &drop);
+  if (!parsed) {
+    drops_.Count(drop);
     return;
   }
-  const pb::Frame& frame = *decoded.frame;
+  pb::Frame& frame = *parsed;
   if (frame.has_hello()) {
     HandleHello(identity, frame.hello());
     return;
@@ -348,8 +368,8 @@ void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_vie
   scheduler_.WorkerHeard(wid);
   switch (frame.body_case()) {
     case pb::Frame::kResults:
-      for (const pb::Outcome& o : frame.results().outcomes()) {
-        if (scheduler_.OnOutcome(wid, o) != OutcomeVerdict::kAccepted) drops_.Count(DropReason::kUnknownTask);
+      for (pb::Outcome& o : *frame.mutable_results()->mutable_outcomes()) {
+        if (scheduler_.OnOutcome(wid, &o) != OutcomeVerdict::kAccepted) drops_.Count(DropReason::kUnknownTask);
       }
       break;
     case pb::Frame::kHeartbeat:
@@ -422,12 +442,17 @@ void CoordinatorLoop::Interrupt(int signo) {
 }
 
 void CoordinatorLoop::WriteFinished() {
-  std::vector<pb::Result> finished = scheduler_.TakeFinished();
+  std::vector<FinishedTask> finished = scheduler_.TakeFinishedRaw();
   if (finished.empty()) return;
   double run_start_unix = UnixMs() - (clock_.NowMs() - start_ms_);
-  for (pb::Result& r : finished) {
+  // Names and JSON cost allocations; only pay for them if a record is shown.
+  bool shown = journal_ || output_ || !config_.quiet;
+  for (FinishedTask& f : finished) {
+    pb::Result& r = f.result;
     if (r.has_start_ms()) r.set_start_ms(r.start_ms() - run_start_unix);
-    stats_.Add(r);
+    stats_.Add(KindName(f.spec), r);
+    if (!shown) continue;
+    scheduler_.Decorate(f);
     if (journal_ || output_) {
       std::string json = ToJson(r);
       if (journal_) journal_->Append(json);
@@ -551,6 +576,7 @@ int CoordinatorLoop::Run(int signal_fd) {
       }
       HandleMessage(identity.to_string(), payload.to_string_view());
     }
+    arena_.Reset();
     if (items[1].revents & ZMQ_POLLIN) HandleSignals(signal_fd);
 
     Scheduler::TickResult tick = scheduler_.Tick();

@@ -21,7 +21,9 @@ std::string Seconds(double ms) {
 }  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options, const Clock& clock)
-    : options_(options), clock_(clock) {}
+    : options_(options), clock_(clock) {
+  tasks_.reserve(8192);
+}
 
 bool Scheduler::WantsTasks() const {
   // Enough to keep every slot and prefetch queue full, and no more: the
@@ -45,7 +47,7 @@ void Scheduler::AddTask(uint32_t id, pb::TaskSpec spec) {
   ready_.push_back(id);
 }
 
-void Scheduler::AddFinished(pb::Result result) { finished_.push_back(std::move(result)); }
+void Scheduler::AddFinished(pb::Result result) { finished_.push_back(FinishedTask{std::move(result), {}, -1}); }
 
 WorkerId Scheduler::AddWorker(const WorkerInfo& info) {
   WorkerId id = next_worker_++;
@@ -82,7 +84,7 @@ const WorkerInfo* Scheduler::Info(WorkerId worker) const {
 uint32_t Scheduler::Extra(double ewma_ms, uint32_t slots, uint32_t max_batch) const {
   if (ewma_ms < 0) return 0;  // nothing known yet: no prefetch
   double extra = slots * options_.prefetch_ms / std::max(ewma_ms, 1e-3);
-  return static_cast<uint32_t>(std::min<double>(extra, max_batch));
+  return static_cast<uint32_t>(std::min<double>(extra, 4.0 * max_batch));
 }
 
 bool Scheduler::CanTake(const Worker& w, bool cpu) const {
@@ -110,6 +112,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
   auto lease = [&](WorkerId wid, Worker& w, Task& t) {
     ++t.attempts;
     t.worker = wid;
+    t.last_worker = wid;
     t.lease_start_ms = now;
     t.deadline_ms = options_.task_timeout_ms > 0 ? now + options_.task_timeout_ms : 0;
     if (w.in_flight++ == 0) w.busy_since_ms = now;
@@ -184,7 +187,32 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
   return out;
 }
 
-std::vector<pb::Result> Scheduler::TakeFinished() { return std::exchange(finished_, {}); }
+std::vector<FinishedTask> Scheduler::TakeFinishedRaw() { return std::exchange(finished_, {}); }
+
+std::vector<pb::Result> Scheduler::TakeFinished() {
+  std::vector<pb::Result> out;
+  out.reserve(finished_.size());
+  for (FinishedTask& f : finished_) {
+    Decorate(f);
+    out.push_back(std::move(f.result));
+  }
+  finished_.clear();
+  return out;
+}
+
+void Scheduler::Decorate(FinishedTask& f) const {
+  pb::Result& r = f.result;
+  if (f.spec.what_case() != pb::TaskSpec::WHAT_NOT_SET) {
+    if (r.kind().empty()) r.set_kind(std::string(KindName(f.spec)));
+    if (f.spec.has_url() && !r.has_url()) r.set_url(f.spec.url().url());
+    if (!r.has_task()) r.set_task(FormatTask(f.spec));
+  }
+  auto s = stats_.find(f.worker);
+  if (s != stats_.end()) {
+    if (r.worker().empty()) r.set_worker(s->second.name);
+    if (!r.has_host() && !s->second.host.empty()) r.set_host(s->second.host);
+  }
+}
 
 void Scheduler::Release(Task& t) {
   auto wit = workers_.find(t.worker);
@@ -219,10 +247,10 @@ void Scheduler::Finish(Task& t, pb::Result result) {
   result.set_id(t.id);
   result.set_attempts(t.attempts);
   for (auto& f : t.failures) result.add_failures(std::move(f));
-  if (result.kind().empty()) result.set_kind(std::string(KindName(t.spec)));
-  if (t.spec.has_url() && !result.has_url()) result.set_url(t.spec.url().url());
-  result.set_task(FormatTask(t.spec));
-  finished_.push_back(std::move(result));
+  FinishedTask& f = finished_.emplace_back();
+  f.result.Swap(&result);
+  f.spec.Swap(&t.spec);
+  f.worker = t.last_worker;
   tasks_.erase(t.id);
 }
 
@@ -235,6 +263,12 @@ void Scheduler::FinishFailed(Task& t, Code code, const std::string& error) {
 }
 
 OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, const pb::Outcome& outcome) {
+  pb::Outcome copy = outcome;
+  return OnOutcome(worker, &copy);
+}
+
+OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcome) {
+  const pb::Outcome& outcome = *mutable_outcome;
   auto wit = workers_.find(worker);
   if (wit == workers_.end()) return OutcomeVerdict::kUnknownWorker;
   wit->second.last_heard_ms = clock_.NowMs();
@@ -245,13 +279,18 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, const pb::Outcome& outcome)
   }
   Task& t = it->second;
   Release(t);
-  const pb::Result& r = outcome.result();
-  double d = r.duration_ms();
+  double d = outcome.result().duration_ms();
   double& ewma = IsCpu(t) ? ewma_cpu_ms_ : ewma_other_ms_;
   ewma = ewma < 0 ? d : 0.8 * ewma + 0.2 * d;
   WorkerStats& s = stats_[worker];
-  pb::Result result = r;
-  result.set_worker(wit->second.info.name);
+  // The outcome usually lives on the caller's arena: a generated CopyFrom
+  // is far cheaper than a cross-arena Swap (which goes through reflection).
+  pb::Result result;
+  if (mutable_outcome->GetArena() == nullptr) {
+    result.Swap(mutable_outcome->mutable_result());
+  } else {
+    result.CopyFrom(outcome.result());
+  }
   if (outcome.started_unix_ms() > 0) result.set_start_ms(outcome.started_unix_ms());
   if (!result.ok()) {
     std::string error = result.error().empty() ? "failed without a reason" : result.error();

@@ -67,6 +67,15 @@ struct WorkerStats {
   std::string gone_reason;
 };
 
+// A finished task as the scheduler hands it over: the record without the
+// names (kind, task line, worker, host), which Decorate() adds only when the
+// record is going to be written somewhere. Tiny tasks stay cheap.
+struct FinishedTask {
+  pb::Result result;
+  pb::TaskSpec spec;
+  WorkerId worker = -1;  // the worker of the last attempt, -1: never ran
+};
+
 enum class OutcomeVerdict { kAccepted, kLate, kUnknownWorker };
 
 class Scheduler {
@@ -94,6 +103,8 @@ class Scheduler {
   [[nodiscard]] const WorkerInfo* Info(WorkerId worker) const;
 
   [[nodiscard]] OutcomeVerdict OnOutcome(WorkerId worker, const pb::Outcome& outcome);
+  // Same, taking the result out of `outcome` instead of copying it.
+  [[nodiscard]] OutcomeVerdict OnOutcome(WorkerId worker, pb::Outcome* outcome);
 
   // ---- time
   // Workers silent past the heartbeat timeout are declared lost and
@@ -106,7 +117,11 @@ class Scheduler {
 
   // ---- output
   [[nodiscard]] std::vector<Dispatch> TakeDispatches();
+  // Finished records, fully named (kind, task, worker, host).
   [[nodiscard]] std::vector<pb::Result> TakeFinished();
+  // Finished records as they are; call Decorate() on the ones to write.
+  [[nodiscard]] std::vector<FinishedTask> TakeFinishedRaw();
+  void Decorate(FinishedTask& finished) const;
   // Leases that were being run by a worker now gone, to tell it to stop
   // (only meaningful if it comes back).
   // ---- interruption
@@ -135,6 +150,7 @@ class Scheduler {
     bool suspect = false;         // was in flight on a worker that died
     std::vector<std::string> failures;
     WorkerId worker = -1;         // current lease holder, -1: none
+    WorkerId last_worker = -1;    // holder of the latest lease
     double lease_start_ms = 0;
     double deadline_ms = 0;
   };
@@ -167,7 +183,7 @@ class Scheduler {
   std::map<WorkerId, WorkerStats> stats_;
   WorkerId next_worker_ = 1;
   size_t leased_ = 0;
-  std::vector<pb::Result> finished_;
+  std::vector<FinishedTask> finished_;
   double ewma_cpu_ms_ = -1;
   double ewma_other_ms_ = -1;
   bool stopped_ = false;

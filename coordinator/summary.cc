@@ -7,7 +7,7 @@
 
 namespace taskfarm {
 
-void RunStats::Add(const pb::Result& r) {
+void RunStats::Add(std::string_view kind, const pb::Result& r) {
   if (r.ok()) {
     ++ok_;
   } else {
@@ -15,7 +15,9 @@ void RunStats::Add(const pb::Result& r) {
     if (r.error_code() == "cancelled") ++cancelled_;
   }
   if (r.error_code() == "cancelled") return;  // never ran: no latency
-  KindStats& k = kinds_[r.kind()];
+  auto it = kinds_.find(kind);
+  if (it == kinds_.end()) it = kinds_.emplace(std::string(kind), KindStats{}).first;
+  KindStats& k = it->second;
   k.latency_ms.push_back(static_cast<float>(r.duration_ms()));
   k.cpu_ms += r.cpu_user_ms() + r.cpu_sys_ms();
   k.wall_ms += r.duration_ms();

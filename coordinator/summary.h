@@ -16,7 +16,7 @@ namespace taskfarm {
 
 class RunStats {
  public:
-  void Add(const pb::Result& r);
+  void Add(std::string_view kind, const pb::Result& r);
   void AddResumed(bool ok) { ++resumed_; ok ? ++ok_ : ++failed_; }
 
   uint64_t ok() const { return ok_; }
@@ -30,7 +30,7 @@ class RunStats {
     double wall_ms = 0;  // durations, summed
     uint64_t count = 0;
   };
-  const std::map<std::string, KindStats>& kinds() const { return kinds_; }
+  const std::map<std::string, KindStats, std::less<>>& kinds() const { return kinds_; }
 
   struct Extras {
     double wall_ms = 0;
@@ -45,7 +45,7 @@ class RunStats {
 
  private:
   uint64_t ok_ = 0, failed_ = 0, cancelled_ = 0, resumed_ = 0;
-  std::map<std::string, KindStats> kinds_;
+  std::map<std::string, KindStats, std::less<>> kinds_;
 };
 
 }  // namespace taskfarm

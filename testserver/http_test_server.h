@@ -46,8 +46,8 @@ constexpr char FillerByte(uint64_t i) { return static_cast<char>('a' + i % 26); 
 class HttpTestServer {
  public:
   // Binds and starts serving on a background thread. Throws
-  // std::runtime_error ("cannot listen on ADDR:PORT: reason") if it cannot
-  // bind or set up the loop.
+  // std::runtime_error if it cannot bind ("testserver: cannot listen on
+  // ADDR:PORT: reason") or set up the loop.
   explicit HttpTestServer(Options options);
   // Stop()s: the port is closed and all threads are joined on return.
   ~HttpTestServer();

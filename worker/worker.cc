@@ -110,6 +110,7 @@ class WorkerLoop {
  private:
   void Connect();
   bool Send(pb::Frame frame);
+  bool SendBytes(const std::string& bytes);
   void SendHello();
   void Handle(const pb::Frame& frame);
   void Accept(const pb::Assignment& a);
@@ -151,9 +152,15 @@ class WorkerLoop {
   int io_running_ = 0;
   int cpu_running_ = 0;
   std::multimap<double, uint64_t> sleep_timers_;  // wake time -> lease
-  pb::ResultBatch pending_;
+  // Results wait in a reused frame: Clear() keeps the repeated field's
+  // elements, so a steady stream of results allocates nothing per result.
+  pb::Frame results_frame_;
+  pb::ResultBatch& pending_ = *results_frame_.mutable_results();
+  std::string send_buffer_;
+  google::protobuf::Arena arena_;  // incoming frames, reset every loop turn
   double oldest_pending_ms_ = 0;
   double loop_user_ms_ = 0, loop_sys_ms_ = 0;
+  uint32_t max_rss_kb_ = 0;  // refreshed once per loop turn, not per task
   DropCounts drops_;
 };
 
@@ -189,8 +196,9 @@ void WorkerLoop::Connect() {
   last_recv_ms_ = clock_.NowMs();
 }
 
-bool WorkerLoop::Send(pb::Frame frame) {
-  std::string bytes = EncodeFrame(std::move(frame));
+bool WorkerLoop::Send(pb::Frame frame) { return SendBytes(EncodeFrame(std::move(frame))); }
+
+bool WorkerLoop::SendBytes(const std::string& bytes) {
   try {
     auto sent = socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
     if (sent) last_send_ms_ = clock_.NowMs();
@@ -371,17 +379,18 @@ void WorkerLoop::Complete(uint64_t key, pb::Result result, bool retryable) {
   Lease& lease = it->second;
   const pb::Assignment& a = lease.assignment;
   double now = clock_.NowMs();
-  result.set_kind(std::string(KindName(a.spec())));
+  // Only what the coordinator cannot know: it adds kind, url, host, id and
+  // the task line itself, which keeps results of tiny tasks tiny.
   result.set_duration_ms(RoundUs(now - lease.start_ms));
-  result.set_host(host_);
   if (!result.has_cpu_user_ms()) {
     result.set_cpu_user_ms(lease.cpu_user_ms);
     result.set_cpu_sys_ms(lease.cpu_sys_ms);
   }
-  result.set_cpu_user_ms(RoundUs(result.cpu_user_ms()));
-  result.set_cpu_sys_ms(RoundUs(result.cpu_sys_ms()));
-  result.set_worker_max_rss_kb(static_cast<uint32_t>(MaxRssKb()));
-  if (a.spec().has_url()) result.set_url(a.spec().url().url());
+  if (result.cpu_user_ms() > 0) result.set_cpu_user_ms(RoundUs(result.cpu_user_ms()));
+  else result.clear_cpu_user_ms();
+  if (result.cpu_sys_ms() > 0) result.set_cpu_sys_ms(RoundUs(result.cpu_sys_ms()));
+  else result.clear_cpu_sys_ms();
+  result.set_worker_max_rss_kb(max_rss_kb_);
   pb::Outcome* o = pending_.add_outcomes();
   o->set_task_id(a.task_id());
   o->set_attempt(a.attempt());
@@ -473,6 +482,7 @@ void WorkerLoop::CollectDone() {
 void WorkerLoop::ChargeLoopCpu() {
   double user, sys;
   ThreadCpuMs(&user, &sys);
+  max_rss_kb_ = static_cast<uint32_t>(MaxRssKb());
   double du = user - loop_user_ms_, ds = sys - loop_sys_ms_;
   loop_user_ms_ = user;
   loop_sys_ms_ = sys;
@@ -488,10 +498,9 @@ void WorkerLoop::ChargeLoopCpu() {
 
 void WorkerLoop::FlushResults(bool force) {
   if (pending_.outcomes_size() == 0 || !registered_) return;
-  pb::Frame f;
-  *f.mutable_results() = std::move(pending_);
-  pending_.Clear();
-  Send(std::move(f));
+  EncodeFrameTo(&results_frame_, &send_buffer_);
+  pending_.mutable_outcomes()->Clear();
+  SendBytes(send_buffer_);
   (void)force;
 }
 
@@ -539,6 +548,7 @@ int WorkerLoop::NextTimeoutMs() {
 }
 
 int WorkerLoop::Run(int signal_fd) {
+  max_rss_kb_ = static_cast<uint32_t>(MaxRssKb());
   Connect();
   int zmq_fd = socket_->get(zmq::sockopt::fd);
   while (!quit_) {
@@ -550,13 +560,15 @@ int WorkerLoop::Run(int signal_fd) {
       auto msg = TryRecv(*socket_);
       if (!msg) break;
       last_recv_ms_ = clock_.NowMs();
-      DecodedFrame decoded = DecodeFrame(msg->to_string_view());
-      if (!decoded.frame) {
-        drops_.Count(decoded.drop);
+      DropReason drop;
+      pb::Frame* frame = DecodeFrameOn(msg->to_string_view(), &arena_, &drop);
+      if (!frame) {
+        drops_.Count(drop);
         continue;
       }
-      Handle(*decoded.frame);
+      Handle(*frame);
     }
+    arena_.Reset();
     if (quit_) break;
     StartReady();
     CollectDone();

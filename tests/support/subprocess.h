@@ -55,10 +55,11 @@ class Subprocess {
 
   // Waits up to `timeout` for the child to exit while draining its output;
   // on timeout SIGKILLs it (and its process group), reaps it and sets
-  // timed_out. Output the child
-  // wrote before exiting is always included; output from grandchildren
-  // still holding the pipes after that is collected only if already there.
-  // May be called again; later calls return the same status.
+  // timed_out. Output the child wrote before exiting is always included;
+  // output from grandchildren still holding the pipes after that is
+  // collected only if already there, and stdin data the child did not read
+  // is abandoned. May be called again; later calls return the same status
+  // plus any output read since.
   ProcessResult Wait(std::chrono::milliseconds timeout);
 
   // Reads stdout until a complete line (without its '\n') satisfies `pred`

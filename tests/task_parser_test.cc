@@ -1,0 +1,186 @@
+// ParseTaskLine, KindName and FormatTask: the task-file language.
+#include "common/task_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace taskfarm {
+namespace {
+
+const ParseOptions kDefault{};
+const ParseOptions kFaults{.allow_fault_tasks = true};
+
+// Parses a line that must be a task; fails the test otherwise.
+pb::TaskSpec MustParse(std::string_view line, const ParseOptions& options = kDefault) {
+  ParsedLine p = ParseTaskLine(line, options);
+  EXPECT_TRUE(p.error.empty()) << "line '" << line << "': " << p.error;
+  EXPECT_TRUE(p.spec.has_value()) << "line '" << line << "'";
+  return p.spec.value_or(pb::TaskSpec{});
+}
+
+// Expects `line` to be rejected with an error mentioning `fragment`.
+void ExpectError(std::string_view line, std::string_view fragment,
+                 const ParseOptions& options = kDefault) {
+  ParsedLine p = ParseTaskLine(line, options);
+  EXPECT_FALSE(p.spec.has_value()) << "line '" << line << "'";
+  EXPECT_FALSE(p.error.empty()) << "line '" << line << "'";
+  EXPECT_NE(p.error.find(fragment), std::string::npos)
+      << "line '" << line << "': error '" << p.error << "' lacks '" << fragment << "'";
+}
+
+TEST(TaskParserTest, ParsesUrl) {
+  pb::TaskSpec s = MustParse("url http://127.0.0.1:8080/x?y=1");
+  ASSERT_TRUE(s.has_url());
+  EXPECT_EQ(s.url().url(), "http://127.0.0.1:8080/x?y=1");
+  EXPECT_EQ(KindName(s), "url");
+}
+
+TEST(TaskParserTest, UrlsAreNotValidatedHere) {
+  // URL problems are the worker's to report, as a failed task.
+  pb::TaskSpec s = MustParse("url not-a-url");
+  EXPECT_EQ(s.url().url(), "not-a-url");
+}
+
+TEST(TaskParserTest, ParsesCpuPrimes) {
+  pb::TaskSpec s = MustParse("cpu primes 125000");
+  ASSERT_TRUE(s.has_cpu());
+  EXPECT_EQ(s.cpu().kernel(), "primes");
+  EXPECT_EQ(s.cpu().n(), 125000u);
+  EXPECT_EQ(KindName(s), "cpu");
+}
+
+TEST(TaskParserTest, ParsesSleep) {
+  pb::TaskSpec s = MustParse("sleep 250");
+  ASSERT_TRUE(s.has_sleep());
+  EXPECT_EQ(s.sleep().ms(), 250u);
+  EXPECT_EQ(KindName(s), "sleep");
+}
+
+TEST(TaskParserTest, ParsesNoop) {
+  pb::TaskSpec s = MustParse("noop");
+  EXPECT_TRUE(s.has_noop());
+  EXPECT_EQ(KindName(s), "noop");
+}
+
+TEST(TaskParserTest, KindNameOfEmptySpec) {
+  EXPECT_EQ(KindName(pb::TaskSpec{}), "unknown");
+  EXPECT_EQ(FormatTask(pb::TaskSpec{}), "");
+}
+
+TEST(TaskParserTest, ToleratesSurroundingWhitespaceAndTabs) {
+  pb::TaskSpec s = MustParse("  \tcpu\t primes   42  \t");
+  EXPECT_EQ(s.cpu().n(), 42u);
+  EXPECT_TRUE(MustParse("   noop   ").has_noop());
+}
+
+TEST(TaskParserTest, BlankAndCommentLinesAreNotTasks) {
+  for (std::string_view line : {"", "   ", "\t \t", "\r", "  \r", "#", "# a comment",
+                                "   # indented comment", "#url http://x/", "\t#cpu primes 5\r"}) {
+    ParsedLine p = ParseTaskLine(line, kDefault);
+    EXPECT_FALSE(p.spec.has_value()) << "line '" << line << "'";
+    EXPECT_TRUE(p.error.empty()) << "line '" << line << "': " << p.error;
+  }
+}
+
+TEST(TaskParserTest, StripsCarriageReturn) {
+  EXPECT_EQ(MustParse("url http://h/p\r").url().url(), "http://h/p");
+  EXPECT_EQ(MustParse("cpu primes 10\r").cpu().n(), 10u);
+  EXPECT_EQ(MustParse("sleep 5\r").sleep().ms(), 5u);
+  EXPECT_TRUE(MustParse("noop\r").has_noop());
+  EXPECT_TRUE(MustParse("fault kill\r", kFaults).has_fault());
+}
+
+TEST(TaskParserTest, WrongArgumentCounts) {
+  ExpectError("url", "'url' takes one URL");
+  ExpectError("url http://a/ http://b/", "'url' takes one URL");
+  ExpectError("cpu", "'cpu' takes a kernel and a number");
+  ExpectError("cpu primes", "'cpu' takes a kernel and a number");
+  ExpectError("cpu primes 10 20", "'cpu' takes a kernel and a number");
+  ExpectError("sleep", "'sleep' takes milliseconds");
+  ExpectError("sleep 1 2", "'sleep' takes milliseconds");
+  ExpectError("noop 1", "'noop' takes no argument");
+  ExpectError("fault", "'fault' takes kill or hang", kFaults);
+  ExpectError("fault kill now", "'fault' takes kill or hang", kFaults);
+}
+
+TEST(TaskParserTest, UnknownKindAndKernel) {
+  ExpectError("fetch http://x/", "unknown task kind 'fetch'");
+  ExpectError("URL http://x/", "unknown task kind 'URL'");
+  ExpectError("cpu fib 10", "unknown cpu kernel 'fib'");
+}
+
+TEST(TaskParserTest, NonNumbers) {
+  ExpectError("cpu primes ten", "is not a number");
+  ExpectError("cpu primes 10x", "is not a number");
+  ExpectError("cpu primes -5", "is not a number");
+  ExpectError("cpu primes +5", "is not a number");
+  ExpectError("cpu primes 1.5", "is not a number");
+  ExpectError("sleep 0x10", "is not a number");
+  ExpectError("sleep 1e3", "is not a number");
+  ExpectError("sleep -1", "is not a number");
+}
+
+TEST(TaskParserTest, RangeLimits) {
+  EXPECT_EQ(MustParse("cpu primes 0").cpu().n(), 0u);
+  EXPECT_EQ(MustParse("cpu primes 4000000000").cpu().n(), 4'000'000'000u);
+  ExpectError("cpu primes 4000000001", "out of range");
+  ExpectError("cpu primes 99999999999999999999999", "too large");
+  EXPECT_EQ(MustParse("sleep 0").sleep().ms(), 0u);
+  EXPECT_EQ(MustParse("sleep 86400000").sleep().ms(), 86'400'000u);
+  ExpectError("sleep 86400001", "out of range");
+  ExpectError("sleep 18446744073709551616", "too large");
+}
+
+TEST(TaskParserTest, FaultTasksOnlyWhenAllowed) {
+  ExpectError("fault kill", "unknown task kind 'fault'");
+  ExpectError("fault hang", "unknown task kind 'fault'");
+  pb::TaskSpec kill = MustParse("fault kill", kFaults);
+  ASSERT_TRUE(kill.has_fault());
+  EXPECT_EQ(kill.fault().action(), "kill");
+  EXPECT_EQ(KindName(kill), "fault");
+  EXPECT_EQ(MustParse("fault hang", kFaults).fault().action(), "hang");
+  ExpectError("fault explode", "'fault' takes kill or hang", kFaults);
+}
+
+TEST(TaskParserTest, FormatTaskRoundTrips) {
+  const std::vector<std::string> lines = {
+      "url http://127.0.0.1:1/a?b=c", "url https://example.com/",
+      "cpu primes 0",                 "cpu primes 125000",
+      "cpu primes 4000000000",        "sleep 0",
+      "sleep 86400000",               "noop",
+      "fault kill",                   "fault hang",
+  };
+  for (const std::string& line : lines) {
+    pb::TaskSpec spec = MustParse(line, kFaults);
+    std::string formatted = FormatTask(spec);
+    EXPECT_EQ(formatted, line);
+    ParsedLine again = ParseTaskLine(formatted, kFaults);
+    ASSERT_TRUE(again.spec.has_value()) << formatted << ": " << again.error;
+    EXPECT_EQ(again.spec->SerializeAsString(), spec.SerializeAsString()) << formatted;
+  }
+}
+
+TEST(TaskParserTest, FormatTaskNormalizesSpacing) {
+  EXPECT_EQ(FormatTask(MustParse("\tcpu   primes  007 \r")), "cpu primes 7");
+  EXPECT_EQ(FormatTask(MustParse("  url   http://h/  ")), "url http://h/");
+}
+
+TEST(TaskParserTest, FormatTaskOfBuiltSpecsParsesBack) {
+  pb::TaskSpec cpu;
+  cpu.mutable_cpu()->set_kernel("primes");
+  cpu.mutable_cpu()->set_n(1000);
+  pb::TaskSpec sleep;
+  sleep.mutable_sleep()->set_ms(3);
+  pb::TaskSpec url;
+  url.mutable_url()->set_url("http://x/y");
+  for (const pb::TaskSpec& spec : {cpu, sleep, url}) {
+    ParsedLine p = ParseTaskLine(FormatTask(spec), kDefault);
+    ASSERT_TRUE(p.spec.has_value()) << p.error;
+    EXPECT_EQ(p.spec->SerializeAsString(), spec.SerializeAsString());
+  }
+}
+
+}  // namespace
+}  // namespace taskfarm
