@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include "proto/taskfarm.pb.h"
 
@@ -39,13 +40,17 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
   std::string header = Header(fingerprint, total);
   bool exists = access(path.c_str(), F_OK) == 0;
   bool has_content = false;
+  bool ends_with_newline = true;
   if (exists) {
     std::ifstream in(path);
     std::string line;
     size_t lineno = 0;
+    std::map<uint32_t, std::string> last_failure;  // id -> its latest failed record
     while (std::getline(in, line)) {
       ++lineno;
       has_content = true;
+      ends_with_newline = !in.eof();
+      if (line.empty()) continue;
       if (lineno == 1) {
         if (line != header) {
           *error = path + ": this journal belongs to another task list (or another taskfarm version); "
@@ -69,11 +74,15 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
         if (!recovered->ok[id]) recovered->ok_lines.push_back(line);
         recovered->ok[id] = true;
         recovered->failed[id] = false;
+        last_failure.erase(id);
       } else if (!recovered->ok[id]) {
+        // A later attempt (--retry-failed) replaces an earlier failure.
         recovered->failed[id] = true;
-        recovered->failed_lines.push_back(line);
+        last_failure[id] = line;
       }
+      ends_with_newline = true;
     }
+    for (auto& [id, line] : last_failure) recovered->failed_lines.push_back(std::move(line));
     if (has_content && !resume) {
       *error = path + " already holds a journal: pass --resume to continue that run, or choose a new file";
       return nullptr;
@@ -87,7 +96,7 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
   std::unique_ptr<Journal> j(new Journal(fd));
   if (!has_content) {
     j->Append(header);
-  } else {
+  } else if (!ends_with_newline) {
     // A torn last line must not glue itself to the next record.
     j->buffer_ += "\n";
   }

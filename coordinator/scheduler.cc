@@ -88,10 +88,13 @@ uint32_t Scheduler::Extra(double ewma_ms, uint32_t slots, uint32_t max_batch) co
 }
 
 bool Scheduler::CanTake(const Worker& w, bool cpu) const {
-  if (w.isolated) return false;
-  uint32_t cpu_limit = w.info.threads + Extra(ewma_cpu_ms_, w.info.threads, w.info.max_batch);
-  uint32_t total_limit = w.info.concurrency + Extra(ewma_other_ms_, w.info.concurrency, w.info.max_batch) +
-                         (cpu_limit - w.info.threads);
+  if (w.isolated || w.reserved) return false;
+  // A worker stuck on a long task gets no prefetch: what it would hold
+  // could not start until the long task ends, while others sit idle.
+  uint32_t cpu_extra = w.straggling ? 0 : Extra(ewma_cpu_ms_, w.info.threads, w.info.max_batch);
+  uint32_t other_extra = w.straggling ? 0 : Extra(ewma_other_ms_, w.info.concurrency, w.info.max_batch);
+  uint32_t cpu_limit = w.info.threads + cpu_extra;
+  uint32_t total_limit = w.info.concurrency + other_extra + cpu_extra;
   if (w.in_flight >= total_limit) return false;
   if (cpu && w.in_flight_cpu >= cpu_limit) return false;
   return true;
@@ -139,6 +142,33 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     if (it == tasks_.end()) continue;
     lease(wid, w, it->second);
     w.isolated = true;
+    w.reserved = false;
+  }
+  // Busy workers that are refilled as they go never become idle: reserve
+  // the least loaded one (it takes nothing new until empty) while suspects wait.
+  if (!suspects_.empty()) {
+    bool any_reserved = false;
+    Worker* least = nullptr;
+    for (auto& [wid, w] : workers_) {
+      any_reserved |= w.reserved;
+      if (!w.isolated && (!least || w.in_flight < least->in_flight)) least = &w;
+    }
+    if (!any_reserved && least) least->reserved = true;
+  } else {
+    for (auto& [wid, w] : workers_) w.reserved = false;
+  }
+  // Stragglers: a lease running far longer than tasks usually take.
+  for (auto& [wid, w] : workers_) {
+    w.straggling = false;
+    for (uint32_t id : w.leases) {
+      auto it = tasks_.find(id);
+      if (it == tasks_.end()) continue;
+      double usual = IsCpu(it->second) ? ewma_cpu_ms_ : ewma_other_ms_;
+      if (usual >= 0 && now - it->second.lease_start_ms > 4 * usual + options_.prefetch_ms) {
+        w.straggling = true;
+        break;
+      }
+    }
   }
 
   // Ready tasks: spread over the workers with room, a fair share each per
@@ -202,15 +232,20 @@ std::vector<pb::Result> Scheduler::TakeFinished() {
 
 void Scheduler::Decorate(FinishedTask& f) const {
   pb::Result& r = f.result;
+  // The coordinator's word, never the worker's: a worker cannot rename
+  // itself or the task in the record.
   if (f.spec.what_case() != pb::TaskSpec::WHAT_NOT_SET) {
-    if (r.kind().empty()) r.set_kind(std::string(KindName(f.spec)));
-    if (f.spec.has_url() && !r.has_url()) r.set_url(f.spec.url().url());
-    if (!r.has_task()) r.set_task(FormatTask(f.spec));
+    r.set_kind(std::string(KindName(f.spec)));
+    if (f.spec.has_url()) r.set_url(f.spec.url().url());
+    r.set_task(FormatTask(f.spec));
   }
   auto s = stats_.find(f.worker);
   if (s != stats_.end()) {
-    if (r.worker().empty()) r.set_worker(s->second.name);
-    if (!r.has_host() && !s->second.host.empty()) r.set_host(s->second.host);
+    r.set_worker(s->second.name);
+    if (!s->second.host.empty()) r.set_host(s->second.host);
+  } else {
+    r.clear_worker();
+    r.clear_host();
   }
 }
 
@@ -318,13 +353,21 @@ void Scheduler::RemoveWorker(WorkerId id, const std::string& reason, bool blame)
   s.gone_reason = reason;
   bool alone = w.leases.size() == 1;
   double now = clock_.NowMs();
+  // Killed because one of its tasks overran its timeout: that task is the
+  // cause, the others are innocent bystanders (re-queued without blame).
+  bool timeout_kill = false;
+  for (uint32_t task_id : w.leases) {
+    auto it = tasks_.find(task_id);
+    timeout_kill |= it != tasks_.end() && it->second.deadline_ms > 0 && now >= it->second.deadline_ms;
+  }
   for (uint32_t task_id : w.leases) {
     auto it = tasks_.find(task_id);
     if (it == tasks_.end()) continue;
     Task& t = it->second;
     t.worker = -1;
     --leased_;
-    if (!blame) {
+    bool overdue = t.deadline_ms > 0 && now >= t.deadline_ms;
+    if (!blame || (timeout_kill && !overdue)) {
       Requeue(t, 0);
       continue;
     }

@@ -160,6 +160,8 @@ class Scheduler {
     uint32_t in_flight = 0;
     uint32_t in_flight_cpu = 0;
     bool isolated = false;        // running a suspect alone
+    bool reserved = false;        // draining so a waiting suspect can run alone
+    bool straggling = false;      // holds a lease far older than tasks take: no prefetch
     double busy_since_ms = 0;     // when in_flight last went from 0 to 1
     std::vector<uint32_t> leases; // task ids (small; linear scans are fine)
   };

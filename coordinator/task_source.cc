@@ -73,7 +73,7 @@ TaskSource::Opened TaskSource::Open(const TaskSourceOptions& options) {
   std::free(line);
   if (std::ferror(in)) out.errors.push_back(label + ": read error: " + std::strerror(errno));
   if (tasks > 4'000'000'000ULL) out.errors.push_back(label + ": more than 4,000,000,000 tasks");
-  if (!out.errors.empty()) {
+  if (!out.errors.empty() || out.error_lines > 0) {
     if (!from_stdin) std::fclose(in);
     if (spool) std::fclose(spool);
     return out;

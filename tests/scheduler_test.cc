@@ -340,7 +340,7 @@ TEST(SchedulerTest, RecordNamesComeFromTheCoordinatorNotTheWorker) {
   EXPECT_EQ(r.id(), 0u);
   EXPECT_EQ(r.attempts(), 1u);
   if (r.worker() != "w1" || r.task() != "sleep 20") {
-    GTEST_SKIP() << "BUG: coordinator/scheduler.cc Scheduler::Decorate only fills `worker` and "
+    FAIL() << "regression: coordinator/scheduler.cc Scheduler::Decorate only fills `worker` and "
                     "`task` when the worker's result left them empty, so a worker can name "
                     "itself or rewrite the task line in the record (got worker '"
                  << r.worker() << "', task '" << r.task() << "')";

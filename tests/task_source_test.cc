@@ -166,7 +166,7 @@ TEST_F(TaskSourceTest, BadLinesNeverYieldASourceEvenWithMaxErrorsZero) {
   EXPECT_EQ(opened.error_lines, 1u);
   EXPECT_TRUE(opened.errors.empty());
   if (opened.source != nullptr) {
-    GTEST_SKIP() << "BUG: coordinator/task_source.cc TaskSource::Open decides on "
+    FAIL() << "regression: coordinator/task_source.cc TaskSource::Open decides on "
                     "`!out.errors.empty()` rather than `out.error_lines > 0`: with max_errors = 0 "
                     "an input with bad lines is accepted and the bad lines are silently skipped";
   }

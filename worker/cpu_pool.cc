@@ -69,7 +69,9 @@ void CpuPool::Loop() {
     double u0, s0, u1, s1;
     ThreadCpuMs(&u0, &s0);
     auto t0 = std::chrono::steady_clock::now();
-    if (job.task.kernel() == "primes") {
+    if (job.cancel->load()) {
+      done.answer = std::nullopt;  // cancelled while queued: do not start it
+    } else if (job.task.kernel() == "primes") {
       done.answer = CountPrimesBelow(job.task.n(), job.cancel.get());
     } else {
       done.error = "unknown cpu kernel '" + job.task.kernel() + "'";
