@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -27,6 +28,8 @@
 #include "coordinator/scheduler.h"
 #include "coordinator/task_source.h"
 #include "coordinator/worker_pool.h"
+#include "coordinator/zap_handler.h"
+#include "common/curve_keys.h"
 #include "testserver/http_test_server.h"
 
 namespace taskfarm {
@@ -52,8 +55,9 @@ class TempDir {
   }
   ~TempDir() {
     if (!path_.empty()) {
-      std::string sock = path_ + "/coordinator.sock";
-      unlink(sock.c_str());
+      for (const char* f : {"/coordinator.sock", "/local-worker.key", "/local-worker.pub", "/coordinator.pub"}) {
+        unlink((path_ + f).c_str());
+      }
       rmdir(path_.c_str());
     }
   }
@@ -120,6 +124,7 @@ class CoordinatorLoop {
   zmq::context_t ctx_{1};
   std::optional<zmq::socket_t> router_;
   std::optional<zmq::socket_t> monitor_;  // the ROUTER's handshake failures
+  std::optional<ZapHandler> zap_;         // CURVE client keys, when encrypted
   TempDir tmp_;
   std::string endpoint_;        // what local workers connect to
   std::unique_ptr<WorkerPool> pool_;
@@ -219,6 +224,26 @@ bool CoordinatorLoop::Bind(std::string* error) {
              "on a network you trust";
     return false;
   }
+  if (!config_.curve_secret_file.empty()) {
+    if (config_.authorized_keys_dir.empty()) {
+      *error = "--curve-secret needs --authorized-keys DIR: the .pub files of the workers allowed in";
+      return false;
+    }
+    try {
+      // The handler first: libzmq lets every key in while none is bound.
+      zap_.emplace(ctx_, config_.authorized_keys_dir);
+      std::string secret = ReadZ85Key(config_.curve_secret_file);
+      router_->set(zmq::sockopt::curve_server, 1);
+      router_->set(zmq::sockopt::curve_secretkey, secret);
+      router_->set(zmq::sockopt::zap_domain, std::string("taskfarm"));
+    } catch (const std::exception& e) {
+      *error = e.what();
+      return false;
+    }
+  } else if (!config_.authorized_keys_dir.empty()) {
+    *error = "--authorized-keys needs --curve-secret FILE: the coordinator's own secret key";
+    return false;
+  }
   if (!IsLoopbackOrLocal(bind) && config_.curve_secret_file.empty()) {
     std::fprintf(stderr, "WARNING: listening on %s without authentication or encryption (--insecure)\n",
                  bind.c_str());
@@ -255,6 +280,19 @@ void CoordinatorLoop::StartLocalWorkers() {
                                 "--stall-timeout", std::to_string(config_.stall_timeout_s)};
   if (config_.no_reuse) args.push_back("--no-reuse");
   if (config_.enable_fault_tasks) args.push_back("--enable-fault-tasks");
+  if (zap_ && config_.workers > 0) {
+    // Local workers get a keypair of their own, made for this run and
+    // allowed in; it lives in the run's private 0700 directory.
+    std::string base = tmp_.path() + "/local-worker";
+    std::string err = WriteKeyPair(base);
+    std::ofstream(tmp_.path() + "/coordinator.pub") << PublicKeyOf(ReadZ85Key(config_.curve_secret_file)) << "\n";
+    if (err.empty()) {
+      zap_->Allow(ReadZ85Key(base + ".pub"));
+      args.insert(args.end(), {"--curve-secret", base + ".key", "--server-key", tmp_.path() + "/coordinator.pub"});
+    } else {
+      console_.Note("coordinator: cannot make keys for local workers: " + err);
+    }
+  }
   std::string binary = config_.worker_binary.empty() ? DefaultWorkerBinary() : config_.worker_binary;
   pool_ = std::make_unique<WorkerPool>(binary, args);
   for (int i = 0; i < config_.workers; ++i) SpawnOne();
@@ -549,11 +587,18 @@ int CoordinatorLoop::Run(int signal_fd) {
       continue;
     }
 
-    zmq::pollitem_t items[] = {{router_->handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, signal_fd, ZMQ_POLLIN, 0},
-                               {monitor_ ? monitor_->handle() : nullptr, -1, ZMQ_POLLIN, 0}};
-    zmq::poll(items, monitor_ ? 3 : 2, std::chrono::milliseconds(50));
+    zmq::pollitem_t items[4] = {{router_->handle(), 0, ZMQ_POLLIN, 0}, {nullptr, signal_fd, ZMQ_POLLIN, 0}};
+    size_t n_items = 2;
+    if (monitor_) items[n_items++] = {monitor_->handle(), 0, ZMQ_POLLIN, 0};
+    if (zap_) items[n_items++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(items, n_items, std::chrono::milliseconds(50));
     if (monitor_) DrainMonitor();
+    if (zap_) {
+      zap_->Drain([&](const std::string& key, const std::string& peer) {
+        console_.Note("coordinator: refused a worker from " + peer + ": its key " + key + " is not in " +
+                      config_.authorized_keys_dir + " (copy its .pub file there to let it in)");
+      });
+    }
     // Drain the socket (bounded per turn so signals and dispatch keep up).
     for (int i = 0; i < 4096; ++i) {
       zmq::message_t identity;

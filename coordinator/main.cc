@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <thread>
 
+#include "common/curve_keys.h"
 #include "common/zmq_util.h"
 #include "coordinator/coordinator.h"
 
@@ -63,12 +64,25 @@ int main(int argc, char** argv) {
   app.add_option("--wait-workers", c.wait_workers_s, "Seconds to wait for them (0: forever)")->group(net);
   app.add_option("--demo-delay", c.demo_delay_ms, "Demo: server delay per page, ms")
       ->capture_default_str()->group("");
+  std::string keygen_path;
+  auto* keygen = app.add_subcommand("keygen", "Write a CURVE keypair: PATH.key (secret, mode 0600) and PATH.pub");
+  keygen->add_option("path", keygen_path, "Path without extension, e.g. keys/worker1")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::fprintf(stderr, "coordinator: %s\nRun with --help for the options.\n", e.what());
     return 2;
+  }
+  if (keygen->parsed()) {
+    std::string err = taskfarm::WriteKeyPair(keygen_path);
+    if (!err.empty()) {
+      std::fprintf(stderr, "coordinator keygen: %s\n", err.c_str());
+      return 1;
+    }
+    std::printf("wrote %s.key (secret: keep it on this machine) and %s.pub (public: share it)\n",
+                keygen_path.c_str(), keygen_path.c_str());
+    return 0;
   }
   if (no_batch) c.batch = 1;
   c.progress = !no_progress;

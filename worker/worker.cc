@@ -22,6 +22,7 @@
 #include <zmq.hpp>
 
 #include "common/clock.h"
+#include "common/curve_keys.h"
 #include "common/frame_codec.h"
 #include "common/status.h"
 #include "common/task_parser.h"
@@ -57,15 +58,6 @@ void ThreadCpuMs(double* user, double* sys) {
   getrusage(RUSAGE_THREAD, &ru);
   *user = ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3;
   *sys = ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
-}
-
-std::string ReadKeyFile(const std::string& path) {
-  std::ifstream in(path);
-  std::string key;
-  if (!in || !(in >> key) || key.size() != 40) {
-    throw std::runtime_error("cannot read a 40-character Z85 key from " + path);
-  }
-  return key;
 }
 
 enum class Slot { kIo, kCpu, kInline };
@@ -175,14 +167,10 @@ void WorkerLoop::Connect() {
   socket_->set(zmq::sockopt::reconnect_ivl, 100);
   socket_->set(zmq::sockopt::reconnect_ivl_max, 5000);
   if (!config_.curve_secret_file.empty() || !config_.server_key_file.empty()) {
-    std::string secret = ReadKeyFile(config_.curve_secret_file);
-    std::string server = ReadKeyFile(config_.server_key_file);
-    char public_key[41] = {0};
-    if (zmq_curve_public(public_key, secret.c_str()) != 0) {
-      throw std::runtime_error("the key in " + config_.curve_secret_file + " is not a CURVE secret key");
-    }
+    std::string secret = ReadZ85Key(config_.curve_secret_file);
+    std::string server = ReadZ85Key(config_.server_key_file);
     socket_->set(zmq::sockopt::curve_secretkey, secret);
-    socket_->set(zmq::sockopt::curve_publickey, std::string(public_key));
+    socket_->set(zmq::sockopt::curve_publickey, PublicKeyOf(secret));
     socket_->set(zmq::sockopt::curve_serverkey, server);
   }
   // A fresh random routing id per connection: the coordinator treats a new

@@ -1,0 +1,934 @@
+// Renders ReportData as one HTML page (table, bar charts, sweep curve, timelines,
+// histograms; all inline SVG and CSS) and as JSON for scripts.
+#include "coordinator/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace taskfarm {
+namespace {
+
+// Appends printf-style output. Only numbers and escaped text go through here.
+__attribute__((format(printf, 2, 3))) void Appendf(std::string& out, const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (static_cast<size_t>(n) < sizeof buf) {
+    out.append(buf, static_cast<size_t>(n));
+    return;
+  }
+  std::string big(static_cast<size_t>(n) + 1, '\0');
+  va_start(ap, fmt);
+  std::vsnprintf(big.data(), big.size(), fmt, ap);
+  va_end(ap);
+  out.append(big.data(), static_cast<size_t>(n));
+}
+
+void AppendEscaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default:
+        // Control characters are not allowed in HTML text; a space keeps the layout.
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
+          out += ' ';
+        } else {
+          out += c;
+        }
+    }
+  }
+}
+
+// Producers may hand us inf/NaN (a speedup over a zero-time baseline); SVG
+// coordinates must stay finite or the whole element disappears.
+double Finite(double v) { return std::isfinite(v) ? v : 0.0; }
+
+std::string Fixed(double v, int decimals) {
+  if (!std::isfinite(v)) return "–";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// Seconds with as many decimals as a reader can use.
+std::string Seconds(double s) {
+  if (!std::isfinite(s)) return "–";
+  if (s < 0.1) return Fixed(s, 3);
+  if (s < 100) return Fixed(s, 2);
+  return Fixed(s, 1);
+}
+
+std::string Ratio(double v) { return Fixed(v, std::fabs(v) < 10 ? 2 : 1) + "×"; }
+
+std::string Rate(double v) { return Fixed(v, std::fabs(v) < 100 ? 1 : 0); }
+
+// Milliseconds in about three significant digits, for tooltips and bucket labels.
+std::string Millis(double ms) {
+  if (!std::isfinite(ms)) return "–";
+  if (ms >= 100) return Fixed(ms, 0);
+  if (ms >= 10) return Fixed(ms, 1);
+  if (ms >= 1) return Fixed(ms, 2);
+  return Fixed(ms, 3);
+}
+
+// 1, 2 or 5 times a power of ten, so axis labels read as round numbers.
+double NiceStep(double range, int target_ticks) {
+  if (!(range > 0) || !std::isfinite(range)) return 1;
+  double raw = range / target_ticks;
+  double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double f = raw / mag;
+  double nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
+  return nice * mag;
+}
+
+std::string TickLabel(double v, double step) {
+  int decimals = step >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
+  return Fixed(std::fabs(v) < step * 1e-6 ? 0.0 : v, std::clamp(decimals, 0, 6));
+}
+
+// "w2" before "w10": workers are numbered.
+bool NaturalLess(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    bool da = std::isdigit(static_cast<unsigned char>(a[i]));
+    bool db = std::isdigit(static_cast<unsigned char>(b[j]));
+    if (da && db) {
+      size_t ie = i, je = j;
+      while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
+      while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
+      std::string_view na(a.data() + i, ie - i), nb(b.data() + j, je - j);
+      while (na.size() > 1 && na[0] == '0') na.remove_prefix(1);
+      while (nb.size() > 1 && nb[0] == '0') nb.remove_prefix(1);
+      if (na.size() != nb.size()) return na.size() < nb.size();
+      if (na != nb) return na < nb;
+      i = ie;
+      j = je;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
+// Colors: a task kind keeps its color in every chart; red is kept for failure.
+constexpr const char* kPalette[] = {"#6366f1", "#ec4899", "#84cc16", "#06b6d4", "#f97316", "#a16207"};
+
+std::string KindColor(const std::string& kind, size_t index) {
+  static const std::map<std::string, std::string, std::less<>> known = {
+      {"url", "#3b82f6"}, {"cpu", "#f59e0b"}, {"sleep", "#10b981"}, {"noop", "#94a3b8"}, {"fault", "#a855f7"}};
+  auto it = known.find(kind);
+  if (it != known.end()) return it->second;
+  return kPalette[index % std::size(kPalette)];
+}
+
+std::string ModeColor(const std::string& mode, size_t index) {
+  static const std::map<std::string, std::string, std::less<>> known = {
+      {"sequential", "#9ca3af"}, {"session", "#64748b"}, {"threads-5", "#60a5fa"}, {"threads-100", "#2563eb"},
+      {"threads", "#3b82f6"},    {"async", "#14b8a6"},   {"processes", "#f59e0b"}, {"hybrid", "#8b5cf6"}};
+  auto it = known.find(mode);
+  if (it != known.end()) return it->second;
+  if (mode.rfind("threads", 0) == 0) return "#3b82f6";
+  return kPalette[index % std::size(kPalette)];
+}
+
+std::string VerdictClass(const std::string& verdict) {
+  if (verdict.find("I/O") != std::string::npos) return "v-io";
+  if (verdict.find("CPU") != std::string::npos) return "v-cpu";
+  return "v-mixed";
+}
+
+constexpr const char* kStyle = R"css(
+:root{--fg:#1f2937;--muted:#6b7280;--line:#e5e7eb;--soft:#f3f4f6;--accent:#2563eb;--fail:#dc2626}
+*{box-sizing:border-box}
+body{margin:0;background:#f3f4f6;color:var(--fg);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","Noto Sans","Liberation Sans",Arial,sans-serif;-webkit-font-smoothing:antialiased}
+main{max-width:1200px;margin:0 auto;padding:28px 32px 40px}
+header{margin-bottom:18px}
+h1{font-size:26px;line-height:1.2;margin:0 0 8px;letter-spacing:-.01em}
+h2{font-size:18px;margin:0 0 12px}
+h3{font-size:14px;margin:0 0 6px;font-weight:600}
+.meta{display:flex;flex-wrap:wrap;gap:6px 22px;color:var(--muted);font-size:13px;margin:0}
+.meta dt{display:inline;font-weight:600;color:#4b5563}
+.meta dt::after{content:":"}
+.meta dd{display:inline;margin:0 0 0 4px}
+code{font:12.5px/1.4 ui-monospace,"SFMono-Regular","DejaVu Sans Mono",Menlo,Consolas,monospace;background:#eef2f7;border-radius:4px;padding:1px 5px;color:#111827}
+section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:18px 22px 20px;margin:0 0 18px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
+.note{color:var(--muted);font-size:13px;margin:6px 0 0}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{padding:6px 10px;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
+thead th{font-size:12px;font-weight:600;color:#4b5563;background:#f9fafb;border-bottom:2px solid var(--line);white-space:nowrap}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tbody.grp th.wl{background:#f9fafb;font-weight:600;border-right:1px solid var(--line);max-width:200px}
+tbody.grp tr:last-child td,tbody.grp tr:last-child th{border-bottom:2px solid #d1d5db}
+td.mode{font-weight:600;white-space:nowrap}
+td.desc{color:#4b5563}
+.rng{color:var(--muted);font-size:12px}
+tr.best td.med{font-weight:700;color:#065f46}
+tr.failed td{background:#fef2f2}
+tr.failed td.mode{color:var(--fail)}
+.badge{display:inline-block;font-size:11px;font-weight:600;border-radius:9px;padding:0 7px;margin-left:6px;background:var(--fail);color:#fff}
+.pill{display:inline-block;font-size:12px;font-weight:600;border-radius:10px;padding:1px 9px;white-space:nowrap}
+.v-io{background:#dbeafe;color:#1e40af}
+.v-cpu{background:#fef3c7;color:#92400e}
+.v-mixed{background:#ede9fe;color:#5b21b6}
+#conclusions p{margin:0 0 8px;padding:8px 14px;border-left:4px solid var(--accent);background:#f8fafc;border-radius:0 6px 6px 0;font-size:14.5px}
+#conclusions p:last-child{margin-bottom:0}
+.charts{display:flex;flex-wrap:wrap;gap:18px 28px}
+figure{margin:0}
+figcaption{font-size:12px;color:var(--muted);margin-top:2px}
+svg{display:block;max-width:100%;height:auto;overflow:visible}
+svg text{font-family:inherit;font-size:11px;fill:#374151}
+svg .lbl{font-size:12px;fill:#111827}
+svg .val{font-size:11px;fill:#374151;font-variant-numeric:tabular-nums}
+svg .ttl{font-size:12px;fill:#4b5563}
+.axis{stroke:#9ca3af;stroke-width:1;fill:none}
+.grid{stroke:#eef0f3;stroke-width:1;fill:none}
+.whisker{stroke:#374151;stroke-width:1.2;fill:none}
+.bar.fail{fill:url(#tf-hatch);stroke:var(--fail)}
+.sweep-wrap{display:flex;flex-wrap:wrap;gap:18px 32px;align-items:flex-start}
+.sweep-wrap table{width:auto;min-width:360px}
+.line-measured{stroke:#2563eb;stroke-width:2.5;fill:none}
+.line-ideal{stroke:#9ca3af;stroke-width:1.5;stroke-dasharray:6 4;fill:none}
+.line-amdahl{stroke:#f59e0b;stroke-width:2;stroke-dasharray:2 3;fill:none}
+.dot{fill:#2563eb;stroke:#fff;stroke-width:1.5}
+.lane0{fill:#f8fafc}.lane1{fill:#f1f5f9}
+.task-bar{stroke:#fff;stroke-width:.5}
+.s-retry .task-bar{stroke:#111827;stroke-width:1.5}
+.s-fail .task-bar{fill:url(#tf-hatch);stroke:var(--fail);stroke-width:1}
+.wall-end{stroke:#111827;stroke-width:1;stroke-dasharray:3 3}
+.legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:12px;color:#4b5563;margin:2px 0 8px}
+.legend span{display:inline-flex;align-items:center;gap:6px}
+.sw{display:inline-block;width:14px;height:10px;border-radius:2px}
+.sw.retry{background:#e5e7eb;outline:1.5px solid #111827;outline-offset:-1.5px}
+.sw.fail{background:repeating-linear-gradient(135deg,#fecaca 0 2px,#dc2626 2px 3.5px);outline:1px solid var(--fail);outline-offset:-1px}
+.timeline+.timeline{margin-top:22px}
+.stats{font-size:12.5px;color:var(--muted);margin:0 0 4px}
+footer{color:var(--muted);font-size:12px;text-align:center;margin-top:8px}
+)css";
+
+// ---- comparison table ------------------------------------------------------
+
+using Group = std::pair<std::string, std::vector<const ModeRow*>>;
+
+std::vector<Group> GroupByWorkload(const std::vector<ModeRow>& rows) {
+  std::vector<Group> groups;
+  for (const ModeRow& r : rows) {
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.first == r.workload; });
+    if (it == groups.end()) {
+      groups.emplace_back(r.workload, std::vector<const ModeRow*>{});
+      it = groups.end() - 1;
+    }
+    it->second.push_back(&r);
+  }
+  return groups;
+}
+
+void RenderTable(std::string& out, const std::vector<Group>& groups) {
+  out += "<section id=\"comparison\"><h2>Modes compared</h2>\n<table class=\"cmp\"><thead><tr>"
+         "<th>workload</th><th>mode</th><th>description</th><th class=\"num\">wall median [min–max]</th>"
+         "<th class=\"num\">tasks/s</th><th class=\"num\">speedup</th><th class=\"num\">efficiency</th>"
+         "<th class=\"num\">CPU s</th><th class=\"num\">CPU/wall</th><th>verdict</th></tr></thead>\n";
+  for (const auto& [workload, rows] : groups) {
+    // The fastest mode that finished everything is the one to read first.
+    const ModeRow* best = nullptr;
+    for (const ModeRow* r : rows) {
+      if (r->ok && std::isfinite(r->median_s) && (!best || r->median_s < best->median_s)) best = r;
+    }
+    out += "<tbody class=\"grp\">\n";
+    bool first = true;
+    for (const ModeRow* r : rows) {
+      std::string cls;
+      if (!r->ok) cls = "failed";
+      if (r == best) cls += cls.empty() ? "best" : " best";
+      out += cls.empty() ? "<tr>" : "<tr class=\"" + cls + "\">";
+      if (first) {
+        Appendf(out, "<th class=\"wl\" scope=\"rowgroup\" rowspan=\"%zu\">", rows.size());
+        AppendEscaped(out, workload);
+        out += "</th>";
+        first = false;
+      }
+      out += "<td class=\"mode\">";
+      AppendEscaped(out, r->mode);
+      if (!r->ok) out += "<span class=\"badge\">failed</span>";
+      out += "</td><td class=\"desc\">";
+      AppendEscaped(out, r->description);
+      out += "</td><td class=\"num med\">" + Seconds(r->median_s) + " s";
+      if (r->wall_s.size() > 1) {
+        out += " <span class=\"rng\">[" + Seconds(r->min_s) + "–" + Seconds(r->max_s) + "]</span>";
+      }
+      out += "</td><td class=\"num\">" + Rate(r->tasks_per_s) + "</td><td class=\"num\">" + Ratio(r->speedup) +
+             "</td><td class=\"num\">" + Fixed(r->efficiency * 100, 0) + " %</td><td class=\"num\">" +
+             Fixed(r->cpu_s, 2) + "</td><td class=\"num\">" + Fixed(r->cpu_over_wall, 2) + "</td><td>";
+      if (!r->verdict.empty()) {
+        out += "<span class=\"pill " + VerdictClass(r->verdict) + "\">";
+        AppendEscaped(out, r->verdict);
+        out += "</span>";
+      }
+      out += "</td></tr>\n";
+    }
+    out += "</tbody>\n";
+  }
+  out += "</table>\n<p class=\"note\">Speedup is over <em>sequential</em>; efficiency is speedup divided by what the"
+         " mode could overlap at best; CPU/wall near 0 means the tasks mostly waited, near the number of busy"
+         " cores means they computed.</p></section>\n";
+}
+
+// ---- bar chart of wall time per mode ----------------------------------------
+
+void RenderBarChart(std::string& out, const Group& group, std::map<std::string, size_t>& mode_index) {
+  const auto& rows = group.second;
+  const double width = 560, left = 96, right = 104, top = 6, row_h = 28, bar_h = 16, bottom = 42;
+  const double plot_w = width - left - right;
+  const double height = top + rows.size() * row_h + bottom;
+  double xmax = 0;
+  size_t runs = 0;
+  for (const ModeRow* r : rows) {
+    xmax = std::max({xmax, Finite(r->median_s), Finite(r->max_s)});
+    runs = std::max(runs, r->wall_s.size());
+  }
+  double step = NiceStep(xmax > 0 ? xmax : 1, 5);
+  double axis_max = std::max(step, std::ceil(xmax / step - 1e-9) * step);
+  auto x = [&](double s) { return left + std::clamp(Finite(s), 0.0, axis_max) / axis_max * plot_w; };
+  const double axis_y = top + rows.size() * row_h;
+
+  out += "<figure><h3>";
+  AppendEscaped(out, group.first);
+  out += "</h3>";
+  Appendf(out, "<svg class=\"bars\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n", width,
+          height, width, height);
+  for (double t = 0; t <= axis_max + step * 1e-6; t += step) {
+    Appendf(out, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x(t), top, x(t), axis_y);
+    Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", x(t), axis_y + 15,
+            TickLabel(t, step).c_str());
+  }
+  Appendf(out, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", left, axis_y, left + plot_w,
+          axis_y);
+  Appendf(out, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", left, top, left, axis_y);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const ModeRow& r = *rows[i];
+    auto [it, added] = mode_index.emplace(r.mode, mode_index.size());
+    double yc = top + i * row_h + row_h / 2;
+    out += "<g>";
+    Appendf(out, "<text class=\"lbl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"central\">",
+            left - 8, yc);
+    AppendEscaped(out, r.mode);
+    out += "</text>";
+    Appendf(out, "<rect class=\"bar%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"2\" fill=\"%s\">",
+            r.ok ? "" : " fail", left, yc - bar_h / 2, std::max(1.0, x(r.median_s) - left), bar_h,
+            ModeColor(r.mode, it->second).c_str());
+    out += "<title>";
+    AppendEscaped(out, r.mode);
+    out += ": median " + Seconds(r.median_s) + " s</title></rect>";
+    double end = x(r.median_s);
+    if (r.wall_s.size() > 1 && r.max_s > r.min_s) {
+      double x0 = x(r.min_s), x1 = x(r.max_s);
+      Appendf(out,
+              "<path class=\"whisker\" d=\"M%.1f %.1fH%.1fM%.1f %.1fV%.1fM%.1f %.1fV%.1f\"/>", x0, yc, x1, x0,
+              yc - 5, yc + 5, x1, yc - 5, yc + 5);
+      end = std::max(end, x1);
+    }
+    std::string value = Seconds(r.median_s) + " s";
+    if (r.speedup > 0 && std::isfinite(r.speedup)) value += " · " + Ratio(r.speedup);
+    if (!r.ok) value += " · failed";
+    Appendf(out, "<text class=\"val\" x=\"%.1f\" y=\"%.1f\" dominant-baseline=\"central\">%s</text></g>\n", end + 6,
+            yc, value.c_str());
+  }
+  std::string axis_title = "median wall time (s)";
+  if (runs > 1) axis_title += ", whiskers: min–max of " + std::to_string(runs) + " runs";
+  Appendf(out, "<text class=\"ttl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", left + plot_w / 2,
+          axis_y + 34, axis_title.c_str());
+  out += "</svg></figure>\n";
+}
+
+// ---- sweep ------------------------------------------------------------------
+
+void RenderSweep(std::string& out, const SweepResult& sweep) {
+  out += "<div class=\"sweep\"><h3>";
+  AppendEscaped(out, sweep.workload);
+  out += sweep.workload.empty() ? "" : " — ";
+  out += "sweep over ";
+  AppendEscaped(out, sweep.param);
+  out += "</h3>\n";
+  const auto& pts = sweep.points;
+  if (!pts.empty()) {
+    const double width = 560, height = 330, left = 52, right = 18, top = 14, bottom = 50;
+    const double plot_w = width - left - right, plot_h = height - top - bottom;
+    int vmin = pts.front().value, vmax = pts.front().value;
+    double ymax = 1;
+    for (const SweepPoint& p : pts) {
+      vmin = std::min(vmin, p.value);
+      vmax = std::max(vmax, p.value);
+      ymax = std::max({ymax, Finite(p.speedup), Finite(p.ideal), Finite(p.amdahl)});
+    }
+    // Concurrency sweeps span decades (1, 10, 100): a log axis keeps the low end readable.
+    bool log_x = vmin > 0 && vmax >= 10 * vmin;
+    double lo = log_x ? std::log(vmin) : 0, hi = log_x ? std::log(vmax) : vmax;
+    if (log_x) {
+      double pad = (hi - lo) * 0.04;
+      lo -= pad;
+      hi += pad;
+    }
+    if (hi <= lo) hi = lo + 1;
+    auto x = [&](double v) {
+      double t = log_x ? std::log(std::max(v, 1e-9)) : v;
+      return left + (t - lo) / (hi - lo) * plot_w;
+    };
+    double ystep = NiceStep(ymax, 5);
+    double ytop = std::ceil(ymax / ystep - 1e-9) * ystep;
+    auto y = [&](double v) { return top + plot_h - std::clamp(Finite(v), 0.0, ytop) / ytop * plot_h; };
+
+    out += "<div class=\"sweep-wrap\"><figure>";
+    Appendf(out, "<svg class=\"sweep-chart\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
+            width, height, width, height);
+    for (double t = 0; t <= ytop + ystep * 1e-6; t += ystep) {
+      Appendf(out, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", left, y(t), left + plot_w,
+              y(t));
+      Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"central\">%s×</text>\n",
+              left - 6, y(t), TickLabel(t, ystep).c_str());
+    }
+    std::set<int> ticks;
+    for (const SweepPoint& p : pts) ticks.insert(p.value);
+    for (int v : ticks) {
+      Appendf(out, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x(v), top, x(v),
+              top + plot_h);
+      Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", x(v), top + plot_h + 15, v);
+    }
+    Appendf(out, "<path class=\"axis\" d=\"M%.1f %.1fV%.1fH%.1f\"/>\n", left, top, top + plot_h, left + plot_w);
+    auto polyline = [&](const char* cls, auto value_of) {
+      out += "<polyline class=\"";
+      out += cls;
+      out += "\" points=\"";
+      for (const SweepPoint& p : pts) Appendf(out, "%.1f,%.1f ", x(p.value), y(value_of(p)));
+      out += "\"/>\n";
+    };
+    polyline("line-ideal", [](const SweepPoint& p) { return p.ideal; });
+    polyline("line-amdahl", [](const SweepPoint& p) { return p.amdahl; });
+    polyline("line-measured", [](const SweepPoint& p) { return p.speedup; });
+    for (const SweepPoint& p : pts) {
+      Appendf(out, "<circle class=\"dot\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\"><title>%d: %s, %s s</title></circle>",
+              x(p.value), y(p.speedup), p.value, Ratio(p.speedup).c_str(), Seconds(p.median_s).c_str());
+      Appendf(out, "<text class=\"val\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", x(p.value),
+              y(p.speedup) - 9, Ratio(p.speedup).c_str());
+    }
+    // Legend in the top-left corner, where speedup curves never go.
+    const double lx = left + 14, ly = top + 12;
+    std::string amdahl = "Amdahl fit, serial " + Fixed(sweep.serial_fraction * 100, 1) + " %";
+    const std::pair<const char*, std::string> legend[] = {
+        {"line-measured", "measured"}, {"line-ideal", "ideal (linear)"}, {"line-amdahl", amdahl}};
+    Appendf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"190\" height=\"62\" rx=\"4\" fill=\"#fff\" stroke=\"#e5e7eb\"/>",
+            lx - 8, ly - 10);
+    for (size_t i = 0; i < std::size(legend); ++i) {
+      double yy = ly + i * 18 + 2;
+      Appendf(out, "<line class=\"%s\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", legend[i].first, lx, yy,
+              lx + 26, yy);
+      Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" dominant-baseline=\"central\">%s</text>\n", lx + 34, yy,
+              legend[i].second.c_str());
+    }
+    out += "<text class=\"ttl\" text-anchor=\"middle\" ";
+    Appendf(out, "x=\"%.1f\" y=\"%.1f\">", left + plot_w / 2, height - 8);
+    AppendEscaped(out, sweep.param);
+    out += log_x ? " (log scale)</text>" : "</text>";
+    Appendf(out,
+            "<text class=\"ttl\" text-anchor=\"middle\" transform=\"translate(13 %.1f) rotate(-90)\">speedup</text>\n",
+            top + plot_h / 2);
+    out += "</svg></figure>\n<table class=\"sweep-table\"><thead><tr><th class=\"num\">";
+    AppendEscaped(out, sweep.param);
+    out += "</th><th class=\"num\">wall median</th><th class=\"num\">speedup</th><th class=\"num\">efficiency</th>"
+           "<th class=\"num\">ideal</th><th class=\"num\">Amdahl</th></tr></thead><tbody>\n";
+    for (const SweepPoint& p : pts) {
+      Appendf(out, "<tr><td class=\"num\">%d</td>", p.value);
+      out += "<td class=\"num\">" + Seconds(p.median_s) + " s</td><td class=\"num\">" + Ratio(p.speedup) +
+             "</td><td class=\"num\">" + Fixed(p.efficiency * 100, 0) + " %</td><td class=\"num\">" +
+             Ratio(p.ideal) + "</td><td class=\"num\">" + Ratio(p.amdahl) + "</td></tr>\n";
+    }
+    out += "</tbody></table></div>\n";
+  }
+  out += "<p class=\"note\">Serial fraction from a fit of Amdahl's law: <strong>" +
+         Fixed(sweep.serial_fraction * 100, 1) + " %</strong>";
+  if (sweep.serial_fraction > 0 && std::isfinite(sweep.serial_fraction)) {
+    out += " (at most " + Ratio(1 / sweep.serial_fraction) + " however many are added)";
+  }
+  out += ".";
+  if (!sweep.note.empty()) {
+    out += " ";
+    AppendEscaped(out, sweep.note);
+  }
+  out += "</p></div>\n";
+}
+
+// ---- timeline -----------------------------------------------------------------
+
+enum SpanState { kOk = 0, kRetried = 1, kFailed = 2 };
+
+SpanState StateOf(const TaskSpan& s) { return !s.ok ? kFailed : s.attempts > 1 ? kRetried : kOk; }
+
+void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std::string, size_t>& kind_index) {
+  out += "<div class=\"timeline\"><h3>";
+  AppendEscaped(out, run.title.empty() ? std::string("run") : run.title);
+  out += "</h3>\n";
+
+  // Lanes: one per worker; tasks overlapping in one worker (concurrency > 1)
+  // get sub-rows, first fit, so every bar stays visible.
+  std::map<std::string, std::vector<size_t>, decltype(&NaturalLess)> by_worker(&NaturalLess);
+  double end_ms = Finite(run.wall_ms), busy_ms = 0;
+  size_t retried = 0, failed = 0;
+  std::set<size_t> kinds_here;
+  for (size_t i = 0; i < run.spans.size(); ++i) {
+    const TaskSpan& s = run.spans[i];
+    by_worker[s.worker].push_back(i);
+    end_ms = std::max(end_ms, Finite(s.start_ms) + Finite(s.duration_ms));
+    busy_ms += std::max(0.0, Finite(s.duration_ms));
+    if (!s.ok) ++failed;
+    else if (s.attempts > 1) ++retried;
+    kinds_here.insert(kind_index.at(s.kind));
+  }
+  double wall_ms = run.wall_ms > 0 ? run.wall_ms : end_ms;
+  out += "<p class=\"stats\">";
+  Appendf(out, "%zu tasks · %zu workers · wall %s s", run.spans.size(), by_worker.size(),
+          Seconds(wall_ms / 1000).c_str());
+  if (wall_ms > 0) out += " · " + Fixed(busy_ms / wall_ms, 1) + " tasks in flight on average";
+  Appendf(out, " · %zu retried · %zu failed</p>\n", retried, failed);
+  if (run.spans.empty()) {
+    out += "</div>\n";
+    return;
+  }
+  out += "<div class=\"legend\">";
+  for (const auto& [kind, index] : kind_index) {
+    if (!kinds_here.count(index)) continue;
+    Appendf(out, "<span><i class=\"sw k%zu\"></i>", index);
+    AppendEscaped(out, kind);
+    out += "</span>";
+  }
+  out += "<span><i class=\"sw retry\"></i>retried</span><span><i class=\"sw fail\"></i>failed</span></div>\n";
+
+  struct Placed {
+    size_t span;
+    size_t lane;
+    size_t row;
+  };
+  std::vector<Placed> placed;
+  placed.reserve(run.spans.size());
+  struct Lane {
+    std::string worker;
+    size_t rows = 1;
+  };
+  std::vector<Lane> lanes;
+  for (auto& [worker, idx] : by_worker) {
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+      return Finite(run.spans[a].start_ms) < Finite(run.spans[b].start_ms);
+    });
+    std::vector<double> row_end;
+    for (size_t i : idx) {
+      const TaskSpan& s = run.spans[i];
+      double start = Finite(s.start_ms), stop = start + std::max(0.0, Finite(s.duration_ms));
+      size_t row = 0;
+      // Small tolerance: back-to-back tasks on one connection touch, they do not overlap.
+      while (row < row_end.size() && row_end[row] > start + 0.01) ++row;
+      if (row == row_end.size()) row_end.push_back(stop);
+      else row_end[row] = stop;
+      placed.push_back({i, lanes.size(), row});
+    }
+    lanes.push_back({worker, std::max<size_t>(1, row_end.size())});
+  }
+
+  const double width = 1130, left = 70, right = 16, top = 4, lane_gap = 4, pad = 3;
+  const double plot_w = width - left - right;
+  std::vector<double> lane_y(lanes.size()), row_h(lanes.size()), lane_h(lanes.size());
+  double y = top;
+  for (size_t l = 0; l < lanes.size(); ++l) {
+    size_t n = lanes[l].rows;
+    // Up to 4 overlapping tasks get full-height rows; beyond that rows thin out
+    // so a worker with 100 in flight stays a band, not a page.
+    row_h[l] = n <= 4 ? 16 : std::max(2.0, 64.0 / n);
+    double gap = row_h[l] >= 8 ? 2 : 0;
+    lane_h[l] = n * row_h[l] + (n - 1) * gap + 2 * pad;
+    lane_y[l] = y;
+    y += lane_h[l] + lane_gap;
+  }
+  const double axis_y = y;
+  const double height = axis_y + 40;
+  double span_ms = end_ms > 0 ? end_ms : 1;
+  double step_s = NiceStep(span_ms / 1000, 10);
+  double axis_max_s = std::ceil(span_ms / 1000 / step_s - 1e-9) * step_s;
+  auto x = [&](double ms) { return left + std::max(0.0, Finite(ms)) / (axis_max_s * 1000) * plot_w; };
+
+  Appendf(out, "<svg class=\"timeline-chart\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
+          width, height, width, height);
+  for (size_t l = 0; l < lanes.size(); ++l) {
+    Appendf(out, "<rect class=\"lane%zu\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", l % 2, left,
+            lane_y[l], plot_w, lane_h[l]);
+    Appendf(out, "<text class=\"lbl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"central\">",
+            left - 8, lane_y[l] + lane_h[l] / 2);
+    AppendEscaped(out, lanes[l].worker.empty() ? std::string("?") : lanes[l].worker);
+    out += "</text>\n";
+  }
+  for (double t = 0; t <= axis_max_s + step_s * 1e-6; t += step_s) {
+    double xx = x(t * 1000);
+    Appendf(out, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" style=\"stroke:#fff\"/>", xx,
+            top, xx, axis_y - lane_gap);
+    Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", xx, axis_y + 12,
+            TickLabel(t, step_s).c_str());
+  }
+  Appendf(out, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", left, axis_y - lane_gap / 2,
+          left + plot_w, axis_y - lane_gap / 2);
+  Appendf(out, "<text class=\"ttl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time since start (s)</text>\n",
+          left + plot_w / 2, axis_y + 30);
+
+  // Bars grouped by kind and state: the group carries the color, so each span
+  // costs one rect and its title, which keeps 100,000-task runs loadable.
+  std::stable_sort(placed.begin(), placed.end(), [&](const Placed& a, const Placed& b) {
+    const TaskSpan& sa = run.spans[a.span];
+    const TaskSpan& sb = run.spans[b.span];
+    size_t ka = kind_index.at(sa.kind), kb = kind_index.at(sb.kind);
+    if (ka != kb) return ka < kb;
+    return StateOf(sa) < StateOf(sb);
+  });
+  static constexpr const char* kStateClass[] = {"s-ok", "s-retry", "s-fail"};
+  size_t open_kind = SIZE_MAX;
+  int open_state = -1;
+  for (const Placed& p : placed) {
+    const TaskSpan& s = run.spans[p.span];
+    size_t k = kind_index.at(s.kind);
+    int state = StateOf(s);
+    if (k != open_kind || state != open_state) {
+      if (open_state >= 0) out += "</g>\n";
+      Appendf(out, "<g class=\"k%zu %s\">\n", k, kStateClass[state]);
+      open_kind = k;
+      open_state = state;
+    }
+    double gap = row_h[p.lane] >= 8 ? 2 : 0;
+    double bx = x(s.start_ms);
+    double bw = std::max(1.0, x(Finite(s.start_ms) + std::max(0.0, Finite(s.duration_ms))) - bx);
+    double by = lane_y[p.lane] + pad + p.row * (row_h[p.lane] + gap);
+    Appendf(out, "<rect class=\"task-bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>task %u ", bx,
+            by, bw, row_h[p.lane], s.id);
+    AppendEscaped(out, s.kind);
+    out += " " + Millis(s.duration_ms) + " ms attempt " + std::to_string(s.attempts);
+    if (!s.ok) {
+      out += " FAILED";
+      if (!s.error.empty()) {
+        out += ": ";
+        AppendEscaped(out, s.error);
+      }
+    }
+    out += "</title></rect>\n";
+  }
+  if (open_state >= 0) out += "</g>\n";
+  if (run.wall_ms > 0) {
+    Appendf(out, "<line class=\"wall-end\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"><title>wall %s s</title></line>\n",
+            x(run.wall_ms), top, x(run.wall_ms), axis_y - lane_gap / 2, Seconds(run.wall_ms / 1000).c_str());
+  }
+  out += "</svg></div>\n";
+}
+
+// ---- latency histogram --------------------------------------------------------
+
+void RenderHistogram(std::string& out, const LatencyHistogram& h, size_t kind_index) {
+  const size_t n = std::min(h.bucket_upper_ms.size(), h.counts.size());
+  out += "<figure><h3>";
+  AppendEscaped(out, h.kind);
+  out += "</h3>";
+  if (n == 0) {
+    out += "<p class=\"note\">no samples</p></figure>\n";
+    return;
+  }
+  const double width = 540, height = 220, left = 46, right = 14, top = 10, bottom = 44;
+  const double plot_w = width - left - right, plot_h = height - top - bottom;
+  uint64_t cmax = 0, total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    cmax = std::max(cmax, h.counts[i]);
+    total += h.counts[i];
+  }
+  double ystep = std::max(1.0, NiceStep(static_cast<double>(std::max<uint64_t>(cmax, 1)), 4));
+  double ytop = std::max(ystep, std::ceil(cmax / ystep - 1e-9) * ystep);
+  auto y = [&](double c) { return top + plot_h - c / ytop * plot_h; };
+  double bw = plot_w / n;
+  // The lower edge of the first bucket, one log step below its upper bound.
+  double first_lower = n >= 2 && h.bucket_upper_ms[1] > 0
+                           ? h.bucket_upper_ms[0] * h.bucket_upper_ms[0] / h.bucket_upper_ms[1]
+                           : h.bucket_upper_ms[0] / 2;
+
+  Appendf(out, "<svg class=\"histogram\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
+          width, height, width, height);
+  for (double t = 0; t <= ytop + 1e-9; t += ystep) {
+    Appendf(out, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", left, y(t), left + plot_w,
+            y(t));
+    Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"central\">%s</text>\n",
+            left - 6, y(t), TickLabel(t, ystep).c_str());
+  }
+  Appendf(out, "<g class=\"k%zu\">", kind_index);
+  for (size_t i = 0; i < n; ++i) {
+    if (h.counts[i] == 0) continue;
+    double lower = i == 0 ? first_lower : h.bucket_upper_ms[i - 1];
+    Appendf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"1.5\">", left + i * bw + 1,
+            y(static_cast<double>(h.counts[i])), std::max(1.0, bw - 2),
+            plot_h - (y(static_cast<double>(h.counts[i])) - top));
+    Appendf(out, "<title>%s–%s ms: %llu</title></rect>", Millis(lower).c_str(), Millis(h.bucket_upper_ms[i]).c_str(),
+            static_cast<unsigned long long>(h.counts[i]));
+  }
+  out += "</g>\n";
+  Appendf(out, "<path class=\"axis\" d=\"M%.1f %.1fV%.1fH%.1f\"/>\n", left, top, top + plot_h, left + plot_w);
+  // Label bucket edges, at most about 7 of them so they never collide.
+  size_t every = std::max<size_t>(1, (n + 6) / 7);
+  for (size_t e = 0; e <= n; e += every) {
+    double v = e == 0 ? first_lower : h.bucket_upper_ms[e - 1];
+    double xx = left + e * bw;
+    Appendf(out, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", xx, top + plot_h, xx,
+            top + plot_h + 4);
+    Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", xx, top + plot_h + 16,
+            Millis(v).c_str());
+  }
+  Appendf(out, "<text class=\"ttl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">task duration (ms, log scale)</text>",
+          left + plot_w / 2, height - 6);
+  out += "</svg><figcaption>";
+  uint64_t count = h.total ? h.total : total;
+  Appendf(out, "%llu tasks", static_cast<unsigned long long>(count));
+  if (h.max_ms > 0) {
+    out += " · p50 " + Millis(h.p50_ms) + " ms · p90 " + Millis(h.p90_ms) + " ms · p99 " + Millis(h.p99_ms) +
+           " ms · max " + Millis(h.max_ms) + " ms";
+  }
+  out += "</figcaption></figure>\n";
+}
+
+double NearestRank(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t rank = static_cast<size_t>(std::ceil(p / 100 * sorted.size()));
+  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+}
+
+}  // namespace
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  AppendEscaped(out, text);
+  return out;
+}
+
+std::vector<LatencyHistogram> BuildHistograms(const std::vector<TaskSpan>& spans) {
+  std::map<std::string, std::vector<double>> by_kind;
+  for (const TaskSpan& s : spans) {
+    if (std::isfinite(s.duration_ms)) by_kind[s.kind].push_back(std::max(0.0, s.duration_ms));
+  }
+  std::vector<LatencyHistogram> out;
+  for (auto& [kind, d] : by_kind) {
+    std::sort(d.begin(), d.end());
+    // Durations below a microsecond share the first bucket rather than sending log() to -inf.
+    double lo = std::max(d.front(), 1e-3), hi = std::max(d.back(), lo);
+    double decades = std::log10(hi / lo);
+    // Buckets per decade: about 16 buckets over the range, at most 200 per
+    // decade (1.2 % wide) so a tight 100-110 ms spread still shows its shape.
+    double per_decade = decades > 0 ? std::clamp(std::ceil(16 / decades), 2.0, 200.0) : 10.0;
+    auto edge = [&](double v) { return std::log10(v) * per_decade; };
+    long first = static_cast<long>(std::floor(edge(lo) + 1e-9));
+    long last = static_cast<long>(std::ceil(edge(hi) - 1e-9));
+    if (last <= first) last = first + 1;
+    LatencyHistogram h;
+    h.kind = kind;
+    for (long j = first + 1; j <= last; ++j) h.bucket_upper_ms.push_back(std::pow(10.0, j / per_decade));
+    h.counts.assign(h.bucket_upper_ms.size(), 0);
+    for (double v : d) {
+      auto it = std::lower_bound(h.bucket_upper_ms.begin(), h.bucket_upper_ms.end(), v);
+      size_t i = std::min<size_t>(static_cast<size_t>(it - h.bucket_upper_ms.begin()), h.counts.size() - 1);
+      ++h.counts[i];
+    }
+    h.total = d.size();
+    h.p50_ms = NearestRank(d, 50);
+    h.p90_ms = NearestRank(d, 90);
+    h.p99_ms = NearestRank(d, 99);
+    h.max_ms = d.back();
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+std::string RenderHtmlReport(const ReportData& data) {
+  std::string out;
+  size_t span_count = 0;
+  for (const RunTimeline& t : data.timelines) span_count += t.spans.size();
+  out.reserve(16384 + span_count * 130);
+
+  // Every kind gets one index (and so one color) for the whole page.
+  std::map<std::string, size_t> kind_index;
+  for (const RunTimeline& t : data.timelines) {
+    for (const TaskSpan& s : t.spans) kind_index.emplace(s.kind, 0);
+  }
+  for (const LatencyHistogram& h : data.histograms) kind_index.emplace(h.kind, 0);
+  {
+    size_t i = 0;
+    for (auto& [kind, index] : kind_index) index = i++;
+  }
+
+  std::string title = data.title.empty() ? std::string("taskfarm report") : data.title;
+  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+         // The browser itself refuses anything but inline styles: the page can never fetch.
+         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+         "<title>";
+  AppendEscaped(out, title);
+  out += "</title>\n<style>";
+  out += kStyle;
+  for (const auto& [kind, index] : kind_index) {
+    std::string color = KindColor(kind, index);
+    Appendf(out, ".k%zu{fill:%s}.sw.k%zu{background:%s}\n", index, color.c_str(), index, color.c_str());
+  }
+  out += "</style>\n</head>\n<body>\n";
+  // Shared pattern for failed bars, referenced from every chart by id.
+  out += "<svg width=\"0\" height=\"0\" style=\"position:absolute\" aria-hidden=\"true\"><defs>"
+         "<pattern id=\"tf-hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\""
+         " patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#fecaca\"/>"
+         "<rect width=\"2.5\" height=\"6\" fill=\"#dc2626\"/></pattern></defs></svg>\n";
+  out += "<main>\n<header><h1>";
+  AppendEscaped(out, title);
+  out += "</h1>\n<dl class=\"meta\">";
+  auto meta = [&](const char* name, const std::string& value, bool as_code) {
+    if (value.empty()) return;
+    out += "<div><dt>";
+    out += name;
+    out += "</dt><dd>";
+    if (as_code) out += "<code>";
+    AppendEscaped(out, value);
+    if (as_code) out += "</code>";
+    out += "</dd></div>";
+  };
+  meta("machine", data.machine, false);
+  meta("generated", data.generated_at, false);
+  meta("command", data.command, true);
+  out += "</dl></header>\n";
+
+  std::vector<Group> groups = GroupByWorkload(data.rows);
+  if (!groups.empty()) RenderTable(out, groups);
+
+  if (!data.conclusions.empty()) {
+    out += "<section id=\"conclusions\"><h2>What the numbers say</h2>\n";
+    for (const std::string& c : data.conclusions) {
+      out += "<p>";
+      AppendEscaped(out, c);
+      out += "</p>\n";
+    }
+    out += "</section>\n";
+  }
+
+  if (!groups.empty()) {
+    out += "<section id=\"wall-chart\"><h2>Wall time per mode</h2>\n<div class=\"charts\">\n";
+    std::map<std::string, size_t> mode_index;
+    for (const Group& g : groups) RenderBarChart(out, g, mode_index);
+    out += "</div></section>\n";
+  }
+
+  if (!data.sweeps.empty()) {
+    out += "<section id=\"sweep\"><h2>Speedup against the ideal</h2>\n";
+    for (const SweepResult& s : data.sweeps) RenderSweep(out, s);
+    out += "</section>\n";
+  }
+
+  if (!data.timelines.empty()) {
+    out += "<section id=\"timeline\"><h2>Timeline per worker</h2>\n"
+           "<p class=\"note\" style=\"margin:0 0 10px\">One bar per task, from its start to its end on the worker"
+           " that ran it; hover a bar for its details. Gaps are idle time, long bars are stragglers.</p>\n";
+    for (const RunTimeline& t : data.timelines) RenderTimeline(out, t, kind_index);
+    out += "</section>\n";
+  }
+
+  if (!data.histograms.empty()) {
+    out += "<section id=\"latency\"><h2>Task latency per kind</h2>\n<div class=\"charts\">\n";
+    for (const LatencyHistogram& h : data.histograms) RenderHistogram(out, h, kind_index.at(h.kind));
+    out += "</div></section>\n";
+  }
+
+  out += "<footer>taskfarm · this page is self-contained: no script, nothing fetched</footer>\n</main>\n</body>\n</html>\n";
+  return out;
+}
+
+std::string RenderReportJson(const ReportData& data) {
+  using Json = nlohmann::ordered_json;
+  Json j;
+  j["title"] = data.title;
+  j["generated_at"] = data.generated_at;
+  j["machine"] = data.machine;
+  j["command"] = data.command;
+  Json rows = Json::array();
+  for (const ModeRow& r : data.rows) {
+    rows.push_back({{"workload", r.workload},
+                    {"mode", r.mode},
+                    {"description", r.description},
+                    {"workers", r.workers},
+                    {"concurrency", r.concurrency},
+                    {"threads", r.threads},
+                    {"parallelism", r.parallelism},
+                    {"wall_s", r.wall_s},
+                    {"median_s", r.median_s},
+                    {"min_s", r.min_s},
+                    {"max_s", r.max_s},
+                    {"tasks_per_s", r.tasks_per_s},
+                    {"speedup", r.speedup},
+                    {"efficiency", r.efficiency},
+                    {"cpu_s", r.cpu_s},
+                    {"cpu_over_wall", r.cpu_over_wall},
+                    {"verdict", r.verdict},
+                    {"ok", r.ok}});
+  }
+  j["rows"] = std::move(rows);
+  j["conclusions"] = data.conclusions;
+  Json sweeps = Json::array();
+  for (const SweepResult& s : data.sweeps) {
+    Json points = Json::array();
+    for (const SweepPoint& p : s.points) {
+      points.push_back({{"value", p.value},
+                        {"median_s", p.median_s},
+                        {"speedup", p.speedup},
+                        {"efficiency", p.efficiency},
+                        {"ideal", p.ideal},
+                        {"amdahl", p.amdahl}});
+    }
+    sweeps.push_back({{"workload", s.workload},
+                      {"param", s.param},
+                      {"points", std::move(points)},
+                      {"serial_fraction", s.serial_fraction},
+                      {"note", s.note}});
+  }
+  j["sweeps"] = std::move(sweeps);
+  Json timelines = Json::array();
+  for (const RunTimeline& t : data.timelines) {
+    Json spans = Json::array();
+    for (const TaskSpan& s : t.spans) {
+      Json o = {{"id", s.id},           {"worker", s.worker}, {"kind", s.kind},        {"start_ms", s.start_ms},
+                {"duration_ms", s.duration_ms}, {"ok", s.ok}, {"attempts", s.attempts}};
+      if (!s.error.empty()) o["error"] = s.error;
+      spans.push_back(std::move(o));
+    }
+    timelines.push_back({{"title", t.title}, {"wall_ms", t.wall_ms}, {"spans", std::move(spans)}});
+  }
+  j["timelines"] = std::move(timelines);
+  Json histograms = Json::array();
+  for (const LatencyHistogram& h : data.histograms) {
+    histograms.push_back({{"kind", h.kind},
+                          {"bucket_upper_ms", h.bucket_upper_ms},
+                          {"counts", h.counts},
+                          {"total", h.total},
+                          {"p50_ms", h.p50_ms},
+                          {"p90_ms", h.p90_ms},
+                          {"p99_ms", h.p99_ms},
+                          {"max_ms", h.max_ms}});
+  }
+  j["histograms"] = std::move(histograms);
+  // Names come from task files and hosts: never let a stray byte make dump() throw.
+  return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace taskfarm
