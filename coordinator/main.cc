@@ -5,6 +5,7 @@
 
 #include "common/curve_keys.h"
 #include "common/zmq_util.h"
+#include "coordinator/compare.h"
 #include "coordinator/coordinator.h"
 
 int main(int argc, char** argv) {
@@ -64,6 +65,31 @@ int main(int argc, char** argv) {
   app.add_option("--wait-workers", c.wait_workers_s, "Seconds to wait for them (0: forever)")->group(net);
   app.add_option("--demo-delay", c.demo_delay_ms, "Demo: server delay per page, ms")
       ->capture_default_str()->group("");
+  // `run` is the default: `coordinator run --workers 4 ...` is `coordinator --workers 4 ...`.
+  auto* run = app.add_subcommand("run", "Run a task list (the default when no subcommand is given)");
+  run->fallthrough();
+
+  taskfarm::CompareConfig cmp;
+  auto* compare = app.add_subcommand(
+      "compare",
+      "Run one workload the tutorials' ways (sequential, session, threads, async, processes, hybrid)\n"
+      "and say which kind of concurrency pays. Without --tasks: the built-in I/O and CPU workloads.");
+  compare->add_option("--tasks,-t", cmp.tasks_path, "Task file to compare the modes on");
+  compare->add_option("--modes", cmp.modes, "Modes to run (default all)")->delimiter(',');
+  compare->add_option("--runs", cmp.runs, "Runs per mode (the median is reported)")->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  compare->add_option("--sweep", cmp.sweep, "Also sweep a parameter: workers=1,2,4,8 or concurrency=1,10,100");
+  compare->add_option("--report", cmp.report_path, "Write a self-contained HTML report");
+  compare->add_option("--json", cmp.json_path, "Write the numbers as JSON");
+  compare->add_option("--io-pages", cmp.io_pages, "Built-in I/O workload: pages")->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  compare->add_option("--delay", cmp.delay_ms, "Built-in I/O workload: server delay, ms")->capture_default_str()
+      ->check(CLI::Range(0, 60000));
+  compare->add_option("--cpu-tasks", cmp.cpu_tasks, "Built-in CPU workload: tasks")->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  compare->add_option("--cpu-n", cmp.cpu_n, "Built-in CPU workload: count primes below N")->capture_default_str()
+      ->check(CLI::Range(uint64_t{3}, uint64_t{4000000000ULL}));
+
   std::string keygen_path;
   auto* keygen = app.add_subcommand("keygen", "Write a CURVE keypair: PATH.key (secret, mode 0600) and PATH.pub");
   keygen->add_option("path", keygen_path, "Path without extension, e.g. keys/worker1")->required();
@@ -74,6 +100,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "coordinator: %s\nRun with --help for the options.\n", e.what());
     return 2;
   }
+  if (compare->parsed()) return taskfarm::RunCompare(cmp);
   if (keygen->parsed()) {
     std::string err = taskfarm::WriteKeyPair(keygen_path);
     if (!err.empty()) {

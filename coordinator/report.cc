@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -206,6 +208,8 @@ svg .ttl{font-size:12px;fill:#4b5563}
 .line-ideal{stroke:#9ca3af;stroke-width:1.5;stroke-dasharray:6 4;fill:none}
 .line-amdahl{stroke:#f59e0b;stroke-width:2;stroke-dasharray:2 3;fill:none}
 .dot{fill:#2563eb;stroke:#fff;stroke-width:1.5}
+.note.lead{margin:0 0 10px}
+.tgrid{stroke:#fff;stroke-width:1.5}
 .lane0{fill:#f8fafc}.lane1{fill:#f1f5f9}
 .task-bar{stroke:#fff;stroke-width:.5}
 .s-retry .task-bar{stroke:#111827;stroke-width:1.5}
@@ -579,7 +583,7 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
   }
   for (double t = 0; t <= axis_max_s + step_s * 1e-6; t += step_s) {
     double xx = x(t * 1000);
-    Appendf(out, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" style=\"stroke:#fff\"/>", xx,
+    Appendf(out, "<line class=\"tgrid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", xx,
             top, xx, axis_y - lane_gap);
     Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", xx, axis_y + 12,
             TickLabel(t, step_s).c_str());
@@ -839,7 +843,7 @@ std::string RenderHtmlReport(const ReportData& data) {
 
   if (!data.timelines.empty()) {
     out += "<section id=\"timeline\"><h2>Timeline per worker</h2>\n"
-           "<p class=\"note\" style=\"margin:0 0 10px\">One bar per task, from its start to its end on the worker"
+           "<p class=\"note lead\">One bar per task, from its start to its end on the worker"
            " that ran it; hover a bar for its details. Gaps are idle time, long bars are stragglers.</p>\n";
     for (const RunTimeline& t : data.timelines) RenderTimeline(out, t, kind_index);
     out += "</section>\n";

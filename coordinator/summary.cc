@@ -3,7 +3,11 @@
 
 #include <cstdio>
 
+#include <algorithm>
+#include <thread>
+
 #include "common/stats.h"
+#include "coordinator/verdict.h"
 
 namespace taskfarm {
 
@@ -22,6 +26,10 @@ void RunStats::Add(std::string_view kind, const pb::Result& r) {
   k.cpu_ms += r.cpu_user_ms() + r.cpu_sys_ms();
   k.wall_ms += r.duration_ms();
   ++k.count;
+  if (r.has_start_ms()) {
+    k.first_start_ms = std::min(k.first_start_ms, r.start_ms());
+    k.last_end_ms = std::max(k.last_end_ms, r.start_ms() + r.duration_ms());
+  }
 }
 
 void RunStats::Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& workers, Extras x) {
@@ -35,13 +43,17 @@ void RunStats::Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& work
   std::fprintf(out, "\nwall time: %.2f s, throughput: %.1f tasks/s\n", secs,
                secs > 0 ? (total - resumed_) / secs : 0.0);
   if (!kinds_.empty()) {
-    std::fprintf(out, "\n%-6s %9s %10s %10s %10s %10s %9s\n", "kind", "tasks", "p50 ms", "p90 ms", "p99 ms",
-                 "max ms", "cpu/wall");
+    std::fprintf(out, "\n%-6s %9s %10s %10s %10s %10s %9s  %s\n", "kind", "tasks", "p50 ms", "p90 ms", "p99 ms",
+                 "max ms", "cpu/wall", "verdict");
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     for (auto& [kind, k] : kinds_) {
       LatencySummary s = Summarize(k.latency_ms);
-      std::fprintf(out, "%-6s %9llu %10.1f %10.1f %10.1f %10.1f %8.0f%%\n", kind.c_str(),
+      double span = k.last_end_ms - k.first_start_ms;
+      double parallel = span > 0 ? k.wall_ms / span : 1.0;
+      Boundness b = Judge(k.cpu_ms, k.wall_ms, parallel, cores);
+      std::fprintf(out, "%-6s %9llu %10.1f %10.1f %10.1f %10.1f %8.0f%%  %s\n", kind.c_str(),
                    static_cast<unsigned long long>(k.count), s.p50, s.p90, s.p99, s.max,
-                   k.wall_ms > 0 ? 100.0 * k.cpu_ms / k.wall_ms : 0.0);
+                   k.wall_ms > 0 ? 100.0 * k.cpu_ms / k.wall_ms : 0.0, kind == "noop" ? "-" : b.verdict.c_str());
     }
   }
   bool any = false;

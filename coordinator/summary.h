@@ -29,6 +29,7 @@ class RunStats {
     double cpu_ms = 0;   // user + sys, summed
     double wall_ms = 0;  // durations, summed
     uint64_t count = 0;
+    double first_start_ms = 1e300, last_end_ms = 0;  // span of this kind's tasks
   };
   const std::map<std::string, KindStats, std::less<>>& kinds() const { return kinds_; }
 

@@ -1,0 +1,51 @@
+// `coordinator compare`: runs one workload the tutorials' ways (sequential,
+// one session, thread pools, an event loop, a process pool, a hybrid), each
+// as a real farm run, and says which kind of concurrency pays and why.
+//
+//   CompareConfig c;                 // no task file: the built-in I/O and CPU workloads
+//   c.modes = {"sequential", "async", "processes"};
+//   return RunCompare(c);
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace taskfarm {
+
+struct ModePreset {
+  std::string name;
+  std::string description;
+  int workers = 1;
+  int concurrency = 1;
+  int threads = 1;
+  bool no_reuse = false;
+};
+
+// The modes, in table order, for a machine with `cores` CPUs.
+[[nodiscard]] std::vector<ModePreset> AllModes(unsigned cores);
+
+struct CompareConfig {
+  std::string tasks_path;            // empty: the built-in workloads
+  std::vector<std::string> modes;    // empty: all of them
+  int runs = 3;
+  std::string sweep;                 // "workers=1,2,4,8" or "concurrency=1,10,100"
+  std::string report_path;           // HTML
+  std::string json_path;
+  std::string coordinator_binary;    // default: this program
+  // Built-in workload sizes.
+  int io_pages = 90;
+  int delay_ms = 100;
+  int cpu_tasks = 100;
+  uint64_t cpu_n = 250000;
+};
+
+// Fits Amdahl's law, speedup(n) = 1 / (s + (1 - s) / n), to measured
+// speedups at relative parallelism n; returns the serial fraction s in [0, 1].
+[[nodiscard]] double FitSerialFraction(const std::vector<double>& n, const std::vector<double>& speedup);
+
+// Runs the comparison and prints the table and what it means. Returns 0,
+// 1 if some run failed, 2 for bad options.
+[[nodiscard]] int RunCompare(const CompareConfig& config);
+
+}  // namespace taskfarm
