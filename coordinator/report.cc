@@ -178,9 +178,10 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 tbody.grp th.wl{background:#f9fafb;font-weight:600;border-right:1px solid var(--line);max-width:200px}
 tbody.grp tr:last-child td,tbody.grp tr:last-child th{border-bottom:2px solid #d1d5db}
 td.mode{font-weight:600;white-space:nowrap}
-td.desc{color:#4b5563}
+td.desc{color:#4b5563;min-width:250px}
 .rng{color:var(--muted);font-size:12px}
 tr.best td.med{font-weight:700;color:#065f46}
+tr.best td.med .rng{font-weight:400}
 tr.failed td{background:#fef2f2}
 tr.failed td.mode{color:var(--fail)}
 .badge{display:inline-block;font-size:11px;font-weight:600;border-radius:9px;padding:0 7px;margin-left:6px;background:var(--fail);color:#fff}
@@ -296,7 +297,7 @@ void RenderTable(std::string& out, const std::vector<Group>& groups) {
 
 void RenderBarChart(std::string& out, const Group& group, std::map<std::string, size_t>& mode_index) {
   const auto& rows = group.second;
-  const double width = 560, left = 96, right = 104, top = 6, row_h = 28, bar_h = 16, bottom = 42;
+  const double width = 530, left = 96, right = 104, top = 6, row_h = 28, bar_h = 16, bottom = 42;
   const double plot_w = width - left - right;
   const double height = top + rows.size() * row_h + bottom;
   double xmax = 0;
@@ -421,7 +422,24 @@ void RenderSweep(std::string& out, const SweepResult& sweep) {
       out += "\"/>\n";
     };
     polyline("line-ideal", [](const SweepPoint& p) { return p.ideal; });
-    polyline("line-amdahl", [](const SweepPoint& p) { return p.amdahl; });
+    // Amdahl's curve is smooth: when the points follow S(n) = 1 / (s + (1 - s) n0 / n)
+    // from the first value, draw it finely between them instead of as straight segments.
+    const double s = sweep.serial_fraction, v0 = pts.front().value;
+    bool formula = v0 > 0 && s >= 0 && s <= 1;
+    for (const SweepPoint& p : pts) {
+      double want = p.value > 0 ? 1 / (s + (1 - s) * v0 / p.value) : 0;
+      formula = formula && p.value > 0 && std::fabs(want - p.amdahl) <= 1e-3 * std::max(1.0, std::fabs(want));
+    }
+    if (formula && vmax > vmin) {
+      out += "<polyline class=\"line-amdahl\" points=\"";
+      for (int i = 0; i <= 80; ++i) {
+        double v = log_x ? vmin * std::pow(static_cast<double>(vmax) / vmin, i / 80.0) : vmin + (vmax - vmin) * i / 80.0;
+        Appendf(out, "%.1f,%.1f ", x(v), y(1 / (s + (1 - s) * v0 / v)));
+      }
+      out += "\"/>\n";
+    } else {
+      polyline("line-amdahl", [](const SweepPoint& p) { return p.amdahl; });
+    }
     polyline("line-measured", [](const SweepPoint& p) { return p.speedup; });
     for (const SweepPoint& p : pts) {
       Appendf(out, "<circle class=\"dot\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\"><title>%d: %s, %s s</title></circle>",
@@ -651,7 +669,7 @@ void RenderHistogram(std::string& out, const LatencyHistogram& h, size_t kind_in
     out += "<p class=\"note\">no samples</p></figure>\n";
     return;
   }
-  const double width = 540, height = 220, left = 46, right = 14, top = 10, bottom = 44;
+  const double width = 530, height = 220, left = 46, right = 14, top = 10, bottom = 44;
   const double plot_w = width - left - right, plot_h = height - top - bottom;
   uint64_t cmax = 0, total = 0;
   for (size_t i = 0; i < n; ++i) {
