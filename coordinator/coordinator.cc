@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "common/zmq_util.h"
 #include "coordinator/console.h"
 #include "coordinator/journal.h"
+#include "coordinator/report.h"
 #include "coordinator/summary.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/task_source.h"
@@ -110,6 +112,7 @@ class CoordinatorLoop {
   void Interrupt(int signo);
   void HeartbeatWorkers();
   void DrainMonitor();
+  void WriteReport(double wall_ms);
   bool Ready();
 
   const CoordinatorConfig& config_;
@@ -146,6 +149,9 @@ class CoordinatorLoop {
   bool started_ = false;
   bool warned_auth_ = false;
 
+  bool want_spans_ = !config_.report_path.empty() || !config_.json_path.empty();
+  std::vector<TaskSpan> spans_;
+  uint64_t spans_left_out_ = 0;
   std::unique_ptr<Journal> journal_;
   Journal::Recovered recovered_;
   std::FILE* output_ = nullptr;
@@ -489,6 +495,13 @@ void CoordinatorLoop::WriteFinished() {
     pb::Result& r = f.result;
     if (r.has_start_ms()) r.set_start_ms(r.start_ms() - run_start_unix);
     stats_.Add(KindName(f.spec), r);
+    if (want_spans_ && spans_.size() < config_.report_max_spans) {
+      scheduler_.Decorate(f);
+      spans_.push_back(TaskSpan{r.id(), r.worker(), r.kind(), r.start_ms(), r.duration_ms(), r.ok(), r.attempts(),
+                                r.error()});
+    } else if (want_spans_) {
+      ++spans_left_out_;
+    }
     if (!shown) continue;
     scheduler_.Decorate(f);
     if (journal_ || output_) {
@@ -509,6 +522,35 @@ void CoordinatorLoop::WriteFinished() {
     out_buffer_.clear();
   }
   console_.Flush();
+}
+
+void CoordinatorLoop::WriteReport(double wall_ms) {
+  ReportData data;
+  data.title = "taskfarm run";
+  char buf[64];
+  std::time_t now = std::time(nullptr);
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
+  data.generated_at = buf;
+  data.machine = std::to_string(std::thread::hardware_concurrency()) + " cores";
+  data.command = "coordinator run --workers " + std::to_string(config_.workers) + " --concurrency " +
+                 std::to_string(config_.concurrency) + " --threads " + std::to_string(config_.threads) +
+                 (config_.tasks_path.empty() ? "" : " --tasks " + config_.tasks_path);
+  RunTimeline t;
+  t.title = std::to_string(stats_.done()) + " tasks on " + std::to_string(scheduler_.worker_stats().size()) +
+            " workers";
+  if (spans_left_out_) t.title += " (the first " + std::to_string(spans_.size()) + " shown)";
+  t.wall_ms = wall_ms;
+  data.histograms = BuildHistograms(spans_);
+  t.spans = std::move(spans_);
+  data.timelines.push_back(std::move(t));
+  data.conclusions.push_back("Completed " + std::to_string(stats_.done()) + " tasks (" +
+                             std::to_string(stats_.failed()) + " failed) in " +
+                             std::to_string(wall_ms / 1000).substr(0, 5) + " s.");
+  if (!config_.report_path.empty()) {
+    std::ofstream(config_.report_path) << RenderHtmlReport(data);
+    console_.Note("wrote " + config_.report_path);
+  }
+  if (!config_.json_path.empty()) std::ofstream(config_.json_path) << RenderReportJson(data);
 }
 
 void CoordinatorLoop::DrainMonitor() {
@@ -682,6 +724,7 @@ int CoordinatorLoop::Run(int signal_fd) {
   getrusage(RUSAGE_SELF, &ru);
   x.peak_rss_kb = static_cast<uint64_t>(ru.ru_maxrss);
   stats_.Print(stdout, scheduler_.worker_stats(), x);
+  if (want_spans_) WriteReport(x.wall_ms);
   if (interrupted_) return 130;
   return stats_.failed() > 0 || fatal_ ? 1 : 0;
 }

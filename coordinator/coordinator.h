@@ -49,6 +49,11 @@ struct CoordinatorConfig {
   int min_workers = 1;
   double wait_workers_s = 0;       // 0: wait forever for the first worker
 
+  // Single-run report: timeline per worker and latency histograms.
+  std::string report_path;         // HTML
+  std::string json_path;           // the same numbers for scripts
+  size_t report_max_spans = 100000;  // bounded: later tasks are left out of the timeline
+
   // Built-in demo (no task source given).
   int demo_delay_ms = 100;
 };

@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
   app.add_option("--min-workers", c.min_workers, "Workers to wait for before the first task")
       ->capture_default_str()->group(net);
   app.add_option("--wait-workers", c.wait_workers_s, "Seconds to wait for them (0: forever)")->group(net);
+  app.add_option("--report", c.report_path, "Write an HTML report: a timeline per worker, latency histograms");
+  app.add_option("--json", c.json_path, "Write the report's numbers as JSON");
   app.add_option("--demo-delay", c.demo_delay_ms, "Demo: server delay per page, ms")
       ->capture_default_str()->group("");
   // `run` is the default: `coordinator run --workers 4 ...` is `coordinator --workers 4 ...`.

@@ -159,7 +159,7 @@ constexpr const char* kStyle = R"css(
 :root{--fg:#1f2937;--muted:#6b7280;--line:#e5e7eb;--soft:#f3f4f6;--accent:#2563eb;--fail:#dc2626}
 *{box-sizing:border-box}
 body{margin:0;background:#f3f4f6;color:var(--fg);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","Noto Sans","Liberation Sans",Arial,sans-serif;-webkit-font-smoothing:antialiased}
-main{max-width:1200px;margin:0 auto;padding:28px 32px 40px}
+main{max-width:1240px;margin:0 auto;padding:28px 24px 40px}
 header{margin-bottom:18px}
 h1{font-size:26px;line-height:1.2;margin:0 0 8px;letter-spacing:-.01em}
 h2{font-size:18px;margin:0 0 12px}
@@ -172,13 +172,13 @@ code{font:12.5px/1.4 ui-monospace,"SFMono-Regular","DejaVu Sans Mono",Menlo,Cons
 section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:18px 22px 20px;margin:0 0 18px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
 .note{color:var(--muted);font-size:13px;margin:6px 0 0}
 table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{padding:6px 10px;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
+th,td{padding:6px 9px;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
 thead th{font-size:12px;font-weight:600;color:#4b5563;background:#f9fafb;border-bottom:2px solid var(--line);white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tbody.grp th.wl{background:#f9fafb;font-weight:600;border-right:1px solid var(--line);max-width:200px}
+tbody.grp th.wl{background:#f9fafb;font-weight:600;border-right:1px solid var(--line);min-width:130px;max-width:190px}
 tbody.grp tr:last-child td,tbody.grp tr:last-child th{border-bottom:2px solid #d1d5db}
 td.mode{font-weight:600;white-space:nowrap}
-td.desc{color:#4b5563;min-width:250px}
+td.desc{color:#4b5563;min-width:230px}
 .rng{color:var(--muted);font-size:12px}
 tr.best td.med{font-weight:700;color:#065f46}
 tr.best td.med .rng{font-weight:400}
@@ -205,6 +205,7 @@ svg .ttl{font-size:12px;fill:#4b5563}
 .bar.fail{fill:url(#tf-hatch);stroke:var(--fail)}
 .sweep-wrap{display:flex;flex-wrap:wrap;gap:18px 32px;align-items:flex-start}
 .sweep-wrap table{width:auto;min-width:360px}
+.scroll{overflow-x:auto}
 .line-measured{stroke:#2563eb;stroke-width:2.5;fill:none}
 .line-ideal{stroke:#9ca3af;stroke-width:1.5;stroke-dasharray:6 4;fill:none}
 .line-amdahl{stroke:#f59e0b;stroke-width:2;stroke-dasharray:2 3;fill:none}
@@ -215,6 +216,9 @@ svg .ttl{font-size:12px;fill:#4b5563}
 .task-bar{stroke:#fff;stroke-width:.5}
 .s-retry .task-bar{stroke:#111827;stroke-width:1.5}
 .s-fail .task-bar{fill:url(#tf-hatch);stroke:var(--fail);stroke-width:1}
+.dense .task-bar{stroke:none}
+.dense .s-retry .task-bar{stroke:#111827;stroke-width:.75}
+.dense .s-fail .task-bar{fill:var(--fail)}
 .wall-end{stroke:#111827;stroke-width:1;stroke-dasharray:3 3}
 .legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:12px;color:#4b5563;margin:2px 0 8px}
 .legend span{display:inline-flex;align-items:center;gap:6px}
@@ -244,7 +248,7 @@ std::vector<Group> GroupByWorkload(const std::vector<ModeRow>& rows) {
 }
 
 void RenderTable(std::string& out, const std::vector<Group>& groups) {
-  out += "<section id=\"comparison\"><h2>Modes compared</h2>\n<table class=\"cmp\"><thead><tr>"
+  out += "<section id=\"comparison\"><h2>Modes compared</h2>\n<div class=\"scroll\"><table class=\"cmp\"><thead><tr>"
          "<th>workload</th><th>mode</th><th>description</th><th class=\"num\">wall median [min–max]</th>"
          "<th class=\"num\">tasks/s</th><th class=\"num\">speedup</th><th class=\"num\">efficiency</th>"
          "<th class=\"num\">CPU s</th><th class=\"num\">CPU/wall</th><th>verdict</th></tr></thead>\n";
@@ -288,7 +292,7 @@ void RenderTable(std::string& out, const std::vector<Group>& groups) {
     }
     out += "</tbody>\n";
   }
-  out += "</table>\n<p class=\"note\">Speedup is over <em>sequential</em>; efficiency is speedup divided by what the"
+  out += "</table></div>\n<p class=\"note\">Speedup is over <em>sequential</em>; efficiency is speedup divided by what the"
          " mode could overlap at best; CPU/wall near 0 means the tasks mostly waited, near the number of busy"
          " cores means they computed.</p></section>\n";
 }
@@ -621,6 +625,12 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
     return StateOf(sa) < StateOf(sb);
   });
   static constexpr const char* kStateClass[] = {"s-ok", "s-retry", "s-fail"};
+  // Thin bars would be all outline: a dense run draws them without the white
+  // separator and with a thinner retry outline, so their colors still show.
+  double bar_px = 0;
+  for (const TaskSpan& s : run.spans) bar_px += x(std::max(0.0, Finite(s.duration_ms))) - left;
+  bool dense = bar_px / run.spans.size() < 4;
+  out += dense ? "<g class=\"dense\">\n" : "<g>\n";
   size_t open_kind = SIZE_MAX;
   int open_state = -1;
   for (const Placed& p : placed) {
@@ -651,6 +661,7 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
     out += "</title></rect>\n";
   }
   if (open_state >= 0) out += "</g>\n";
+  out += "</g>\n";
   if (run.wall_ms > 0) {
     Appendf(out, "<line class=\"wall-end\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"><title>wall %s s</title></line>\n",
             x(run.wall_ms), top, x(run.wall_ms), axis_y - lane_gap / 2, Seconds(run.wall_ms / 1000).c_str());

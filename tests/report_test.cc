@@ -177,7 +177,7 @@ ReportData SampleReport() {
       "with up to 100 in flight (async) is 63× faster than sequential; 5 processes are only 4.8× faster, no "
       "better than 5 threads in one worker. Adding processes adds nothing that overlapping does not.",
       "CPU: 20 × primes below 2,000,000 is CPU-bound (CPU/wall 0.99 sequentially): only more cores help. hybrid "
-      "(2 workers) is 1.96× faster than sequential, close to the 2 cores this machine has; one event loop (async) "
+      "(2 workers) is 1.94× faster than sequential, close to the 2 cores this machine has; one event loop (async) "
       "gains nothing, and 100 threads are no faster than 5.",
   };
   d.sweeps.push_back(SampleSweep());
