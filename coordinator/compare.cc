@@ -46,6 +46,7 @@ struct RunOutcome {
   double wall_s = 0;
   double task_cpu_ms = 0;   // summed over tasks (measured in the workers)
   double task_wall_ms = 0;  // summed durations
+  double task_wait_ms = 0;  // summed run-queue waits
   double process_cpu_s = 0; // coordinator + workers, from wait4
   bool ok = false;
   std::string error;
@@ -144,6 +145,7 @@ RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workloa
     if (!google::protobuf::util::JsonStringToMessage(line, &r, opts).ok()) continue;
     out.task_cpu_ms += r.cpu_user_ms() + r.cpu_sys_ms();
     out.task_wall_ms += r.duration_ms();
+    out.task_wait_ms += r.cpu_wait_ms();
     out.spans.push_back(TaskSpan{r.id(), r.worker(), r.kind(), r.start_ms(), r.duration_ms(), r.ok(), r.attempts(),
                                  r.error()});
   }
@@ -439,12 +441,13 @@ int RunCompare(const CompareConfig& config) {
       row.concurrency = m.concurrency;
       row.threads = m.threads;
       row.parallelism = Parallelism(m, w);
-      double task_cpu = 0, task_wall = 0, proc_cpu = 0;
+      double task_cpu = 0, task_wall = 0, task_wait = 0, proc_cpu = 0;
       for (int run = 0; run < config.runs; ++run) {
         RunOutcome o = RunOnce(binary, m, w, tmp);
         row.wall_s.push_back(o.wall_s);
         task_cpu += o.task_cpu_ms;
         task_wall += o.task_wall_ms;
+        task_wait += o.task_wait_ms;
         proc_cpu += o.process_cpu_s;
         if (!o.ok) {
           row.ok = false;
@@ -458,10 +461,7 @@ int RunCompare(const CompareConfig& config) {
       row.tasks_per_s = row.median_s > 0 ? w.tasks / row.median_s : 0;
       row.cpu_s = proc_cpu / config.runs;
       row.cpu_over_wall = row.median_s > 0 ? row.cpu_s / row.median_s : 0;
-      double mean_wall_s = 0;
-      for (double x : row.wall_s) mean_wall_s += x / config.runs;
-      double avg_parallel = mean_wall_s > 0 ? (task_wall / config.runs) / (mean_wall_s * 1000) : 1;
-      Boundness b = Judge(task_cpu, task_wall, avg_parallel, cores);
+      Boundness b = Judge(task_cpu, task_wall, task_wait);
       row.verdict = b.verdict;
       mr.cpu_share = b.cpu_share;
       all_ok &= row.ok;

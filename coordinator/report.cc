@@ -125,7 +125,8 @@ bool NaturalLess(const std::string& a, const std::string& b) {
       ++j;
     }
   }
-  return a.size() - i < b.size() - j;
+  if (a.size() - i != b.size() - j) return a.size() - i < b.size() - j;
+  return a < b;  // "w01" and "w1" are different workers: keep them apart
 }
 
 // Colors: a task kind keeps its color in every chart; red is kept for failure.

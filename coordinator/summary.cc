@@ -24,6 +24,7 @@ void RunStats::Add(std::string_view kind, const pb::Result& r) {
   KindStats& k = it->second;
   k.latency_ms.push_back(static_cast<float>(r.duration_ms()));
   k.cpu_ms += r.cpu_user_ms() + r.cpu_sys_ms();
+  k.wait_ms += r.cpu_wait_ms();
   k.wall_ms += r.duration_ms();
   ++k.count;
   if (r.has_start_ms()) {
@@ -45,12 +46,9 @@ void RunStats::Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& work
   if (!kinds_.empty()) {
     std::fprintf(out, "\n%-6s %9s %10s %10s %10s %10s %9s  %s\n", "kind", "tasks", "p50 ms", "p90 ms", "p99 ms",
                  "max ms", "cpu/wall", "verdict");
-    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     for (auto& [kind, k] : kinds_) {
       LatencySummary s = Summarize(k.latency_ms);
-      double span = k.last_end_ms - k.first_start_ms;
-      double parallel = span > 0 ? k.wall_ms / span : 1.0;
-      Boundness b = Judge(k.cpu_ms, k.wall_ms, parallel, cores);
+      Boundness b = Judge(k.cpu_ms, k.wall_ms, k.wait_ms);
       std::fprintf(out, "%-6s %9llu %10.1f %10.1f %10.1f %10.1f %8.0f%%  %s\n", kind.c_str(),
                    static_cast<unsigned long long>(k.count), s.p50, s.p90, s.p99, s.max,
                    k.wall_ms > 0 ? 100.0 * k.cpu_ms / k.wall_ms : 0.0, kind == "noop" ? "-" : b.verdict.c_str());

@@ -27,6 +27,7 @@ class RunStats {
   struct KindStats {
     std::vector<float> latency_ms;
     double cpu_ms = 0;   // user + sys, summed
+    double wait_ms = 0;  // run-queue wait, summed
     double wall_ms = 0;  // durations, summed
     uint64_t count = 0;
     double first_start_ms = 1e300, last_end_ms = 0;  // span of this kind's tasks

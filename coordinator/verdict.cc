@@ -5,16 +5,14 @@
 
 namespace taskfarm {
 
-Boundness Judge(double cpu_ms, double wall_ms, double avg_parallel, unsigned cores) {
+Boundness Judge(double cpu_ms, double wall_ms, double wait_ms) {
   Boundness b;
+  double wanted = wall_ms - std::clamp(wait_ms, 0.0, wall_ms);
   if (wall_ms <= 0) {
     b.verdict = "mixed";
     return b;
   }
-  // With 5 CPU-hungry tasks on 2 cores each gets 2/5 of a core: its wall
-  // time stretches, yet it kept its share of a core busy the whole time.
-  double core_share = std::min(1.0, static_cast<double>(std::max(1u, cores)) / std::max(1.0, avg_parallel));
-  b.cpu_share = std::min(1.0, cpu_ms / (wall_ms * core_share));
+  b.cpu_share = wanted > 0 ? std::min(1.0, cpu_ms / wanted) : 1.0;
   if (b.cpu_share >= 0.6) {
     b.verdict = "CPU-bound";
   } else if (b.cpu_share <= 0.25) {

@@ -1,8 +1,9 @@
 // Is a workload CPU-bound or I/O-bound? Judged from the CPU time its tasks
-// used against their wall time, corrected for tasks that waited for a core
-// because more of them ran at once than there are cores.
+// used against the time they were not waiting for a core: a task that is
+// ready to run but queued behind others (our own workers or anything else
+// on the machine) is starved, not waiting on I/O.
 //
-//   std::string v = Verdict(cpu_ms, wall_ms, avg_parallel, cores);  // "CPU-bound"
+//   Boundness b = Judge(cpu_ms, wall_ms, run_queue_wait_ms);  // b.verdict == "CPU-bound"
 #pragma once
 
 #include <string>
@@ -10,12 +11,11 @@
 namespace taskfarm {
 
 struct Boundness {
-  double cpu_share = 0;  // CPU time / (wall time x the core share a task had)
+  double cpu_share = 0;  // CPU time / (wall time - run-queue wait), 0..1
   std::string verdict;   // "CPU-bound", "I/O-bound" or "mixed"
 };
 
-// cpu_ms, wall_ms: summed over tasks; avg_parallel: tasks running at once on
-// average (summed wall / span of the run); cores: CPUs of the machine.
-[[nodiscard]] Boundness Judge(double cpu_ms, double wall_ms, double avg_parallel, unsigned cores);
+// All three summed over tasks, in milliseconds.
+[[nodiscard]] Boundness Judge(double cpu_ms, double wall_ms, double wait_ms);
 
 }  // namespace taskfarm

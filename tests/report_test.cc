@@ -260,6 +260,7 @@ TEST(ReportHtml, OneTaskBarPerSpan) {
   for (uint32_t i = 0; i < 90; ++i) {
     second.spans.push_back({i, "w1", "url", i * 0.3, 101.0 + i % 7, true, 1, ""});
   }
+  second.spans[89].worker = "w01";  // a different worker from "w1", however numbers compare
   second.wall_ms = 140;
   d.timelines.push_back(second);
   size_t spans = d.timelines[0].spans.size() + second.spans.size();
@@ -268,6 +269,8 @@ TEST(ReportHtml, OneTaskBarPerSpan) {
   EXPECT_EQ(Count(html, "class=\"task-bar\""), spans);
   EXPECT_EQ(Count(html, "<title>task "), spans);
   EXPECT_NE(html.find("<title>task 31 url "), std::string::npos);
+  EXPECT_NE(html.find(">w01</text>"), std::string::npos);
+  EXPECT_NE(html.find(">w1</text>"), std::string::npos);
   // The tooltip reads "task 57 url 102 ms attempt 3 FAILED: ...".
   EXPECT_NE(html.find("<title>task 57 url 102 ms attempt 3 FAILED: HTTP 503"), std::string::npos);
   // Retried and failed bars sit in their own groups, which CSS marks.

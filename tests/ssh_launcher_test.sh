@@ -87,11 +87,18 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A port nobody listens on (the caller retries if a bind still races).
+# A port nobody listens on (the caller retries if a bind still races), outside
+# the kernel's ephemeral range: a worker that keeps connecting to a port in
+# that range before anything listens there can be handed that very port as
+# its own source port, connect to itself (TCP simultaneous open), and hold the
+# port so that the coordinator's bind fails with "Address already in use".
+read -r EPH_LO EPH_HI </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { EPH_LO=32768 EPH_HI=60999; }
+if ((EPH_LO > 12000)); then PORT_LO=10000 PORT_SPAN=$((EPH_LO - 10000))
+else PORT_LO=$((EPH_HI + 1)) PORT_SPAN=$((65535 - EPH_HI)); fi
 free_port() {
   local p i
   for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((PORT_LO + RANDOM % PORT_SPAN))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   return 1

@@ -5,17 +5,11 @@
 
 #include <chrono>
 
+#include "common/thread_stats.h"
 #include "worker/cpu_kernels.h"
 
 namespace taskfarm {
 namespace {
-
-void ThreadCpuMs(double* user, double* sys) {
-  rusage ru{};
-  getrusage(RUSAGE_THREAD, &ru);
-  *user = ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3;
-  *sys = ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
-}
 
 }  // namespace
 
@@ -66,8 +60,7 @@ void CpuPool::Loop() {
     }
     CpuDone done;
     done.token = job.token;
-    double u0, s0, u1, s1;
-    ThreadCpuMs(&u0, &s0);
+    ThreadTimes before = CurrentThreadTimes();
     auto t0 = std::chrono::steady_clock::now();
     if (job.cancel->load()) {
       done.answer = std::nullopt;  // cancelled while queued: do not start it
@@ -77,9 +70,10 @@ void CpuPool::Loop() {
       done.error = "unknown cpu kernel '" + job.task.kernel() + "'";
     }
     done.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    ThreadCpuMs(&u1, &s1);
-    done.user_ms = u1 - u0;
-    done.sys_ms = s1 - s0;
+    ThreadTimes after = CurrentThreadTimes();
+    done.user_ms = after.user_ms - before.user_ms;
+    done.sys_ms = after.sys_ms - before.sys_ms;
+    done.wait_ms = after.wait_ms - before.wait_ms;
     {
       std::lock_guard lock(mu_);
       cancels_.erase(job.token);

@@ -28,6 +28,7 @@ struct CpuDone {
   double wall_ms = 0;
   double user_ms = 0;              // CPU time of the running thread
   double sys_ms = 0;
+  double wait_ms = 0;              // ready to run but waiting for a core
 };
 
 class CpuPool {

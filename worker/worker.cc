@@ -26,6 +26,7 @@
 #include "common/frame_codec.h"
 #include "common/status.h"
 #include "common/task_parser.h"
+#include "common/thread_stats.h"
 #include "common/zmq_util.h"
 #include "worker/cpu_pool.h"
 #include "worker/curl_handles.h"
@@ -53,13 +54,6 @@ uint64_t MaxRssKb() {
   return static_cast<uint64_t>(ru.ru_maxrss);
 }
 
-void ThreadCpuMs(double* user, double* sys) {
-  rusage ru{};
-  getrusage(RUSAGE_THREAD, &ru);
-  *user = ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3;
-  *sys = ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
-}
-
 enum class Slot { kIo, kCpu, kInline };
 
 Slot SlotOf(const pb::TaskSpec& spec) {
@@ -84,6 +78,7 @@ struct Lease {
   double wake_ms = 0;           // sleep tasks: when the timer fires
   double cpu_user_ms = 0;       // io tasks: their share of the loop's CPU
   double cpu_sys_ms = 0;
+  double cpu_wait_ms = 0;
   bool timed_out = false;
 };
 
@@ -151,7 +146,7 @@ class WorkerLoop {
   std::string send_buffer_;
   google::protobuf::Arena arena_;  // incoming frames, reset every loop turn
   double oldest_pending_ms_ = 0;
-  double loop_user_ms_ = 0, loop_sys_ms_ = 0;
+  ThreadTimes loop_times_;
   uint32_t max_rss_kb_ = 0;  // refreshed once per loop turn, not per task
   DropCounts drops_;
 };
@@ -373,7 +368,10 @@ void WorkerLoop::Complete(uint64_t key, pb::Result result, bool retryable) {
   if (!result.has_cpu_user_ms()) {
     result.set_cpu_user_ms(lease.cpu_user_ms);
     result.set_cpu_sys_ms(lease.cpu_sys_ms);
+    result.set_cpu_wait_ms(lease.cpu_wait_ms);
   }
+  if (result.cpu_wait_ms() > 0) result.set_cpu_wait_ms(RoundUs(result.cpu_wait_ms()));
+  else result.clear_cpu_wait_ms();
   if (result.cpu_user_ms() > 0) result.set_cpu_user_ms(RoundUs(result.cpu_user_ms()));
   else result.clear_cpu_user_ms();
   if (result.cpu_sys_ms() > 0) result.set_cpu_sys_ms(RoundUs(result.cpu_sys_ms()));
@@ -421,6 +419,7 @@ void WorkerLoop::CollectDone() {
     pb::Result r;
     r.set_cpu_user_ms(d.user_ms);
     r.set_cpu_sys_ms(d.sys_ms);
+    r.set_cpu_wait_ms(d.wait_ms);
     if (d.answer) {
       r.set_ok(true);
       r.set_result(static_cast<uint32_t>(*d.answer));
@@ -468,18 +467,18 @@ void WorkerLoop::CollectDone() {
 // The loop thread's CPU time since the last call, shared evenly among the
 // I/O tasks in flight: overlapping tasks cannot be told apart any closer.
 void WorkerLoop::ChargeLoopCpu() {
-  double user, sys;
-  ThreadCpuMs(&user, &sys);
+  ThreadTimes now = CurrentThreadTimes();
   max_rss_kb_ = static_cast<uint32_t>(MaxRssKb());
-  double du = user - loop_user_ms_, ds = sys - loop_sys_ms_;
-  loop_user_ms_ = user;
-  loop_sys_ms_ = sys;
-  if (io_running_ <= 0 || (du <= 0 && ds <= 0)) return;
+  double du = now.user_ms - loop_times_.user_ms, ds = now.sys_ms - loop_times_.sys_ms;
+  double dw = now.wait_ms - loop_times_.wait_ms;
+  loop_times_ = now;
+  if (io_running_ <= 0 || (du <= 0 && ds <= 0 && dw <= 0)) return;
   double share = 1.0 / io_running_;
   for (auto& [key, lease] : leases_) {
     if (lease.started && SlotOf(lease.assignment.spec()) == Slot::kIo) {
       lease.cpu_user_ms += du * share;
       lease.cpu_sys_ms += ds * share;
+      lease.cpu_wait_ms += dw * share;
     }
   }
 }

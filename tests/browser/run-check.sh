@@ -37,3 +37,12 @@ check() {  # check NAME [SCREENSHOT] (env passed through to report_test)
 
 check sample "$screenshot"
 REPORT_SAMPLE_SPANS=6000 check stress
+
+# And a real one: `coordinator run --report` over a small mixed task list.
+coordinator="$(dirname "$report_test")/coordinator"
+if [[ -x "$coordinator" ]]; then
+  tasks="$out/run-tasks.txt"
+  { for i in $(seq 40); do echo "sleep $((i % 7 * 10))"; done; for i in $(seq 10); do echo "cpu primes 100000"; done; } >"$tasks"
+  "$coordinator" run --workers 3 --concurrency 4 --tasks "$tasks" --quiet --report "$out/run.html" >/dev/null
+  CHROMIUM="$chromium" node "$here/check-report.js" "$out/run.html" 50
+fi
