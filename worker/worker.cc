@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -99,6 +100,7 @@ class WorkerLoop {
   bool Send(pb::Frame frame);
   bool SendBytes(const std::string& bytes);
   void SendHello();
+  void CheckHandshake();
   void Handle(const pb::Frame& frame);
   void Accept(const pb::Assignment& a);
   void StartReady();
@@ -120,7 +122,10 @@ class WorkerLoop {
   std::string host_ = HostName();
   SteadyClock clock_;
   zmq::context_t ctx_{1};
+  std::optional<zmq::socket_t> monitor_;  // declared first: closed after socket_
   std::optional<zmq::socket_t> socket_;
+  int connections_ = 0;
+  bool warned_handshake_ = false;
   HttpFetcher fetcher_;
   CpuPool cpu_;
 
@@ -173,6 +178,17 @@ void WorkerLoop::Connect() {
   std::random_device rd;
   std::string id = "w" + std::to_string(rd()) + std::to_string(rd());
   socket_->set(zmq::sockopt::routing_id, id);
+  // Handshake failures (a refused key, a server key that does not match)
+  // are invisible to the application otherwise: watch for them.
+  monitor_.reset();
+  std::string monitor_ep = "inproc://worker-monitor-" + std::to_string(++connections_);
+  if (zmq_socket_monitor(socket_->handle(), monitor_ep.c_str(),
+                         ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
+    monitor_.emplace(ctx_, zmq::socket_type::pair);
+    ConfigureSocket(*monitor_, 0);
+    monitor_->connect(monitor_ep);
+  }
   socket_->connect(config_.connect);
   registered_ = false;
   next_hello_ms_ = 0;
@@ -189,6 +205,34 @@ bool WorkerLoop::SendBytes(const std::string& bytes) {
   } catch (const zmq::error_t& e) {
     std::fprintf(stderr, "worker %s: send failed: %s\n", name_.c_str(), e.what());
     return false;
+  }
+}
+
+// Says once why we cannot get in, instead of retrying in silence.
+void WorkerLoop::CheckHandshake() {
+  if (!monitor_) return;
+  for (;;) {
+    zmq::message_t event;
+    if (!monitor_->recv(event, zmq::recv_flags::dontwait)) return;
+    if (event.more()) {
+      zmq::message_t address;
+      (void)monitor_->recv(address, zmq::recv_flags::dontwait);
+    }
+    if (warned_handshake_ || event.size() < 2) continue;
+    uint16_t id;
+    std::memcpy(&id, event.data(), sizeof(id));
+    warned_handshake_ = true;
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      std::fprintf(stderr,
+                   "worker %s: %s refused this worker's key; is the .pub of %s in the coordinator's "
+                   "--authorized-keys directory? Still trying.\n",
+                   name_.c_str(), config_.connect.c_str(), config_.curve_secret_file.c_str());
+    } else {
+      std::fprintf(stderr,
+                   "worker %s: the handshake with %s failed (wrong --server-key, missing keys on one side, or "
+                   "not a taskfarm coordinator). Still trying.\n",
+                   name_.c_str(), config_.connect.c_str());
+    }
   }
 }
 
@@ -541,6 +585,7 @@ int WorkerLoop::Run(int signal_fd) {
   while (!quit_) {
     double now = clock_.NowMs();
     if (!registered_ && now >= next_hello_ms_) SendHello();
+    if (!registered_) CheckHandshake();
 
     // Inbound: ZMQ_FD is edge-triggered, so drain until ZMQ_EVENTS says empty.
     for (int i = 0; i < 1024 && Readable(*socket_); ++i) {
