@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "common/stats.h"
+#include "common/temp_dir.h"
 #include "coordinator/report.h"
 #include "coordinator/verdict.h"
 #include "proto/taskfarm.pb.h"
@@ -64,21 +65,6 @@ std::string SelfPath() {
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "coordinator";
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/taskfarm-compare-XXXXXX";
-    if (mkdtemp(tmpl)) path_ = tmpl;
-  }
-  ~TempDir() {
-    if (!path_.empty()) std::system(("rm -rf '" + path_ + "'").c_str());
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 size_t CountTasks(const std::string& path, bool* cpu_heavy) {
   std::ifstream in(path);
@@ -372,7 +358,7 @@ int RunCompare(const CompareConfig& config) {
     return 2;
   }
 
-  TempDir tmp;
+  TempDir tmp("taskfarm-compare");
   std::unique_ptr<testserver::HttpTestServer> server;
   std::vector<Workload> workloads;
   if (!config.tasks_path.empty()) {

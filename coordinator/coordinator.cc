@@ -32,6 +32,7 @@
 #include "coordinator/worker_pool.h"
 #include "coordinator/zap_handler.h"
 #include "common/curve_keys.h"
+#include "common/temp_dir.h"
 #include "testserver/http_test_server.h"
 
 namespace taskfarm {
@@ -47,27 +48,6 @@ bool IsLoopbackOrLocal(const std::string& endpoint) {
   std::string host = Host(endpoint);
   return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" || host == "::1";
 }
-
-// A temporary directory for the private ipc endpoint, removed at exit.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/taskfarm-XXXXXX";
-    if (mkdtemp(tmpl)) path_ = tmpl;
-  }
-  ~TempDir() {
-    if (!path_.empty()) {
-      for (const char* f : {"/coordinator.sock", "/local-worker.key", "/local-worker.pub", "/coordinator.pub"}) {
-        unlink((path_ + f).c_str());
-      }
-      rmdir(path_.c_str());
-    }
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string ToJson(const pb::Result& r) {
   google::protobuf::util::JsonPrintOptions opts;
@@ -128,7 +108,7 @@ class CoordinatorLoop {
   std::optional<zmq::socket_t> router_;
   std::optional<zmq::socket_t> monitor_;  // the ROUTER's handshake failures
   std::optional<ZapHandler> zap_;         // CURVE client keys, when encrypted
-  TempDir tmp_;
+  TempDir tmp_{"taskfarm"};  // private ipc endpoint and local worker keys
   std::string endpoint_;        // what local workers connect to
   std::unique_ptr<WorkerPool> pool_;
   uint64_t replaced_ = 0;

@@ -14,11 +14,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string Repeat(const std::string& line, int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i) s += line + "\n";
-  return s;
-}
 
 // True when every task started before any of them finished: one wave.
 bool OneWave(const std::map<int, nlohmann::json>& by_id) {

@@ -16,11 +16,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
-std::string Repeat(const std::string& line, int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i) s += line + "\n";
-  return s;
-}
 
 // Live (non-zombie) children of `parent`.
 std::vector<pid_t> LiveChildren(pid_t parent) {

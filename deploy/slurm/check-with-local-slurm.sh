@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Runs taskfarm-workers.sbatch on a real, throwaway one-node Slurm cluster:
+# its own munged (own key and socket) and slurmctld + slurmd on free loopback
+# ports, all under a temporary directory, stopped at the end.
+#
+#   deploy/slurm/check-with-local-slurm.sh [BIN_DIR]     # BIN_DIR has worker, coordinator
+#
+# 1. coordinator in the job (TASKFARM_TASKS), CURVE keys, bound to loopback:
+#    the job completes, exit 0, every record ok, from 2 workers;
+# 2. workers for a coordinator outside the job (TASKFARM_CONNECT), submitted
+#    before it starts: the run completes, the job ends by itself with exit 0;
+# 3. TASKFARM_FOREVER=1: the workers serve two runs, then scancel ends them
+#    (SIGTERM: they say they hand back their tasks) and no worker is left.
+# Needs root and Debian's slurm-wlm and munge (not installed by scripts/setup:
+# `apt-get install slurm-wlm munge`); otherwise prints SKIP and exits 77.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BIN=${1:-$ROOT/build/bin}
+SBATCH_SCRIPT=$HERE/taskfarm-workers.sbatch
+
+skip() { echo "SKIP: $*"; exit 77; }
+[[ $(id -u) == 0 ]] || skip "not root (slurmd must run as root)"
+for t in slurmctld slurmd sbatch squeue scancel scontrol munged mungekey; do
+  command -v "$t" >/dev/null 2>&1 || skip "$t missing (apt-get install slurm-wlm munge)"
+done
+[[ -x $BIN/worker && -x $BIN/coordinator ]] || { echo "FAIL: no worker/coordinator in $BIN"; exit 1; }
+
+PASSED=0 FAILED=0
+check() {
+  local what=$1; shift
+  if "$@"; then echo "ok   - $what"; PASSED=$((PASSED + 1)); else echo "FAIL - $what"; FAILED=$((FAILED + 1)); fi
+}
+
+T=$(mktemp -d /tmp/slurm-check.XXXXXX)
+chmod 755 "$T"
+PIDS=()      # daemons we started
+CPORTS=()
+cleanup() {
+  set +e
+  local p
+  if [[ -n ${SLURM_CONF:-} ]] && [[ -f $SLURM_CONF ]]; then
+    for j in $(squeue -h -o %i 2>/dev/null); do scancel "$j" 2>/dev/null; done
+  fi
+  for port in "${CPORTS[@]}"; do
+    for p in $(pgrep -f -- "--connect tcp://127.0.0.1:$port( |\$)"); do kill -KILL "$p" 2>/dev/null; done
+  done
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${PIDS[$i]}" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+  done
+  if ((FAILED)); then
+    echo "---- slurmctld / slurmd logs"; tail -n 15 "$T"/log/*.log 2>/dev/null
+  fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+read -r EPH_LO _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || EPH_LO=32768
+free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$((10000 + RANDOM % (EPH_LO - 10000)))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  return 1
+}
+wait_until() {  # seconds command...
+  local deadline=$((SECONDS + $1)); shift
+  while ((SECONDS < deadline)); do "$@" && return 0; sleep 0.3; done
+  "$@"
+}
+
+# --- munge and slurm --------------------------------------------------------
+mkdir -p "$T"/{munge,state,spool,log,run,keys/authorized,jobs}
+chmod 700 "$T/munge"
+mungekey -c -k "$T/munge/munge.key" || { echo "FAIL: mungekey"; exit 1; }
+munged -F --force --socket="$T/munge/munge.sock" --key-file="$T/munge/munge.key" \
+  --pid-file="$T/munge/munged.pid" --log-file="$T/munge/munged.log" --seed-file="$T/munge/munged.seed" \
+  >"$T/log/munged.out" 2>&1 &
+PIDS+=($!)
+check "munged runs" wait_until 10 test -S "$T/munge/munge.sock"
+
+NODE=$(hostname -s)
+CTLD_PORT=$(free_port); SLURMD_PORT=$(free_port)
+export SLURM_CONF=$T/slurm.conf
+cat >"$SLURM_CONF" <<EOF
+ClusterName=taskfarmcheck
+SlurmctldHost=$NODE(127.0.0.1)
+SlurmctldPort=$CTLD_PORT
+SlurmdPort=$SLURMD_PORT
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$T/munge/munge.sock
+CredType=cred/munge
+StateSaveLocation=$T/state
+SlurmdSpoolDir=$T/spool
+SlurmctldPidFile=$T/run/slurmctld.pid
+SlurmdPidFile=$T/run/slurmd.pid
+SlurmctldLogFile=$T/log/slurmctld.log
+SlurmdLogFile=$T/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+JobAcctGatherType=jobacct_gather/none
+SchedulerType=sched/builtin
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+ReturnToService=2
+KillWait=10
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=2 RealMemory=1000 State=UNKNOWN
+PartitionName=check Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+EOF
+slurmctld -D -i >"$T/log/slurmctld.out" 2>&1 &
+PIDS+=($!)
+slurmd -D -N "$NODE" >"$T/log/slurmd.out" 2>&1 &
+PIDS+=($!)
+node_idle() { sinfo -h -o %t 2>/dev/null | grep -q '^idle'; }
+if ! check "slurmctld and slurmd up, the node idle" wait_until 30 node_idle; then
+  tail -n 5 "$T"/log/*.out; exit 1
+fi
+
+# --- keys and tasks ---------------------------------------------------------
+(cd "$T/keys" && "$BIN/coordinator" keygen coordinator >/dev/null && "$BIN/coordinator" keygen worker >/dev/null &&
+  cp worker.pub authorized/) || { echo "FAIL: coordinator keygen"; exit 1; }
+chmod 700 "$T/keys"
+TASKS=$T/jobs/tasks.txt
+{ for _ in $(seq 30); do echo "sleep 150"; done; echo "cpu primes 300000"; } >"$TASKS"
+NTASKS=31
+
+job_done() { [[ -z $(squeue -h -j "$1" 2>/dev/null) ]]; }
+job_field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -n1 | cut -d= -f2; }
+records_ok() {  # file
+  [[ -f $1 ]] || return 1
+  local total ok workers
+  total=$(grep -c '"id"' "$1"); ok=$(grep -c '"ok":true' "$1")
+  workers=$(grep -o '"worker":"[^"]*"' "$1" | sort -u | wc -l)
+  echo "# $(basename "$1"): $total records, $ok ok, $workers worker(s)"
+  ((total == NTASKS && ok == NTASKS && workers == 2))
+}
+submit() {  # exports...
+  sbatch --parsable --chdir="$T/jobs" --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=5 \
+    --output="$T/jobs/slurm-%j.out" --export="ALL,TASKFARM_BIN=$BIN,TASKFARM_KEYS=$T/keys,$1" "$SBATCH_SCRIPT"
+}
+coordinator() {  # port output
+  timeout 90 "$BIN/coordinator" --workers 0 --bind "tcp://127.0.0.1:$1" \
+    --curve-secret "$T/keys/coordinator.key" --authorized-keys "$T/keys/authorized" \
+    --min-workers 2 --wait-workers 60 --tasks "$TASKS" --output "$2" --quiet --no-progress >"$2.log" 2>&1
+}
+
+# 1. coordinator inside the job.
+P1=$(free_port); CPORTS+=("$P1")
+job=$(submit "TASKFARM_TASKS=$TASKS,TASKFARM_BIND_ADDR=127.0.0.1,TASKFARM_PORT=$P1,TASKFARM_OUTPUT=$T/jobs/in-job.jsonl")
+check "in-job coordinator: sbatch accepted the script (job $job)" test -n "$job"
+check "in-job coordinator: the job finished within 90 s" wait_until 90 job_done "$job"
+check "in-job coordinator: job COMPLETED, exit 0:0 ($(job_field "$job" JobState) $(job_field "$job" ExitCode))" \
+  test "$(job_field "$job" JobState)" = COMPLETED -a "$(job_field "$job" ExitCode)" = 0:0
+check "in-job coordinator: $NTASKS ok records from 2 workers" records_ok "$T/jobs/in-job.jsonl"
+((FAILED)) && cat "$T/jobs/slurm-$job.out"
+
+# 2. workers for an outside coordinator, submitted before it starts.
+P2=$(free_port); CPORTS+=("$P2")
+job=$(submit "TASKFARM_CONNECT=tcp://127.0.0.1:$P2")
+job_running() { [[ $(squeue -h -j "$job" -o %t 2>/dev/null) == R ]]; }
+check "outside coordinator: the workers' job runs (job $job)" wait_until 30 job_running
+sleep 1
+coordinator "$P2" "$T/jobs/outside.jsonl"
+rc=$?
+check "outside coordinator: the run completed with exit 0 (got $rc)" test "$rc" -eq 0
+check "outside coordinator: $NTASKS ok records from 2 workers" records_ok "$T/jobs/outside.jsonl"
+check "outside coordinator: the job ended by itself after the run" wait_until 30 job_done "$job"
+check "outside coordinator: job COMPLETED, exit 0:0" \
+  test "$(job_field "$job" JobState)" = COMPLETED -a "$(job_field "$job" ExitCode)" = 0:0
+
+# 3. --forever workers: two runs, then scancel.
+P3=$(free_port); CPORTS+=("$P3")
+job=$(submit "TASKFARM_CONNECT=tcp://127.0.0.1:$P3,TASKFARM_FOREVER=1")
+check "forever: the workers' job runs (job $job)" wait_until 30 job_running
+for run in a b; do
+  coordinator "$P3" "$T/jobs/forever-$run.jsonl"
+  rc=$?
+  check "forever: run $run completed with exit 0 (got $rc)" test "$rc" -eq 0
+  check "forever: run $run has $NTASKS ok records from 2 workers" records_ok "$T/jobs/forever-$run.jsonl"
+done
+check "forever: the job is still running after two runs" job_running
+scancel "$job"
+check "forever: scancel ended the job" wait_until 60 job_done "$job"
+check "forever: both workers said they hand back their tasks on SIGTERM" \
+  test "$(grep -c 'signal 15, handing back' "$T/jobs/slurm-$job.out")" -eq 2
+left=$(pgrep -f -- "--connect tcp://127.0.0.1:($P1|$P2|$P3)( |\$)" | tr '\n' ' ')
+check "no worker process is left${left:+ (left: $left)}" test -z "$left"
+
+echo "slurm_sbatch: $PASSED passed, $FAILED failed"
+((FAILED == 0))
