@@ -17,13 +17,17 @@ struct Words {
   bool empty() const { return size == 0; }
 };
 
+// Any ASCII whitespace separates words: a stray CR (a file edited on
+// Windows) or form feed never ends up inside a URL or a number.
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+
 Words SplitWords(std::string_view line) {
   Words words;
   size_t i = 0;
   while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    while (i < line.size() && IsSpace(line[i])) ++i;
     size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    while (i < line.size() && !IsSpace(line[i])) ++i;
     if (i > start) {
       if (words.size < 4) words.word[words.size] = line.substr(start, i - start);
       ++words.size;
@@ -57,7 +61,6 @@ ParsedLine Error(std::string message) { return ParsedLine{std::nullopt, std::mov
 }  // namespace
 
 ParsedLine ParseTaskLine(std::string_view line, const ParseOptions& options) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   Words words = SplitWords(line);
   if (words.empty() || words[0].front() == '#') return {};
   std::string_view kind = words[0];

@@ -13,3 +13,10 @@ add_test(NAME deploy_manifests
           deploy_manifests_test ${CMAKE_CURRENT_LIST_DIR}/deploy_manifests_test.py
           $<TARGET_FILE:worker> $<TARGET_FILE:coordinator>)
 set_tests_properties(deploy_manifests PROPERTIES TIMEOUT 300 LABELS cluster SKIP_RETURN_CODE 77)
+
+# The Slurm batch script on a throwaway one-node Slurm cluster (its own munged,
+# slurmctld and slurmd on loopback). Skipped unless root with Debian's
+# slurm-wlm and munge installed (apt-get install slurm-wlm munge).
+add_test(NAME slurm_sbatch
+  COMMAND bash ${PROJECT_SOURCE_DIR}/deploy/slurm/check-with-local-slurm.sh $<TARGET_FILE_DIR:worker>)
+set_tests_properties(slurm_sbatch PROPERTIES TIMEOUT 300 LABELS cluster SKIP_RETURN_CODE 77)

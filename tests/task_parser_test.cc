@@ -182,5 +182,14 @@ TEST(TaskParserTest, FormatTaskOfBuiltSpecsParsesBack) {
   }
 }
 
+// Found by the fuzzer: a CR inside the line used to stay in the URL, and
+// the line did not read back the same after formatting.
+TEST(TaskParserTest, AnyWhitespaceSeparatesWords) {
+  EXPECT_FALSE(ParseTaskLine("url http://a/\rb", {}).error.empty());
+  ParsedLine p = ParseTaskLine("sleep\f10\r\r", {});
+  ASSERT_TRUE(p.spec.has_value()) << p.error;
+  EXPECT_EQ(p.spec->sleep().ms(), 10u);
+}
+
 }  // namespace
 }  // namespace taskfarm
