@@ -16,6 +16,7 @@
 #include <ctime>
 #include <memory>
 #include <optional>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <zmq.hpp>
@@ -92,6 +93,7 @@ class CoordinatorLoop {
   void Interrupt(int signo);
   void HeartbeatWorkers();
   void DrainMonitor();
+  void ShutDownWorkers();
   void WriteReport(double wall_ms);
   bool Ready();
 
@@ -533,6 +535,38 @@ void CoordinatorLoop::WriteReport(double wall_ms) {
   if (!config_.json_path.empty()) std::ofstream(config_.json_path) << RenderReportJson(data);
 }
 
+// Tells every worker the run is over and waits (bounded) for each to answer
+// Goodbye: closing the socket at once could drop a Shutdown still queued,
+// and a worker that never hears it would wait for a coordinator that is gone.
+void CoordinatorLoop::ShutDownWorkers() {
+  std::set<std::string> waiting;
+  for (auto& [wid, identity] : identity_of_) {
+    pb::Frame f;
+    f.mutable_shutdown()->set_reason("run complete");
+    SendTo(identity, std::move(f));
+    waiting.insert(identity);
+  }
+  double deadline = clock_.NowMs() + 1500;
+  while (!waiting.empty() && clock_.NowMs() < deadline) {
+    zmq::pollitem_t item{router_->handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(20));
+    for (;;) {
+      zmq::message_t identity, payload;
+      if (!router_->recv(identity, zmq::recv_flags::dontwait)) break;
+      if (!identity.more() || !router_->recv(payload, zmq::recv_flags::dontwait)) continue;
+      while (payload.more()) {
+        zmq::message_t rest;
+        if (!router_->recv(rest, zmq::recv_flags::dontwait)) break;
+        payload = std::move(rest);
+      }
+      DropReason drop;
+      pb::Frame* frame = DecodeFrameOn(payload.to_string_view(), &arena_, &drop);
+      if (frame && frame->has_goodbye()) waiting.erase(identity.to_string());
+    }
+    arena_.Reset();
+  }
+}
+
 void CoordinatorLoop::DrainMonitor() {
   for (;;) {
     zmq::message_t event;
@@ -683,12 +717,7 @@ int CoordinatorLoop::Run(int signal_fd) {
   WriteFinished();
   console_.ClearProgress();
 
-  // Tell every worker the run is over, then make sure local ones are gone.
-  for (auto& [wid, identity] : identity_of_) {
-    pb::Frame f;
-    f.mutable_shutdown()->set_reason("run complete");
-    SendTo(identity, std::move(f));
-  }
+  ShutDownWorkers();
   if (pool_) pool_->StopAll(1000);
   if (output_) std::fclose(output_);
   output_ = nullptr;

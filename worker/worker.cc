@@ -297,8 +297,13 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
       registered_ = false;
       next_hello_ms_ = 0;
       break;
-    case pb::Frame::kShutdown:
+    case pb::Frame::kShutdown: {
       DropAllLeases();
+      // Acknowledge, so the coordinator knows the Shutdown arrived before it
+      // closes its socket.
+      pb::Frame bye;
+      bye.mutable_goodbye();
+      Send(std::move(bye));
       if (config_.forever) {
         registered_ = false;
         next_hello_ms_ = clock_.NowMs() + 500;
@@ -306,6 +311,7 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
         quit_ = true;
       }
       break;
+    }
     default:
       drops_.Count(DropReason::kUnexpected);
   }
@@ -615,7 +621,10 @@ int WorkerLoop::Run(int signal_fd) {
       Handle(*frame);
     }
     arena_.Reset();
-    if (quit_) break;
+    if (quit_) {
+      socket_->set(zmq::sockopt::linger, 500);  // let the Goodbye go out
+      break;
+    }
     StartReady();
     CollectDone();
     StartReady();  // slots freed by what just finished
@@ -656,6 +665,7 @@ int WorkerLoop::Run(int signal_fd) {
                      info.ssi_signo, leases_.size());
         CollectDone();
         HandBack();
+        socket_->set(zmq::sockopt::linger, 500);  // let the hand-back go out
         return 0;
       }
     }
