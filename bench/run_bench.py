@@ -23,7 +23,7 @@ import math
 import os
 import platform
 import re
-import shlex
+import resource
 import shutil
 import signal
 import subprocess
@@ -193,6 +193,7 @@ class Row:
     tmax: float = math.nan
     cpu: float = math.nan
     rate_override: float = math.nan  # wrk: requests/s measured by the tool itself
+    others: float = math.nan  # CPU cores other processes used during the timed runs
     mem_result: dict = field(default_factory=dict)
 
     @property
@@ -234,6 +235,81 @@ def choose_runs(args, check_wall, row):
     if row.max_runs:
         runs = min(runs, row.max_runs)
     return max(1, runs)
+
+
+# ---------------------------------------------------------------- other load
+# The machine may be shared (other builds and test runs). For every timed row we
+# measure how much CPU *other* processes used meanwhile: all busy CPU time from
+# /proc/stat, less what this harness's children (hyperfine and the commands it
+# ran) and the test server used. Rows timed while others used a lot are flagged.
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def system_busy_s():
+    with open("/proc/stat") as f:
+        v = list(map(int, f.readline().split()[1:9]))
+    return (sum(v) - v[3] - v[4]) / CLK  # all but idle and iowait
+
+
+def pid_cpu_s(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+        fields = s[s.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def own_cpu_s():
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m = resource.getrusage(resource.RUSAGE_SELF)
+    return c.ru_utime + c.ru_stime + m.ru_utime + m.ru_stime
+
+
+class OtherLoad:
+    """Measures others' CPU use (in cores) between start() and stop()."""
+
+    def __init__(self, server_pid):
+        self.server_pid = server_pid
+
+    def start(self):
+        self.t = time.monotonic()
+        self.busy = system_busy_s()
+        self.own = own_cpu_s()
+        self.srv = pid_cpu_s(self.server_pid)
+        return self
+
+    def stop(self):
+        dt = time.monotonic() - self.t
+        busy = system_busy_s() - self.busy
+        ours = (own_cpu_s() - self.own) + (pid_cpu_s(self.server_pid) - self.srv)
+        return max(0.0, busy - ours) / dt if dt > 0 else 0.0
+
+
+def wait_for_quiet(args, label):
+    """Before timing a row: wait (up to --max-wait s, and --max-wait-total over
+    the run) until other processes use under --quiet-cores CPU."""
+    if args.max_wait <= 0:
+        return
+    start = time.monotonic()
+    waited_note = False
+    while True:
+        other = OtherLoad(args.server_pid).start()
+        time.sleep(0.5)
+        cores = other.stop()
+        if cores < args.quiet_cores:
+            break
+        spent = time.monotonic() - start
+        if spent >= args.max_wait or args.waited + spent >= args.max_wait_total:
+            log(f"    machine still busy ({cores:.2f} cores used by others); timing anyway")
+            break
+        if not waited_note:
+            log(f"    waiting for the machine to quieten (others use {cores:.2f} cores)...")
+            waited_note = True
+        time.sleep(2)
+    args.waited += time.monotonic() - start
 
 
 def hyperfine(cmd, runs, json_path, timeout):
@@ -340,12 +416,16 @@ def run_row(args, wl, row, idx):
         row.status = "ok"
         log(f"    check ok ({row.check_wall:.2f} s): {row.detail}")
     row.runs = choose_runs(args, row.check_wall, row)
+    wait_for_quiet(args, row.label)
+    other = OtherLoad(args.server_pid).start()
     try:
         res = hyperfine(row.cmd, row.runs, args.work / f"{wl.key}-{idx}.hyperfine.json",
                         timeout=row.runs * max(120, 4 * row.check_wall) + 60)
         row.median, row.tmin, row.tmax = res["median"], res["min"], res["max"]
         row.cpu = (res.get("user") or 0) + (res.get("system") or 0)
-        log(f"    {row.runs} runs: median {row.median:.3f} s [{row.tmin:.3f}–{row.tmax:.3f}], cpu {row.cpu:.2f} s")
+        row.others = other.stop()
+        log(f"    {row.runs} runs: median {row.median:.3f} s [{row.tmin:.3f}–{row.tmax:.3f}], cpu {row.cpu:.2f} s, "
+            f"others used {row.others:.2f} cores")
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         row.status = "FAILED RUN"
         row.detail = str(e)
@@ -362,7 +442,10 @@ def run_wrk(args, wl, row, url):
     dur = 2 if args.quick else 5
     row.cmd = f"wrk -t1 -c64 -d{dur}s {url}"
     log(f"[{wl.key}] {row.label}: {row.cmd}")
+    wait_for_quiet(args, row.label)
+    other = OtherLoad(args.server_pid).start()
     rc, out, err = run_shell(row.cmd, timeout=60)
+    row.others = other.stop()
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: (.*)", out)
@@ -732,6 +815,10 @@ def write_report(args, wls, info, started, finished, load0, load1):
              "children (coordinator and workers), from hyperfine; the server's CPU is not included.")
     L.append("- **vs best peer** (taskfarm rows) = taskfarm's rate ÷ the best peer's rate, which is the best peer's "
              "median ÷ taskfarm's median when both do the same work: >1 means taskfarm is faster.")
+    L.append(f"- **others' CPU**: CPU cores that other processes on the machine (not this harness, its commands or "
+             f"the test server) used on average while the row was timed, from /proc/stat. Before each row the harness "
+             f"waits (up to {args.max_wait:.0f} s) for that to drop under {args.quiet_cores} cores; values above it are "
+             f"in bold and those rows' times are suspect. Time spent waiting in this run: {args.waited:.0f} s.")
     L.append("- Peak RSS: the command runs once more while /proc is polled every 10 ms for VmHWM of the "
              "coordinator and its worker processes.")
     L.append("")
@@ -752,15 +839,17 @@ def write_report(args, wls, info, started, finished, load0, load1):
         L.append(wl.description + f" (Load average when this workload started: {getattr(wl, 'load', math.nan):.2f}.)")
         L.append("")
         bp = best_peer(wl)
-        L.append(f"| tool / mode | command | median wall s [min–max] | runs | {wl.unit} | client CPU s | vs best peer |")
-        L.append("| --- | --- | --- | --- | --- | --- | --- |")
+        L.append(f"| tool / mode | command | median wall s [min–max] | runs | {wl.unit} | client CPU s | vs best peer "
+                 "| others' CPU |")
+        L.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in wl.rows:
-            cmd = f"`{r.cmd}`" if r.cmd and r.cmd != "—" else "—"
+            cmd = f"`{r.cmd}`".replace("|", "\\|") if r.cmd and r.cmd != "—" else "—"
+            oth = "—" if math.isnan(r.others) else (f"**{r.others:.2f}**" if r.others > args.quiet_cores else f"{r.others:.2f}")
             if r.kind == "bound":
-                L.append(f"| *{r.label}* | — | {fmt_s(wl.bound)} | — | {fmt_rate(r.count / wl.bound)} | — | — |")
+                L.append(f"| *{r.label}* | — | {fmt_s(wl.bound)} | — | {fmt_rate(r.count / wl.bound)} | — | — | — |")
                 continue
             if r.kind == "ceiling":
-                L.append(f"| {r.label} | {cmd} | ({r.median:.0f} s fixed) | 1 | {fmt_rate(r.rate)} | — | — |")
+                L.append(f"| {r.label} | {cmd} | ({r.median:.0f} s fixed) | 1 | {fmt_rate(r.rate)} | — | — | {oth} |")
                 continue
             if r.status in ("FAILED CHECK", "FAILED RUN"):
                 wall = f"**{r.status}**"
@@ -773,7 +862,7 @@ def write_report(args, wls, info, started, finished, load0, load1):
                 ratio = f"{r.rate / bp.rate:.2f}×"
             elif r.kind == "peer" and r is bp:
                 ratio = "(best peer)"
-            L.append(f"| {r.label} | {cmd} | {wall} | {r.runs or '—'} | {fmt_rate(r.rate)} | {fmt_s(r.cpu)} | {ratio} |")
+            L.append(f"| {r.label} | {cmd} | {wall} | {r.runs or '—'} | {fmt_rate(r.rate)} | {fmt_s(r.cpu)} | {ratio} | {oth} |")
         L.append("")
         failed = [r for r in wl.rows if r.status.startswith("FAILED")]
         for r in failed:
@@ -830,8 +919,15 @@ def main():
     ap.add_argument("--runs", type=int, default=0, help="runs per command (default: 5/3/2 by duration)")
     ap.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,C1 (W1 W2 W3 C1 D1 STDIN)")
     ap.add_argument("--out", default="", help="report file (default BENCHMARKS.md; quick: WORKDIR/BENCHMARKS.quick.md)")
+    ap.add_argument("--quiet-cores", type=float, default=0.25,
+                    help="before timing a row, wait until other processes use less CPU than this (cores)")
+    ap.add_argument("--max-wait", type=float, default=-1,
+                    help="longest wait for quiet before one row, s (default 30; 0 in --quick)")
+    ap.add_argument("--max-wait-total", type=float, default=300, help="cap on all those waits together, s")
     ap.add_argument("--workdir", default="/tmp/tfb", help="where URL/task files and raw results go")
     args = ap.parse_args()
+    if args.max_wait < 0:
+        args.max_wait = 0 if args.quick else 30
     os.chdir(ROOT)
     args.work = Path(args.workdir)
     if args.work.exists():
@@ -853,6 +949,8 @@ def main():
     load0 = os.getloadavg()[0]
     server, port = start_server(args)
     try:
+        args.server_pid = server.pid
+        args.waited = 0.0
         base = f"http://127.0.0.1:{port}"
         log(f"testserver on {base}; work dir {args.work}; load average {load0:.2f}")
         wls = build_workloads(args, base)

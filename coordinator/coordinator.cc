@@ -598,15 +598,15 @@ void CoordinatorLoop::HeartbeatWorkers() {
   }
 }
 
-// Dispatch starts once the workers we wait for have said Hello: all local
-// ones (briefly, so the first tasks spread over all of them) and
-// --min-workers in all (as long as --wait-workers allows).
+// Dispatch starts once --min-workers have said Hello (as long as
+// --wait-workers allows). Local workers are not waited for: credit keeps the
+// first one from taking more than it can start, and the others take their
+// share as they arrive, so waiting would only add their start-up time.
 bool CoordinatorLoop::Ready() {
   if (started_) return true;
   double waited = clock_.NowMs() - start_ms_;
   size_t live = scheduler_.live_workers();
-  size_t want = static_cast<size_t>(std::max(config_.min_workers, config_.workers));
-  if (live >= want || (live >= static_cast<size_t>(std::max(1, config_.min_workers)) && waited > 2000)) {
+  if (live >= static_cast<size_t>(std::max(1, config_.min_workers))) {
     started_ = true;
     return true;
   }

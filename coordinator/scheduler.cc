@@ -84,15 +84,22 @@ const WorkerInfo* Scheduler::Info(WorkerId worker) const {
 uint32_t Scheduler::Extra(double ewma_ms, uint32_t slots, uint32_t max_batch) const {
   if (ewma_ms < 0) return 0;  // nothing known yet: no prefetch
   double extra = slots * options_.prefetch_ms / std::max(ewma_ms, 1e-3);
-  return static_cast<uint32_t>(std::min<double>(extra, 4.0 * max_batch));
+  // Tiny tasks: several batches in flight. Others: at most one more task
+  // per slot, so a slot that frees starts its next task without waiting for
+  // a round trip to the coordinator.
+  double cap = ewma_ms < 1.0 ? 4.0 * max_batch : std::min<double>(slots, 4.0 * max_batch);
+  return static_cast<uint32_t>(std::min(extra, cap));
 }
 
 bool Scheduler::CanTake(const Worker& w, bool cpu) const {
   if (w.isolated || w.reserved) return false;
   // A worker stuck on a long task gets no prefetch: what it would hold
-  // could not start until the long task ends, while others sit idle.
-  uint32_t cpu_extra = w.straggling ? 0 : Extra(ewma_cpu_ms_, w.info.threads, w.info.max_batch);
-  uint32_t other_extra = w.straggling ? 0 : Extra(ewma_other_ms_, w.info.concurrency, w.info.max_batch);
+  // could not start until the long task ends, while others sit idle. Near
+  // the end of the input nobody does: the last tasks go to free slots, not
+  // into one worker's queue while another worker has nothing left to do.
+  bool prefetch = !w.straggling && prefetch_allowed_;
+  uint32_t cpu_extra = prefetch ? Extra(ewma_cpu_ms_, w.info.threads, w.info.max_batch) : 0;
+  uint32_t other_extra = prefetch ? Extra(ewma_other_ms_, w.info.concurrency, w.info.max_batch) : 0;
   uint32_t cpu_limit = w.info.threads + cpu_extra;
   uint32_t total_limit = w.info.concurrency + other_extra + cpu_extra;
   if (w.in_flight >= total_limit) return false;
@@ -157,8 +164,16 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
   } else {
     for (auto& [wid, w] : workers_) w.reserved = false;
   }
-  // Stragglers: a lease running far longer than tasks usually take.
+  size_t slots = 0;
+  for (auto& [wid, w] : workers_) slots += w.info.concurrency;
+  prefetch_allowed_ = ready_.size() >= 2 * slots;
+  // Stragglers: a lease running far longer than tasks usually take. The
+  // scan is over every lease, so it runs at most every few milliseconds,
+  // not on every turn of a loop that may turn ten thousand times a second.
+  bool rescan = now - last_straggler_scan_ms_ >= 5;
+  if (rescan) last_straggler_scan_ms_ = now;
   for (auto& [wid, w] : workers_) {
+    if (!rescan) break;
     w.straggling = false;
     for (uint32_t id : w.leases) {
       auto it = tasks_.find(id);
@@ -420,6 +435,7 @@ Scheduler::TickResult Scheduler::Tick() {
       r.lost.push_back(wid);
       continue;
     }
+    if (options_.task_timeout_ms <= 0) continue;  // no deadlines to check
     for (uint32_t id : w.leases) {
       auto it = tasks_.find(id);
       if (it != tasks_.end() && it->second.deadline_ms > 0 &&

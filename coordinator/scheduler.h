@@ -38,7 +38,7 @@ struct SchedulerOptions {
   double timeout_slack_ms = 1500;     // worker's own stop, then ours
   double backoff_base_ms = 100;       // retry n waits base * 2^(n-1), capped
   double backoff_max_ms = 5000;
-  double prefetch_ms = 5;             // queue this much expected work past the slots
+  double prefetch_ms = 50;             // queue this much expected work past the slots
   int max_batch = 256;                // tasks per TaskBatch (1: no batching)
   bool fault_tasks_alone = false;     // unused hook for tests
 };
@@ -189,6 +189,8 @@ class Scheduler {
   double ewma_cpu_ms_ = -1;
   double ewma_other_ms_ = -1;
   bool stopped_ = false;
+  bool prefetch_allowed_ = false;  // plenty of ready tasks: queue some on workers
+  double last_straggler_scan_ms_ = -1e18;
   std::string stop_reason_;
   uint64_t late_results_ = 0;
 };

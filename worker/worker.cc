@@ -152,7 +152,9 @@ class WorkerLoop {
   google::protobuf::Arena arena_;  // incoming frames, reset every loop turn
   double oldest_pending_ms_ = 0;
   ThreadTimes loop_times_;
-  uint32_t max_rss_kb_ = 0;  // refreshed once per loop turn, not per task
+  uint32_t max_rss_kb_ = 0;  // refreshed every 100 ms, not per task
+  double last_rss_ms_ = 0;
+  bool loop_times_stale_ = true;  // loop_times_ must be re-read before charging
   DropCounts drops_;
 };
 
@@ -249,7 +251,7 @@ void WorkerLoop::SendHello() {
   // With ZMQ_IMMEDIATE the send fails until the connection is up: try again
   // soon. Once sent, wait for the Welcome a while, backing off (1 s .. 8 s).
   if (!Send(std::move(f))) {
-    next_hello_ms_ = clock_.NowMs() + 5;
+    next_hello_ms_ = clock_.NowMs() + 1;
     return;
   }
   next_hello_ms_ = clock_.NowMs() + hello_backoff_ms_;
@@ -519,6 +521,7 @@ void WorkerLoop::CollectDone() {
     }
   }
   // CPU tasks past their deadline are asked to stop; they report back.
+  if (cpu_running_ <= 0) return;
   for (auto& [key, lease] : leases_) {
     if (lease.started && lease.deadline_ms > 0 && !lease.timed_out && now >= lease.deadline_ms &&
         lease.assignment.spec().has_cpu()) {
@@ -531,8 +534,23 @@ void WorkerLoop::CollectDone() {
 // The loop thread's CPU time since the last call, shared evenly among the
 // I/O tasks in flight: overlapping tasks cannot be told apart any closer.
 void WorkerLoop::ChargeLoopCpu() {
+  // Three system calls: only worth it while I/O tasks run to be charged,
+  // and peak RSS only needs refreshing now and then.
+  double t = clock_.NowMs();
+  if (t - last_rss_ms_ > 100) {
+    last_rss_ms_ = t;
+    max_rss_kb_ = static_cast<uint32_t>(MaxRssKb());
+  }
+  if (io_running_ <= 0) {
+    loop_times_stale_ = true;  // what the loop uses now is nobody's to pay
+    return;
+  }
   ThreadTimes now = CurrentThreadTimes();
-  max_rss_kb_ = static_cast<uint32_t>(MaxRssKb());
+  if (loop_times_stale_) {
+    loop_times_ = now;
+    loop_times_stale_ = false;
+    return;
+  }
   double du = now.user_ms - loop_times_.user_ms, ds = now.sys_ms - loop_times_.sys_ms;
   double dw = now.wait_ms - loop_times_.wait_ms;
   loop_times_ = now;
@@ -589,6 +607,7 @@ int WorkerLoop::NextTimeoutMs() {
   if (!registered_) next = std::min(next, next_hello_ms_);
   if (pending_.outcomes_size() > 0) next = std::min(next, oldest_pending_ms_ + config_.batch_delay_ms);
   for (auto& [key, lease] : leases_) {
+    if (cpu_running_ <= 0) break;
     if (lease.deadline_ms > 0 && !lease.timed_out && lease.assignment.spec().has_cpu()) {
       next = std::min(next, lease.deadline_ms);
     }
