@@ -42,7 +42,7 @@ void RunStats::Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& work
   if (cancelled_) std::fprintf(out, ", %llu cancelled", static_cast<unsigned long long>(cancelled_));
   if (resumed_) std::fprintf(out, " (%llu from the journal)", static_cast<unsigned long long>(resumed_));
   std::fprintf(out, "\nwall time: %.2f s, throughput: %.1f tasks/s\n", secs,
-               secs > 0 ? (total - resumed_) / secs : 0.0);
+               secs > 0 ? static_cast<double>(total - resumed_ - cancelled_) / secs : 0.0);
   if (!kinds_.empty()) {
     std::fprintf(out, "\n%-6s %9s %10s %10s %10s %10s %9s  %s\n", "kind", "tasks", "p50 ms", "p90 ms", "p99 ms",
                  "max ms", "cpu/wall", "verdict");
