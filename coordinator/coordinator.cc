@@ -488,7 +488,9 @@ void CoordinatorLoop::WriteFinished() {
     scheduler_.Decorate(f);
     if (journal_ || output_) {
       std::string json = ToJson(r);
-      if (journal_) journal_->Append(json);
+      // A cancelled task never finished: it stays out of the journal, so
+      // --resume runs it.
+      if (journal_ && r.error_code() != "cancelled") journal_->Append(json);
       if (output_) {
         out_buffer_ += json;
         out_buffer_ += '\n';

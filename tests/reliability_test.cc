@@ -265,6 +265,27 @@ TEST_F(ReliabilityTest, KilledCoordinatorTakesItsWorkersAndResumeCompletesTheRun
   ById(journal_records, n);
 }
 
+TEST_F(ReliabilityTest, ResumeAfterCtrlCRunsWhatWasCancelled) {
+  const int n = 60;
+  std::string tasks = dir_.Write("t.txt", Repeat("sleep 100", n));
+  std::string journal = dir_.File("journal");
+  std::string out1 = dir_.File("R1.jsonl"), out2 = dir_.File("R2.jsonl");
+  Subprocess p(Coordinator({"--workers", "2", "--concurrency", "1", "--tasks", tasks, "--journal", journal,
+                            "--output", out1, "-q"}));
+  ASSERT_EQ(WaitForChildren(p.pid(), 2).size(), 2u);
+  std::this_thread::sleep_for(milliseconds(700));
+  p.Signal(SIGINT);
+  ASSERT_EQ(p.Wait(seconds(30)).exit_code, 130);
+  int cancelled = 0;
+  for (auto& rec : ReadJsonLines(out1)) cancelled += rec.value("error_code", "") == "cancelled";
+  EXPECT_GT(cancelled, 0);
+  Subprocess q(Coordinator({"--workers", "2", "--tasks", tasks, "--journal", journal, "--resume", "--output", out2,
+                            "-q"}));
+  ProcessResult r = q.Wait(seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (auto& [id, rec] : ById(ReadJsonLines(out2), n)) EXPECT_TRUE(rec["ok"].get<bool>()) << rec.dump();
+}
+
 TEST_F(ReliabilityTest, ResumeWithoutJournalOrOnAnotherTaskListIsRefused) {
   std::string a = dir_.Write("a.txt", "sleep 1\n");
   std::string b = dir_.Write("b.txt", "sleep 2\n");
