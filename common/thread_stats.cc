@@ -30,4 +30,16 @@ ThreadTimes CurrentThreadTimes() {
   return t;
 }
 
+uint64_t PeakRssKb() {
+  std::FILE* f = std::fopen("/proc/self/status", "re");
+  if (!f) return 0;
+  char line[256];
+  unsigned long long kb = 0;
+  while (std::fgets(line, sizeof(line), f)) {
+    if (std::sscanf(line, "VmHWM: %llu kB", &kb) == 1) break;
+  }
+  std::fclose(f);
+  return kb;
+}
+
 }  // namespace taskfarm

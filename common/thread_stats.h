@@ -2,6 +2,8 @@
 // time it was ready to run but waited for one (Linux schedstat).
 #pragma once
 
+#include <cstdint>
+
 namespace taskfarm {
 
 struct ThreadTimes {
@@ -12,5 +14,9 @@ struct ThreadTimes {
 
 // Cumulative times of the calling thread since it started.
 [[nodiscard]] ThreadTimes CurrentThreadTimes();
+
+// This process's peak resident set size in KiB (VmHWM). Not getrusage's
+// ru_maxrss, which on Linux carries the parent's peak across fork and exec.
+[[nodiscard]] uint64_t PeakRssKb();
 
 }  // namespace taskfarm

@@ -34,6 +34,7 @@
 #include "coordinator/zap_handler.h"
 #include "common/curve_keys.h"
 #include "common/temp_dir.h"
+#include "common/thread_stats.h"
 #include "testserver/http_test_server.h"
 
 namespace taskfarm {
@@ -731,9 +732,7 @@ int CoordinatorLoop::Run(int signal_fd) {
   x.late_results = scheduler_.late_results();
   x.workers_replaced = replaced_;
   x.interrupted = interrupted_;
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  x.peak_rss_kb = static_cast<uint64_t>(ru.ru_maxrss);
+  x.peak_rss_kb = PeakRssKb();
   stats_.Print(stdout, scheduler_.worker_stats(), x);
   if (want_spans_) WriteReport(x.wall_ms);
   if (interrupted_) return 130;

@@ -1,6 +1,8 @@
 // Two passes over the input: check everything, then stream.
 #include "coordinator/task_source.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -38,8 +40,12 @@ TaskSource::Opened TaskSource::Open(const TaskSourceOptions& options) {
     out.errors.push_back(label + ": cannot open: " + std::strerror(errno));
     return out;
   }
+  // A pipe or a FIFO (`--tasks <(generate)`) cannot be read twice: it is
+  // copied to a temporary file on the first pass, like standard input.
+  struct stat st{};
+  bool regular = fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode);
   std::FILE* spool = nullptr;
-  if (from_stdin) {
+  if (from_stdin || !regular) {
     spool = std::tmpfile();
     if (!spool) {
       out.errors.push_back("cannot create a temporary file to hold standard input: " +
@@ -78,7 +84,8 @@ TaskSource::Opened TaskSource::Open(const TaskSourceOptions& options) {
     if (spool) std::fclose(spool);
     return out;
   }
-  if (from_stdin) {
+  if (spool) {
+    if (!from_stdin) std::fclose(in);
     std::rewind(spool);
     src->file_ = spool;
   } else {

@@ -1,6 +1,9 @@
 // End to end: the real coordinator binary forks real workers, which fetch
 // from a real loopback HTTP server over real ZeroMQ sockets.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <thread>
 
 #include "testserver/http_test_server.h"
 #include "tests/farm_test_util.h"
@@ -139,6 +142,20 @@ TEST_F(FarmTest, StandardInputAndUrlListAreTaskSources) {
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   auto by_id2 = ById(ReadJsonLines(out2), 2);
   EXPECT_EQ(by_id2[1]["bytes"], 107786);
+}
+
+TEST_F(FarmTest, APipeIsATaskSourceToo) {
+  // `--tasks <(generate)` hands over a pipe, which cannot be read twice.
+  std::string fifo = dir_.File("tasks.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] { std::ofstream(fifo) << "sleep 5\ncpu primes 100\nsleep 5\n"; });
+  std::string out = dir_.File("R.jsonl");
+  Subprocess p(Coordinator({"--workers", "2", "--tasks", fifo, "--output", out, "-q"}));
+  ProcessResult r = p.Wait(seconds(30));
+  writer.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto by_id = ById(ReadJsonLines(out), 3);
+  EXPECT_EQ(by_id[1]["result"], 25);
 }
 
 TEST_F(FarmTest, BadCommandLinesGiveOneLineAndExit2) {

@@ -49,11 +49,6 @@ std::string HostName() {
 // Milliseconds to the microsecond: more digits are noise, and they bloat JSON.
 double RoundUs(double ms) { return std::round(ms * 1000.0) / 1000.0; }
 
-uint64_t MaxRssKb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<uint64_t>(ru.ru_maxrss);
-}
 
 enum class Slot { kIo, kCpu, kInline };
 
@@ -107,7 +102,8 @@ class WorkerLoop {
   void Start(Lease& lease);
   void Complete(uint64_t key, pb::Result result, bool retryable);
   void Fail(uint64_t key, Code code, std::string error);
-  void CollectDone();
+  // Collects finished tasks; true if any finished.
+  bool CollectDone();
   void ChargeLoopCpu();
   void FlushResults(bool force);
   void DropAllLeases();
@@ -464,7 +460,9 @@ void WorkerLoop::Fail(uint64_t key, Code code, std::string error) {
   Complete(key, std::move(r), IsRetryable(code));
 }
 
-void WorkerLoop::CollectDone() {
+bool WorkerLoop::CollectDone() {
+  int before = pending_.outcomes_size();
+  size_t leases_before = leases_.size();
   std::vector<FetchResult> fetched;
   fetcher_.Perform(&fetched);
   for (FetchResult& f : fetched) {
@@ -520,8 +518,9 @@ void WorkerLoop::CollectDone() {
       Complete(key, std::move(r), false);
     }
   }
+  bool finished = pending_.outcomes_size() != before || leases_.size() != leases_before;
   // CPU tasks past their deadline are asked to stop; they report back.
-  if (cpu_running_ <= 0) return;
+  if (cpu_running_ <= 0) return finished;
   for (auto& [key, lease] : leases_) {
     if (lease.started && lease.deadline_ms > 0 && !lease.timed_out && now >= lease.deadline_ms &&
         lease.assignment.spec().has_cpu()) {
@@ -529,6 +528,7 @@ void WorkerLoop::CollectDone() {
       cpu_.Cancel(key);
     }
   }
+  return finished;
 }
 
 // The loop thread's CPU time since the last call, shared evenly among the
@@ -539,7 +539,7 @@ void WorkerLoop::ChargeLoopCpu() {
   double t = clock_.NowMs();
   if (t - last_rss_ms_ > 100) {
     last_rss_ms_ = t;
-    max_rss_kb_ = static_cast<uint32_t>(MaxRssKb());
+    max_rss_kb_ = static_cast<uint32_t>(PeakRssKb());
   }
   if (io_running_ <= 0) {
     loop_times_stale_ = true;  // what the loop uses now is nobody's to pay
@@ -618,7 +618,7 @@ int WorkerLoop::NextTimeoutMs() {
 }
 
 int WorkerLoop::Run(int signal_fd) {
-  max_rss_kb_ = static_cast<uint32_t>(MaxRssKb());
+  max_rss_kb_ = static_cast<uint32_t>(PeakRssKb());
   Connect();
   int zmq_fd = socket_->get(zmq::sockopt::fd);
   while (!quit_) {
@@ -644,10 +644,12 @@ int WorkerLoop::Run(int signal_fd) {
       socket_->set(zmq::sockopt::linger, 500);  // let the Goodbye go out
       break;
     }
-    StartReady();
-    CollectDone();
-    StartReady();  // slots freed by what just finished
-    CollectDone();  // noops and instant failures started just now
+    // Start what fits, collect what finished, and again while finishing
+    // frees slots: never go to sleep with a free slot and a waiting task.
+    for (int round = 0; round < 64; ++round) {
+      StartReady();
+      if (!CollectDone()) break;
+    }
     ChargeLoopCpu();
 
     now = clock_.NowMs();
@@ -674,7 +676,10 @@ int WorkerLoop::Run(int signal_fd) {
       continue;
     }
 
-    int timeout = (Readable(*socket_) || !waiting_inline_.empty()) ? 0 : NextTimeoutMs();
+    bool startable = (!waiting_io_.empty() || !waiting_cpu_.empty()) &&
+                     io_running_ + cpu_running_ < std::max(1, config_.concurrency) &&
+                     (!waiting_io_.empty() || cpu_running_ < std::max(1, config_.threads));
+    int timeout = (Readable(*socket_) || !waiting_inline_.empty() || startable) ? 0 : NextTimeoutMs();
     curl_waitfd fds[2] = {{zmq_fd, CURL_WAIT_POLLIN, 0}, {signal_fd, CURL_WAIT_POLLIN, 0}};
     fetcher_.Poll(fds, signal_fd >= 0 ? 2 : 1, timeout);
     if (signal_fd >= 0 && (fds[1].revents & CURL_WAIT_POLLIN)) {
