@@ -127,18 +127,22 @@ case "$SCENARIO" in
     [[ $n -eq 1 ]] || fail "expected the refusal to be reported once, got $n times"
     ;;
   link-down)
-    f=$(tasks_file 200 0 100)
+    f=$(tasks_file 400 0 100)
     coordinator "$f" --min-workers 2 --wait-workers 30 --heartbeat-timeout 2 --concurrency 4
     worker "$NS_W1" host1 w1 --concurrency 4
     worker "$NS_W2" host2 w2 --concurrency 4
     sleep 1.5
     ip -n "$NS_W2" link set eth0 down      # host2 vanishes mid-run
-    sleep 4
+    sleep 3
     ip -n "$NS_W2" link set eth0 up        # and comes back
     wait_coordinator 120
     [[ $RC -eq 0 ]] || fail "exit $RC"
-    used=$(check_records 200) || fail "records: $used"
+    used=$(check_records 400) || fail "records: $used"
     grep -q "stopped answering" "$WORK/coord.out" || fail "host2 was never declared lost"
+    # It re-registered and took tasks again: host2 appears twice in the
+    # per-worker table, once gone and once serving.
+    n=$(grep -c "^host2 " "$WORK/coord.out")
+    [[ $n -ge 2 ]] || fail "host2 did not re-register after its link came back (rows: $n)"
     ;;
   join-mid-run)
     f=$(tasks_file 150 0 100)
