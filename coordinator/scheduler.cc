@@ -130,7 +130,10 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     w.leases.push_back(t.id);
     ++leased_;
     auto [pos, fresh] = index.emplace(wid, out.size());
-    if (fresh) out.push_back(Dispatch{wid, {}});
+    if (fresh) {
+      out.push_back(Dispatch{wid, {}});
+      out.back().tasks.reserve(std::min<size_t>(ready_.size() + 1, w.info.max_batch));
+    }
     pb::Assignment& a = out[pos->second].tasks.emplace_back();
     a.set_task_id(t.id);
     a.set_attempt(t.attempts);
@@ -232,7 +235,14 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
   return out;
 }
 
-std::vector<FinishedTask> Scheduler::TakeFinishedRaw() { return std::exchange(finished_, {}); }
+std::vector<FinishedTask> Scheduler::TakeFinishedRaw() {
+  std::vector<FinishedTask> out;
+  // Room for a batch's worth up front: growing one element at a time moves
+  // every record several times per loop turn.
+  out.reserve(finished_.size() > 64 ? finished_.size() : 64);
+  out.swap(finished_);
+  return out;
+}
 
 std::vector<pb::Result> Scheduler::TakeFinished() {
   std::vector<pb::Result> out;
