@@ -631,8 +631,6 @@ int CoordinatorLoop::Run(int signal_fd) {
   }
   start_ms_ = clock_.NowMs();
   StartLocalWorkers();
-  int router_fd = router_->get(zmq::sockopt::fd);
-  (void)router_fd;
   uint64_t total = source_.total();
   for (;;) {
     Feed();

@@ -40,7 +40,6 @@ struct SchedulerOptions {
   double backoff_max_ms = 5000;
   double prefetch_ms = 50;             // queue this much expected work past the slots
   int max_batch = 256;                // tasks per TaskBatch (1: no batching)
-  bool fault_tasks_alone = false;     // unused hook for tests
 };
 
 struct WorkerInfo {

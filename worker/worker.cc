@@ -105,7 +105,7 @@ class WorkerLoop {
   // Collects finished tasks; true if any finished.
   bool CollectDone();
   void ChargeLoopCpu();
-  void FlushResults(bool force);
+  void FlushResults();
   void DropAllLeases();
   void HandBack();
   int NextTimeoutMs();
@@ -133,7 +133,6 @@ class WorkerLoop {
   double heartbeat_ms_ = 1000;
   uint64_t heartbeat_seq_ = 0;
   bool quit_ = false;
-  int exit_code_ = 0;
 
   std::unordered_map<uint64_t, Lease> leases_;
   std::deque<uint64_t> waiting_io_, waiting_cpu_, waiting_inline_;
@@ -407,7 +406,7 @@ void WorkerLoop::Start(Lease& lease) {
         break;
       }
       if (spec.fault().action() == "kill") {
-        FlushResults(true);
+        FlushResults();
         raise(SIGKILL);
       }
       // "hang": stop answering, as a stuck task would, until killed.
@@ -565,12 +564,12 @@ void WorkerLoop::ChargeLoopCpu() {
   }
 }
 
-void WorkerLoop::FlushResults(bool force) {
+void WorkerLoop::FlushResults() {
   if (pending_.outcomes_size() == 0 || !registered_) return;
   EncodeFrameTo(&results_frame_, &send_buffer_);
-  pending_.mutable_outcomes()->Clear();
-  SendBytes(send_buffer_);
-  (void)force;
+  // A send that cannot go now (no connection, queue full) keeps the results
+  // for the next turn: a result is never dropped on our side.
+  if (SendBytes(send_buffer_)) pending_.mutable_outcomes()->Clear();
 }
 
 void WorkerLoop::DropAllLeases() {
@@ -591,7 +590,7 @@ void WorkerLoop::DropAllLeases() {
 
 // Leaving on a signal: finished results go out, unfinished leases go back.
 void WorkerLoop::HandBack() {
-  FlushResults(true);
+  FlushResults();
   if (!registered_) return;
   pb::Frame f;
   for (auto& [key, lease] : leases_) *f.mutable_goodbye()->add_returned() = lease.assignment;
@@ -658,7 +657,7 @@ int WorkerLoop::Run(int signal_fd) {
     bool more_now = Readable(*socket_) || !waiting_inline_.empty();
     // Results leave when the batch is full, old enough, or the loop is about
     // to wait: a result never waits for company the loop cannot give it.
-    if (batch_full || batch_old || !more_now) FlushResults(false);
+    if (batch_full || batch_old || !more_now) FlushResults();
     if (registered_ && now - last_send_ms_ >= heartbeat_ms_) {
       pb::Frame f;
       f.mutable_heartbeat()->set_seq(++heartbeat_seq_);
@@ -694,7 +693,7 @@ int WorkerLoop::Run(int signal_fd) {
       }
     }
   }
-  return exit_code_;
+  return 0;
 }
 
 }  // namespace
