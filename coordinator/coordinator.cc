@@ -478,15 +478,15 @@ void CoordinatorLoop::WriteFinished() {
     pb::Result& r = f.result;
     if (r.has_start_ms()) r.set_start_ms(r.start_ms() - run_start_unix);
     stats_.Add(KindName(f.spec), r);
-    if (want_spans_ && spans_.size() < config_.report_max_spans) {
-      scheduler_.Decorate(f);
+    bool span = want_spans_ && spans_.size() < config_.report_max_spans;
+    if (want_spans_ && !span) ++spans_left_out_;
+    if (!shown && !span) continue;
+    scheduler_.Decorate(f);
+    if (span) {
       spans_.push_back(TaskSpan{r.id(), r.worker(), r.kind(), r.start_ms(), r.duration_ms(), r.ok(), r.attempts(),
                                 r.error()});
-    } else if (want_spans_) {
-      ++spans_left_out_;
     }
     if (!shown) continue;
-    scheduler_.Decorate(f);
     if (journal_ || output_) {
       std::string json = ToJson(r);
       // A cancelled task never finished: it stays out of the journal, so

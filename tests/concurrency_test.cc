@@ -67,10 +67,8 @@ TEST(ConcurrencyTest, ThreadsRunCpuTasksSideBySide) {
   EXPECT_EQ(by_id[0]["result"], 216816);
 }
 
-class ConnectionReuseTest : public ::testing::Test {
+class ConnectionReuseTest : public LoopbackServerTest {
  protected:
-  testserver::HttpTestServer server_{testserver::Options{}};
-  ScratchDir dir_;
 
   // Runs 50 URL tasks on one worker; returns (sum of new_connections in the
   // records, connections the server accepted).

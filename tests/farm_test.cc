@@ -13,12 +13,7 @@ namespace {
 
 using std::chrono::seconds;
 
-class FarmTest : public ::testing::Test {
- protected:
-  testserver::HttpTestServer server_{testserver::Options{}};
-  ScratchDir dir_;
-  std::string Url(const std::string& path) { return server_.BaseUrl() + path; }
-};
+using FarmTest = LoopbackServerTest;
 
 TEST_F(FarmTest, MixedTaskFileGivesOneRecordPerTask) {
   std::string refused = "http://127.0.0.1:1/nothing-listens-here";

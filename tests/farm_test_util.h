@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "common/temp_dir.h"
+#include "testserver/http_test_server.h"
 #include "tests/support/subprocess.h"
 
 namespace taskfarm::testing {
@@ -26,20 +28,23 @@ namespace taskfarm::testing {
 // A scratch directory for one test, removed afterwards.
 class ScratchDir {
  public:
-  ScratchDir() {
-    char tmpl[] = "/tmp/taskfarm-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~ScratchDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
+  std::string File(const std::string& name) const { return dir_.File(name); }
   std::string Write(const std::string& name, const std::string& text) const {
     std::ofstream(File(name)) << text;
     return File(name);
   }
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return dir_.path(); }
 
  private:
-  std::string path_;
+  TempDir dir_{"taskfarm-test"};
+};
+
+// A test with the loopback HTTP test server running and a scratch directory.
+class LoopbackServerTest : public ::testing::Test {
+ protected:
+  testserver::HttpTestServer server_{testserver::Options{}};
+  ScratchDir dir_;
+  std::string Url(const std::string& path) { return server_.BaseUrl() + path; }
 };
 
 inline std::vector<nlohmann::json> ReadJsonLines(const std::string& path) {

@@ -90,12 +90,7 @@ TEST(HostileInputTest, GarbageOnTheSocketIsCountedAndTheRunCompletes) {
   }
 }
 
-class HostileUrlTest : public ::testing::Test {
- protected:
-  testserver::HttpTestServer server_{testserver::Options{}};
-  ScratchDir dir_;
-  std::string Url(const std::string& path) { return server_.BaseUrl() + path; }
-};
+using HostileUrlTest = LoopbackServerTest;
 
 TEST_F(HostileUrlTest, MisbehavingUrlsBecomeRecordedFailures) {
   std::string tasks = dir_.Write(
