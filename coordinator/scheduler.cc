@@ -118,7 +118,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     if (it == tasks_.end()) continue;
     (it->second.suspect ? suspects_ : ready_).push_front(id);
   }
-  std::map<WorkerId, size_t> index;  // worker -> position in `out`
+  std::map<WorkerId, size_t> index;  // worker -> its open message in `out`
   auto lease = [&](WorkerId wid, Worker& w, Task& t) {
     ++t.attempts;
     t.worker = wid;
@@ -129,7 +129,13 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     if (IsCpu(t)) ++w.in_flight_cpu;
     w.leases.push_back(t.id);
     ++leased_;
+    // A worker's tasks fill one message up to its batch size, then the
+    // next: a turn may send a worker several messages.
     auto [pos, fresh] = index.emplace(wid, out.size());
+    if (!fresh && out[pos->second].tasks.size() >= w.info.max_batch) {
+      pos->second = out.size();
+      fresh = true;
+    }
     if (fresh) {
       out.push_back(Dispatch{wid, {}});
       out.back().tasks.reserve(std::min<size_t>(ready_.size() + 1, w.info.max_batch));
@@ -217,8 +223,6 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
           }
           break;
         }
-        auto pos = index.find(wid);
-        if (pos != index.end() && out[pos->second].tasks.size() >= w.info.max_batch) break;
         ready_.pop_front();
         lease(wid, w, t);
         ++given;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "common/frame_codec.h"
+#include "common/zmq_util.h"
 #include "testserver/http_test_server.h"
 #include "tests/farm_test_util.h"
 
@@ -123,6 +125,69 @@ TEST(BatchingTest, TinyTasksStillArriveExactlyOnceWithAndWithoutBatching) {
     auto by_id = ById(ReadJsonLines(out), 20000);
     for (auto& [id, rec] : by_id) ASSERT_TRUE(rec["ok"].get<bool>());
   }
+}
+
+// The worker's side of --batch: however many results one turn finishes, no
+// message carries more than the batch. A ROUTER in the test plays the
+// coordinator, so every message the real worker sends can be counted.
+TEST(BatchingTest, AWorkerPutsAtMostItsBatchOfResultsInOneMessage) {
+  ScratchDir dir;
+  zmq::context_t ctx;
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  ConfigureSocket(router, 0);
+  router.set(zmq::sockopt::rcvtimeo, 10000);
+  std::string endpoint = "ipc://" + dir.File("coordinator.sock");
+  router.bind(endpoint);
+  // A long batch delay: only the size limit can split the results.
+  Subprocess worker({BinaryPath("worker"), "--connect", endpoint, "--batch", "3", "--batch-delay-ms", "1000"});
+
+  std::string identity;
+  auto receive = [&]() -> std::optional<pb::Frame> {
+    zmq::message_t id, payload;
+    if (!router.recv(id) || !id.more() || !router.recv(payload)) return std::nullopt;
+    identity = id.to_string();
+    return DecodeFrame(payload.to_string_view()).frame;
+  };
+  auto send = [&](pb::Frame frame) {
+    std::string bytes = EncodeFrame(std::move(frame));
+    router.send(zmq::buffer(identity), zmq::send_flags::sndmore);
+    router.send(zmq::buffer(bytes), zmq::send_flags::none);
+  };
+
+  std::optional<pb::Frame> hello = receive();
+  ASSERT_TRUE(hello && hello->has_hello());
+  EXPECT_EQ(hello->hello().max_batch(), 3u);
+  pb::Frame welcome;
+  welcome.mutable_welcome()->set_worker_name("w1");
+  welcome.mutable_welcome()->set_heartbeat_ms(1000);
+  send(std::move(welcome));
+  pb::Frame batch;  // twenty tasks in one message: they all finish in one turn
+  for (uint32_t id = 0; id < 20; ++id) {
+    pb::Assignment* a = batch.mutable_tasks()->add_tasks();
+    a->set_task_id(id);
+    a->set_attempt(1);
+    a->mutable_spec()->set_noop(true);
+  }
+  send(std::move(batch));
+
+  std::set<uint32_t> seen;
+  int messages = 0;
+  while (seen.size() < 20) {
+    std::optional<pb::Frame> f = receive();
+    ASSERT_TRUE(f.has_value()) << "results stopped after " << seen.size();
+    if (!f->has_results()) continue;  // heartbeats
+    ++messages;
+    EXPECT_LE(f->results().outcomes_size(), 3);
+    for (const pb::Outcome& o : f->results().outcomes()) {
+      EXPECT_TRUE(seen.insert(o.task_id()).second) << "task " << o.task_id() << " twice";
+      EXPECT_TRUE(o.result().ok());
+    }
+  }
+  EXPECT_GE(messages, 7);
+  pb::Frame shutdown;
+  shutdown.mutable_shutdown()->set_reason("test over");
+  send(std::move(shutdown));
+  EXPECT_EQ(worker.Wait(seconds(10)).exit_code, 0);
 }
 
 }  // namespace

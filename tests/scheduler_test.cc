@@ -263,17 +263,22 @@ TEST(SchedulerTest, ShortQueueIsSpreadOverWorkers) {
   EXPECT_EQ(h.received[w2], 2u);
 }
 
-TEST(SchedulerTest, MaxBatchBoundsOneDispatch) {
+TEST(SchedulerTest, MaxBatchBoundsOneDispatchButNotOneTurn) {
+  // Eight free slots, three tasks per message: one turn fills every slot,
+  // in messages of 3, 3 and 2 (--batch 1 must not mean one task per turn).
   Harness h(NoPrefetch());
   WorkerId w = h.Add("w1", /*concurrency=*/8, 1, /*max_batch=*/3);
-  h.AddTasks(0, 8, Noop());
+  h.AddTasks(0, 10, Noop());
   std::vector<Dispatch> d = h.Pump();
-  ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].tasks.size(), 3u);
-  d = h.Pump();  // the next batch
-  ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].worker, w);
-  EXPECT_EQ(d[0].tasks.size(), 3u);
+  ASSERT_EQ(d.size(), 3u);
+  std::vector<size_t> sizes;
+  for (auto& one : d) {
+    EXPECT_EQ(one.worker, w);
+    sizes.push_back(one.tasks.size());
+  }
+  EXPECT_EQ(sizes, (std::vector<size_t>{3, 3, 2}));
+  EXPECT_EQ(h.received[w], 8u);
+  EXPECT_TRUE(h.Pump().empty()) << "the slots are full";
 }
 
 TEST(SchedulerTest, WindowBoundsTasksInMemory) {

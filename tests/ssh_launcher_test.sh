@@ -57,10 +57,14 @@ alive() {
   [[ -n $st && $st != Z* ]]
 }
 # Workers (live, not zombies) whose command line names a coordinator port of ours.
+# A coordinator of another test running
+# alongside may later get one of those ports for its own local workers;
+# those carry --parent-pid (ssh-launched ones never do) and are not ours.
 our_workers() {
   local port pid
   for port in "${CPORTS[@]}"; do
     for pid in $(pgrep -f -- "--connect tcp://127.0.0.1:$port( |\$)" 2>/dev/null); do
+      tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '--parent-pid' && continue
       alive "$pid" && echo "$pid"
     done
   done

@@ -143,6 +143,7 @@ class WorkerLoop {
   // elements, so a steady stream of results allocates nothing per result.
   pb::Frame results_frame_;
   pb::ResultBatch& pending_ = *results_frame_.mutable_results();
+  pb::Frame chunk_frame_;  // one message's share when pending_ is over --batch
   std::string send_buffer_;
   google::protobuf::Arena arena_;  // incoming frames, reset every loop turn
   double oldest_pending_ms_ = 0;
@@ -566,10 +567,32 @@ void WorkerLoop::ChargeLoopCpu() {
 
 void WorkerLoop::FlushResults() {
   if (pending_.outcomes_size() == 0 || !registered_) return;
-  EncodeFrameTo(&results_frame_, &send_buffer_);
+  int cap = std::max(1, config_.max_batch);
   // A send that cannot go now (no connection, queue full) keeps the results
   // for the next turn: a result is never dropped on our side.
-  if (SendBytes(send_buffer_)) pending_.mutable_outcomes()->Clear();
+  if (pending_.outcomes_size() <= cap) {
+    EncodeFrameTo(&results_frame_, &send_buffer_);
+    if (SendBytes(send_buffer_)) pending_.mutable_outcomes()->Clear();
+    return;
+  }
+  // More than one message may carry (a turn finished many, or --batch 1):
+  // oldest first, `cap` per message.
+  auto* all = pending_.mutable_outcomes();
+  auto* piece = chunk_frame_.mutable_results()->mutable_outcomes();
+  int sent = 0;
+  while (sent < all->size()) {
+    piece->Clear();
+    int end = std::min(all->size(), sent + cap);
+    for (int i = sent; i < end; ++i) piece->Add()->Swap(all->Mutable(i));
+    EncodeFrameTo(&chunk_frame_, &send_buffer_);
+    if (!SendBytes(send_buffer_)) {
+      for (int i = sent; i < end; ++i) all->Mutable(i)->Swap(piece->Mutable(i - sent));
+      break;
+    }
+    sent = end;
+  }
+  all->DeleteSubrange(0, sent);
+  if (!all->empty()) oldest_pending_ms_ = clock_.NowMs();
 }
 
 void WorkerLoop::DropAllLeases() {
