@@ -177,12 +177,15 @@ void WorkerLoop::Connect() {
   std::string id = "w" + std::to_string(rd()) + std::to_string(rd());
   socket_->set(zmq::sockopt::routing_id, id);
   // Handshake failures (a refused key, a server key that does not match)
-  // are invisible to the application otherwise: watch for them.
+  // are invisible to the application otherwise: watch for them. A
+  // handshake that succeeds is watched too: that is the moment a Hello can
+  // go out (ZMQ_IMMEDIATE refuses it before), so the worker need not retry
+  // on a timer.
   monitor_.reset();
   std::string monitor_ep = "inproc://worker-monitor-" + std::to_string(++connections_);
   if (zmq_socket_monitor(socket_->handle(), monitor_ep.c_str(),
-                         ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                             ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
+                         ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
     monitor_.emplace(ctx_, zmq::socket_type::pair);
     ConfigureSocket(*monitor_, 0);
     monitor_->connect(monitor_ep);
@@ -216,9 +219,14 @@ void WorkerLoop::CheckHandshake() {
       zmq::message_t address;
       (void)monitor_->recv(address, zmq::recv_flags::dontwait);
     }
-    if (warned_handshake_ || event.size() < 2) continue;
+    if (event.size() < 2) continue;
     uint16_t id;
     std::memcpy(&id, event.data(), sizeof(id));
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      if (!registered_) next_hello_ms_ = 0;  // connected: say Hello now
+      continue;
+    }
+    if (warned_handshake_) continue;
     warned_handshake_ = true;
     if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
       std::fprintf(stderr,
@@ -244,10 +252,15 @@ void WorkerLoop::SendHello() {
   h->set_concurrency(static_cast<uint32_t>(std::max(1, config_.concurrency)));
   h->set_threads(static_cast<uint32_t>(std::max(1, config_.threads)));
   h->set_max_batch(static_cast<uint32_t>(std::max(1, config_.max_batch)));
-  // With ZMQ_IMMEDIATE the send fails until the connection is up: try again
-  // soon. Once sent, wait for the Welcome a while, backing off (1 s .. 8 s).
+  // ZMQ_EVENTS processes the socket's pending commands, which attaches a
+  // connection whose handshake just completed (a send alone may not yet).
+  (void)socket_->get(zmq::sockopt::events);
+  // With ZMQ_IMMEDIATE the send fails until the connection is up. The
+  // monitor's handshake event brings us back the moment it is; the timer
+  // is the fallback (and the only way without a monitor). Once sent, wait
+  // for the Welcome a while, backing off (1 s .. 8 s).
   if (!Send(std::move(f))) {
-    next_hello_ms_ = clock_.NowMs() + 1;
+    next_hello_ms_ = clock_.NowMs() + (monitor_ ? 100 : 1);
     return;
   }
   next_hello_ms_ = clock_.NowMs() + hello_backoff_ms_;
@@ -645,8 +658,8 @@ int WorkerLoop::Run(int signal_fd) {
   int zmq_fd = socket_->get(zmq::sockopt::fd);
   while (!quit_) {
     double now = clock_.NowMs();
-    if (!registered_ && now >= next_hello_ms_) SendHello();
     if (!registered_) CheckHandshake();
+    if (!registered_ && now >= next_hello_ms_) SendHello();
 
     // Inbound: ZMQ_FD is edge-triggered, so drain until ZMQ_EVENTS says empty.
     for (int i = 0; i < 1024 && Readable(*socket_); ++i) {
@@ -702,8 +715,11 @@ int WorkerLoop::Run(int signal_fd) {
                      io_running_ + cpu_running_ < std::max(1, config_.concurrency) &&
                      (!waiting_io_.empty() || cpu_running_ < std::max(1, config_.threads));
     int timeout = (Readable(*socket_) || !waiting_inline_.empty() || startable) ? 0 : NextTimeoutMs();
-    curl_waitfd fds[2] = {{zmq_fd, CURL_WAIT_POLLIN, 0}, {signal_fd, CURL_WAIT_POLLIN, 0}};
-    fetcher_.Poll(fds, signal_fd >= 0 ? 2 : 1, timeout);
+    // Until registered, the monitor wakes us when the handshake completes.
+    curl_waitfd fds[3] = {{zmq_fd, CURL_WAIT_POLLIN, 0}, {signal_fd, CURL_WAIT_POLLIN, 0}};
+    unsigned n_fds = signal_fd >= 0 ? 2 : 1;
+    if (!registered_ && monitor_) fds[n_fds++] = {monitor_->get(zmq::sockopt::fd), CURL_WAIT_POLLIN, 0};
+    fetcher_.Poll(fds, n_fds, timeout);
     if (signal_fd >= 0 && (fds[1].revents & CURL_WAIT_POLLIN)) {
       signalfd_siginfo info{};
       if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
