@@ -287,7 +287,18 @@ void CoordinatorLoop::StartLocalWorkers() {
   for (int i = 0; i < config_.workers; ++i) SpawnOne();
 }
 
-void CoordinatorLoop::SpawnOne() { pool_->Spawn("w" + std::to_string(next_local_++)); }
+void CoordinatorLoop::SpawnOne() {
+  try {
+    pool_->Spawn("w" + std::to_string(next_local_++));
+  } catch (const std::runtime_error& e) {
+    // No such program, not executable, no memory: no local worker can start.
+    if (fatal_) return;
+    fatal_ = true;
+    console_.Note(std::string("coordinator: ") + e.what() + " (give --worker-bin PATH)");
+    scheduler_.StopDispatching("no worker could start");
+    scheduler_.CancelInFlight("no worker could start");
+  }
+}
 
 void CoordinatorLoop::Feed() {
   while (!input_done_ && scheduler_.WantsTasks()) {

@@ -3,8 +3,8 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/syscall.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,8 +41,6 @@ WorkerPool::WorkerPool(std::string binary, std::vector<std::string> args)
 WorkerPool::~WorkerPool() { StopAll(0); }
 
 pid_t WorkerPool::Spawn(const std::string& name) {
-  // Everything the child needs is built before fork: between fork and exec
-  // only async-signal-safe calls are allowed (we may have threads).
   std::vector<std::string> argv_s{binary_};
   argv_s.insert(argv_s.end(), args_.begin(), args_.end());
   argv_s.push_back("--name");
@@ -50,23 +48,26 @@ pid_t WorkerPool::Spawn(const std::string& name) {
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
-  if (pid == 0) {
-    // Die with the coordinator, however it ends (SIGKILL included).
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(0);  // it died before prctl took effect
-    // Our own process group: the terminal's Ctrl-C goes to the coordinator,
-    // which decides what the workers do (grace period, hand-back).
-    setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  // posix_spawn, not fork: glibc starts the child in our address space
+  // (CLONE_VFORK) instead of copying the page tables, so spawning costs
+  // the same whatever the coordinator's size, and it is safe with threads.
+  // The worker arms PR_SET_PDEATHSIG itself (--parent-pid) as it starts.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // Its own process group: the terminal's Ctrl-C goes to the coordinator,
+  // which decides what the workers do (grace period, hand-back).
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);  // we block INT/TERM/CHLD; it must not
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, argv[0], nullptr, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw std::runtime_error("cannot start " + binary_ + ": " + std::strerror(rc));
   children_[pid] = name;
   return pid;
 }

@@ -1,9 +1,10 @@
-// Local worker processes: the coordinator's children. fork+exec of the
+// Local worker processes: the coordinator's children. posix_spawn of the
 // `worker` program (so local and remote workers are one program), reaped on
-// SIGCHLD, killed with the coordinator by PR_SET_PDEATHSIG.
+// SIGCHLD, killed with the coordinator by the PR_SET_PDEATHSIG each worker
+// sets for itself (--parent-pid).
 //
-// Not thread-safe; call from the thread that forked (PDEATHSIG fires when
-// the forking *thread* exits).
+// Not thread-safe; call from the thread that spawned (PDEATHSIG fires when
+// the spawning *thread* exits).
 #pragma once
 
 #include <sys/types.h>
@@ -29,8 +30,7 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   // Starts one worker named `name`. Returns its pid; throws
-  // std::runtime_error if fork fails. An exec failure shows up as a quick
-  // exit 127 from Reap().
+  // std::runtime_error if it cannot be started (no such program, ...).
   pid_t Spawn(const std::string& name);
   // Collects every child that has ended, without blocking.
   [[nodiscard]] std::vector<ChildExit> Reap();
