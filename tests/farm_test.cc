@@ -170,6 +170,17 @@ TEST_F(FarmTest, BadCommandLinesGiveOneLineAndExit2) {
   }
 }
 
+TEST_F(FarmTest, AWorkerProgramThatCannotStartIsOneClearError) {
+  std::string tasks = dir_.Write("t.txt", Repeat("sleep 1", 5));
+  std::string missing = dir_.File("no-such-worker");
+  Subprocess p(Coordinator({"--workers", "2", "--worker-bin", missing, "--tasks", tasks}));
+  ProcessResult r = p.Wait(seconds(20));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot start " + missing + ": No such file or directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("5 cancelled"), std::string::npos) << r.out;
+}
+
 TEST_F(FarmTest, BuiltInDemoRunsOnLoopback) {
   Subprocess p(Coordinator({"--workers", "5"}));
   ProcessResult r = p.Wait(seconds(120));
