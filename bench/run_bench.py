@@ -183,6 +183,7 @@ class Row:
     note: str = ""
     max_runs: int = 0  # 0: the mode's default
     mem: bool = False  # also measure peak RSS of coordinator + workers
+    versus: str = ""  # label prefix of the peer this row is compared with (default: the best peer)
     # results
     status: str = "not run"
     detail: str = ""
@@ -600,7 +601,7 @@ def build_workloads(args, base):
         [Row("taskfarm --workers 2 -q (batching on, default --batch 256)", f"{coord} --workers 2 --tasks {d1} -q",
              "taskfarm", n5, check_taskfarm_summary(n5), mem=True),
          Row("taskfarm --workers 2 -q --no-batch", f"{coord} --workers 2 --tasks {d1} -q --no-batch", "taskfarm",
-             n5, check_taskfarm_summary(n5)),
+             n5, check_taskfarm_summary(n5), versus="Python multiprocessing.Pool(2).map, chunksize=1"),
          Row("Python multiprocessing.Pool(2).map, default chunksize",
              f"{PY} {PEERS}/pool_noop.py --procs 2 --tasks {n5}", "peer", n5, check_pool_noop(n5)),
          Row(f"Python multiprocessing.Pool(2).map, chunksize=1 ({n5_c1:,} calls)",
@@ -814,7 +815,8 @@ def write_report(args, wls, info, started, finished, load0, load1):
     L.append("- Rate = requests or tasks ÷ median wall. Client CPU = mean user+sys of the command and all its "
              "children (coordinator and workers), from hyperfine; the server's CPU is not included.")
     L.append("- **vs best peer** (taskfarm rows) = taskfarm's rate ÷ the best peer's rate, which is the best peer's "
-             "median ÷ taskfarm's median when both do the same work: >1 means taskfarm is faster.")
+             "median ÷ taskfarm's median when both do the same work: >1 means taskfarm is faster. A row compared "
+             "with a particular peer instead (D1 with batching off against Pool.map with chunksize 1) names it.")
     L.append(f"- **others' CPU**: CPU cores that other processes on the machine (not this harness, its commands or "
              f"the test server) used on average while the row was timed, from /proc/stat. Before each row the harness "
              f"waits (up to {args.max_wait:.0f} s) for that to drop under {args.quiet_cores} cores; values above it are "
@@ -858,7 +860,10 @@ def write_report(args, wls, info, started, finished, load0, load1):
             else:
                 wall = f"{fmt_s(r.median)} [{fmt_s(r.tmin)}–{fmt_s(r.tmax)}]"
             ratio = "—"
-            if r.kind == "taskfarm" and bp and r.status == "ok":
+            vs = next((p for p in wl.rows if r.versus and p.label.startswith(r.versus) and p.status == "ok"), None)
+            if r.kind == "taskfarm" and vs and r.status == "ok" and not math.isnan(vs.rate):
+                ratio = f"{r.rate / vs.rate:.2f}× ({vs.label.split(' (')[0]})"
+            elif r.kind == "taskfarm" and bp and r.status == "ok":
                 ratio = f"{r.rate / bp.rate:.2f}×"
             elif r.kind == "peer" and r is bp:
                 ratio = "(best peer)"
