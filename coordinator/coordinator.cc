@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <cstring>
@@ -290,11 +291,18 @@ void CoordinatorLoop::StartLocalWorkers() {
 void CoordinatorLoop::SpawnOne() {
   try {
     pool_->Spawn("w" + std::to_string(next_local_++));
-  } catch (const std::runtime_error& e) {
-    // No such program, not executable, no memory: no local worker can start.
+  } catch (const SpawnError& e) {
+    // A program that cannot run (missing, not executable) never will; a
+    // passing shortage (EAGAIN, ENOMEM) only ends the run if it leaves
+    // nobody to run it: the others carry on.
+    bool hopeless = e.error == ENOENT || e.error == EACCES || e.error == ENOEXEC || e.error == ENOTDIR;
     if (fatal_) return;
+    if (!hopeless && (pool_->alive() > 0 || scheduler_.live_workers() > 0)) {
+      console_.Note(std::string("coordinator: ") + e.what() + "; going on with the workers it has");
+      return;
+    }
     fatal_ = true;
-    console_.Note(std::string("coordinator: ") + e.what() + " (give --worker-bin PATH)");
+    console_.Note(std::string("coordinator: ") + e.what() + (hopeless ? " (give --worker-bin PATH)" : ""));
     scheduler_.StopDispatching("no worker could start");
     scheduler_.CancelInFlight("no worker could start");
   }

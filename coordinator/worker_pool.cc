@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+extern char** environ;
+
 namespace taskfarm {
 namespace {
 
@@ -67,7 +69,7 @@ pid_t WorkerPool::Spawn(const std::string& name) {
   pid_t pid = 0;
   int rc = posix_spawn(&pid, argv[0], nullptr, &attr, argv.data(), environ);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw std::runtime_error("cannot start " + binary_ + ": " + std::strerror(rc));
+  if (rc != 0) throw SpawnError("cannot start " + binary_ + ": " + std::strerror(rc), rc);
   children_[pid] = name;
   return pid;
 }
@@ -95,8 +97,10 @@ void WorkerPool::StopAll(int timeout_ms) {
   // at the next tick of a sleep loop. (Without pidfds: 1 ms naps.)
   std::map<pid_t, int> pidfds;
   for (auto& [pid, name] : children_) {
+#ifdef SYS_pidfd_open
     int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
     if (fd >= 0) pidfds[pid] = fd;
+#endif
   }
   while (!children_.empty()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());

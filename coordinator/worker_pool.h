@@ -10,10 +10,17 @@
 #include <sys/types.h>
 
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace taskfarm {
+
+// posix_spawn failed; `error` is its errno value.
+struct SpawnError : std::runtime_error {
+  SpawnError(const std::string& what, int error) : std::runtime_error(what), error(error) {}
+  int error;
+};
 
 struct ChildExit {
   pid_t pid;
@@ -29,8 +36,8 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // Starts one worker named `name`. Returns its pid; throws
-  // std::runtime_error if it cannot be started (no such program, ...).
+  // Starts one worker named `name`. Returns its pid; throws SpawnError if
+  // it cannot be started (no such program, no processes left, ...).
   pid_t Spawn(const std::string& name);
   // Collects every child that has ended, without blocking.
   [[nodiscard]] std::vector<ChildExit> Reap();

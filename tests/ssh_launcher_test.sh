@@ -64,7 +64,7 @@ our_workers() {
   local port pid
   for port in "${CPORTS[@]}"; do
     for pid in $(pgrep -f -- "--connect tcp://127.0.0.1:$port( |\$)" 2>/dev/null); do
-      tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '--parent-pid' && continue
+      { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- '--parent-pid' && continue
       alive "$pid" && echo "$pid"
     done
   done

@@ -127,6 +127,7 @@ class WorkerLoop {
 
   bool registered_ = false;
   double next_hello_ms_ = 0;
+  bool hello_waits_for_handshake_ = false;  // a Hello failed: the connection is not up yet
   double hello_backoff_ms_ = 1000;
   double last_send_ms_ = 0;
   double last_recv_ms_ = 0;
@@ -193,6 +194,7 @@ void WorkerLoop::Connect() {
   socket_->connect(config_.connect);
   registered_ = false;
   next_hello_ms_ = 0;
+  hello_waits_for_handshake_ = false;
   last_recv_ms_ = clock_.NowMs();
 }
 
@@ -223,7 +225,10 @@ void WorkerLoop::CheckHandshake() {
     uint16_t id;
     std::memcpy(&id, event.data(), sizeof(id));
     if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-      if (!registered_) next_hello_ms_ = 0;  // connected: say Hello now
+      // A Hello that could not go out waits for exactly this. (A reconnect
+      // while registered, or a paused re-Hello after --forever's Shutdown,
+      // keeps its own timing.)
+      if (hello_waits_for_handshake_) next_hello_ms_ = 0;
       continue;
     }
     if (warned_handshake_) continue;
@@ -260,9 +265,11 @@ void WorkerLoop::SendHello() {
   // is the fallback (and the only way without a monitor). Once sent, wait
   // for the Welcome a while, backing off (1 s .. 8 s).
   if (!Send(std::move(f))) {
+    hello_waits_for_handshake_ = true;
     next_hello_ms_ = clock_.NowMs() + (monitor_ ? 100 : 1);
     return;
   }
+  hello_waits_for_handshake_ = false;
   next_hello_ms_ = clock_.NowMs() + hello_backoff_ms_;
   hello_backoff_ms_ = std::min(hello_backoff_ms_ * 2, 8000.0);
 }
@@ -585,7 +592,11 @@ void WorkerLoop::FlushResults() {
   // for the next turn: a result is never dropped on our side.
   if (pending_.outcomes_size() <= cap) {
     EncodeFrameTo(&results_frame_, &send_buffer_);
-    if (SendBytes(send_buffer_)) pending_.mutable_outcomes()->Clear();
+    if (SendBytes(send_buffer_)) {
+      pending_.mutable_outcomes()->Clear();
+    } else {
+      oldest_pending_ms_ = clock_.NowMs();  // retry after --batch-delay-ms, not in a spin
+    }
     return;
   }
   // More than one message may carry (a turn finished many, or --batch 1):
@@ -604,8 +615,12 @@ void WorkerLoop::FlushResults() {
     }
     sent = end;
   }
-  all->DeleteSubrange(0, sent);
-  if (!all->empty()) oldest_pending_ms_ = clock_.NowMs();
+  if (sent == all->size()) {
+    all->Clear();  // keeps the elements for reuse, as the one-message path does
+  } else {
+    all->DeleteSubrange(0, sent);
+    oldest_pending_ms_ = clock_.NowMs();  // retry after --batch-delay-ms, not in a spin
+  }
 }
 
 void WorkerLoop::DropAllLeases() {
