@@ -83,6 +83,7 @@ class CoordinatorLoop {
   bool Bind(std::string* error);
   void StartLocalWorkers();
   void SpawnOne();
+  void GiveUpOnLocalWorkers(const std::string& why);
   void Feed();
   void SendTo(const std::string& identity, pb::Frame frame);
   void SendTo(const std::string& identity, pb::Frame* frame);
@@ -295,17 +296,22 @@ void CoordinatorLoop::SpawnOne() {
     // A program that cannot run (missing, not executable) never will; a
     // passing shortage (EAGAIN, ENOMEM) only ends the run if it leaves
     // nobody to run it: the others carry on.
-    bool hopeless = e.error == ENOENT || e.error == EACCES || e.error == ENOEXEC || e.error == ENOTDIR;
     if (fatal_) return;
+    bool hopeless = e.error == ENOENT || e.error == EACCES || e.error == ENOEXEC || e.error == ENOTDIR;
     if (!hopeless && (pool_->alive() > 0 || scheduler_.live_workers() > 0)) {
       console_.Note(std::string("coordinator: ") + e.what() + "; going on with the workers it has");
       return;
     }
-    fatal_ = true;
-    console_.Note(std::string("coordinator: ") + e.what() + (hopeless ? " (give --worker-bin PATH)" : ""));
-    scheduler_.StopDispatching("no worker could start");
-    scheduler_.CancelInFlight("no worker could start");
+    GiveUpOnLocalWorkers(std::string("coordinator: ") + e.what() + (hopeless ? " (give --worker-bin PATH)" : ""));
   }
+}
+
+// No local worker can start: say why once, and end the run.
+void CoordinatorLoop::GiveUpOnLocalWorkers(const std::string& why) {
+  fatal_ = true;
+  console_.Note(why);
+  scheduler_.StopDispatching("no worker could start");
+  scheduler_.CancelInFlight("no worker could start");
 }
 
 void CoordinatorLoop::Feed() {
@@ -458,12 +464,9 @@ void CoordinatorLoop::HandleSignals(int signal_fd) {
     }
     if (!scheduler_.dispatching() || fatal_) continue;
     if (early_deaths_ >= 5) {
-      fatal_ = true;
-      console_.Note("coordinator: local workers exit before they start (last: " + last_early_death_ +
-                    "); is the worker program at " +
-                    (config_.worker_binary.empty() ? DefaultWorkerBinary() : config_.worker_binary) + "?");
-      scheduler_.StopDispatching("no worker could start");
-      scheduler_.CancelInFlight("no worker could start");
+      GiveUpOnLocalWorkers("coordinator: local workers exit before they start (last: " + last_early_death_ +
+                           "); is the worker program at " +
+                           (config_.worker_binary.empty() ? DefaultWorkerBinary() : config_.worker_binary) + "?");
       continue;
     }
     ++replaced_;

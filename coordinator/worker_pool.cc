@@ -1,4 +1,4 @@
-// fork/exec/reap of local workers.
+// Spawning, reaping and stopping local workers.
 #include "coordinator/worker_pool.h"
 
 #include <poll.h>

@@ -1,8 +1,4 @@
 // worker: runs tasks for a taskfarm coordinator. Parses flags, calls RunWorker.
-#include <signal.h>
-#include <sys/prctl.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 
 #include "common/zmq_util.h"
@@ -41,14 +37,6 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
-  }
-  if (config.parent_pid > 0) {
-    // A local worker dies with its coordinator, however that ends (SIGKILL
-    // included). Armed here rather than between fork and exec (the
-    // coordinator uses posix_spawn); a coordinator that died before this
-    // line is caught by the getppid() check.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != config.parent_pid) return 0;
   }
   config.reuse_connections = !no_reuse;
   if (std::string err = taskfarm::CheckEndpoint(config.connect); !err.empty()) {

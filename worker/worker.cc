@@ -4,6 +4,7 @@
 #include "worker/worker.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -590,21 +591,16 @@ void WorkerLoop::FlushResults() {
   int cap = std::max(1, config_.max_batch);
   // A send that cannot go now (no connection, queue full) keeps the results
   // for the next turn: a result is never dropped on our side.
-  if (pending_.outcomes_size() <= cap) {
+  auto* all = pending_.mutable_outcomes();
+  int sent = 0;
+  if (all->size() <= cap) {
     EncodeFrameTo(&results_frame_, &send_buffer_);
-    if (SendBytes(send_buffer_)) {
-      pending_.mutable_outcomes()->Clear();
-    } else {
-      oldest_pending_ms_ = clock_.NowMs();  // retry after --batch-delay-ms, not in a spin
-    }
-    return;
+    if (SendBytes(send_buffer_)) sent = all->size();
   }
   // More than one message may carry (a turn finished many, or --batch 1):
   // oldest first, `cap` per message.
-  auto* all = pending_.mutable_outcomes();
   auto* piece = chunk_frame_.mutable_results()->mutable_outcomes();
-  int sent = 0;
-  while (sent < all->size()) {
+  while (all->size() > cap && sent < all->size()) {
     piece->Clear();
     int end = std::min(all->size(), sent + cap);
     for (int i = sent; i < end; ++i) piece->Add()->Swap(all->Mutable(i));
@@ -616,7 +612,7 @@ void WorkerLoop::FlushResults() {
     sent = end;
   }
   if (sent == all->size()) {
-    all->Clear();  // keeps the elements for reuse, as the one-message path does
+    all->Clear();  // keeps the elements for reuse: no allocation per result
   } else {
     all->DeleteSubrange(0, sent);
     oldest_pending_ms_ = clock_.NowMs();  // retry after --batch-delay-ms, not in a spin
@@ -753,6 +749,14 @@ int WorkerLoop::Run(int signal_fd) {
 }  // namespace
 
 int RunWorker(const WorkerConfig& config) {
+  if (config.parent_pid > 0) {
+    // A local worker dies with its coordinator, however that ends (SIGKILL
+    // included). Armed here rather than between fork and exec (the
+    // coordinator uses posix_spawn); a coordinator that died before this
+    // line is caught by the getppid() check.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != config.parent_pid) return 0;
+  }
   // SIGINT/SIGTERM arrive through a signalfd polled by the loop; block them
   // before any thread starts so every thread inherits the mask.
   sigset_t mask;
