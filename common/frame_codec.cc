@@ -13,6 +13,8 @@ std::string_view DropReasonName(DropReason reason) {
     case DropReason::kUnknownTask: return "result for unknown lease";
     case DropReason::kUnknownPeer: return "unregistered sender";
     case DropReason::kHandshake: return "failed handshake";
+    case DropReason::kInvalidResult: return "invalid result";
+    case DropReason::kRefusedHello: return "refused registration";
     case DropReason::kCount: break;
   }
   return "?";

@@ -31,6 +31,8 @@ enum class DropReason {
   kUnknownTask,   // a result for a task id/attempt that is not leased there
   kUnknownPeer,   // a message from a peer that has not said Hello
   kHandshake,     // a connection that failed ZeroMQ's handshake (e.g. HTTP)
+  kInvalidResult, // a result whose fields break the rules of its kind
+  kRefusedHello,  // a registration refused (too many workers registered)
   kCount,
 };
 
