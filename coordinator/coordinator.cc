@@ -17,6 +17,7 @@
 #include <ctime>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -27,6 +28,7 @@
 #include "common/zmq_util.h"
 #include "coordinator/console.h"
 #include "coordinator/journal.h"
+#include "coordinator/peer_registry.h"
 #include "coordinator/report.h"
 #include "coordinator/summary.h"
 #include "coordinator/scheduler.h"
@@ -50,6 +52,22 @@ bool IsLoopbackOrLocal(const std::string& endpoint) {
   if (endpoint.rfind("tcp://", 0) != 0) return true;  // ipc, inproc
   std::string host = Host(endpoint);
   return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" || host == "::1";
+}
+
+// Registered workers at once: room for a large farm (the coordinator's
+// per-worker costs are small), a bound for a Hello flood.
+constexpr size_t kMaxRegistered = 4096;
+
+// A secret for this run's local workers: 128 random bits, hex.
+std::string MakeLocalToken() {
+  std::random_device rd;
+  std::string token;
+  char buf[9];
+  for (int i = 0; i < 4; ++i) {
+    std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(rd()));
+    token += buf;
+  }
+  return token;
 }
 
 std::string ToJson(const pb::Result& r) {
@@ -85,8 +103,11 @@ class CoordinatorLoop {
   void SpawnOne();
   void GiveUpOnLocalWorkers(const std::string& why);
   void Feed();
-  void SendTo(const std::string& identity, pb::Frame frame);
-  void SendTo(const std::string& identity, pb::Frame* frame);
+  bool SendTo(const std::string& identity, pb::Frame frame);
+  bool SendTo(const std::string& identity, pb::Frame* frame);
+  void TellReregister(const std::string& identity, const std::string& reason);
+  void Forget(WorkerId wid, const std::string& reason);
+  double HeartbeatIntervalMs() const { return std::min(1000.0, config_.heartbeat_timeout_s * 1000 / 4); }
   void SendDispatches();
   void HandleMessage(const std::string& identity, std::string_view payload);
   void HandleHello(const std::string& identity, const pb::Hello& hello);
@@ -119,9 +140,8 @@ class CoordinatorLoop {
   uint64_t replaced_ = 0;
   int early_deaths_ = 0;        // local workers that died before Hello, in a row
   std::string last_early_death_;
-  std::unordered_map<std::string, WorkerId> by_identity_;
-  std::unordered_map<WorkerId, std::string> identity_of_;
-  std::unordered_map<pid_t, WorkerId> by_pid_;      // local workers
+  PeerRegistry peers_{kMaxRegistered};
+  std::string local_token_ = MakeLocalToken();      // given to local workers at spawn
   std::unordered_map<pid_t, double> lost_local_;    // pid -> when declared lost
   int next_local_ = 1;
   double last_heartbeat_ms_ = 0;
@@ -285,7 +305,8 @@ void CoordinatorLoop::StartLocalWorkers() {
     }
   }
   std::string binary = config_.worker_binary.empty() ? DefaultWorkerBinary() : config_.worker_binary;
-  pool_ = std::make_unique<WorkerPool>(binary, args);
+  pool_ = std::make_unique<WorkerPool>(binary, args,
+                                       std::vector<std::string>{"TASKFARM_LOCAL_TOKEN=" + local_token_});
   for (int i = 0; i < config_.workers; ++i) SpawnOne();
 }
 
@@ -329,64 +350,96 @@ void CoordinatorLoop::Feed() {
   }
 }
 
-void CoordinatorLoop::SendTo(const std::string& identity, pb::Frame frame) { SendTo(identity, &frame); }
+bool CoordinatorLoop::SendTo(const std::string& identity, pb::Frame frame) { return SendTo(identity, &frame); }
 
-void CoordinatorLoop::SendTo(const std::string& identity, pb::Frame* frame) {
+// False when the message did not go out: the peer is gone (EHOSTUNREACH,
+// router_mandatory) or not reading (its queue is full).
+bool CoordinatorLoop::SendTo(const std::string& identity, pb::Frame* frame) {
   EncodeFrameTo(frame, &send_buffer_);
   try {
-    router_->send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    router_->send(zmq::buffer(send_buffer_), zmq::send_flags::dontwait);
+    if (!router_->send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+    return router_->send(zmq::buffer(send_buffer_), zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t&) {
-    // EHOSTUNREACH: the peer is gone; its leases come back through the
-    // heartbeat timeout or its process exit.
+    return false;
   }
+}
+
+void CoordinatorLoop::TellReregister(const std::string& identity, const std::string& reason) {
+  pb::Frame f;
+  f.mutable_reregister()->set_reason(reason);
+  SendTo(identity, std::move(f));
+}
+
+// Stops trusting a registered worker: its leases go back without blame and
+// it is told to start over (a real worker drops what it holds and says
+// Hello again, with a clean slate).
+void CoordinatorLoop::Forget(WorkerId wid, const std::string& reason) {
+  scheduler_.Forget(wid, reason);
+  if (const std::string* identity = peers_.IdentityOf(wid)) TellReregister(*identity, reason);
+  peers_.Remove(wid);
 }
 
 void CoordinatorLoop::SendDispatches() {
   for (Dispatch& d : scheduler_.TakeDispatches()) {
-    auto it = identity_of_.find(d.worker);
-    if (it == identity_of_.end()) continue;
+    const std::string* identity = peers_.IdentityOf(d.worker);
+    if (!identity) continue;
     // One reused frame: its repeated field keeps its elements across
     // Clear(), so steady-state dispatch allocates nothing here.
     auto* tasks = dispatch_frame_.mutable_tasks()->mutable_tasks();
     tasks->Clear();
     for (auto& a : d.tasks) *tasks->Add() = std::move(a);
-    SendTo(it->second, &dispatch_frame_);
+    if (!SendTo(*identity, &dispatch_frame_) && scheduler_.HasWorker(d.worker)) {
+      // The tasks never left: the worker is gone or not reading. Its leases
+      // go back at once, without blame, instead of waiting for a timeout.
+      scheduler_.WorkerLeft(d.worker);
+      peers_.Remove(d.worker);
+    }
   }
 }
 
 void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& hello) {
-  auto known = by_identity_.find(identity);
-  if (known != by_identity_.end() && scheduler_.HasWorker(known->second)) {
+  std::optional<WorkerId> known = peers_.Find(identity);
+  if (known && scheduler_.HasWorker(*known)) {
     // A repeated Hello (the Welcome crossed it): answer again, nothing more.
     pb::Frame f;
-    f.mutable_welcome()->set_worker_name(scheduler_.Info(known->second)->name);
-    f.mutable_welcome()->set_heartbeat_ms(static_cast<uint32_t>(
-        std::min(1000.0, config_.heartbeat_timeout_s * 1000 / 4)));
+    f.mutable_welcome()->set_worker_name(scheduler_.Info(*known)->name);
+    f.mutable_welcome()->set_heartbeat_ms(static_cast<uint32_t>(HeartbeatIntervalMs()));
     SendTo(identity, std::move(f));
     return;
   }
+  if (known) peers_.Remove(*known);
+  if (peers_.Full()) {
+    // Not answered: a real worker tries again later (its Hello backs off),
+    // a flood gets nothing for its trouble.
+    drops_.Count(DropReason::kRefusedHello);
+    return;
+  }
+  // Local only with this run's token, and only for a pid we spawned: a pid
+  // alone is a claim anyone can make.
+  pid_t pid = static_cast<pid_t>(hello.pid());
+  bool local = pool_ && !hello.local_token().empty() && hello.local_token() == local_token_ && pool_->Owns(pid) &&
+               !peers_.ByPid(pid);
   WorkerInfo info;
-  info.name = hello.name().empty() ? hello.host() + ":" + std::to_string(hello.pid()) : hello.name();
-  info.host = hello.host();
+  std::string name = hello.name().empty() ? hello.host() + ":" + std::to_string(hello.pid()) : hello.name();
+  if (name.size() > 128) name.resize(128);
+  info.host = hello.host().substr(0, 256);
   info.pid = hello.pid();
   info.concurrency = hello.concurrency();
   info.threads = hello.threads();
   info.max_batch = hello.max_batch();
-  pid_t pid = static_cast<pid_t>(hello.pid());
-  info.local = pool_ && pool_->Owns(pid);
+  info.local = local;
+  // The registry makes the name unique, so no record can name one worker
+  // for another's work.
+  info.name = peers_.UniqueName(name);
   WorkerId wid = scheduler_.AddWorker(info);
-  by_identity_[identity] = wid;
-  identity_of_[wid] = identity;
-  if (info.local) {
-    by_pid_[pid] = wid;
+  peers_.Add(identity, wid, local ? pid : 0, info.name);
+  if (local) {
     lost_local_.erase(pid);
     early_deaths_ = 0;
   }
   pb::Frame f;
   f.mutable_welcome()->set_worker_name(info.name);
-  f.mutable_welcome()->set_heartbeat_ms(
-      static_cast<uint32_t>(std::min(1000.0, config_.heartbeat_timeout_s * 1000 / 4)));
+  f.mutable_welcome()->set_heartbeat_ms(static_cast<uint32_t>(HeartbeatIntervalMs()));
   SendTo(identity, std::move(f));
 }
 
@@ -402,8 +455,8 @@ void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_vie
     HandleHello(identity, frame.hello());
     return;
   }
-  auto it = by_identity_.find(identity);
-  if (it == by_identity_.end() || !scheduler_.HasWorker(it->second)) {
+  std::optional<WorkerId> registered = peers_.Find(identity);
+  if (!registered || !scheduler_.HasWorker(*registered)) {
     // Not registered (declared lost, or never said Hello): whatever it
     // brings is dropped, and it is told to start over.
     if (frame.has_results()) {
@@ -411,25 +464,38 @@ void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_vie
     } else if (!frame.has_heartbeat()) {
       drops_.Count(DropReason::kUnknownPeer);
     }
-    pb::Frame f;
-    f.mutable_reregister()->set_reason("not registered");
-    SendTo(identity, std::move(f));
+    if (registered) peers_.Remove(*registered);
+    TellReregister(identity, "not registered");
     return;
   }
-  WorkerId wid = it->second;
+  WorkerId wid = *registered;
   scheduler_.WorkerHeard(wid);
   switch (frame.body_case()) {
-    case pb::Frame::kResults:
+    case pb::Frame::kResults: {
+      for (const pb::LeaseRef& l : frame.results().started()) (void)scheduler_.OnStarted(wid, l);
+      std::string invalid;
       for (pb::Outcome& o : *frame.mutable_results()->mutable_outcomes()) {
-        if (scheduler_.OnOutcome(wid, &o) != OutcomeVerdict::kAccepted) drops_.Count(DropReason::kUnknownTask);
+        OutcomeVerdict v = scheduler_.OnOutcome(wid, &o, &invalid);
+        if (v == OutcomeVerdict::kInvalid) {
+          drops_.Count(DropReason::kInvalidResult);
+          break;
+        }
+        if (v != OutcomeVerdict::kAccepted) drops_.Count(DropReason::kUnknownTask);
+      }
+      if (!invalid.empty()) {
+        // A worker that lies about one result is trusted with no other:
+        // the rest of this message is dropped, its leases run elsewhere.
+        console_.Note("coordinator: dropped an invalid result from worker " + scheduler_.Info(wid)->name + " (" +
+                      invalid + "); its tasks run elsewhere");
+        Forget(wid, "sent an invalid result: " + invalid);
       }
       break;
+    }
     case pb::Frame::kHeartbeat:
       break;
     case pb::Frame::kGoodbye:
       scheduler_.WorkerLeft(wid);
-      by_identity_.erase(identity);
-      identity_of_.erase(wid);
+      peers_.Remove(wid);
       break;
     default:
       drops_.Count(DropReason::kUnexpected);
@@ -438,11 +504,7 @@ void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_vie
 
 void CoordinatorLoop::OnWorkerGone(WorkerId wid, const std::string& reason) {
   scheduler_.WorkerGone(wid, reason);
-  auto id = identity_of_.find(wid);
-  if (id != identity_of_.end()) {
-    by_identity_.erase(id->second);
-    identity_of_.erase(id);
-  }
+  peers_.Remove(wid);
 }
 
 void CoordinatorLoop::HandleSignals(int signal_fd) {
@@ -453,12 +515,11 @@ void CoordinatorLoop::HandleSignals(int signal_fd) {
   // SIGCHLD: reap every child that ended (signals coalesce, so always reap all).
   if (!pool_) return;
   for (const ChildExit& c : pool_->Reap()) {
-    lost_local_.erase(c.pid);
-    auto w = by_pid_.find(c.pid);
-    if (w != by_pid_.end()) {
-      if (scheduler_.HasWorker(w->second)) OnWorkerGone(w->second, c.how);
-      by_pid_.erase(w);
-    } else if (!c.clean) {
+    bool was_lost = lost_local_.erase(c.pid) > 0;
+    if (std::optional<WorkerId> w = peers_.ByPid(c.pid)) {
+      if (scheduler_.HasWorker(*w)) OnWorkerGone(*w, c.how);
+      peers_.Remove(*w);
+    } else if (!c.clean && !was_lost) {
       ++early_deaths_;
       last_early_death_ = c.how;
     }
@@ -565,11 +626,19 @@ void CoordinatorLoop::WriteReport(double wall_ms) {
 // and a worker that never hears it would wait for a coordinator that is gone.
 void CoordinatorLoop::ShutDownWorkers() {
   std::set<std::string> waiting;
-  for (auto& [wid, identity] : identity_of_) {
+  peers_.ForEach([&](WorkerId, const std::string& identity) {
+    pb::Frame f;
+    f.mutable_shutdown()->set_reason("run complete");
+    if (SendTo(identity, std::move(f))) waiting.insert(identity);
+  });
+  // Workers forgotten during the run (lost, stalled, stopped) may still be
+  // listening: tell them too, or a remote one reconnects to nobody forever.
+  // Not waited for: most are gone.
+  for (const std::string& identity : peers_.forgotten()) {
+    if (waiting.count(identity)) continue;
     pb::Frame f;
     f.mutable_shutdown()->set_reason("run complete");
     SendTo(identity, std::move(f));
-    waiting.insert(identity);
   }
   double deadline = clock_.NowMs() + 1500;
   while (!waiting.empty() && clock_.NowMs() < deadline) {
@@ -613,14 +682,13 @@ void CoordinatorLoop::DrainMonitor() {
 
 void CoordinatorLoop::HeartbeatWorkers() {
   double now = clock_.NowMs();
-  double interval = std::min(1000.0, config_.heartbeat_timeout_s * 1000 / 4);
-  if (now - last_heartbeat_ms_ < interval) return;
+  if (now - last_heartbeat_ms_ < HeartbeatIntervalMs()) return;
   last_heartbeat_ms_ = now;
-  for (auto& [wid, identity] : identity_of_) {
+  peers_.ForEach([&](WorkerId, const std::string& identity) {
     pb::Frame f;
     f.mutable_heartbeat()->set_seq(static_cast<uint64_t>(now));
     SendTo(identity, std::move(f));
-  }
+  });
 }
 
 // Dispatch starts once --min-workers have said Hello (as long as
@@ -705,28 +773,32 @@ int CoordinatorLoop::Run(int signal_fd) {
 
     Scheduler::TickResult tick = scheduler_.Tick();
     for (WorkerId wid : tick.lost) {
-      std::string name = "?";
-      for (auto& [pid, w] : by_pid_) {
-        if (w == wid) lost_local_[pid] = clock_.NowMs();
+      if (pid_t pid = peers_.PidOf(wid)) lost_local_[pid] = clock_.NowMs();
+      peers_.Remove(wid);
+    }
+    for (WorkerId wid : tick.stalled) {
+      // It answers heartbeats and does no work: a local one is killed (its
+      // exit is reaped as usual), a remote one told to start over.
+      if (pid_t pid = peers_.PidOf(wid)) {
+        lost_local_[pid] = clock_.NowMs();
+        pool_->Kill(pid, SIGKILL);
+      } else if (const std::string* identity = peers_.IdentityOf(wid)) {
+        TellReregister(*identity, "took tasks and did no work");
       }
-      auto id = identity_of_.find(wid);
-      if (id != identity_of_.end()) {
-        by_identity_.erase(id->second);
-        identity_of_.erase(id);
-      }
+      peers_.Remove(wid);
     }
     for (WorkerId wid : tick.stuck) {
       // A task ran past its timeout and its worker did not stop it: stop the
       // worker. Local: kill (the exit brings the leases back and a
-      // replacement). Remote: forget it; it re-registers if it recovers.
-      bool local = false;
-      for (auto& [pid, w] : by_pid_) {
-        if (w == wid) {
-          pool_->Kill(pid, SIGKILL);
-          local = true;
-        }
+      // replacement). Remote: forget it and tell it to start over.
+      if (pid_t pid = peers_.PidOf(wid)) {
+        pool_->Kill(pid, SIGKILL);
+        continue;
       }
-      if (!local) OnWorkerGone(wid, "a task ran past --task-timeout");
+      const std::string* identity = peers_.IdentityOf(wid);
+      std::string id = identity ? *identity : "";
+      OnWorkerGone(wid, "a task ran past --task-timeout");
+      if (!id.empty()) TellReregister(id, "a task ran past --task-timeout and was not stopped");
     }
     // A local worker lost for another heartbeat timeout is stuck for good.
     for (auto it = lost_local_.begin(); it != lost_local_.end(); ++it) {

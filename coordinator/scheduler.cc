@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "common/task_parser.h"
+#include "coordinator/result_check.h"
 
 namespace taskfarm {
 namespace {
@@ -27,11 +28,16 @@ Scheduler::Scheduler(SchedulerOptions options, const Clock& clock)
 
 bool Scheduler::WantsTasks() const {
   // Enough to keep every slot and prefetch queue full, and no more: the
-  // window is what bounds the coordinator's memory on endless input.
-  size_t capacity = 0;
-  for (const auto& [id, w] : workers_) capacity += w.info.concurrency + w.info.max_batch;
-  size_t window = std::max<size_t>(4096, 2 * capacity);
+  // window is what bounds the coordinator's memory on endless input. It is
+  // sized from what the coordinator granted (capped concurrency, earned
+  // credit), never from what a Hello claimed.
+  size_t window = std::min(kMaxWindow, std::max<size_t>(4096, 2 * capacity_));
   return tasks_.size() < window;
+}
+
+uint32_t Scheduler::Limit(const Worker& w) const {
+  uint32_t most = w.info.concurrency + 4 * w.info.max_batch;
+  return w.info.local ? most : std::min(most, w.credit);
 }
 
 void Scheduler::AddTask(uint32_t id, pb::TaskSpec spec) {
@@ -53,10 +59,12 @@ WorkerId Scheduler::AddWorker(const WorkerInfo& info) {
   WorkerId id = next_worker_++;
   Worker w;
   w.info = info;
-  w.info.concurrency = std::max<uint32_t>(1, info.concurrency);
-  w.info.threads = std::max<uint32_t>(1, info.threads);
+  w.info.concurrency = std::clamp<uint32_t>(info.concurrency, 1, kMaxWorkerConcurrency);
+  w.info.threads = std::clamp<uint32_t>(info.threads, 1, w.info.concurrency);
   w.info.max_batch = std::max<uint32_t>(1, std::min<uint32_t>(info.max_batch, options_.max_batch));
+  w.credit = std::max<uint32_t>(1, options_.initial_credit);
   w.last_heard_ms = clock_.NowMs();
+  capacity_ += std::min(Limit(w), w.info.concurrency + w.info.max_batch);
   workers_.emplace(id, std::move(w));
   WorkerStats& s = stats_[id];
   s.name = info.name;
@@ -78,33 +86,46 @@ const WorkerInfo* Scheduler::Info(WorkerId worker) const {
   return it == workers_.end() ? nullptr : &it->second.info;
 }
 
-// How many tasks past its slots a worker may hold: enough for prefetch_ms of
-// work at the observed task duration, so tiny tasks travel in batches while
-// long ones are never queued behind each other (load balancing).
-uint32_t Scheduler::Extra(double ewma_ms, uint32_t slots, uint32_t max_batch) const {
-  if (ewma_ms < 0) return 0;  // nothing known yet: no prefetch
-  double extra = slots * options_.prefetch_ms / std::max(ewma_ms, 1e-3);
-  // Tiny tasks: several batches in flight. Others: at most one more task
-  // per slot, so a slot that frees starts its next task without waiting for
-  // a round trip to the coordinator.
-  double cap = ewma_ms < 1.0 ? 4.0 * max_batch : std::min<double>(slots, 4.0 * max_batch);
-  return static_cast<uint32_t>(std::min(extra, cap));
-}
-
-bool Scheduler::CanTake(const Worker& w, bool cpu) const {
+// Whether `w` may take one more task of this resource class with this
+// expected duration. A free slot always takes it. Past the slots
+// (prefetch), a task waits on the worker until a slot frees, so what is
+// queued there is bounded by expected work: at most prefetch_ms per slot,
+// each kind counted at its own estimate, and never a task whose duration
+// nothing is known of yet. Long tasks are never queued behind each other
+// (load balancing); tiny ones travel in batches (throughput).
+bool Scheduler::CanTake(const Worker& w, bool cpu, double est) const {
   if (w.isolated || w.reserved) return false;
+  if (w.in_flight >= Limit(w)) return false;
+  bool slot = w.in_flight < w.info.concurrency && (!cpu || w.in_flight_cpu < w.info.threads);
+  if (slot) return true;
   // A worker stuck on a long task gets no prefetch: what it would hold
   // could not start until the long task ends, while others sit idle. Near
   // the end of the input nobody does: the last tasks go to free slots, not
   // into one worker's queue while another worker has nothing left to do.
-  bool prefetch = !w.straggling && prefetch_allowed_;
-  uint32_t cpu_extra = prefetch ? Extra(ewma_cpu_ms_, w.info.threads, w.info.max_batch) : 0;
-  uint32_t other_extra = prefetch ? Extra(ewma_other_ms_, w.info.concurrency, w.info.max_batch) : 0;
-  uint32_t cpu_limit = w.info.threads + cpu_extra;
-  uint32_t total_limit = w.info.concurrency + other_extra + cpu_extra;
-  if (w.in_flight >= total_limit) return false;
-  if (cpu && w.in_flight_cpu >= cpu_limit) return false;
-  return true;
+  if (w.straggling || !prefetch_allowed_ || est < 0) return false;
+  uint32_t slots = cpu ? w.info.threads : w.info.concurrency;
+  const Queued& q = w.queued[cpu];
+  if (q.ms + std::max(est, 1e-3) > slots * options_.prefetch_ms) return false;
+  // Tiny tasks: several batches in flight. Others: at most one more task
+  // per slot, so a slot that frees starts its next task without waiting
+  // for a round trip to the coordinator.
+  uint32_t cap = est < 1.0 ? 4 * w.info.max_batch : std::min(slots, 4 * w.info.max_batch);
+  return q.count < cap;
+}
+
+// Room for some task: a free slot, or prefetch of the cheapest kind known.
+bool Scheduler::HasRoom(const Worker& w) const {
+  double cheapest = -1;
+  for (double e : ewma_) {
+    if (e >= 0 && (cheapest < 0 || e < cheapest)) cheapest = e;
+  }
+  return CanTake(w, false, cheapest);
+}
+
+Scheduler::Task* Scheduler::Current(const LeaseCheck& c) {
+  auto it = tasks_.find(c.task_id);
+  if (it == tasks_.end() || it->second.worker < 0 || it->second.attempts != c.attempt) return nullptr;
+  return &it->second;
 }
 
 std::vector<Dispatch> Scheduler::TakeDispatches() {
@@ -124,9 +145,28 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     t.worker = wid;
     t.last_worker = wid;
     t.lease_start_ms = now;
-    t.deadline_ms = options_.task_timeout_ms > 0 ? now + options_.task_timeout_ms : 0;
+    t.deadline_ms = 0;  // set when the worker reports the start
+    t.started = false;
+    bool cpu = IsCpu(t);
+    t.in_slot = w.in_flight < w.info.concurrency && (!cpu || w.in_flight_cpu < w.info.threads);
+    t.queued_est_ms = -1;
+    if (!t.in_slot) {
+      t.queued_est_ms = std::max(Estimate(t.spec), 1e-3);
+      w.queued[cpu].ms += t.queued_est_ms;
+      ++w.queued[cpu].count;
+    }
+    // A lease sent into a free slot starts on arrival: if neither its start
+    // nor any other sign of work follows, the worker is stalled (Tick).
+    if (t.in_slot) {
+      if (w.awaiting_since_ms < 0) {
+        w.awaiting_since_ms = now;
+        w.awaiting_est_ms = 0;
+      }
+      w.awaiting_est_ms = std::max(w.awaiting_est_ms, Estimate(t.spec));
+    }
     if (w.in_flight++ == 0) w.busy_since_ms = now;
-    if (IsCpu(t)) ++w.in_flight_cpu;
+    if (cpu) ++w.in_flight_cpu;
+    t.lease_pos = static_cast<uint32_t>(w.leases.size());
     w.leases.push_back(t.id);
     ++leased_;
     // A worker's tasks fill one message up to its batch size, then the
@@ -174,7 +214,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     for (auto& [wid, w] : workers_) w.reserved = false;
   }
   size_t slots = 0;
-  for (auto& [wid, w] : workers_) slots += w.info.concurrency;
+  for (auto& [wid, w] : workers_) slots += std::min(w.info.concurrency, Limit(w));
   prefetch_allowed_ = ready_.size() >= 2 * slots;
   // Stragglers: a lease running far longer than tasks usually take. The
   // scan is over every lease, so it runs at most every few milliseconds,
@@ -187,7 +227,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     for (uint32_t id : w.leases) {
       auto it = tasks_.find(id);
       if (it == tasks_.end()) continue;
-      double usual = IsCpu(it->second) ? ewma_cpu_ms_ : ewma_other_ms_;
+      double usual = Estimate(it->second.spec);
       if (usual >= 0 && now - it->second.lease_start_ms > 4 * usual + options_.prefetch_ms) {
         w.straggling = true;
         break;
@@ -200,7 +240,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
   std::deque<uint32_t> skipped;  // cpu tasks no worker can take right now
   while (!ready_.empty()) {
     size_t with_room = 0;
-    for (auto& [wid, w] : workers_) with_room += CanTake(w, false);
+    for (auto& [wid, w] : workers_) with_room += HasRoom(w);
     if (with_room == 0) break;
     size_t share = std::max<size_t>(1, (ready_.size() + with_room - 1) / with_room);
     bool progress = false;
@@ -213,10 +253,10 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
           continue;
         }
         Task& t = it->second;
-        if (!CanTake(w, IsCpu(t))) {
+        if (!CanTake(w, IsCpu(t), Estimate(t.spec))) {
           // A cpu task this worker cannot start: let the others try it, and
           // keep looking for work this worker can do.
-          if (IsCpu(t) && CanTake(w, false)) {
+          if (IsCpu(t) && HasRoom(w)) {
             skipped.push_back(t.id);
             ready_.pop_front();
             continue;
@@ -278,21 +318,36 @@ void Scheduler::Decorate(FinishedTask& f) const {
   }
 }
 
+// A prefetched lease stops counting as queued work once it starts or ends.
+void Scheduler::Unqueue(Worker& w, Task& t) {
+  if (t.queued_est_ms < 0) return;
+  Queued& q = w.queued[IsCpu(t)];
+  q.ms = std::max(0.0, q.ms - t.queued_est_ms);
+  if (q.count > 0 && --q.count == 0) q.ms = 0;  // no drift from float sums
+  t.queued_est_ms = -1;
+}
+
 void Scheduler::Release(Task& t) {
   auto wit = workers_.find(t.worker);
   if (wit != workers_.end()) {
     Worker& w = wit->second;
     if (--w.in_flight == 0) stats_[wit->first].busy_ms += clock_.NowMs() - w.busy_since_ms;
     if (IsCpu(t)) --w.in_flight_cpu;
-    auto pos = std::find(w.leases.begin(), w.leases.end(), t.id);
-    if (pos != w.leases.end()) {
-      *pos = w.leases.back();
+    Unqueue(w, t);
+    // Swap-remove, keeping the moved task's index right: O(1).
+    uint32_t pos = t.lease_pos;
+    if (pos < w.leases.size() && w.leases[pos] == t.id) {
+      uint32_t moved = w.leases.back();
+      w.leases[pos] = moved;
       w.leases.pop_back();
+      if (moved != t.id) tasks_.at(moved).lease_pos = pos;
     }
     if (t.suspect) w.isolated = false;
   }
   --leased_;
   t.worker = -1;
+  t.started = false;
+  t.deadline_ms = 0;
 }
 
 void Scheduler::Requeue(Task& t, double delay_ms) {
@@ -326,25 +381,57 @@ void Scheduler::FinishFailed(Task& t, Code code, const std::string& error) {
   Finish(t, std::move(r));
 }
 
-OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, const pb::Outcome& outcome) {
-  pb::Outcome copy = outcome;
-  return OnOutcome(worker, &copy);
+// A failed attempt that counts against --retries: run again (after the
+// backoff) while retries last, else the task's record is this failure.
+void Scheduler::ChargeOrFail(Task& t, Code code, const std::string& note, const std::string& error) {
+  if (t.charged < static_cast<uint32_t>(options_.retries)) {
+    ++t.charged;
+    t.failures.push_back(note);
+    Requeue(t, std::min(options_.backoff_max_ms, options_.backoff_base_ms * std::pow(2.0, t.charged - 1)));
+    return;
+  }
+  FinishFailed(t, code, error);
 }
 
-OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcome) {
+OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, const pb::Outcome& outcome, std::string* why) {
+  pb::Outcome copy = outcome;
+  return OnOutcome(worker, &copy, why);
+}
+
+OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcome, std::string* why) {
   const pb::Outcome& outcome = *mutable_outcome;
   auto wit = workers_.find(worker);
   if (wit == workers_.end()) return OutcomeVerdict::kUnknownWorker;
-  wit->second.last_heard_ms = clock_.NowMs();
+  Worker& w = wit->second;
+  double now = clock_.NowMs();
+  w.last_heard_ms = now;
   auto it = tasks_.find(outcome.task_id());
   if (it == tasks_.end() || it->second.worker != worker || it->second.attempts != outcome.attempt()) {
     ++late_results_;
     return OutcomeVerdict::kLate;
   }
   Task& t = it->second;
+  // The worker's word is checked before it becomes a record: a lie costs
+  // this attempt (counted against --retries, so a worker that always lies
+  // cannot keep a task forever), never the record's sanity.
+  if (std::string problem = CheckOutcome(t.spec, outcome); !problem.empty()) {
+    Release(t);
+    std::string error = "worker " + w.info.name + " sent an invalid result (" + problem + ")";
+    ChargeOrFail(t, Code::kInternal, "attempt " + std::to_string(t.attempts) + ": " + error, error);
+    if (why) *why = problem;
+    return OutcomeVerdict::kInvalid;
+  }
+  w.last_progress_ms = now;
+  w.awaiting_since_ms = -1;
+  w.proven = true;
+  if (!w.info.local && w.credit < w.info.concurrency + 4 * w.info.max_batch) {
+    uint32_t before = std::min(Limit(w), w.info.concurrency + w.info.max_batch);
+    ++w.credit;
+    capacity_ += std::min(Limit(w), w.info.concurrency + w.info.max_batch) - before;
+  }
   Release(t);
   double d = outcome.result().duration_ms();
-  double& ewma = IsCpu(t) ? ewma_cpu_ms_ : ewma_other_ms_;
+  double& ewma = ewma_[t.spec.what_case()];
   ewma = ewma < 0 ? d : 0.8 * ewma + 0.2 * d;
   WorkerStats& s = stats_[worker];
   // The outcome usually lives on the caller's arena: a generated CopyFrom
@@ -355,14 +442,13 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcom
   } else {
     result.CopyFrom(outcome.result());
   }
+  ClearCoordinatorFields(&result);
   if (outcome.started_unix_ms() > 0) result.set_start_ms(outcome.started_unix_ms());
   if (!result.ok()) {
     std::string error = result.error().empty() ? "failed without a reason" : result.error();
     if (outcome.retryable() && t.charged < static_cast<uint32_t>(options_.retries)) {
-      ++t.charged;
-      t.failures.push_back("attempt " + std::to_string(t.attempts) + " on " + wit->second.info.name + ": " + error);
-      double backoff = std::min(options_.backoff_max_ms, options_.backoff_base_ms * std::pow(2.0, t.charged - 1));
-      Requeue(t, backoff);
+      ChargeOrFail(t, Code::kInternal, "attempt " + std::to_string(t.attempts) + " on " + w.info.name + ": " + error,
+                   error);
       return OutcomeVerdict::kAccepted;
     }
   }
@@ -371,37 +457,79 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcom
   return OutcomeVerdict::kAccepted;
 }
 
+bool Scheduler::OnStarted(WorkerId worker, const pb::LeaseRef& lease) {
+  auto wit = workers_.find(worker);
+  if (wit == workers_.end()) return false;
+  Task* t = Current(LeaseCheck{lease.task_id(), lease.attempt()});
+  if (!t || t->worker != worker || t->started) return false;
+  Worker& w = wit->second;
+  double now = clock_.NowMs();
+  w.last_progress_ms = now;
+  w.awaiting_since_ms = -1;
+  w.proven = true;
+  t->started = true;
+  Unqueue(w, *t);
+  // The timeout runs from the start the worker reports, as heard here (the
+  // worker's clock may be another machine's): time spent queued on the
+  // worker behind other tasks is not the task's.
+  if (options_.task_timeout_ms > 0) {
+    t->deadline_ms = now + options_.task_timeout_ms;
+    deadlines_.emplace_back(t->deadline_ms + options_.timeout_slack_ms, LeaseCheck{t->id, t->attempts});
+  }
+  return true;
+}
+
+void Scheduler::Forget(WorkerId worker, const std::string& reason) { RemoveWorker(worker, reason, false); }
+
 void Scheduler::RemoveWorker(WorkerId id, const std::string& reason, bool blame) {
   auto wit = workers_.find(id);
   if (wit == workers_.end()) return;
   Worker w = std::move(wit->second);
   workers_.erase(wit);
+  capacity_ -= std::min<size_t>(capacity_, std::min(Limit(w), w.info.concurrency + w.info.max_batch));
   WorkerStats& s = stats_[id];
   if (w.in_flight > 0) s.busy_ms += clock_.NowMs() - w.busy_since_ms;
   s.gone = true;
   s.gone_reason = reason;
-  bool alone = w.leases.size() == 1;
   double now = clock_.NowMs();
+  // A worker is blamed only for what it did. A local worker's death is an
+  // observed fact (its exit status); a remote worker's silence says
+  // something about its tasks only once it has shown it runs them (a
+  // reported start or result). A peer that registered and never did
+  // anything (a Hello flood, a hostile or broken peer) takes no task down
+  // with it. And only leases that could be running count: one sent into a
+  // free slot (it starts on arrival) or reported started. Prefetched
+  // leases still queued on the worker are innocent.
+  blame = blame && (w.info.local || w.proven);
+  auto running = [](const Task& t) { return t.started || t.in_slot; };
+  size_t could_run = 0;
   // Killed because one of its tasks overran its timeout: that task is the
   // cause, the others are innocent bystanders (re-queued without blame).
   bool timeout_kill = false;
   for (uint32_t task_id : w.leases) {
     auto it = tasks_.find(task_id);
-    timeout_kill |= it != tasks_.end() && it->second.deadline_ms > 0 && now >= it->second.deadline_ms;
+    if (it == tasks_.end()) continue;
+    could_run += running(it->second);
+    timeout_kill |= it->second.deadline_ms > 0 && now >= it->second.deadline_ms;
   }
+  bool alone = could_run == 1;
   for (uint32_t task_id : w.leases) {
     auto it = tasks_.find(task_id);
     if (it == tasks_.end()) continue;
     Task& t = it->second;
-    t.worker = -1;
-    --leased_;
+    bool was_running = running(t);
     bool overdue = t.deadline_ms > 0 && now >= t.deadline_ms;
-    if (!blame || (timeout_kill && !overdue)) {
+    t.worker = -1;
+    t.started = false;
+    t.deadline_ms = 0;
+    t.queued_est_ms = -1;
+    --leased_;
+    if (!blame || !was_running || (timeout_kill && !overdue)) {
       Requeue(t, 0);
       continue;
     }
     std::string who = "worker " + w.info.name;
-    if (t.deadline_ms > 0 && now >= t.deadline_ms) {
+    if (overdue) {
       // We stopped it: a timeout, retried like any transient failure.
       std::string error = KindName(t.spec).data() + std::string(" task ran past the task timeout of ") +
                           Seconds(options_.task_timeout_ms) + "; its worker was stopped";
@@ -431,10 +559,13 @@ void Scheduler::RemoveWorker(WorkerId id, const std::string& reason, bool blame)
       // Not a culprit yet, only a suspect: rerun alone to find out.
       t.suspect = true;
       t.failures.push_back("attempt " + std::to_string(t.attempts) + ": " + who + " died (" + reason +
-                           ") while it ran " + std::to_string(w.leases.size()) + " tasks; rerun alone");
+                           ") while it ran " + std::to_string(could_run) + " tasks; rerun alone");
       Requeue(t, 0);
     }
   }
+  // A registration that never produced anything leaves no trace: a flood
+  // of them must not grow the per-worker table without bound.
+  if (s.tasks == 0 && !w.proven && !w.info.local) stats_.erase(id);
 }
 
 void Scheduler::WorkerGone(WorkerId worker, const std::string& reason) { RemoveWorker(worker, reason, true); }
@@ -445,23 +576,38 @@ Scheduler::TickResult Scheduler::Tick() {
   TickResult r;
   double now = clock_.NowMs();
   for (auto& [wid, w] : workers_) {
-    if (now - w.last_heard_ms > options_.heartbeat_timeout_ms) {
-      r.lost.push_back(wid);
-      continue;
-    }
-    if (options_.task_timeout_ms <= 0) continue;  // no deadlines to check
-    for (uint32_t id : w.leases) {
-      auto it = tasks_.find(id);
-      if (it != tasks_.end() && it->second.deadline_ms > 0 &&
-          now > it->second.deadline_ms + options_.timeout_slack_ms) {
-        r.stuck.push_back(wid);
-        break;
-      }
-    }
+    if (now - w.last_heard_ms > options_.heartbeat_timeout_ms) r.lost.push_back(wid);
   }
   for (WorkerId wid : r.lost) {
     double silent = now - workers_[wid].last_heard_ms;
     RemoveWorker(wid, "stopped answering (no heartbeat for " + Seconds(silent) + ")", true);
+  }
+  // Deadlines, in time order: only leases that started and are still out.
+  while (!deadlines_.empty() && deadlines_.front().first < now) {
+    LeaseCheck c = deadlines_.front().second;
+    deadlines_.pop_front();
+    Task* t = Current(c);
+    if (!t || !t->started || t->deadline_ms <= 0) continue;
+    if (std::find(r.stuck.begin(), r.stuck.end(), t->worker) == r.stuck.end()) r.stuck.push_back(t->worker);
+  }
+  // Stalled: leases sent into free slots should start at once. A worker
+  // that has reported no start and no result since, for longer than the
+  // heartbeat timeout and ten times such a task usually takes (so a worker
+  // that does not report starts still gets its tasks' time), only answers
+  // heartbeats: it does no work.
+  for (auto& [wid, w] : workers_) {
+    if (w.awaiting_since_ms < 0) continue;
+    if (now - w.awaiting_since_ms > std::max(options_.heartbeat_timeout_ms, 10 * w.awaiting_est_ms)) {
+      r.stalled.push_back(wid);
+    }
+  }
+  for (WorkerId wid : r.stalled) {
+    // Stuck workers are the caller's to stop; a stalled one is removed here.
+    r.stuck.erase(std::remove(r.stuck.begin(), r.stuck.end(), wid), r.stuck.end());
+    RemoveWorker(wid,
+                 "took tasks and did no work (no start or result for " + Seconds(options_.heartbeat_timeout_ms) +
+                     ", only heartbeats)",
+                 true);
   }
   return r;
 }

@@ -34,21 +34,32 @@ using WorkerId = int;
 struct SchedulerOptions {
   int retries = 2;                    // extra attempts after a retryable failure
   double heartbeat_timeout_ms = 5000; // silence before a worker is lost
-  double task_timeout_ms = 0;         // 0: none
+  double task_timeout_ms = 0;         // 0: none; runs from the task's reported start
   double timeout_slack_ms = 1500;     // worker's own stop, then ours
   double backoff_base_ms = 100;       // retry n waits base * 2^(n-1), capped
   double backoff_max_ms = 5000;
-  double prefetch_ms = 50;             // queue this much expected work past the slots
+  double prefetch_ms = 50;            // expected work queued per slot past the slots
   int max_batch = 256;                // tasks per TaskBatch (1: no batching)
+  // A remote worker's credit starts here and grows by one per accepted
+  // result (doubling per round trip, like TCP's slow start): a peer that
+  // claims a huge capacity and then says nothing holds this many leases.
+  uint32_t initial_credit = 8;
 };
+
+// What the coordinator grants, whatever a Hello claims.
+inline constexpr uint32_t kMaxWorkerConcurrency = 1024;
+// Tasks held in memory at most, however many workers there are.
+inline constexpr size_t kMaxWindow = 1 << 18;
 
 struct WorkerInfo {
   std::string name;
   std::string host;
   uint32_t pid = 0;
-  uint32_t concurrency = 1;  // tasks in flight at once, any kind
-  uint32_t threads = 1;      // of which cpu tasks
-  uint32_t max_batch = 256;
+  uint32_t concurrency = 1;  // tasks in flight at once, any kind (capped)
+  uint32_t threads = 1;      // of which cpu tasks (capped at concurrency)
+  uint32_t max_batch = 256;  // capped at SchedulerOptions::max_batch
+  // This run's own local worker (it showed the per-run token): full credit
+  // from the start, and its death is an observed fact (an exit status).
   bool local = false;
 };
 
@@ -75,7 +86,12 @@ struct FinishedTask {
   WorkerId worker = -1;  // the worker of the last attempt, -1: never ran
 };
 
-enum class OutcomeVerdict { kAccepted, kLate, kUnknownWorker };
+enum class OutcomeVerdict {
+  kAccepted,
+  kLate,           // not the task's current lease on that worker
+  kUnknownWorker,
+  kInvalid,        // the lease's, but not a believable answer: see CheckOutcome
+};
 
 class Scheduler {
  public:
@@ -101,16 +117,33 @@ class Scheduler {
   [[nodiscard]] size_t live_workers() const;
   [[nodiscard]] const WorkerInfo* Info(WorkerId worker) const;
 
-  [[nodiscard]] OutcomeVerdict OnOutcome(WorkerId worker, const pb::Outcome& outcome);
+  // An outcome for a lease. kInvalid: the attempt counts as failed (against
+  // --retries, like any failed attempt) and `*why` says what was wrong; the
+  // caller should stop trusting the worker (see Forget).
+  [[nodiscard]] OutcomeVerdict OnOutcome(WorkerId worker, const pb::Outcome& outcome, std::string* why = nullptr);
   // Same, taking the result out of `outcome` instead of copying it.
-  [[nodiscard]] OutcomeVerdict OnOutcome(WorkerId worker, pb::Outcome* outcome);
+  [[nodiscard]] OutcomeVerdict OnOutcome(WorkerId worker, pb::Outcome* outcome, std::string* why = nullptr);
+  // The worker says it started this lease (ResultBatch.started). From now
+  // on the task's timeout runs, and the worker has proven it is working.
+  // False if it is not that worker's current lease (a late note: ignored).
+  bool OnStarted(WorkerId worker, const pb::LeaseRef& lease);
+  // The worker is not to be trusted (a lying or broken peer): it is
+  // removed, its leases re-queued without blame.
+  void Forget(WorkerId worker, const std::string& reason);
 
   // ---- time
-  // Workers silent past the heartbeat timeout are declared lost and
-  // returned; overdue leases' workers are returned in `stuck`.
+  // Workers silent past the heartbeat timeout are declared lost (removed)
+  // and returned in `lost`. `stuck`: workers holding a lease that started
+  // and ran past its timeout plus the slack (still registered: the caller
+  // stops them). `stalled`: workers that were sent tasks into free slots
+  // and have reported neither a start nor a result since, for longer than
+  // the heartbeat timeout and ten times such tasks usually take: they
+  // answer heartbeats but do no work. Removed; their leases re-queued, with
+  // blame only for a worker that had proven itself.
   struct TickResult {
     std::vector<WorkerId> lost;
     std::vector<WorkerId> stuck;
+    std::vector<WorkerId> stalled;
   };
   TickResult Tick();
 
@@ -131,6 +164,11 @@ class Scheduler {
   // Every lease held by `worker` (for telling the worker to stop them).
   [[nodiscard]] std::vector<pb::Cancel> LeasesOf(WorkerId worker) const;
 
+  // Whether the task ran on a worker that died and so now runs alone.
+  [[nodiscard]] bool IsSuspect(uint32_t task_id) const {
+    auto it = tasks_.find(task_id);
+    return it != tasks_.end() && it->second.suspect;
+  }
   [[nodiscard]] size_t in_memory() const { return tasks_.size(); }
   [[nodiscard]] size_t in_flight() const { return leased_; }
   [[nodiscard]] bool idle() const { return tasks_.empty(); }
@@ -146,32 +184,62 @@ class Scheduler {
     uint32_t charged = 0;         // failures that count against --retries
     uint32_t deaths_alone = 0;    // worker deaths while running alone
     std::string last_death;       // "signal 9"
-    bool suspect = false;         // was in flight on a worker that died
+    bool suspect = false;         // was running on a worker that died
     std::vector<std::string> failures;
     WorkerId worker = -1;         // current lease holder, -1: none
     WorkerId last_worker = -1;    // holder of the latest lease
-    double lease_start_ms = 0;
-    double deadline_ms = 0;
+    double lease_start_ms = 0;    // when the current lease was sent
+    double deadline_ms = 0;       // from the reported start; 0: none (yet)
+    uint32_t lease_pos = 0;       // index in its worker's `leases`
+    bool started = false;         // the worker reported starting it
+    bool in_slot = false;         // sent into a free slot: it starts on arrival
+    double queued_est_ms = -1;    // >= 0: counted in its worker's queued work
+  };
+  // Per resource class (0: io, the event loop's slots; 1: cpu threads).
+  struct Queued {
+    double ms = 0;                // expected work of prefetched, unstarted leases
+    uint32_t count = 0;
   };
   struct Worker {
     WorkerInfo info;
     double last_heard_ms = 0;
+    double last_progress_ms = -1; // last reported start or result
+    bool proven = false;          // has reported a start or a result
+    // Since when it holds leases sent into free slots with no start or
+    // result reported since (-1: none), and the longest such a task takes.
+    double awaiting_since_ms = -1;
+    double awaiting_est_ms = 0;
+    uint32_t credit = 0;          // leases it may hold (remote workers)
     uint32_t in_flight = 0;
     uint32_t in_flight_cpu = 0;
+    Queued queued[2];
     bool isolated = false;        // running a suspect alone
     bool reserved = false;        // draining so a waiting suspect can run alone
     bool straggling = false;      // holds a lease far older than tasks take: no prefetch
     double busy_since_ms = 0;     // when in_flight last went from 0 to 1
-    std::vector<uint32_t> leases; // task ids (small; linear scans are fine)
+    std::vector<uint32_t> leases; // task ids; each task knows its index (O(1) removal)
+  };
+  // A lease to look at again at a given time (its deadline).
+  struct LeaseCheck {
+    uint32_t task_id;
+    uint32_t attempt;
   };
 
   bool IsCpu(const Task& t) const { return t.spec.has_cpu(); }
+  // Expected duration of a task of this kind from the ones seen so far;
+  // -1 when none has finished yet. Each kind has its own: a noop's zero
+  // must not make a sleep look cheap.
+  double Estimate(const pb::TaskSpec& spec) const { return ewma_[spec.what_case()]; }
+  Task* Current(const LeaseCheck& c);
   void Requeue(Task& t, double delay_ms);
   void Release(Task& t);
+  void Unqueue(Worker& w, Task& t);
   void Finish(Task& t, pb::Result result);
   void FinishFailed(Task& t, Code code, const std::string& error);
-  uint32_t Extra(double ewma_ms, uint32_t slots, uint32_t max_batch) const;
-  bool CanTake(const Worker& w, bool cpu) const;
+  void ChargeOrFail(Task& t, Code code, const std::string& note, const std::string& error);
+  bool CanTake(const Worker& w, bool cpu, double est) const;
+  bool HasRoom(const Worker& w) const;
+  uint32_t Limit(const Worker& w) const;
   void RemoveWorker(WorkerId id, const std::string& reason, bool blame);
 
   SchedulerOptions options_;
@@ -184,9 +252,12 @@ class Scheduler {
   std::map<WorkerId, WorkerStats> stats_;
   WorkerId next_worker_ = 1;
   size_t leased_ = 0;
+  size_t capacity_ = 0;                      // what the window is sized from
   std::vector<FinishedTask> finished_;
-  double ewma_cpu_ms_ = -1;
-  double ewma_other_ms_ = -1;
+  double ewma_[8] = {-1, -1, -1, -1, -1, -1, -1, -1};  // by TaskSpec::what_case()
+  // (deadline + slack, lease), in time order: every task has the same
+  // timeout, and starts are heard in time order.
+  std::deque<std::pair<double, LeaseCheck>> deadlines_;
   bool stopped_ = false;
   bool prefetch_allowed_ = false;  // plenty of ready tasks: queue some on workers
   double last_straggler_scan_ms_ = -1e18;

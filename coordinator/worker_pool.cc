@@ -37,8 +37,17 @@ std::string DefaultWorkerBinary() {
   return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/worker";
 }
 
-WorkerPool::WorkerPool(std::string binary, std::vector<std::string> args)
-    : binary_(std::move(binary)), args_(std::move(args)) {}
+WorkerPool::WorkerPool(std::string binary, std::vector<std::string> args, std::vector<std::string> env_extra)
+    : binary_(std::move(binary)), args_(std::move(args)) {
+  auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    bool replaced = false;
+    for (const std::string& extra : env_extra) replaced |= key(extra) == key(kv);
+    if (!replaced) env_.push_back(std::move(kv));
+  }
+  env_.insert(env_.end(), env_extra.begin(), env_extra.end());
+}
 
 WorkerPool::~WorkerPool() { StopAll(0); }
 
@@ -67,7 +76,10 @@ pid_t WorkerPool::Spawn(const std::string& name) {
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], nullptr, &attr, argv.data(), environ);
+  std::vector<char*> envp;
+  for (auto& kv : env_) envp.push_back(kv.data());
+  envp.push_back(nullptr);
+  int rc = posix_spawn(&pid, argv[0], nullptr, &attr, argv.data(), envp.data());
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw SpawnError("cannot start " + binary_ + ": " + std::strerror(rc), rc);
   children_[pid] = name;

@@ -30,8 +30,10 @@ struct ChildExit {
 
 class WorkerPool {
  public:
-  // `args` are passed to every worker after the program path.
-  WorkerPool(std::string binary, std::vector<std::string> args);
+  // `args` are passed to every worker after the program path; `env_extra`
+  // ("K=V") is added to the environment it inherits (secrets go here, not
+  // in argv, which any local user can read in /proc).
+  WorkerPool(std::string binary, std::vector<std::string> args, std::vector<std::string> env_extra = {});
   ~WorkerPool();  // kills and reaps whatever is left
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -52,6 +54,7 @@ class WorkerPool {
  private:
   std::string binary_;
   std::vector<std::string> args_;
+  std::vector<std::string> env_;  // the whole environment a worker gets
   std::map<pid_t, std::string> children_;
 };
 

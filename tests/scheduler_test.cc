@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 #include <set>
@@ -58,14 +59,17 @@ class Harness {
  public:
   explicit Harness(SchedulerOptions options = {}) : s(options, clock) {}
 
+  // A local worker unless `local` is false (a remote one: credit to earn,
+  // blamed only once it has proven itself).
   WorkerId Add(const std::string& name, uint32_t concurrency = 1, uint32_t threads = 1,
-               uint32_t max_batch = 256) {
+               uint32_t max_batch = 256, bool local = true) {
     WorkerInfo info;
     info.name = name;
     info.host = "host";
     info.concurrency = concurrency;
     info.threads = threads;
     info.max_batch = max_batch;
+    info.local = local;
     return s.AddWorker(info);
   }
 
@@ -83,7 +87,7 @@ class Harness {
     }
     for (const auto& [w, leases] : held) {
       for (const pb::Assignment& a : leases) {
-        if (suspects.count(a.task_id()) && leases.size() != 1) {
+        if (s.IsSuspect(a.task_id()) && leases.size() != 1) {
           ADD_FAILURE() << "suspect task " << a.task_id() << " shares worker " << w << " with "
                         << leases.size() - 1 << " other tasks";
         }
@@ -100,6 +104,7 @@ class Harness {
     o.set_attempt(a.attempt());
     o.mutable_result()->set_ok(ok);
     o.mutable_result()->set_duration_ms(duration_ms);
+    if (ok && a.spec().has_cpu()) o.mutable_result()->set_result(7);  // a cpu answer carries its value
     if (!error.empty()) o.mutable_result()->set_error(error);
     o.set_retryable(retryable);
     auto& leases = held[w];
@@ -128,7 +133,6 @@ class Harness {
   }
 
   void Gone(WorkerId w, const std::string& reason) {
-    for (const pb::Assignment& a : held[w]) suspects.insert(a.task_id());
     held.erase(w);
     s.WorkerGone(w, reason);
     Collect();
@@ -136,10 +140,8 @@ class Harness {
 
   Scheduler::TickResult Tick() {
     Scheduler::TickResult r = s.Tick();
-    for (WorkerId w : r.lost) {
-      for (const pb::Assignment& a : held[w]) suspects.insert(a.task_id());
-      held.erase(w);
-    }
+    for (WorkerId w : r.lost) held.erase(w);
+    for (WorkerId w : r.stalled) held.erase(w);
     Collect();
     return r;
   }
@@ -164,7 +166,6 @@ class Harness {
   std::map<WorkerId, std::vector<pb::Assignment>> held;
   std::map<WorkerId, size_t> received;
   std::vector<pb::Result> records;
-  std::set<uint32_t> suspects;
 };
 
 SchedulerOptions NoPrefetch() {
@@ -677,6 +678,10 @@ TEST(SchedulerTest, HeartbeatTimeoutLosesTheWorkerAndRequeuesItsTasks) {
   uint32_t lost_task = h.held[w1][0].task_id();
 
   h.clock.Advance(4000);
+  pb::LeaseRef started;  // w2 shows it works; w1 says nothing
+  started.set_task_id(h.held[w2][0].task_id());
+  started.set_attempt(h.held[w2][0].attempt());
+  EXPECT_TRUE(h.s.OnStarted(w2, started));
   h.s.WorkerHeard(w2);
   EXPECT_TRUE(h.Tick().lost.empty());
   h.clock.Advance(1001);  // w1 silent 5001 ms, w2 1001 ms
@@ -734,6 +739,13 @@ TEST(SchedulerTest, OverdueLeaseMarksItsWorkerStuckAndATimeoutIsRetried) {
   h.Pump();
   ASSERT_EQ(h.held[w1].size(), 1u);
   EXPECT_EQ(h.held[w1][0].timeout_ms(), 1000u);
+  // The deadline runs from the reported start, not from the dispatch.
+  h.clock.Advance(5000);
+  EXPECT_TRUE(h.Tick().stuck.empty());
+  pb::LeaseRef started;
+  started.set_task_id(0);
+  started.set_attempt(1);
+  EXPECT_TRUE(h.s.OnStarted(w1, started));
   h.clock.Advance(2500);
   EXPECT_TRUE(h.Tick().stuck.empty());
   h.clock.Advance(1);
@@ -990,6 +1002,218 @@ TEST(SchedulerTest, RandomEventsKeepEveryPromise) {
     }
     if (::testing::Test::HasFailure()) break;
   }
+}
+
+// ---------------------------------------------------------------- a worker's word
+
+pb::LeaseRef Ref(const pb::Assignment& a) {
+  pb::LeaseRef r;
+  r.set_task_id(a.task_id());
+  r.set_attempt(a.attempt());
+  return r;
+}
+
+TEST(SchedulerTest, ATaskNeverReportedStartedIsNeverTimedOut) {
+  SchedulerOptions o;
+  o.task_timeout_ms = 200;
+  o.timeout_slack_ms = 100;
+  o.heartbeat_timeout_ms = 60000;
+  o.prefetch_ms = 0;
+  Harness h(o);
+  WorkerId w = h.Add("w1", 1);
+  h.AddTasks(0, 1, Sleep(50));
+  h.Pump();
+  // Queued behind something else on the worker for a long while: its own
+  // clock has not started, so nothing is overdue.
+  h.clock.Advance(10000);
+  h.s.WorkerHeard(w);
+  EXPECT_TRUE(h.Tick().stuck.empty());
+  EXPECT_TRUE(h.s.OnStarted(w, Ref(h.held[w][0])));
+  EXPECT_FALSE(h.s.OnStarted(w, Ref(h.held[w][0]))) << "a second note for one start is ignored";
+  h.clock.Advance(300);
+  EXPECT_TRUE(h.Tick().stuck.empty());
+  h.clock.Advance(1);
+  EXPECT_EQ(h.Tick().stuck, std::vector<WorkerId>{w});
+}
+
+TEST(SchedulerTest, PrefetchQueuesNoMoreExpectedWorkThanItsBudget) {
+  SchedulerOptions o;  // prefetch_ms 50
+  Harness h(o);
+  WorkerId w = h.Add("w1", /*concurrency=*/4);
+  // Learn the kinds: a noop takes nothing, a sleep 300 ms.
+  h.AddTasks(0, 4, Noop());
+  h.Pump();
+  h.CompleteAll(w, 0.001);
+  h.AddTasks(4, 4, Sleep(300));
+  h.Pump();
+  h.CompleteAll(w, 300);
+  // Plenty of long tasks waiting: four run, and none is queued behind them
+  // (one more would be 300 ms of queued work against a 4 x 50 ms budget),
+  // however cheap noops made the farm's overall average look.
+  h.AddTasks(8, 200, Sleep(300));
+  h.Pump();
+  EXPECT_EQ(h.held[w].size(), 4u);
+  // With noops in the mix, each kind keeps its own estimate: the sleeps
+  // never queue past the slots, the noops travel in batches.
+  h.AddTasks(1000, 2000, Noop());
+  size_t most_held = 0;
+  for (int i = 0; i < 400 && !h.s.idle(); ++i) {
+    std::vector<pb::Assignment> leases = h.held[w];
+    for (const pb::Assignment& a : leases) h.Report(w, a, true, a.spec().has_sleep() ? 300 : 0.001);
+    h.Pump();
+    size_t sleeps = 0;
+    for (const pb::Assignment& a : h.held[w]) sleeps += a.spec().has_sleep();
+    EXPECT_LE(sleeps, 4u);
+    most_held = std::max(most_held, h.held[w].size());
+  }
+  EXPECT_TRUE(h.s.idle());
+  EXPECT_GT(most_held, 100u) << "noops should be prefetched in batches";
+}
+
+TEST(SchedulerTest, PrefetchedLeasesOfADeadWorkerAreNotSuspects) {
+  SchedulerOptions o;
+  Harness h(o);
+  WorkerId w = h.Add("w1", 2);
+  h.AddTasks(0, 2, Sleep(10));
+  h.Pump();
+  h.CompleteAll(w, 10);
+  h.AddTasks(2, 100, Sleep(10));
+  h.Pump();
+  ASSERT_GT(h.held[w].size(), 2u) << "expected prefetch past the two slots";
+  h.Gone(w, "signal 9");
+  // The two that could have been running are suspects; the queued ones are not.
+  size_t suspects = 0;
+  for (uint32_t id = 2; id < 102; ++id) suspects += h.s.IsSuspect(id);
+  EXPECT_EQ(suspects, 2u);
+}
+
+TEST(SchedulerTest, ARemoteWorkerThatNeverDidAnythingTakesNoTaskDown) {
+  SchedulerOptions o;
+  o.heartbeat_timeout_ms = 1000;
+  Harness h(o);
+  WorkerId fake = h.Add("fake", 4, 1, 256, /*local=*/false);
+  h.AddTasks(0, 4, Sleep(10));
+  h.Pump();
+  ASSERT_EQ(h.held[fake].size(), 4u);
+  h.clock.Advance(1001);
+  EXPECT_EQ(h.Tick().lost, std::vector<WorkerId>{fake});
+  for (uint32_t id = 0; id < 4; ++id) EXPECT_FALSE(h.s.IsSuspect(id));
+  EXPECT_EQ(h.s.worker_stats().count(fake), 0u) << "a registration that did nothing leaves no row";
+  WorkerId w = h.Add("w1", 4);
+  h.Pump();
+  h.CompleteAll(w, 10);
+  EXPECT_TRUE(EveryTaskRecordedOnce(h.records, 4));
+  for (const pb::Result& r : h.records) {
+    EXPECT_TRUE(r.ok());
+    EXPECT_EQ(r.failures_size(), 0) << r.failures(0);
+  }
+}
+
+TEST(SchedulerTest, AProvenRemoteWorkersSilenceStillCounts) {
+  SchedulerOptions o;
+  o.heartbeat_timeout_ms = 1000;
+  Harness h(o);
+  WorkerId r = h.Add("remote", 4, 1, 256, /*local=*/false);
+  h.AddTasks(0, 3, Sleep(10));
+  h.Pump();
+  ASSERT_EQ(h.held[r].size(), 3u);
+  EXPECT_TRUE(h.s.OnStarted(r, Ref(h.held[r][0])));
+  h.clock.Advance(1001);
+  EXPECT_EQ(h.Tick().lost, std::vector<WorkerId>{r});
+  for (uint32_t id = 0; id < 3; ++id) EXPECT_TRUE(h.s.IsSuspect(id)) << id;
+}
+
+TEST(SchedulerTest, ARemoteWorkerEarnsItsCredit) {
+  Harness h(NoPrefetch());
+  WorkerId r = h.Add("remote", /*concurrency=*/1000000, 1, 256, /*local=*/false);
+  EXPECT_EQ(h.s.Info(r)->concurrency, kMaxWorkerConcurrency) << "a Hello's claim is capped";
+  h.AddTasks(0, 2000, Sleep(10));
+  h.Pump();
+  EXPECT_EQ(h.held[r].size(), 8u) << "a new remote worker holds its initial credit, not its claim";
+  h.CompleteAll(r, 10);
+  h.Pump();
+  EXPECT_EQ(h.held[r].size(), 16u) << "one more lease per accepted result";
+  // The window follows what was granted, not what was claimed.
+  EXPECT_LE(h.s.in_memory(), 4096u);
+}
+
+TEST(SchedulerTest, AWorkerThatOnlyHeartbeatsIsStalledAndItsTasksRunElsewhere) {
+  SchedulerOptions o;
+  o.heartbeat_timeout_ms = 5000;
+  Harness h(o);
+  WorkerId idle = h.Add("idle", 4, 1, 256, /*local=*/false);
+  h.AddTasks(0, 4, Sleep(10));
+  h.Pump();
+  ASSERT_EQ(h.held[idle].size(), 4u);
+  for (int i = 0; i < 5; ++i) {
+    h.clock.Advance(1000);
+    h.s.WorkerHeard(idle);
+    EXPECT_TRUE(h.Tick().stalled.empty());
+  }
+  h.clock.Advance(1);
+  h.s.WorkerHeard(idle);
+  Scheduler::TickResult t = h.Tick();
+  EXPECT_EQ(t.stalled, std::vector<WorkerId>{idle});
+  EXPECT_TRUE(t.lost.empty());
+  EXPECT_FALSE(h.s.HasWorker(idle));
+  WorkerId w = h.Add("w1", 4);
+  h.Pump();
+  h.CompleteAll(w, 10);
+  EXPECT_TRUE(EveryTaskRecordedOnce(h.records, 4));
+  for (const pb::Result& r : h.records) EXPECT_TRUE(r.ok());
+}
+
+TEST(SchedulerTest, AWorkerBusyWithStartedTasksIsNotStalled) {
+  SchedulerOptions o;
+  o.heartbeat_timeout_ms = 1000;
+  Harness h(o);
+  WorkerId w = h.Add("w1", 2, 1, 256, /*local=*/false);
+  h.AddTasks(0, 2, Sleep(60000));
+  h.Pump();
+  for (const pb::Assignment& a : h.held[w]) EXPECT_TRUE(h.s.OnStarted(w, Ref(a)));
+  for (int i = 0; i < 30; ++i) {
+    h.clock.Advance(900);
+    h.s.WorkerHeard(w);
+    Scheduler::TickResult t = h.Tick();
+    EXPECT_TRUE(t.stalled.empty());
+    EXPECT_TRUE(t.lost.empty());
+  }
+}
+
+TEST(SchedulerTest, AnInvalidResultCostsTheAttemptNotTheRecord) {
+  SchedulerOptions o;
+  o.retries = 1;
+  o.backoff_base_ms = 0;
+  Harness h(o);
+  WorkerId w = h.Add("w1", 1);
+  h.AddTasks(0, 1, Sleep(10));
+  h.Pump();
+  pb::Outcome bad;
+  bad.set_task_id(0);
+  bad.set_attempt(1);
+  bad.mutable_result()->set_ok(true);
+  bad.mutable_result()->set_duration_ms(std::nan(""));
+  std::string why;
+  EXPECT_EQ(h.s.OnOutcome(w, bad, &why), OutcomeVerdict::kInvalid);
+  EXPECT_TRUE(Contains(why, "duration_ms")) << why;
+  h.held[w].clear();
+  h.Collect();
+  EXPECT_TRUE(h.records.empty());
+  h.Pump();
+  ASSERT_EQ(h.held[w].size(), 1u);
+  EXPECT_EQ(h.held[w][0].attempt(), 2u);
+  // Lying again, with no retries left: the record says so, sanely.
+  bad.set_attempt(2);
+  bad.mutable_result()->set_duration_ms(1);
+  bad.mutable_result()->set_http_status(200);  // on a sleep task
+  EXPECT_EQ(h.s.OnOutcome(w, bad, &why), OutcomeVerdict::kInvalid);
+  h.Collect();
+  ASSERT_EQ(h.records.size(), 1u);
+  EXPECT_FALSE(h.records[0].ok());
+  EXPECT_EQ(h.records[0].error_code(), "internal");
+  EXPECT_TRUE(Contains(h.records[0].error(), "invalid result")) << h.records[0].error();
+  EXPECT_FALSE(h.records[0].has_http_status());
+  EXPECT_EQ(h.records[0].duration_ms(), 0);
 }
 
 TEST(SchedulerTest, AddFinishedPassesThrough) {

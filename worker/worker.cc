@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -109,6 +110,8 @@ class WorkerLoop {
   void FlushResults();
   void DropAllLeases();
   void HandBack();
+  // Results or start notes waiting to be sent.
+  bool HasPending() const { return pending_.outcomes_size() > 0 || pending_.started_size() > 0; }
   int NextTimeoutMs();
   bool ParentGone() const {
     return config_.parent_pid > 0 && getppid() != config_.parent_pid;
@@ -258,6 +261,7 @@ void WorkerLoop::SendHello() {
   h->set_concurrency(static_cast<uint32_t>(std::max(1, config_.concurrency)));
   h->set_threads(static_cast<uint32_t>(std::max(1, config_.threads)));
   h->set_max_batch(static_cast<uint32_t>(std::max(1, config_.max_batch)));
+  h->set_local_token(config_.local_token);
   // ZMQ_EVENTS processes the socket's pending commands, which attaches a
   // connection whose handshake just completed (a send alone may not yet).
   (void)socket_->get(zmq::sockopt::events);
@@ -399,6 +403,16 @@ void WorkerLoop::Start(Lease& lease) {
   lease.started_unix_ms = UnixMs();
   if (a.timeout_ms() > 0) lease.deadline_ms = lease.start_ms + a.timeout_ms();
   const pb::TaskSpec& spec = a.spec();
+  if (spec.what_case() != pb::TaskSpec::kNoop && spec.what_case() != pb::TaskSpec::WHAT_NOT_SET) {
+    // Say that it started: the coordinator's deadline for it runs from
+    // here, not from when it was sent (it may have waited behind others),
+    // and a worker that starts what it is given is visibly working. Rides
+    // with the next results; dropped if the task finishes first.
+    if (!HasPending()) oldest_pending_ms_ = lease.start_ms;
+    pb::LeaseRef* started = pending_.add_started();
+    started->set_task_id(a.task_id());
+    started->set_attempt(a.attempt());
+  }
   switch (spec.what_case()) {
     case pb::TaskSpec::kUrl:
       fetcher_.Start(key, spec.url().url(), a.timeout_ms());
@@ -466,7 +480,7 @@ void WorkerLoop::Complete(uint64_t key, pb::Result result, bool retryable) {
   o->set_retryable(retryable);
   o->set_started_unix_ms(lease.started_unix_ms);
   *o->mutable_result() = std::move(result);
-  if (pending_.outcomes_size() == 1) oldest_pending_ms_ = now;
+  if (pending_.outcomes_size() == 1 && pending_.started_size() == 0) oldest_pending_ms_ = now;
   Slot slot = SlotOf(a.spec());
   if (slot == Slot::kIo) --io_running_;
   if (slot == Slot::kCpu) --cpu_running_;
@@ -587,32 +601,56 @@ void WorkerLoop::ChargeLoopCpu() {
 }
 
 void WorkerLoop::FlushResults() {
-  if (pending_.outcomes_size() == 0 || !registered_) return;
+  if (!HasPending() || !registered_) return;
+  // Start notes of leases that have finished (or were cancelled) since are
+  // implied by their outcomes, or moot: keep only the rest.
+  auto* notes = pending_.mutable_started();
+  int keep = 0;
+  for (int i = 0; i < notes->size(); ++i) {
+    if (!leases_.count(LeaseKey(notes->Get(i).task_id(), notes->Get(i).attempt()))) continue;
+    if (keep != i) notes->SwapElements(keep, i);
+    ++keep;
+  }
+  while (notes->size() > keep) notes->RemoveLast();
+  if (!HasPending()) return;
   int cap = std::max(1, config_.max_batch);
   // A send that cannot go now (no connection, queue full) keeps the results
   // for the next turn: a result is never dropped on our side.
   auto* all = pending_.mutable_outcomes();
-  int sent = 0;
   if (all->size() <= cap) {
     EncodeFrameTo(&results_frame_, &send_buffer_);
-    if (SendBytes(send_buffer_)) sent = all->size();
+    if (SendBytes(send_buffer_)) {
+      all->Clear();  // keeps the elements for reuse: no allocation per result
+      notes->Clear();
+    } else {
+      oldest_pending_ms_ = clock_.NowMs();  // retry after --batch-delay-ms, not in a spin
+    }
+    return;
   }
-  // More than one message may carry (a turn finished many, or --batch 1):
-  // oldest first, `cap` per message.
+  // More than one message (a turn finished many, or --batch 1): oldest
+  // first, `cap` per message; the start notes ride in the first.
   auto* piece = chunk_frame_.mutable_results()->mutable_outcomes();
-  while (all->size() > cap && sent < all->size()) {
+  auto* piece_notes = chunk_frame_.mutable_results()->mutable_started();
+  int sent = 0;
+  while (sent < all->size()) {
     piece->Clear();
     int end = std::min(all->size(), sent + cap);
     for (int i = sent; i < end; ++i) piece->Add()->Swap(all->Mutable(i));
+    if (sent == 0) piece_notes->Swap(notes);
     EncodeFrameTo(&chunk_frame_, &send_buffer_);
-    if (!SendBytes(send_buffer_)) {
+    bool ok = SendBytes(send_buffer_);
+    if (sent == 0) {
+      piece_notes->Swap(notes);
+      if (ok) notes->Clear();
+    }
+    if (!ok) {
       for (int i = sent; i < end; ++i) all->Mutable(i)->Swap(piece->Mutable(i - sent));
       break;
     }
     sent = end;
   }
   if (sent == all->size()) {
-    all->Clear();  // keeps the elements for reuse: no allocation per result
+    all->Clear();
   } else {
     all->DeleteSubrange(0, sent);
     oldest_pending_ms_ = clock_.NowMs();  // retry after --batch-delay-ms, not in a spin
@@ -651,7 +689,7 @@ int WorkerLoop::NextTimeoutMs() {
   double next = now + std::min(heartbeat_ms_, 1000.0);
   if (!sleep_timers_.empty()) next = std::min(next, sleep_timers_.begin()->first);
   if (!registered_) next = std::min(next, next_hello_ms_);
-  if (pending_.outcomes_size() > 0) next = std::min(next, oldest_pending_ms_ + config_.batch_delay_ms);
+  if (HasPending()) next = std::min(next, oldest_pending_ms_ + config_.batch_delay_ms);
   for (auto& [key, lease] : leases_) {
     if (cpu_running_ <= 0) break;
     if (lease.deadline_ms > 0 && !lease.timed_out && lease.assignment.spec().has_cpu()) {
@@ -700,7 +738,7 @@ int WorkerLoop::Run(int signal_fd) {
 
     now = clock_.NowMs();
     bool batch_full = pending_.outcomes_size() >= std::max(1, config_.max_batch);
-    bool batch_old = pending_.outcomes_size() > 0 && now - oldest_pending_ms_ >= config_.batch_delay_ms;
+    bool batch_old = HasPending() && now - oldest_pending_ms_ >= config_.batch_delay_ms;
     bool more_now = Readable(*socket_) || !waiting_inline_.empty();
     // Results leave when the batch is full, old enough, or the loop is about
     // to wait: a result never waits for company the loop cannot give it.
@@ -767,9 +805,16 @@ int RunWorker(const WorkerConfig& config) {
   signal(SIGPIPE, SIG_IGN);
   int signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   CurlGlobal curl_global;
+  // A local worker's proof that its coordinator started it. Taken out of
+  // the environment so nothing this worker starts inherits it.
+  WorkerConfig run = config;
+  if (const char* token = std::getenv("TASKFARM_LOCAL_TOKEN")) {
+    if (run.local_token.empty()) run.local_token = token;
+    unsetenv("TASKFARM_LOCAL_TOKEN");
+  }
   int code = 0;
   try {
-    WorkerLoop loop(config);
+    WorkerLoop loop(run);
     code = loop.Run(signal_fd);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "worker: %s\n", e.what());

@@ -30,6 +30,7 @@ struct WorkerConfig {
   double coordinator_timeout_ms = 10'000;  // silence before reconnecting
   std::string curve_secret_file;   // own CURVE secret key (Z85), optional
   std::string server_key_file;     // coordinator's CURVE public key (Z85)
+  std::string local_token;         // default: $TASKFARM_LOCAL_TOKEN (set by the coordinator)
 };
 
 // Runs until the coordinator says Shutdown (and not --forever), SIGINT or

@@ -1,0 +1,59 @@
+// The registry of connected workers.
+#include "coordinator/peer_registry.h"
+
+namespace taskfarm {
+namespace {
+
+// Forgotten identities kept for a last Shutdown: enough for every worker of
+// a large farm, not a Hello flood.
+constexpr size_t kMaxForgotten = 4096;
+
+}  // namespace
+
+std::string PeerRegistry::UniqueName(const std::string& wanted) const {
+  std::string unique = wanted;
+  for (int n = 2; names_.count(unique); ++n) unique = wanted + "#" + std::to_string(n);
+  return unique;
+}
+
+void PeerRegistry::Add(const std::string& identity, WorkerId wid, pid_t local_pid, const std::string& name) {
+  names_.insert(name);
+  by_identity_[identity] = wid;
+  by_wid_[wid] = Peer{identity, name, local_pid};
+  if (local_pid > 0) by_pid_[local_pid] = wid;
+}
+
+void PeerRegistry::Remove(WorkerId wid) {
+  auto it = by_wid_.find(wid);
+  if (it == by_wid_.end()) return;
+  by_identity_.erase(it->second.identity);
+  names_.erase(it->second.name);
+  if (it->second.pid > 0) by_pid_.erase(it->second.pid);
+  forgotten_.push_back(std::move(it->second.identity));
+  if (forgotten_.size() > kMaxForgotten) forgotten_.pop_front();
+  by_wid_.erase(it);
+}
+
+std::optional<WorkerId> PeerRegistry::Find(std::string_view identity) const {
+  auto it = by_identity_.find(std::string(identity));
+  if (it == by_identity_.end()) return std::nullopt;
+  return it->second;
+}
+
+const std::string* PeerRegistry::IdentityOf(WorkerId wid) const {
+  auto it = by_wid_.find(wid);
+  return it == by_wid_.end() ? nullptr : &it->second.identity;
+}
+
+std::optional<WorkerId> PeerRegistry::ByPid(pid_t pid) const {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end()) return std::nullopt;
+  return it->second;
+}
+
+pid_t PeerRegistry::PidOf(WorkerId wid) const {
+  auto it = by_wid_.find(wid);
+  return it == by_wid_.end() ? 0 : it->second.pid;
+}
+
+}  // namespace taskfarm

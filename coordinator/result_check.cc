@@ -1,0 +1,86 @@
+// Validation of a worker's outcome against its task's kind.
+#include "coordinator/result_check.h"
+
+#include <cmath>
+
+#include "common/status.h"
+
+namespace taskfarm {
+namespace {
+
+// Eleven days in milliseconds: longer than any task a person would lease
+// (sleep tasks stop at one day), short enough to keep sums finite.
+constexpr double kMaxMs = 1e9;
+
+std::string CheckMs(const char* name, double value) {
+  if (!std::isfinite(value)) return std::string(name) + " is not a finite number";
+  if (value < 0) return std::string(name) + " is negative";
+  if (value > kMaxMs) return std::string(name) + " is over 10^9 ms";
+  return "";
+}
+
+bool KnownCode(const std::string& code) {
+  for (Code c : {Code::kInvalidArgument, Code::kUnavailable, Code::kDeadlineExceeded, Code::kWorkerDied,
+                 Code::kCancelled, Code::kInternal}) {
+    if (code == CodeName(c)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome) {
+  if (!outcome.has_result()) return "no result";
+  const pb::Result& r = outcome.result();
+  std::string why;
+  auto ms = [&](const char* name, double v) {
+    if (why.empty()) why = CheckMs(name, v);
+  };
+  ms("duration_ms", r.duration_ms());
+  if (r.has_cpu_user_ms()) ms("cpu_user_ms", r.cpu_user_ms());
+  if (r.has_cpu_sys_ms()) ms("cpu_sys_ms", r.cpu_sys_ms());
+  if (r.has_cpu_wait_ms()) ms("cpu_wait_ms", r.cpu_wait_ms());
+  if (!std::isfinite(outcome.started_unix_ms()) || outcome.started_unix_ms() < 0) {
+    if (why.empty()) why = "started_unix_ms is not a finite non-negative number";
+  }
+  if (!why.empty()) return why;
+
+  if (r.ok()) {
+    if (r.has_error() || r.has_error_code()) return "ok is true but an error is set";
+  } else {
+    if (r.has_error_code() && !KnownCode(r.error_code())) return "unknown error_code";
+    if (r.error().size() > kMaxResultErrorBytes) return "error is longer than 8 KiB";
+  }
+
+  bool url = spec.has_url(), cpu = spec.has_cpu();
+  if (!url && (r.has_http_status() || r.has_bytes() || r.has_timings())) {
+    return "HTTP fields on a task that is not a URL";
+  }
+  if (!cpu && r.has_result()) return "a result value on a task that is not a cpu task";
+  if (url && r.has_timings()) {
+    const pb::UrlTimings& t = r.timings();
+    ms("timings.namelookup_ms", t.namelookup_ms());
+    ms("timings.connect_ms", t.connect_ms());
+    ms("timings.tls_ms", t.tls_ms());
+    ms("timings.first_byte_ms", t.first_byte_ms());
+    ms("timings.total_ms", t.total_ms());
+    if (!why.empty()) return why;
+  }
+  if (url && r.http_status() > 999) return "http_status is over 999";
+  if (cpu && r.ok() && !r.has_result()) return "a cpu task reported ok without its result";
+  return "";
+}
+
+void ClearCoordinatorFields(pb::Result* r) {
+  r->clear_id();
+  r->clear_kind();
+  r->clear_task();
+  r->clear_url();
+  r->clear_worker();
+  r->clear_host();
+  r->clear_attempts();
+  r->clear_failures();
+  r->clear_start_ms();
+}
+
+}  // namespace taskfarm
