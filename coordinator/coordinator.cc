@@ -142,6 +142,7 @@ class CoordinatorLoop {
   std::string last_early_death_;
   PeerRegistry peers_{kMaxRegistered};
   std::string local_token_ = MakeLocalToken();      // given to local workers at spawn
+  uint32_t run_id_ = static_cast<uint32_t>(std::random_device{}()) | 1;  // in every Welcome of this run
   std::unordered_map<pid_t, double> lost_local_;    // pid -> when declared lost
   int next_local_ = 1;
   double last_heartbeat_ms_ = 0;
@@ -404,6 +405,7 @@ void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& 
     pb::Frame f;
     f.mutable_welcome()->set_worker_name(scheduler_.Info(*known)->name);
     f.mutable_welcome()->set_heartbeat_ms(static_cast<uint32_t>(HeartbeatIntervalMs()));
+    f.mutable_welcome()->set_run_id(run_id_);
     SendTo(identity, std::move(f));
     return;
   }
@@ -440,6 +442,7 @@ void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& 
   pb::Frame f;
   f.mutable_welcome()->set_worker_name(info.name);
   f.mutable_welcome()->set_heartbeat_ms(static_cast<uint32_t>(HeartbeatIntervalMs()));
+  f.mutable_welcome()->set_run_id(run_id_);
   SendTo(identity, std::move(f));
 }
 

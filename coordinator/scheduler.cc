@@ -61,7 +61,9 @@ WorkerId Scheduler::AddWorker(const WorkerInfo& info) {
   w.info = info;
   w.info.concurrency = std::clamp<uint32_t>(info.concurrency, 1, kMaxWorkerConcurrency);
   w.info.threads = std::clamp<uint32_t>(info.threads, 1, w.info.concurrency);
-  w.info.max_batch = std::max<uint32_t>(1, std::min<uint32_t>(info.max_batch, options_.max_batch));
+  // 0: no preference of its own (the coordinator's --batch).
+  uint32_t batch = info.max_batch == 0 ? options_.max_batch : info.max_batch;
+  w.info.max_batch = std::max<uint32_t>(1, std::min<uint32_t>(batch, options_.max_batch));
   w.credit = std::max<uint32_t>(1, options_.initial_credit);
   w.last_heard_ms = clock_.NowMs();
   capacity_ += std::min(Limit(w), w.info.concurrency + w.info.max_batch);

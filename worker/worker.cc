@@ -282,10 +282,17 @@ void WorkerLoop::SendHello() {
 void WorkerLoop::Handle(const pb::Frame& frame) {
   switch (frame.body_case()) {
     case pb::Frame::kWelcome:
+      if (registered_) break;  // a repeated Welcome: it answered a repeated Hello
       registered_ = true;
       hello_backoff_ms_ = 1000;
       if (frame.welcome().heartbeat_ms() > 0) heartbeat_ms_ = frame.welcome().heartbeat_ms();
       if (!frame.welcome().worker_name().empty()) name_ = frame.welcome().worker_name();
+      // A worker someone started by hand says where it is; the coordinator's
+      // own local workers stay quiet.
+      if (config_.parent_pid <= 0) {
+        std::fprintf(stderr, "worker %s: registered with %s (run %08x)\n", name_.c_str(), config_.connect.c_str(),
+                     frame.welcome().run_id());
+      }
       break;
     case pb::Frame::kTasks:
       if (!registered_) {
