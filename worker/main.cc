@@ -1,6 +1,7 @@
 // worker: runs tasks for a taskfarm coordinator. Parses flags, calls RunWorker.
 #include <CLI/CLI.hpp>
 
+#include "common/duration.h"
 #include "common/zmq_util.h"
 #include "worker/worker.h"
 
@@ -27,9 +28,11 @@ int main(int argc, char** argv) {
       ->group("");  // set by the coordinator for the workers it starts
   app.add_flag("--enable-fault-tasks", config.enable_fault_tasks, "Run test-only fault tasks")->group("");
   app.add_flag("--forever", config.forever, "After a run ends, wait for the next one");
-  app.add_option("--coordinator-timeout", config.coordinator_timeout_ms,
-                 "Milliseconds of silence from the coordinator before reconnecting")
-      ->default_val(10000.0);
+  double coordinator_timeout_s = 10;
+  app.add_option("--coordinator-timeout", coordinator_timeout_s,
+                 "Silence from the coordinator before reconnecting: seconds, or 500ms, 2m")
+      ->default_val(10.0)
+      ->transform(CLI::Validator(taskfarm::DurationToSeconds, "DURATION"));
   app.add_option("--curve-secret", config.curve_secret_file, "This worker's CURVE secret key file (.key)");
   app.add_option("--server-key", config.server_key_file, "The coordinator's CURVE public key file (.pub)");
   try {
@@ -39,6 +42,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   config.reuse_connections = !no_reuse;
+  config.coordinator_timeout_ms = coordinator_timeout_s * 1000;
   if (std::string err = taskfarm::CheckEndpoint(config.connect); !err.empty()) {
     std::fprintf(stderr, "worker: %s\n", err.c_str());
     return 2;

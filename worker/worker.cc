@@ -759,7 +759,7 @@ int WorkerLoop::Run(int signal_fd) {
     if (now - last_recv_ms_ > config_.coordinator_timeout_ms) {
       if (config_.parent_pid > 0) return 0;  // a local worker outlived its run
       // Paranoid Pirate: the coordinator is silent; start a fresh connection.
-      std::fprintf(stderr, "worker %s: no word from %s for %.0f s; reconnecting\n", name_.c_str(),
+      std::fprintf(stderr, "worker %s: no word from %s for %.3g s; reconnecting\n", name_.c_str(),
                    config_.connect.c_str(), config_.coordinator_timeout_ms / 1000);
       DropAllLeases();
       Connect();
