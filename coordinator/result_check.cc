@@ -53,7 +53,7 @@ std::string CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome) {
   }
 
   bool url = spec.has_url(), cpu = spec.has_cpu();
-  if (!url && (r.has_http_status() || r.has_bytes() || r.has_timings())) {
+  if (!url && (r.has_url() || r.has_http_status() || r.has_bytes() || r.has_timings())) {
     return "HTTP fields on a task that is not a URL";
   }
   if (!cpu && r.has_result()) return "a result value on a task that is not a cpu task";

@@ -65,6 +65,7 @@ WorkerId Scheduler::AddWorker(const WorkerInfo& info) {
   uint32_t batch = info.max_batch == 0 ? options_.max_batch : info.max_batch;
   w.info.max_batch = std::max<uint32_t>(1, std::min<uint32_t>(batch, options_.max_batch));
   w.credit = std::max<uint32_t>(1, options_.initial_credit);
+  w.ready = info.local;
   w.last_heard_ms = clock_.NowMs();
   capacity_ += std::min(Limit(w), w.info.concurrency + w.info.max_batch);
   workers_.emplace(id, std::move(w));
@@ -76,7 +77,10 @@ WorkerId Scheduler::AddWorker(const WorkerInfo& info) {
 
 void Scheduler::WorkerHeard(WorkerId worker) {
   auto it = workers_.find(worker);
-  if (it != workers_.end()) it->second.last_heard_ms = clock_.NowMs();
+  if (it != workers_.end()) {
+    it->second.last_heard_ms = clock_.NowMs();
+    it->second.ready = true;
+  }
 }
 
 bool Scheduler::HasWorker(WorkerId worker) const { return workers_.count(worker) != 0; }
@@ -96,7 +100,7 @@ const WorkerInfo* Scheduler::Info(WorkerId worker) const {
 // nothing is known of yet. Long tasks are never queued behind each other
 // (load balancing); tiny ones travel in batches (throughput).
 bool Scheduler::CanTake(const Worker& w, bool cpu, double est) const {
-  if (w.isolated || w.reserved) return false;
+  if (w.isolated || w.reserved || !w.ready) return false;
   if (w.in_flight >= Limit(w)) return false;
   bool slot = w.in_flight < w.info.concurrency && (!cpu || w.in_flight_cpu < w.info.threads);
   if (slot) return true;
@@ -193,7 +197,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
   // until the suspect is done, so a death then is the suspect's own.
   for (auto& [wid, w] : workers_) {
     if (suspects_.empty()) break;
-    if (w.in_flight != 0 || w.isolated) continue;
+    if (w.in_flight != 0 || w.isolated || !w.ready) continue;
     uint32_t id = suspects_.front();
     suspects_.pop_front();
     auto it = tasks_.find(id);

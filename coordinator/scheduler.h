@@ -106,6 +106,8 @@ class Scheduler {
 
   // ---- workers
   WorkerId AddWorker(const WorkerInfo& info);
+  // Any message from the worker other than Hello: it is alive, and (if
+  // remote) ready for its first leases.
   void WorkerHeard(WorkerId worker);
   // The worker died or was lost; its leases are re-queued (or, for a task
   // that keeps killing workers, failed). `reason`: "signal 9", "no
@@ -205,6 +207,10 @@ class Scheduler {
     double last_heard_ms = 0;
     double last_progress_ms = -1; // last reported start or result
     bool proven = false;          // has reported a start or a result
+    // A remote worker gets no lease until it has said something after its
+    // Hello (the guide's READY): a peer that says Hello and vanishes, as a
+    // flood does, never holds a task.
+    bool ready = false;
     // Since when it holds leases sent into free slots with no start or
     // result reported since (-1: none), and the longest such a task takes.
     double awaiting_since_ms = -1;

@@ -70,7 +70,9 @@ class Harness {
     info.threads = threads;
     info.max_batch = max_batch;
     info.local = local;
-    return s.AddWorker(info);
+    WorkerId id = s.AddWorker(info);
+    if (!local) s.WorkerHeard(id);  // its first word after Hello: ready
+    return id;
   }
 
   void AddTasks(uint32_t first, uint32_t count, const pb::TaskSpec& spec) {
@@ -1121,6 +1123,19 @@ TEST(SchedulerTest, AProvenRemoteWorkersSilenceStillCounts) {
   h.clock.Advance(1001);
   EXPECT_EQ(h.Tick().lost, std::vector<WorkerId>{r});
   for (uint32_t id = 0; id < 3; ++id) EXPECT_TRUE(h.s.IsSuspect(id)) << id;
+}
+
+TEST(SchedulerTest, ARemoteWorkerGetsNoLeaseBeforeItSpeaksAfterItsHello) {
+  Harness h(NoPrefetch());
+  WorkerInfo info;
+  info.name = "remote";
+  info.concurrency = 4;
+  WorkerId r = h.s.AddWorker(info);
+  h.AddTasks(0, 4, Sleep(10));
+  EXPECT_TRUE(h.Pump().empty()) << "a Hello alone earns nothing";
+  h.s.WorkerHeard(r);
+  h.Pump();
+  EXPECT_EQ(h.held[r].size(), 4u);
 }
 
 TEST(SchedulerTest, ARemoteWorkerEarnsItsCredit) {

@@ -293,6 +293,14 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
         std::fprintf(stderr, "worker %s: registered with %s (run %08x)\n", name_.c_str(), config_.connect.c_str(),
                      frame.welcome().run_id());
       }
+      {
+        // Ready: a remote worker gets its first tasks once it has said
+        // something after its Hello, so say it now rather than at the
+        // first heartbeat.
+        pb::Frame ready;
+        ready.mutable_heartbeat()->set_seq(++heartbeat_seq_);
+        Send(std::move(ready));
+      }
       break;
     case pb::Frame::kTasks:
       if (!registered_) {
