@@ -443,7 +443,12 @@ void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& 
   f.mutable_welcome()->set_worker_name(info.name);
   f.mutable_welcome()->set_heartbeat_ms(static_cast<uint32_t>(HeartbeatIntervalMs()));
   f.mutable_welcome()->set_run_id(run_id_);
-  SendTo(identity, std::move(f));
+  if (!SendTo(identity, std::move(f))) {
+    // Gone before it could be welcomed (a peer that says Hello and
+    // vanishes): no registration to keep.
+    scheduler_.Forget(wid, "gone before it was welcomed");
+    peers_.Remove(wid);
+  }
 }
 
 void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_view payload) {
