@@ -259,6 +259,12 @@ TEST(CheckEndpointTest, RejectsBadEndpoints) {
   }
 }
 
+TEST(CheckEndpointTest, QuotesAtMostAFewHundredCharactersOfTheEndpoint) {
+  std::string err = CheckEndpoint("tcp://h:" + std::string(1'000'000, '9'));
+  EXPECT_LT(err.size(), 300u);
+  EXPECT_NE(err.find("(1,000,008 bytes)"), std::string::npos) << err;
+}
+
 TEST(InprocTest, FrameThroughRouterDealer) {
   zmq::context_t ctx;
   zmq::socket_t router(ctx, zmq::socket_type::router);
