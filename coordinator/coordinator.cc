@@ -350,7 +350,19 @@ void CoordinatorLoop::SendDispatches() {
     // Clear(), so steady-state dispatch allocates nothing here.
     auto* tasks = dispatch_frame_.mutable_tasks()->mutable_tasks();
     tasks->Clear();
-    for (auto& a : d.tasks) *tasks->Add() = std::move(a);
+    // The scheduler bounds the count; big tasks also split by size, since a
+    // worker cannot take a frame over kMaxFrameBytes.
+    FrameBudget budget(d.tasks.size());
+    for (auto& a : d.tasks) {
+      size_t bytes = a.ByteSizeLong();
+      if (!budget.Fits(bytes)) {
+        SendTo(it->second, &dispatch_frame_);
+        tasks->Clear();
+        budget.Clear();
+      }
+      budget.Add(bytes);
+      *tasks->Add() = std::move(a);
+    }
     SendTo(it->second, &dispatch_frame_);
   }
 }

@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/curve_keys.h"
 #include "common/frame_codec.h"
+#include "common/quote.h"
 #include "common/status.h"
 #include "common/task_parser.h"
 #include "common/thread_stats.h"
@@ -46,6 +47,11 @@ std::string HostName() {
   gethostname(buf, sizeof(buf) - 1);
   return buf;
 }
+
+// Longest error sentence a result carries. Ours are a line; a longer one
+// (a library's message echoing a huge input) is cut, so that one result can
+// never crowd a batch toward kMaxFrameBytes or bloat the output.
+constexpr size_t kMaxErrorBytes = 4096;
 
 // Milliseconds to the microsecond: more digits are noise, and they bloat JSON.
 double RoundUs(double ms) { return std::round(ms * 1000.0) / 1000.0; }
@@ -146,6 +152,7 @@ class WorkerLoop {
   pb::Frame results_frame_;
   pb::ResultBatch& pending_ = *results_frame_.mutable_results();
   pb::Frame chunk_frame_;  // one message's share when pending_ is over --batch
+  std::vector<int> chunk_ends_;         // where FlushResults splits pending_, reused
   std::string send_buffer_;
   google::protobuf::Arena arena_;  // incoming frames, reset every loop turn
   double oldest_pending_ms_ = 0;
@@ -588,30 +595,50 @@ void WorkerLoop::ChargeLoopCpu() {
 
 void WorkerLoop::FlushResults() {
   if (pending_.outcomes_size() == 0 || !registered_) return;
-  int cap = std::max(1, config_.max_batch);
+  auto* all = pending_.mutable_outcomes();
+  // Where the messages split: at --batch results or kMaxFrameBytes, whichever
+  // comes first, oldest first. Leases reported started ride in the first.
+  FrameBudget budget(static_cast<size_t>(std::max(1, config_.max_batch)));
+  for (const pb::LeaseRef& l : pending_.started()) budget.AddUncounted(l.ByteSizeLong());
+  chunk_ends_.clear();
+  for (int i = 0; i < all->size(); ++i) {
+    pb::Result* r = all->Mutable(i)->mutable_result();
+    if (r->error().size() > kMaxErrorBytes) r->set_error(Excerpt(r->error(), kMaxErrorBytes));
+    size_t bytes = all->Get(i).ByteSizeLong();
+    if (!budget.Fits(bytes)) {
+      chunk_ends_.push_back(i);
+      budget.Clear();
+    }
+    budget.Add(bytes);
+  }
+  chunk_ends_.push_back(all->size());
   // A send that cannot go now (no connection, queue full) keeps the results
   // for the next turn: a result is never dropped on our side.
-  auto* all = pending_.mutable_outcomes();
   int sent = 0;
-  if (all->size() <= cap) {
+  if (chunk_ends_.size() == 1) {
     EncodeFrameTo(&results_frame_, &send_buffer_);
     if (SendBytes(send_buffer_)) sent = all->size();
-  }
-  // More than one message may carry (a turn finished many, or --batch 1):
-  // oldest first, `cap` per message.
-  auto* piece = chunk_frame_.mutable_results()->mutable_outcomes();
-  while (all->size() > cap && sent < all->size()) {
-    piece->Clear();
-    int end = std::min(all->size(), sent + cap);
-    for (int i = sent; i < end; ++i) piece->Add()->Swap(all->Mutable(i));
-    EncodeFrameTo(&chunk_frame_, &send_buffer_);
-    if (!SendBytes(send_buffer_)) {
-      for (int i = sent; i < end; ++i) all->Mutable(i)->Swap(piece->Mutable(i - sent));
-      break;
+  } else {
+    pb::ResultBatch* piece_batch = chunk_frame_.mutable_results();
+    auto* piece = piece_batch->mutable_outcomes();
+    for (int end : chunk_ends_) {
+      piece->Clear();
+      piece_batch->clear_started();
+      bool first = sent == 0;
+      if (first) piece_batch->mutable_started()->Swap(pending_.mutable_started());
+      for (int i = sent; i < end; ++i) piece->Add()->Swap(all->Mutable(i));
+      EncodeFrameTo(&chunk_frame_, &send_buffer_);
+      if (!SendBytes(send_buffer_)) {
+        for (int i = sent; i < end; ++i) all->Mutable(i)->Swap(piece->Mutable(i - sent));
+        if (first) piece_batch->mutable_started()->Swap(pending_.mutable_started());
+        break;
+      }
+      sent = end;
     }
-    sent = end;
+    piece_batch->clear_started();
   }
   if (sent == all->size()) {
+    pending_.clear_started();
     all->Clear();  // keeps the elements for reuse: no allocation per result
   } else {
     all->DeleteSubrange(0, sent);
