@@ -15,6 +15,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -113,6 +114,8 @@ class WorkerLoop {
   bool CollectDone();
   void ChargeLoopCpu();
   void FlushResults();
+  void Reject(std::string_view bytes, DropReason drop);
+  void SendRejections();
   void DropAllLeases();
   void HandBack();
   int NextTimeoutMs();
@@ -153,6 +156,8 @@ class WorkerLoop {
   pb::ResultBatch& pending_ = *results_frame_.mutable_results();
   pb::Frame chunk_frame_;  // one message's share when pending_ is over --batch
   std::vector<int> chunk_ends_;         // where FlushResults splits pending_, reused
+  std::deque<std::string> rejections_;  // encoded Rejected frames not sent yet
+  int rejections_logged_ = 0;           // stderr says the first few, not every one
   std::string send_buffer_;
   google::protobuf::Arena arena_;  // incoming frames, reset every loop turn
   double oldest_pending_ms_ = 0;
@@ -646,6 +651,78 @@ void WorkerLoop::FlushResults() {
   }
 }
 
+// A frame from the coordinator that we cannot act on is answered, never
+// dropped in silence: the coordinator would wait forever for the results of
+// the tasks it carried. Rejected names the leases we can recover, so the
+// coordinator runs them elsewhere (or fails them) at once.
+void WorkerLoop::Reject(std::string_view bytes, DropReason drop) {
+  // Unregistered, we hold no leases to name, and a coordinator that does
+  // not know us would only answer Reregister: the Hello we are sending
+  // anyway is the answer.
+  if (!registered_) return;
+  std::string reason;
+  // A frame over kMaxFrameBytes is still at most kSocketMaxMsgSize (libzmq
+  // refuses anything bigger before it reaches us) and is in memory already,
+  // so parsing it once just to read back each assignment's (task_id,
+  // attempt) costs a bounded few times its size, for one message. The 4 MiB
+  // limit is about what we trust enough to act on, not what we can afford
+  // to read. A wrong version is parsed the same way: its task ids and
+  // attempts are all we take from it.
+  pb::Frame* frame = nullptr;
+  if (drop == DropReason::kTooLarge || drop == DropReason::kBadVersion) {
+    frame = google::protobuf::Arena::CreateMessage<pb::Frame>(&arena_);
+    if (!frame->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) frame = nullptr;
+  }
+  switch (drop) {
+    case DropReason::kTooLarge:
+      reason = "a message of " + WithThousands(bytes.size()) + " bytes is over the limit of " +
+               WithThousands(kMaxFrameBytes) + " bytes";
+      break;
+    case DropReason::kBadVersion:
+      reason = "a message of protocol version " + (frame ? std::to_string(frame->version()) : std::string("?")) +
+               "; this worker speaks version " + std::to_string(pb::PROTOCOL_VERSION_CURRENT);
+      break;
+    case DropReason::kEmptyBody:
+      reason = "a message of a kind this worker does not know (a newer protocol?)";
+      break;
+    default:
+      reason = "a message of " + WithThousands(bytes.size()) + " bytes that is not a taskfarm frame";
+  }
+  if (rejections_logged_++ < 5) std::fprintf(stderr, "worker %s: rejected %s\n", name_.c_str(), reason.c_str());
+  // Many tiny assignments recovered from a 16 MiB frame may name more leases
+  // than one frame holds: the answer splits like any batch.
+  pb::Frame answer;
+  answer.mutable_rejected()->set_reason(reason);
+  FrameBudget budget(std::numeric_limits<size_t>::max());
+  budget.AddUncounted(reason.size());
+  bool sent_one = false;
+  auto flush = [&] {
+    rejections_.push_back(EncodeFrame(answer));
+    answer.mutable_rejected()->clear_leases();
+    budget.Clear();
+    budget.AddUncounted(reason.size());
+    sent_one = true;
+  };
+  if (frame && frame->has_tasks()) {
+    for (const pb::Assignment& a : frame->tasks().tasks()) {
+      pb::LeaseRef lease;
+      lease.set_task_id(a.task_id());
+      lease.set_attempt(a.attempt());
+      size_t lease_bytes = lease.ByteSizeLong();
+      if (!budget.Fits(lease_bytes)) flush();
+      budget.Add(lease_bytes);
+      *answer.mutable_rejected()->add_leases() = std::move(lease);
+    }
+  }
+  if (!sent_one || answer.rejected().leases_size() > 0) flush();
+}
+
+// Rejections go out in order; one that cannot go now (queue full) waits
+// for the next turn rather than being lost.
+void WorkerLoop::SendRejections() {
+  while (!rejections_.empty() && SendBytes(rejections_.front())) rejections_.pop_front();
+}
+
 void WorkerLoop::DropAllLeases() {
   for (auto& [key, lease] : leases_) {
     if (!lease.started) continue;
@@ -660,6 +737,9 @@ void WorkerLoop::DropAllLeases() {
   sleep_timers_.clear();
   io_running_ = cpu_running_ = 0;
   pending_.Clear();
+  // The coordinator has re-queued (or will) whatever we held: a rejection
+  // still waiting would only name leases that are gone.
+  rejections_.clear();
 }
 
 // Leaving on a signal: finished results go out, unfinished leases go back.
@@ -708,11 +788,13 @@ int WorkerLoop::Run(int signal_fd) {
       pb::Frame* frame = DecodeFrameOn(msg->to_string_view(), &arena_, &drop);
       if (!frame) {
         drops_.Count(drop);
+        Reject(msg->to_string_view(), drop);
         continue;
       }
       Handle(*frame);
     }
     arena_.Reset();
+    SendRejections();
     if (quit_) {
       socket_->set(zmq::sockopt::linger, 500);  // let the Goodbye go out
       break;
