@@ -24,6 +24,7 @@
 
 #include "common/clock.h"
 #include "common/frame_codec.h"
+#include "common/quote.h"
 #include "common/zmq_util.h"
 #include "coordinator/console.h"
 #include "coordinator/journal.h"
@@ -90,6 +91,8 @@ class CoordinatorLoop {
   void SendDispatches();
   void HandleMessage(const std::string& identity, std::string_view payload);
   void HandleHello(const std::string& identity, const pb::Hello& hello);
+  void DroppedFromWorker(const std::string& identity, DropReason drop);
+  void HandleRejected(WorkerId wid, const pb::Rejected& rejected);
   void HandleSignals(int signal_fd);
   void OnWorkerGone(WorkerId wid, const std::string& reason);
   void WriteFinished();
@@ -133,6 +136,7 @@ class CoordinatorLoop {
   bool fatal_ = false;
   bool started_ = false;
   bool warned_auth_ = false;
+  int notes_of_lost_messages_ = 0;  // console lines about dropped or rejected messages, capped
 
   bool want_spans_ = !config_.report_path.empty() || !config_.json_path.empty();
   std::vector<TaskSpan> spans_;
@@ -406,7 +410,7 @@ void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_vie
   DropReason drop;
   pb::Frame* parsed = DecodeFrameOn(payload, &arena_, &drop);
   if (!parsed) {
-    drops_.Count(drop);
+    DroppedFromWorker(identity, drop);
     return;
   }
   pb::Frame& frame = *parsed;
@@ -438,6 +442,9 @@ void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_vie
       break;
     case pb::Frame::kHeartbeat:
       break;
+    case pb::Frame::kRejected:
+      HandleRejected(wid, frame.rejected());
+      break;
     case pb::Frame::kGoodbye:
       scheduler_.WorkerLeft(wid);
       by_identity_.erase(identity);
@@ -445,6 +452,51 @@ void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_vie
       break;
     default:
       drops_.Count(DropReason::kUnexpected);
+  }
+}
+
+// A message from a registered worker that cannot be read may have carried
+// results: waiting for them would hang the run. So its leases are re-queued
+// without blame (the tasks did nothing wrong; WorkerLeft does exactly that)
+// and the worker is told to Reregister: it drops what it holds and says
+// Hello again, as a new registration. From a stranger it is only counted.
+void CoordinatorLoop::DroppedFromWorker(const std::string& identity, DropReason drop) {
+  drops_.Count(drop);
+  auto it = by_identity_.find(identity);
+  if (it == by_identity_.end() || !scheduler_.HasWorker(it->second)) return;
+  WorkerId wid = it->second;
+  std::string name = scheduler_.Info(wid)->name;
+  size_t leases = scheduler_.LeasesOf(wid).size();
+  scheduler_.WorkerLeft(wid);
+  identity_of_.erase(wid);
+  by_identity_.erase(it);
+  std::string why =
+      "the coordinator could not read a message from this worker (" + std::string(DropReasonName(drop)) + ")";
+  pb::Frame f;
+  f.mutable_reregister()->set_reason(why);
+  SendTo(identity, std::move(f));
+  if (notes_of_lost_messages_++ < 5) {
+    console_.Note("coordinator: " + why + ": worker " + Quote(name) + " must register again; its " +
+                  std::to_string(leases) + " task(s) run again");
+  }
+}
+
+// The worker could not accept a message we sent: the tasks it named run
+// again elsewhere (or fail once out of retries) instead of waiting for
+// results that will never come.
+void CoordinatorLoop::HandleRejected(WorkerId wid, const pb::Rejected& rejected) {
+  std::string reason = Excerpt(rejected.reason().empty() ? "no reason given" : rejected.reason());
+  int released = 0;
+  for (const pb::LeaseRef& lease : rejected.leases()) {
+    if (scheduler_.OnRejected(wid, lease, reason)) {
+      ++released;
+    } else {
+      drops_.Count(DropReason::kUnknownTask);
+    }
+  }
+  if (notes_of_lost_messages_++ < 5) {
+    console_.Note("coordinator: worker " + Quote(scheduler_.Info(wid)->name) + " could not accept a message (" +
+                  reason + "); " + std::to_string(released) + " of its task(s) released");
   }
 }
 
@@ -707,7 +759,7 @@ int CoordinatorLoop::Run(int signal_fd) {
         if (!rest.more()) break;
       }
       if (extra) {
-        drops_.Count(DropReason::kUnexpected);
+        DroppedFromWorker(identity.to_string(), DropReason::kUnexpected);
         continue;
       }
       HandleMessage(identity.to_string(), payload.to_string_view());
