@@ -101,6 +101,27 @@ TEST(OversizeInputTest, ATenMegabyteTaskLineIsAFileLineErrorAndNothingRuns) {
   EXPECT_FALSE(Exists(marker)) << "no worker was started";
 }
 
+TEST(OversizeInputTest, ABatchOfMegabyteTasksTravelsInFramesUnderTheLimit) {
+  // Twenty tasks just under the line limit: 20 MB, one batch by count,
+  // several frames by size. Port 1 refuses at once, so each fails quickly.
+  ScratchDir dir;
+  std::string text;
+  for (int i = 0; i < 20; ++i) text += "url http://127.0.0.1:1/?q=" + std::string(1'000'000 + i, 'a') + "\n";
+  std::string tasks = dir.Write("t.txt", text);
+  std::string out = dir.File("R.jsonl");
+  Subprocess p(Coordinator({"--workers", "1", "--retries", "0", "--tasks", tasks, "--output", out, "-q"}));
+  ProcessResult r = p.Wait(seconds(60));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 1) << r.err.substr(0, 500);
+  for (auto& [id, rec] : ById(ReadJsonLines(out), 20)) {
+    EXPECT_FALSE(rec["ok"].get<bool>());
+    std::string error = rec.value("error", std::string());
+    EXPECT_NE(error.find("connection refused"), std::string::npos) << error.substr(0, 300);
+    EXPECT_LT(error.size(), 600u) << "the URL is quoted, not echoed";
+  }
+  EXPECT_EQ(r.out.find("dropped messages"), std::string::npos) << r.out;
+}
+
 // ---------------------------------------------------------------- the worker's answer
 
 // A ROUTER in the test plays the coordinator in front of a real worker.
