@@ -74,6 +74,12 @@ void EncodeFrameTo(pb::Frame* frame, std::string* out) {
   frame->SerializeToString(out);
 }
 
+size_t FrameBudget::FieldBytes(size_t length) {
+  size_t varint = 1;
+  for (size_t v = length; v >= 0x80; v >>= 7) ++varint;
+  return 1 + varint + length;
+}
+
 uint64_t DropCounts::Total() const {
   uint64_t total = 0;
   for (uint64_t n : by_reason) total += n;

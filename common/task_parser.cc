@@ -5,6 +5,9 @@
 #include <charconv>
 #include <vector>
 
+#include "common/frame_codec.h"
+#include "common/quote.h"
+
 namespace taskfarm {
 namespace {
 
@@ -42,11 +45,10 @@ std::string ParseNumber(std::string_view word, uint64_t min, uint64_t max,
   uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(word.data(), word.data() + word.size(), value);
   if (ec == std::errc::result_out_of_range) {
-    return std::string(what) + " '" + std::string(word) + "' is too large (at most " +
-           std::to_string(max) + ")";
+    return std::string(what) + " " + Quote(word) + " is too large (at most " + std::to_string(max) + ")";
   }
   if (ec != std::errc() || ptr != word.data() + word.size()) {
-    return std::string(what) + " '" + std::string(word) + "' is not a number";
+    return std::string(what) + " " + Quote(word) + " is not a number";
   }
   if (value < min || value > max) {
     return std::string(what) + " " + std::to_string(value) + " is out of range (" +
@@ -60,7 +62,16 @@ ParsedLine Error(std::string message) { return ParsedLine{std::nullopt, std::mov
 
 }  // namespace
 
+// One assignment must fit a frame with room to spare, whatever its line.
+static_assert(kMaxTaskLineBytes + 1024 < kMaxFrameBytes / 2);
+
+std::string TaskLineTooLong(size_t bytes) {
+  return "the task line is " + WithThousands(bytes) + " bytes; the limit is 1 MiB (" +
+         WithThousands(kMaxTaskLineBytes) + " bytes)";
+}
+
 ParsedLine ParseTaskLine(std::string_view line, const ParseOptions& options) {
+  if (line.size() > kMaxTaskLineBytes) return Error(TaskLineTooLong(line.size()));
   Words words = SplitWords(line);
   if (words.empty() || words[0].front() == '#') return {};
   std::string_view kind = words[0];
@@ -71,7 +82,7 @@ ParsedLine ParseTaskLine(std::string_view line, const ParseOptions& options) {
   } else if (kind == "cpu") {
     if (words.size != 3) return Error("'cpu' takes a kernel and a number: cpu primes N");
     if (words[1] != "primes") {
-      return Error("unknown cpu kernel '" + std::string(words[1]) + "' (known: primes)");
+      return Error("unknown cpu kernel " + Quote(words[1]) + " (known: primes)");
     }
     uint64_t n = 0;
     // Primes below 2^32 keep the answer in 32 bits and any run finite.
@@ -94,8 +105,7 @@ ParsedLine ParseTaskLine(std::string_view line, const ParseOptions& options) {
     }
     spec.mutable_fault()->set_action(std::string(words[1]));
   } else {
-    return Error("unknown task kind '" + std::string(kind) +
-                 "' (expected url, cpu, sleep or noop)");
+    return Error("unknown task kind " + Quote(kind) + " (expected url, cpu, sleep or noop)");
   }
   return ParsedLine{std::move(spec), ""};
 }

@@ -5,6 +5,7 @@
 //   if (parsed.error.empty() && parsed.spec) Run(*parsed.spec);
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,16 @@
 #include "proto/taskfarm.pb.h"
 
 namespace taskfarm {
+
+// Longest task line accepted, newline excluded. A task travels inside a
+// TaskBatch that must stay under kMaxFrameBytes (4 MiB, frame_codec.h), and
+// its line is echoed in every record and journal line: 1 MiB leaves room for
+// the frame's own fields and is far past any URL a server takes (most stop
+// at 8 KiB), so a longer line is a mistake caught before anything runs.
+inline constexpr size_t kMaxTaskLineBytes = 1024 * 1024;
+
+// "the task line is 10,000,004 bytes; the limit is 1 MiB (1,048,576 bytes)"
+[[nodiscard]] std::string TaskLineTooLong(size_t bytes);
 
 struct ParseOptions {
   bool allow_fault_tasks = false;  // accept the test-only `fault kill|hang`
@@ -24,7 +35,9 @@ struct ParsedLine {
   std::string error;
 };
 
-// Parses one line (without its newline). Never throws.
+// Parses one line (without its newline). Never throws. Errors quote at most
+// kQuoteMaxBytes of the offending word; a line over kMaxTaskLineBytes is an
+// error without being split.
 [[nodiscard]] ParsedLine ParseTaskLine(std::string_view line,
                                        const ParseOptions& options);
 

@@ -2,6 +2,7 @@
 #include "common/zmq_util.h"
 
 #include "common/frame_codec.h"
+#include "common/quote.h"
 
 namespace taskfarm {
 
@@ -28,18 +29,18 @@ std::string CheckEndpoint(const std::string& endpoint) {
   }
   if (starts("inproc://")) return endpoint.size() > 9 ? "" : "inproc endpoint needs a name";
   if (!starts("tcp://")) {
-    return "endpoint '" + endpoint + "' must start with tcp://, ipc:// or inproc://";
+    return "endpoint " + Quote(endpoint) + " must start with tcp://, ipc:// or inproc://";
   }
   std::string rest = endpoint.substr(6);
   size_t colon = rest.rfind(':');
   if (colon == std::string::npos || colon == 0) {
-    return "endpoint '" + endpoint + "' needs a host and a port: tcp://HOST:PORT";
+    return "endpoint " + Quote(endpoint) + " needs a host and a port: tcp://HOST:PORT";
   }
   std::string port = rest.substr(colon + 1);
   if (port == "*") return "";
   if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
       std::stoul(port) > 65535) {
-    return "endpoint '" + endpoint + "' has a bad port '" + port + "' (0-65535 or *)";
+    return "endpoint " + Quote(endpoint, 100) + " has a bad port " + Quote(port, 60) + " (0-65535 or *)";
   }
   return "";
 }

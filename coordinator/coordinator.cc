@@ -25,6 +25,7 @@
 
 #include "common/clock.h"
 #include "common/frame_codec.h"
+#include "common/quote.h"
 #include "common/zmq_util.h"
 #include "coordinator/console.h"
 #include "coordinator/journal.h"
@@ -111,6 +112,8 @@ class CoordinatorLoop {
   void SendDispatches();
   void HandleMessage(const std::string& identity, std::string_view payload);
   void HandleHello(const std::string& identity, const pb::Hello& hello);
+  void DroppedFromWorker(const std::string& identity, DropReason drop);
+  void HandleRejected(WorkerId wid, const pb::Rejected& rejected);
   void HandleSignals(int signal_fd);
   void OnWorkerGone(WorkerId wid, const std::string& reason);
   void WriteFinished();
@@ -154,6 +157,7 @@ class CoordinatorLoop {
   bool fatal_ = false;
   bool started_ = false;
   bool warned_auth_ = false;
+  int notes_of_lost_messages_ = 0;  // console lines about dropped or rejected messages, capped
 
   bool want_spans_ = !config_.report_path.empty() || !config_.json_path.empty();
   std::vector<TaskSpan> spans_;
@@ -388,10 +392,25 @@ void CoordinatorLoop::SendDispatches() {
     // Clear(), so steady-state dispatch allocates nothing here.
     auto* tasks = dispatch_frame_.mutable_tasks()->mutable_tasks();
     tasks->Clear();
-    for (auto& a : d.tasks) *tasks->Add() = std::move(a);
-    if (!SendTo(*identity, &dispatch_frame_) && scheduler_.HasWorker(d.worker)) {
-      // The tasks never left: the worker is gone or not reading. Its leases
-      // go back at once, without blame, instead of waiting for a timeout.
+    // The scheduler bounds the count; big tasks also split by size, since a
+    // worker cannot take a frame over kMaxFrameBytes.
+    FrameBudget budget(d.tasks.size());
+    bool sent = true;
+    for (auto& a : d.tasks) {
+      size_t bytes = a.ByteSizeLong();
+      if (!budget.Fits(bytes)) {
+        sent = sent && SendTo(*identity, &dispatch_frame_);
+        tasks->Clear();
+        budget.Clear();
+      }
+      budget.Add(bytes);
+      *tasks->Add() = std::move(a);
+    }
+    sent = sent && SendTo(*identity, &dispatch_frame_);
+    if (!sent && scheduler_.HasWorker(d.worker)) {
+      // Tasks that never left: the worker is gone or not reading. Its
+      // leases go back at once, without blame, instead of waiting for a
+      // timeout.
       scheduler_.WorkerLeft(d.worker);
       peers_.Remove(d.worker);
     }
@@ -455,7 +474,7 @@ void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_vie
   DropReason drop;
   pb::Frame* parsed = DecodeFrameOn(payload, &arena_, &drop);
   if (!parsed) {
-    drops_.Count(drop);
+    DroppedFromWorker(identity, drop);
     return;
   }
   pb::Frame& frame = *parsed;
@@ -501,12 +520,55 @@ void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_vie
     }
     case pb::Frame::kHeartbeat:
       break;
+    case pb::Frame::kRejected:
+      HandleRejected(wid, frame.rejected());
+      break;
     case pb::Frame::kGoodbye:
       scheduler_.WorkerLeft(wid);
       peers_.Remove(wid);
       break;
     default:
       drops_.Count(DropReason::kUnexpected);
+  }
+}
+
+// A message from a registered worker that cannot be read may have carried
+// results: waiting for them would hang the run. So its leases are re-queued
+// without blame (the tasks did nothing wrong; WorkerLeft does exactly that)
+// and the worker is told to Reregister: it drops what it holds and says
+// Hello again, as a new registration. From a stranger it is only counted.
+void CoordinatorLoop::DroppedFromWorker(const std::string& identity, DropReason drop) {
+  drops_.Count(drop);
+  std::optional<WorkerId> registered = peers_.Find(identity);
+  if (!registered || !scheduler_.HasWorker(*registered)) return;
+  WorkerId wid = *registered;
+  std::string name = scheduler_.Info(wid)->name;
+  size_t leases = scheduler_.LeasesOf(wid).size();
+  std::string why =
+      "the coordinator could not read a message from this worker (" + std::string(DropReasonName(drop)) + ")";
+  Forget(wid, why);
+  if (notes_of_lost_messages_++ < 5) {
+    console_.Note("coordinator: " + why + ": worker " + Quote(name) + " must register again; its " +
+                  std::to_string(leases) + " task(s) run again");
+  }
+}
+
+// The worker could not accept a message we sent: the tasks it named run
+// again elsewhere (or fail once out of retries) instead of waiting for
+// results that will never come.
+void CoordinatorLoop::HandleRejected(WorkerId wid, const pb::Rejected& rejected) {
+  std::string reason = Excerpt(rejected.reason().empty() ? "no reason given" : rejected.reason());
+  int released = 0;
+  for (const pb::LeaseRef& lease : rejected.leases()) {
+    if (scheduler_.OnRejected(wid, lease, reason)) {
+      ++released;
+    } else {
+      drops_.Count(DropReason::kUnknownTask);
+    }
+  }
+  if (notes_of_lost_messages_++ < 5) {
+    console_.Note("coordinator: worker " + Quote(scheduler_.Info(wid)->name) + " could not accept a message (" +
+                  reason + "); " + std::to_string(released) + " of its task(s) released");
   }
 }
 
@@ -771,7 +833,7 @@ int CoordinatorLoop::Run(int signal_fd) {
         if (!rest.more()) break;
       }
       if (extra) {
-        drops_.Count(DropReason::kUnexpected);
+        DroppedFromWorker(identity.to_string(), DropReason::kUnexpected);
         continue;
       }
       HandleMessage(identity.to_string(), payload.to_string_view());

@@ -662,4 +662,18 @@ std::vector<pb::Cancel> Scheduler::LeasesOf(WorkerId worker) const {
   return out;
 }
 
+bool Scheduler::OnRejected(WorkerId worker, const pb::LeaseRef& lease, const std::string& reason) {
+  auto wit = workers_.find(worker);
+  if (wit == workers_.end()) return false;
+  wit->second.last_heard_ms = clock_.NowMs();
+  auto it = tasks_.find(lease.task_id());
+  if (it == tasks_.end() || it->second.worker != worker || it->second.attempts != lease.attempt()) return false;
+  Task& t = it->second;
+  Release(t);
+  std::string error = "the worker could not accept the task: " + reason;
+  ChargeOrFail(t, Code::kInternal, "attempt " + std::to_string(t.attempts) + " on " + wit->second.info.name + ": " + error,
+               error);
+  return true;
+}
+
 }  // namespace taskfarm

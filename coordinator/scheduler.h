@@ -178,6 +178,16 @@ class Scheduler {
   [[nodiscard]] const std::map<WorkerId, WorkerStats>& worker_stats() const { return stats_; }
   [[nodiscard]] bool dispatching() const { return !stopped_; }
 
+  // ---- rejections
+  // `worker` could not accept the message that carried `lease` (too large,
+  // unreadable): the lease is released and its task re-queued, with a
+  // failure note that counts against `retries`, or, when none are left,
+  // recorded failed with code `internal` (a task that passed validation is
+  // never too big for a frame, so a rejection is the farm's fault, not the
+  // input's). Returns false, changing nothing, when `lease` is not that
+  // worker's current lease (late, or never its own).
+  [[nodiscard]] bool OnRejected(WorkerId worker, const pb::LeaseRef& lease, const std::string& reason);
+
  private:
   struct Task {
     uint32_t id = 0;

@@ -63,7 +63,10 @@ TaskSource::Opened TaskSource::Open(const TaskSourceOptions& options) {
     if (spool) std::fwrite(line, 1, static_cast<size_t>(len), spool);
     std::string_view text(line, static_cast<size_t>(len));
     if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-    ParsedLine parsed = ParseOne(text, options);
+    // Checked here, on the line as written, before --urls copies it to add
+    // its `url ` prefix.
+    ParsedLine parsed = text.size() > kMaxTaskLineBytes ? ParsedLine{std::nullopt, TaskLineTooLong(text.size())}
+                                                        : ParseOne(text, options);
     if (!parsed.error.empty()) {
       ++out.error_lines;
       if (out.errors.size() < options.max_errors) {

@@ -222,6 +222,84 @@ TEST(DropCountsTest, DescribeCountsByReason) {
   EXPECT_EQ(copy.Describe(), "4 (1 too large, 2 not protobuf, 1 wrong protocol version)");
 }
 
+// Fills frames the way SendDispatches and FlushResults do; returns each
+// frame's encoding.
+std::vector<std::string> SplitIntoFrames(const std::vector<pb::Assignment>& tasks, size_t max_count) {
+  std::vector<std::string> out;
+  FrameBudget budget(max_count);
+  pb::Frame frame;
+  for (const pb::Assignment& a : tasks) {
+    size_t bytes = a.ByteSizeLong();
+    if (!budget.Fits(bytes)) {
+      out.push_back(EncodeFrame(frame));
+      frame.Clear();
+      budget.Clear();
+    }
+    budget.Add(bytes);
+    *frame.mutable_tasks()->add_tasks() = a;
+    EXPECT_GE(budget.bytes(), EncodeFrame(frame).size());
+    EXPECT_LE(budget.bytes(), EncodeFrame(frame).size() + 4);
+  }
+  out.push_back(EncodeFrame(frame));
+  return out;
+}
+
+pb::Assignment UrlAssignment(uint32_t id, size_t url_bytes) {
+  pb::Assignment a;
+  a.set_task_id(id);
+  a.set_attempt(1);
+  a.mutable_spec()->mutable_url()->set_url("http://h/" + std::string(url_bytes, 'q'));
+  return a;
+}
+
+TEST(FrameBudgetTest, SplitsByBytesSoNoFrameExceedsTheLimit) {
+  // 256 tasks of about 900 KiB: 225 MB in all, far over one frame.
+  std::vector<pb::Assignment> tasks;
+  for (uint32_t i = 0; i < 256; ++i) tasks.push_back(UrlAssignment(i, 900 * 1024 + i * 7));
+  std::vector<std::string> frames = SplitIntoFrames(tasks, 256);
+  EXPECT_GE(frames.size(), 256u / 4);
+  uint32_t next = 0;
+  for (size_t f = 0; f < frames.size(); ++f) {
+    EXPECT_LE(frames[f].size(), kMaxFrameBytes) << "frame " << f;
+    DecodedFrame decoded = DecodeFrame(frames[f]);
+    ASSERT_TRUE(decoded.frame.has_value()) << "frame " << f;
+    // Full: the next task would not have fitted.
+    if (f + 1 < frames.size()) {
+      EXPECT_GT(frames[f].size() + tasks[next + decoded.frame->tasks().tasks_size()].ByteSizeLong(),
+                kMaxFrameBytes - 8);
+    }
+    for (const pb::Assignment& a : decoded.frame->tasks().tasks()) EXPECT_EQ(a.task_id(), next++);
+  }
+  EXPECT_EQ(next, 256u) << "every task in order, none twice";
+}
+
+TEST(FrameBudgetTest, SplitsByCountWhenTasksAreSmall) {
+  std::vector<pb::Assignment> tasks;
+  for (uint32_t i = 0; i < 1000; ++i) tasks.push_back(UrlAssignment(i, 20));
+  std::vector<std::string> frames = SplitIntoFrames(tasks, 256);
+  ASSERT_EQ(frames.size(), 4u);
+  EXPECT_EQ(DecodeFrame(frames[0]).frame->tasks().tasks_size(), 256);
+  EXPECT_EQ(DecodeFrame(frames[3]).frame->tasks().tasks_size(), 1000 - 3 * 256);
+}
+
+TEST(FrameBudgetTest, ExactAtTheLimitAndOneElementAlwaysFits) {
+  FrameBudget budget(10, 100);
+  EXPECT_TRUE(budget.Fits(1'000'000)) << "an empty batch takes anything";
+  budget.Add(50);  // 1 + 1 + 50 bytes of field, 8 of frame: 60
+  EXPECT_EQ(budget.bytes(), 60u);
+  EXPECT_TRUE(budget.Fits(38));   // 60 + 40 = 100
+  EXPECT_FALSE(budget.Fits(39));  // 101
+  budget.AddUncounted(10);
+  EXPECT_EQ(budget.count(), 1u);
+  EXPECT_EQ(budget.bytes(), 72u);
+  EXPECT_EQ(FrameBudget::FieldBytes(127), 129u);
+  EXPECT_EQ(FrameBudget::FieldBytes(128), 131u);
+  EXPECT_EQ(FrameBudget::FieldBytes(kMaxFrameBytes), kMaxFrameBytes + 5);
+  budget.Clear();
+  EXPECT_EQ(budget.count(), 0u);
+  EXPECT_EQ(budget.bytes(), 8u);
+}
+
 TEST(CheckEndpointTest, AcceptsUsableEndpoints) {
   for (const char* e : {"tcp://127.0.0.1:5555", "tcp://127.0.0.1:*", "tcp://*:5555", "tcp://*:*",
                         "tcp://localhost:0", "tcp://h:65535", "tcp://[::1]:80", "tcp://eth0:1234",
@@ -257,6 +335,12 @@ TEST(CheckEndpointTest, RejectsBadEndpoints) {
     EXPECT_NE(err.find(c.fragment), std::string::npos)
         << "'" << c.endpoint << "' gave '" << err << "'";
   }
+}
+
+TEST(CheckEndpointTest, QuotesAtMostAFewHundredCharactersOfTheEndpoint) {
+  std::string err = CheckEndpoint("tcp://h:" + std::string(1'000'000, '9'));
+  EXPECT_LT(err.size(), 300u);
+  EXPECT_NE(err.find("(1,000,008 bytes)"), std::string::npos) << err;
 }
 
 TEST(InprocTest, FrameThroughRouterDealer) {

@@ -111,6 +111,27 @@ TEST(TaskParserTest, UnknownKindAndKernel) {
   ExpectError("cpu fib 10", "unknown cpu kernel 'fib'");
 }
 
+TEST(TaskParserTest, ErrorsQuoteAtMostAFewHundredCharactersOfTheLine) {
+  std::string word(100'000, 'x');
+  for (const std::string& line :
+       {word, "cpu " + word + " 5", "cpu primes " + word, "sleep " + word, "cpu primes 9" + word}) {
+    ParsedLine p = ParseTaskLine(line, kDefault);
+    EXPECT_FALSE(p.spec.has_value());
+    EXPECT_FALSE(p.error.empty());
+    EXPECT_LT(p.error.size(), 300u) << p.error.substr(0, 400);
+    EXPECT_NE(p.error.find("…' (100,"), std::string::npos) << p.error.substr(0, 400);
+  }
+}
+
+TEST(TaskParserTest, ALineOverTheLimitIsAnErrorWhateverItHolds) {
+  std::string url = "http://127.0.0.1/?q=" + std::string(kMaxTaskLineBytes, 'a');
+  ExpectError("url " + url, "the task line is 1,048,600 bytes; the limit is 1 MiB");
+  ExpectError("# " + url, "the limit is 1 MiB");
+  std::string just_fits = "url " + url.substr(0, kMaxTaskLineBytes - 4);
+  EXPECT_EQ(MustParse(just_fits).url().url().size(), kMaxTaskLineBytes - 4);
+  EXPECT_LT(TaskLineTooLong(10'000'004).size(), 100u);
+}
+
 TEST(TaskParserTest, NonNumbers) {
   ExpectError("cpu primes ten", "is not a number");
   ExpectError("cpu primes 10x", "is not a number");

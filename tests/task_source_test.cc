@@ -219,6 +219,23 @@ TEST_F(TaskSourceTest, UrlsOnlyModeRejectsTwoWordLines) {
   EXPECT_EQ(opened.errors[0].rfind(path + ":3: ", 0), 0u) << opened.errors[0];
 }
 
+TEST_F(TaskSourceTest, ATaskLineOverOneMebibyteIsAFileLineErrorInBothModes) {
+  std::string url = "http://127.0.0.1/?q=" + std::string(10'000'000, 'a');
+  struct Case {
+    bool urls_only;
+    std::string line;
+  };
+  for (const Case& c : {Case{false, "url " + url}, Case{true, url}}) {
+    std::string path = Write("big" + std::to_string(c.urls_only) + ".txt",
+                             (c.urls_only ? "http://127.0.0.1/a\n" : "noop\n") + c.line + "\nnoop\n");
+    TaskSource::Opened opened = TaskSource::Open({.path = path, .urls_only = c.urls_only});
+    EXPECT_EQ(opened.source, nullptr);
+    ASSERT_EQ(opened.errors.size(), 1u);
+    EXPECT_EQ(opened.errors[0], path + ":2: the task line is " + (c.urls_only ? "10,000,020" : "10,000,024") +
+                                    " bytes; the limit is 1 MiB (1,048,576 bytes)");
+  }
+}
+
 TEST_F(TaskSourceTest, MissingFileNamesTheFile) {
   std::string path = (dir_ / "no-such-dir" / "tasks.txt").string();
   TaskSource::Opened opened = TaskSource::Open({.path = path});

@@ -3,13 +3,15 @@
 # include(GoogleTest).
 add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/task_parser_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/quote_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/frame_codec_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/cpu_kernels_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/stats_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/task_source_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/journal_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_test.cc
-  ${CMAKE_CURRENT_LIST_DIR}/duration_test.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/duration_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/scheduler_rejected_test.cc)
 target_link_libraries(unit_tests PRIVATE GTest::gtest_main taskfarm_coordinator taskfarm_worker
   taskfarm_warnings)
 gtest_discover_tests(unit_tests PROPERTIES TIMEOUT 60 LABELS unit)

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "common/quote.h"
+
 namespace taskfarm {
 
 struct HttpFetcher::Transfer {
@@ -71,7 +73,7 @@ std::string Describe(CURLcode code, const char* detail, const std::string& url) 
     default:
       what = curl_easy_strerror(code);
   }
-  std::string sentence = "GET " + url + " failed: " + what;
+  std::string sentence = "GET " + Excerpt(url) + " failed: " + what;
   if (detail && *detail) sentence += " (" + std::string(detail) + ")";
   return sentence;
 }
@@ -129,7 +131,7 @@ void HttpFetcher::Start(uint64_t token, const std::string& url, uint32_t timeout
     FetchResult r;
     r.token = token;
     r.code = Code::kInternal;
-    r.error = "GET " + url + " could not start: " + curl_multi_strerror(mc);
+    r.error = "GET " + Excerpt(url) + " could not start: " + curl_multi_strerror(mc);
     rejected_.push_back(std::move(r));
     return;
   }
@@ -189,7 +191,7 @@ void HttpFetcher::Finish(Transfer& t, CURLcode code, std::vector<FetchResult>* d
   r.timings.set_new_connections(static_cast<uint32_t>(connects));
   if (t.too_large) {
     r.code = Code::kInvalidArgument;
-    r.error = "GET " + t.url + " failed: the response body is larger than --max-body (" +
+    r.error = "GET " + Excerpt(t.url) + " failed: the response body is larger than --max-body (" +
               std::to_string(t.max_bytes) + " bytes)";
   } else if (code != CURLE_OK) {
     r.code = Classify(code);
@@ -197,7 +199,7 @@ void HttpFetcher::Finish(Transfer& t, CURLcode code, std::vector<FetchResult>* d
   } else if (status >= 400) {
     // 5xx and 429 may pass; other 4xx will not.
     r.code = (status >= 500 || status == 429) ? Code::kUnavailable : Code::kInvalidArgument;
-    r.error = "GET " + t.url + " answered HTTP " + std::to_string(status);
+    r.error = "GET " + Excerpt(t.url) + " answered HTTP " + std::to_string(status);
   }
   done->push_back(std::move(r));
 }

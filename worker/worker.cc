@@ -16,6 +16,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "common/clock.h"
 #include "common/curve_keys.h"
 #include "common/frame_codec.h"
+#include "common/quote.h"
 #include "common/status.h"
 #include "common/task_parser.h"
 #include "common/thread_stats.h"
@@ -47,6 +49,11 @@ std::string HostName() {
   gethostname(buf, sizeof(buf) - 1);
   return buf;
 }
+
+// Longest error sentence a result carries. Ours are a line; a longer one
+// (a library's message echoing a huge input) is cut, so that one result can
+// never crowd a batch toward kMaxFrameBytes or bloat the output.
+constexpr size_t kMaxErrorBytes = 4096;
 
 // Milliseconds to the microsecond: more digits are noise, and they bloat JSON.
 double RoundUs(double ms) { return std::round(ms * 1000.0) / 1000.0; }
@@ -108,6 +115,8 @@ class WorkerLoop {
   bool CollectDone();
   void ChargeLoopCpu();
   void FlushResults();
+  void Reject(std::string_view bytes, DropReason drop);
+  void SendRejections();
   void DropAllLeases();
   void HandBack();
   // Results or start notes waiting to be sent.
@@ -149,6 +158,9 @@ class WorkerLoop {
   pb::Frame results_frame_;
   pb::ResultBatch& pending_ = *results_frame_.mutable_results();
   pb::Frame chunk_frame_;  // one message's share when pending_ is over --batch
+  std::vector<int> chunk_ends_;         // where FlushResults splits pending_, reused
+  std::deque<std::string> rejections_;  // encoded Rejected frames not sent yet
+  int rejections_logged_ = 0;           // stderr says the first few, not every one
   std::string send_buffer_;
   google::protobuf::Arena arena_;  // incoming frames, reset every loop turn
   double oldest_pending_ms_ = 0;
@@ -628,48 +640,132 @@ void WorkerLoop::FlushResults() {
   }
   while (notes->size() > keep) notes->RemoveLast();
   if (!HasPending()) return;
-  int cap = std::max(1, config_.max_batch);
+  auto* all = pending_.mutable_outcomes();
+  // Where the messages split: at --batch results or kMaxFrameBytes, whichever
+  // comes first, oldest first. Leases reported started ride in the first.
+  FrameBudget budget(static_cast<size_t>(std::max(1, config_.max_batch)));
+  for (const pb::LeaseRef& l : pending_.started()) budget.AddUncounted(l.ByteSizeLong());
+  chunk_ends_.clear();
+  for (int i = 0; i < all->size(); ++i) {
+    pb::Result* r = all->Mutable(i)->mutable_result();
+    if (r->error().size() > kMaxErrorBytes) r->set_error(Excerpt(r->error(), kMaxErrorBytes));
+    size_t bytes = all->Get(i).ByteSizeLong();
+    if (!budget.Fits(bytes)) {
+      chunk_ends_.push_back(i);
+      budget.Clear();
+    }
+    budget.Add(bytes);
+  }
+  chunk_ends_.push_back(all->size());
   // A send that cannot go now (no connection, queue full) keeps the results
   // for the next turn: a result is never dropped on our side.
-  auto* all = pending_.mutable_outcomes();
-  if (all->size() <= cap) {
+  int sent = 0;
+  bool notes_sent = false;
+  if (chunk_ends_.size() == 1) {
     EncodeFrameTo(&results_frame_, &send_buffer_);
     if (SendBytes(send_buffer_)) {
-      all->Clear();  // keeps the elements for reuse: no allocation per result
-      notes->Clear();
-    } else {
-      oldest_pending_ms_ = clock_.NowMs();  // retry after --batch-delay-ms, not in a spin
+      sent = all->size();
+      notes_sent = true;
     }
-    return;
+  } else {
+    pb::ResultBatch* piece_batch = chunk_frame_.mutable_results();
+    auto* piece = piece_batch->mutable_outcomes();
+    for (int end : chunk_ends_) {
+      piece->Clear();
+      piece_batch->clear_started();
+      bool first = sent == 0;
+      if (first) piece_batch->mutable_started()->Swap(pending_.mutable_started());
+      for (int i = sent; i < end; ++i) piece->Add()->Swap(all->Mutable(i));
+      EncodeFrameTo(&chunk_frame_, &send_buffer_);
+      if (!SendBytes(send_buffer_)) {
+        for (int i = sent; i < end; ++i) all->Mutable(i)->Swap(piece->Mutable(i - sent));
+        if (first) piece_batch->mutable_started()->Swap(pending_.mutable_started());
+        break;
+      }
+      if (first) notes_sent = true;
+      sent = end;
+    }
+    piece_batch->clear_started();
   }
-  // More than one message (a turn finished many, or --batch 1): oldest
-  // first, `cap` per message; the start notes ride in the first.
-  auto* piece = chunk_frame_.mutable_results()->mutable_outcomes();
-  auto* piece_notes = chunk_frame_.mutable_results()->mutable_started();
-  int sent = 0;
-  while (sent < all->size()) {
-    piece->Clear();
-    int end = std::min(all->size(), sent + cap);
-    for (int i = sent; i < end; ++i) piece->Add()->Swap(all->Mutable(i));
-    if (sent == 0) piece_notes->Swap(notes);
-    EncodeFrameTo(&chunk_frame_, &send_buffer_);
-    bool ok = SendBytes(send_buffer_);
-    if (sent == 0) {
-      piece_notes->Swap(notes);
-      if (ok) notes->Clear();
-    }
-    if (!ok) {
-      for (int i = sent; i < end; ++i) all->Mutable(i)->Swap(piece->Mutable(i - sent));
-      break;
-    }
-    sent = end;
-  }
-  if (sent == all->size()) {
-    all->Clear();
+  if (notes_sent) pending_.clear_started();
+  if (sent == all->size() && notes_sent) {
+    all->Clear();  // keeps the elements for reuse: no allocation per result
   } else {
     all->DeleteSubrange(0, sent);
     oldest_pending_ms_ = clock_.NowMs();  // retry after --batch-delay-ms, not in a spin
   }
+}
+
+// A frame from the coordinator that we cannot act on is answered, never
+// dropped in silence: the coordinator would wait forever for the results of
+// the tasks it carried. Rejected names the leases we can recover, so the
+// coordinator runs them elsewhere (or fails them) at once.
+void WorkerLoop::Reject(std::string_view bytes, DropReason drop) {
+  // Unregistered, we hold no leases to name, and a coordinator that does
+  // not know us would only answer Reregister: the Hello we are sending
+  // anyway is the answer.
+  if (!registered_) return;
+  std::string reason;
+  // A frame over kMaxFrameBytes is still at most kSocketMaxMsgSize (libzmq
+  // refuses anything bigger before it reaches us) and is in memory already,
+  // so parsing it once just to read back each assignment's (task_id,
+  // attempt) costs a bounded few times its size, for one message. The 4 MiB
+  // limit is about what we trust enough to act on, not what we can afford
+  // to read. A wrong version is parsed the same way: its task ids and
+  // attempts are all we take from it.
+  pb::Frame* frame = nullptr;
+  if (drop == DropReason::kTooLarge || drop == DropReason::kBadVersion) {
+    frame = google::protobuf::Arena::CreateMessage<pb::Frame>(&arena_);
+    if (!frame->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) frame = nullptr;
+  }
+  switch (drop) {
+    case DropReason::kTooLarge:
+      reason = "a message of " + WithThousands(bytes.size()) + " bytes is over the limit of " +
+               WithThousands(kMaxFrameBytes) + " bytes";
+      break;
+    case DropReason::kBadVersion:
+      reason = "a message of protocol version " + (frame ? std::to_string(frame->version()) : std::string("?")) +
+               "; this worker speaks version " + std::to_string(pb::PROTOCOL_VERSION_CURRENT);
+      break;
+    case DropReason::kEmptyBody:
+      reason = "a message of a kind this worker does not know (a newer protocol?)";
+      break;
+    default:
+      reason = "a message of " + WithThousands(bytes.size()) + " bytes that is not a taskfarm frame";
+  }
+  if (rejections_logged_++ < 5) std::fprintf(stderr, "worker %s: rejected %s\n", name_.c_str(), reason.c_str());
+  // Many tiny assignments recovered from a 16 MiB frame may name more leases
+  // than one frame holds: the answer splits like any batch.
+  pb::Frame answer;
+  answer.mutable_rejected()->set_reason(reason);
+  FrameBudget budget(std::numeric_limits<size_t>::max());
+  budget.AddUncounted(reason.size());
+  bool sent_one = false;
+  auto flush = [&] {
+    rejections_.push_back(EncodeFrame(answer));
+    answer.mutable_rejected()->clear_leases();
+    budget.Clear();
+    budget.AddUncounted(reason.size());
+    sent_one = true;
+  };
+  if (frame && frame->has_tasks()) {
+    for (const pb::Assignment& a : frame->tasks().tasks()) {
+      pb::LeaseRef lease;
+      lease.set_task_id(a.task_id());
+      lease.set_attempt(a.attempt());
+      size_t lease_bytes = lease.ByteSizeLong();
+      if (!budget.Fits(lease_bytes)) flush();
+      budget.Add(lease_bytes);
+      *answer.mutable_rejected()->add_leases() = std::move(lease);
+    }
+  }
+  if (!sent_one || answer.rejected().leases_size() > 0) flush();
+}
+
+// Rejections go out in order; one that cannot go now (queue full) waits
+// for the next turn rather than being lost.
+void WorkerLoop::SendRejections() {
+  while (!rejections_.empty() && SendBytes(rejections_.front())) rejections_.pop_front();
 }
 
 void WorkerLoop::DropAllLeases() {
@@ -686,6 +782,9 @@ void WorkerLoop::DropAllLeases() {
   sleep_timers_.clear();
   io_running_ = cpu_running_ = 0;
   pending_.Clear();
+  // The coordinator has re-queued (or will) whatever we held: a rejection
+  // still waiting would only name leases that are gone.
+  rejections_.clear();
 }
 
 // Leaving on a signal: finished results go out, unfinished leases go back.
@@ -734,11 +833,13 @@ int WorkerLoop::Run(int signal_fd) {
       pb::Frame* frame = DecodeFrameOn(msg->to_string_view(), &arena_, &drop);
       if (!frame) {
         drops_.Count(drop);
+        Reject(msg->to_string_view(), drop);
         continue;
       }
       Handle(*frame);
     }
     arena_.Reset();
+    SendRejections();
     if (quit_) {
       socket_->set(zmq::sockopt::linger, 500);  // let the Goodbye go out
       break;
