@@ -8,6 +8,7 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/stats_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/task_source_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/journal_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/result_json_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/file_writer_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_test.cc)
 target_link_libraries(unit_tests PRIVATE GTest::gtest_main taskfarm_coordinator taskfarm_worker
