@@ -37,11 +37,17 @@ bool FastPathFits(const pb::Result& r) {
 // protobuf's JSON string escaping, for ASCII: the short escapes it uses,
 // \u00xx (lower-case hex) for other control characters and DEL, and '<'
 // and '>' escaped as well (it guards against the JSON landing in HTML).
+bool NeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == 0x7f; }
+
 void AppendString(const std::string& s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
+  size_t run = 0;  // start of the characters not yet appended: copied in one go
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!NeedsEscape(c)) continue;
+    out->append(s, run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
@@ -51,15 +57,12 @@ void AppendString(const std::string& s, std::string* out) {
       case '\r': out->append("\\r"); break;
       case '\t': out->append("\\t"); break;
       default:
-        if (c < 0x20 || c == 0x7f || c == '<' || c == '>') {
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0xf]);
-        } else {
-          out->push_back(ch);
-        }
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 0xf]);
     }
   }
+  out->append(s, run, s.size() - run);
   out->push_back('"');
 }
 
