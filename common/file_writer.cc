@@ -17,9 +17,7 @@
 namespace taskfarm {
 namespace {
 
-std::string Failure(const std::string& path, int error) {
-  return path + ": cannot write: " + std::strerror(error);
-}
+std::string Failure(const std::string& path, int error) { return path + ": cannot write: " + std::strerror(error); }
 
 std::string DirectoryOf(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -36,7 +34,7 @@ std::string BaseName(const std::string& path) {
 // Regular files and paths that do not exist yet get the temporary-file
 // treatment; renaming over a device or a symlink would replace it.
 bool WriteInPlace(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
 }
 
@@ -94,7 +92,7 @@ bool CheckCanWrite(const std::string& path, std::string* error) {
     *error = (path.empty() ? std::string("(empty path)") : path) + ": cannot write: not a file name";
     return false;
   }
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     *error = Failure(path, EISDIR);
     return false;
@@ -133,8 +131,8 @@ bool WriteWholeFile(const std::string& path, std::string_view contents, std::str
     *error = Failure(path, errno);
     return false;
   }
-  bool ok = ::fchmod(fd.get(), NewFileMode()) == 0 && WriteAll(fd.get(), contents) && Sync(fd.get()) &&
-            fd.Close() && ::rename(temp.c_str(), path.c_str()) == 0;
+  bool ok = ::fchmod(fd.get(), NewFileMode()) == 0 && WriteAll(fd.get(), contents) && Sync(fd.get()) && fd.Close() &&
+            ::rename(temp.c_str(), path.c_str()) == 0;
   if (!ok) {
     int saved = errno;
     ::unlink(temp.c_str());

@@ -817,7 +817,7 @@ int CoordinatorLoop::Run(int signal_fd) {
   console_.ClearProgress();
   if (cancelled_unstarted_ > 0) {
     console_.Text(std::to_string(cancelled_unstarted_) + " task(s) cancelled before they started" +
-                  (output_ ? " (each has a record in " + config_.output_path + ")" : ""));
+                  (output_ && !output_->failed() ? " (each has a record in " + config_.output_path + ")" : ""));
     console_.Flush();
   }
 

@@ -16,7 +16,7 @@ std::unique_ptr<OutputFile> OutputFile::Open(const std::string& path, std::strin
     *error = path + ": cannot write: " + std::strerror(errno);
     return nullptr;
   }
-  struct stat st{};
+  struct stat st {};
   bool regular = fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode);
   return std::unique_ptr<OutputFile>(new OutputFile(std::move(fd), path, regular));
 }

@@ -43,8 +43,8 @@ class OutputFile {
 
   UniqueFd fd_;
   std::string path_;
-  bool regular_;      // a file with a size, which a torn batch can be cut back to
-  off_t size_ = 0;    // bytes of whole lines written so far
+  bool regular_;    // a file with a size, which a torn batch can be cut back to
+  off_t size_ = 0;  // bytes of whole lines written so far
   std::string error_;
 };
 

@@ -38,7 +38,7 @@ TEST(FileWriterTest, WritesANewFileAndReplacesAnOldOneLeavingNoTemporary) {
   ASSERT_TRUE(WriteWholeFile(path, "second, longer", &error)) << error;
   EXPECT_EQ(Read(path), "second, longer");
   EXPECT_EQ(Entries(dir.path()), 1u);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_NE(st.st_mode & S_IRGRP, 0u) << "a report is for sharing: not mkstemp's 0600";
 }

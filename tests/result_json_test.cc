@@ -122,12 +122,23 @@ void SetEveryField(google::protobuf::Message* m, int seed) {
       continue;
     }
     switch (f->cpp_type()) {
-      case FD::CPPTYPE_UINT32: refl->SetUInt32(m, f, static_cast<uint32_t>(v) * 1000003u); break;
-      case FD::CPPTYPE_DOUBLE: refl->SetDouble(m, f, v * 1.1); break;
-      case FD::CPPTYPE_BOOL: refl->SetBool(m, f, true); break;
-      case FD::CPPTYPE_STRING: refl->SetString(m, f, f->name() + " <" + std::to_string(v) + ">"); break;
-      case FD::CPPTYPE_MESSAGE: SetEveryField(refl->MutableMessage(m, f), seed + 100); break;
-      default: FAIL() << "teach this test (and result_json.cc) about " << f->name();
+      case FD::CPPTYPE_UINT32:
+        refl->SetUInt32(m, f, static_cast<uint32_t>(v) * 1000003u);
+        break;
+      case FD::CPPTYPE_DOUBLE:
+        refl->SetDouble(m, f, v * 1.1);
+        break;
+      case FD::CPPTYPE_BOOL:
+        refl->SetBool(m, f, true);
+        break;
+      case FD::CPPTYPE_STRING:
+        refl->SetString(m, f, f->name() + " <" + std::to_string(v) + ">");
+        break;
+      case FD::CPPTYPE_MESSAGE:
+        SetEveryField(refl->MutableMessage(m, f), seed + 100);
+        break;
+      default:
+        FAIL() << "teach this test (and result_json.cc) about " << f->name();
     }
   }
 }
@@ -169,10 +180,30 @@ TEST(ResultJsonTest, NonAsciiAndNonFiniteTakeProtobufsPath) {
 }
 
 TEST(ResultJsonTest, Doubles) {
-  std::vector<double> values = {0.0, -0.0, 1, -1, 0.1, 0.5, 1.5, 100, 1e14, 999999999999999, 1e15, 1e16, -1e15,
-                                123456789.123456789, 0.30000000000000004, 1e-5, 2.5e-5, 1e-7, 5e-324,
-                                std::numeric_limits<double>::max(), std::numeric_limits<double>::min(), 1e21,
-                                4294967296.0, 18446744073709551616.0};
+  std::vector<double> values = {0.0,
+                                -0.0,
+                                1,
+                                -1,
+                                0.1,
+                                0.5,
+                                1.5,
+                                100,
+                                1e14,
+                                999999999999999,
+                                1e15,
+                                1e16,
+                                -1e15,
+                                123456789.123456789,
+                                0.30000000000000004,
+                                1e-5,
+                                2.5e-5,
+                                1e-7,
+                                5e-324,
+                                std::numeric_limits<double>::max(),
+                                std::numeric_limits<double>::min(),
+                                1e21,
+                                4294967296.0,
+                                18446744073709551616.0};
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> ms(0, 100000);
   for (int i = 0; i < 2000; ++i) {

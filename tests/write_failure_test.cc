@@ -41,9 +41,9 @@ class SmallTmpfs {
   bool mounted_ = false;
 };
 
-#define REQUIRE_SMALL_TMPFS(fs)                                                       \
-  do {                                                                                \
-    if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";                \
+#define REQUIRE_SMALL_TMPFS(fs)                                                                 \
+  do {                                                                                          \
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";                          \
     if (!(fs).mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno); \
   } while (0)
 
@@ -106,8 +106,8 @@ TEST_F(WriteFailTest, FullJournalReportsNothingItDoesNotHoldAndResumeCompletesTh
   std::string journal = fs.File("journal");
   std::string out1 = dir_.File("R1.jsonl"), out2 = dir_.File("R2.jsonl");
   // Not quiet: what is printed counts as reported too.
-  Subprocess p(Coordinator({"--workers", "2", "--concurrency", "2", "--tasks", tasks, "--journal", journal,
-                            "--output", out1}));
+  Subprocess p(
+      Coordinator({"--workers", "2", "--concurrency", "2", "--tasks", tasks, "--journal", journal, "--output", out1}));
   ProcessResult r = p.Wait(seconds(60));
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("coordinator: " + journal + ": cannot write: No space left on device; no new tasks start"),
@@ -136,8 +136,8 @@ TEST_F(WriteFailTest, FullJournalReportsNothingItDoesNotHoldAndResumeCompletesTh
   std::string roomy = dir_.File("journal");
   std::filesystem::copy_file(journal, roomy);
   fs.Unmount();
-  Subprocess q(Coordinator({"--workers", "2", "--tasks", tasks, "--journal", roomy, "--resume", "--output", out2,
-                            "-q"}));
+  Subprocess q(
+      Coordinator({"--workers", "2", "--tasks", tasks, "--journal", roomy, "--resume", "--output", out2, "-q"}));
   ProcessResult r2 = q.Wait(seconds(60));
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   for (auto& [id, rec] : ById(ReadJsonLines(out2), n)) EXPECT_TRUE(rec["ok"].get<bool>()) << rec.dump();
@@ -152,8 +152,7 @@ TEST_F(WriteFailTest, ReportOrJsonIntoAMissingDirectoryIsRefusedBeforeAnythingRu
     Subprocess p(Coordinator({"--workers", "1", "--tasks", tasks, "--output", out, flag, path}));
     ProcessResult r = p.Wait(seconds(30));
     EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.err;
-    EXPECT_NE(r.err.find(flag + " " + path + ": cannot write: No such file or directory"), std::string::npos)
-        << r.err;
+    EXPECT_NE(r.err.find(flag + " " + path + ": cannot write: No such file or directory"), std::string::npos) << r.err;
     EXPECT_EQ(r.out.find("Completed"), std::string::npos) << "it ran: " << r.out;
     EXPECT_FALSE(std::filesystem::exists(out)) << "nothing runs, nothing is written";
   }
@@ -180,8 +179,7 @@ TEST_F(WriteFailTest, JsonReportOnAFullFileSystemExits3AndLeavesNoTemporaryFile)
   Subprocess p(Coordinator({"--workers", "1", "--tasks", Noops(200), "-q", "--json", json}));
   ProcessResult r = p.Wait(seconds(30));
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_NE(r.err.find("coordinator: " + json + ": cannot write: No space left on device"), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("coordinator: " + json + ": cannot write: No space left on device"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("wrote"), std::string::npos) << r.err;
   std::vector<std::string> left;
   for (auto& e : std::filesystem::directory_iterator(dir_.File("small"))) left.push_back(e.path().filename());
