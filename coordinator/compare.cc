@@ -24,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/file_writer.h"
 #include "common/stats.h"
 #include "common/temp_dir.h"
 #include "coordinator/report.h"
@@ -353,6 +354,14 @@ int RunCompare(const CompareConfig& config) {
       return 2;
     }
   }
+  // Minutes of measuring are not thrown away on a typo in a path.
+  for (const auto& [flag, path] : {std::pair{"--report", &config.report_path}, {"--json", &config.json_path}}) {
+    std::string error;
+    if (!path->empty() && !CheckCanWrite(*path, &error)) {
+      std::fprintf(stderr, "coordinator compare: %s %s\n", flag, error.c_str());
+      return 2;
+    }
+  }
   if (config.runs < 1) {
     std::fprintf(stderr, "coordinator compare: --runs must be at least 1\n");
     return 2;
@@ -374,18 +383,19 @@ int RunCompare(const CompareConfig& config) {
   } else {
     server = std::make_unique<testserver::HttpTestServer>(testserver::Options{});
     Workload io{Fmt("I/O: %d pages, %d ms delay", config.io_pages, config.delay_ms), tmp.File("io.txt"), 0, false};
-    {
-      std::ofstream f(io.path);
-      for (int i = 0; i < config.io_pages; ++i) {
-        f << "url " << server->BaseUrl() << "/page/" << (i % 3 + 1) << "?delay=" << config.delay_ms << "\n";
-      }
+    std::string io_lines, cpu_lines, error;
+    for (int i = 0; i < config.io_pages; ++i) {
+      io_lines += "url " + server->BaseUrl() + "/page/" + std::to_string(i % 3 + 1) + "?delay=" +
+                  std::to_string(config.delay_ms) + "\n";
     }
     io.tasks = static_cast<size_t>(config.io_pages);
     Workload cpu{Fmt("CPU: %d x primes below %llu", config.cpu_tasks, static_cast<unsigned long long>(config.cpu_n)),
                  tmp.File("cpu.txt"), static_cast<size_t>(config.cpu_tasks), true};
-    {
-      std::ofstream f(cpu.path);
-      for (int i = 0; i < config.cpu_tasks; ++i) f << "cpu primes " << config.cpu_n << "\n";
+    for (int i = 0; i < config.cpu_tasks; ++i) cpu_lines += "cpu primes " + std::to_string(config.cpu_n) + "\n";
+    // A workload cut short by a full /tmp would compare the wrong thing.
+    if (!WriteWholeFile(io.path, io_lines, &error) || !WriteWholeFile(cpu.path, cpu_lines, &error)) {
+      std::fprintf(stderr, "coordinator compare: %s\n", error.c_str());
+      return 1;
     }
     workloads.push_back(io);
     workloads.push_back(cpu);
@@ -554,14 +564,19 @@ int RunCompare(const CompareConfig& config) {
     }
   }
   std::fflush(stdout);
-  if (!config.report_path.empty()) {
-    std::ofstream(config.report_path) << RenderHtmlReport(report);
-    std::fprintf(stderr, "wrote %s\n", config.report_path.c_str());
-  }
-  if (!config.json_path.empty()) {
-    std::ofstream(config.json_path) << RenderReportJson(report);
-    std::fprintf(stderr, "wrote %s\n", config.json_path.c_str());
-  }
+  bool written = true;
+  auto write = [&](const std::string& path, const std::string& contents) {
+    std::string error;
+    if (WriteWholeFile(path, contents, &error)) {
+      std::fprintf(stderr, "wrote %s\n", path.c_str());
+    } else {
+      std::fprintf(stderr, "coordinator compare: %s\n", error.c_str());
+      written = false;
+    }
+  };
+  if (!config.report_path.empty()) write(config.report_path, RenderHtmlReport(report));
+  if (!config.json_path.empty()) write(config.json_path, RenderReportJson(report));
+  if (!written) return 3;
   return all_ok ? 0 : 1;
 }
 

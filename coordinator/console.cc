@@ -47,6 +47,12 @@ void Console::TaskLine(const pb::Result& result) {
   lines_ += '\n';
 }
 
+void Console::Text(const std::string& line) {
+  if (quiet_) return;
+  lines_ += line;
+  lines_ += '\n';
+}
+
 void Console::Flush() {
   if (lines_.empty()) return;
   if (drawn_) {

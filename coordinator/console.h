@@ -17,6 +17,8 @@ class Console {
   ~Console();
 
   void TaskLine(const pb::Result& result);
+  // A line among the task lines (not shown when quiet).
+  void Text(const std::string& line);
   // Flushes task lines written since the last call.
   void Flush();
   void Progress(uint64_t done, uint64_t total, uint64_t failed, double elapsed_ms, bool force = false);

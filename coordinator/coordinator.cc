@@ -3,7 +3,6 @@
 // carries it out.
 #include "coordinator/coordinator.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -24,13 +23,16 @@
 #include <zmq.hpp>
 
 #include "common/clock.h"
+#include "common/file_writer.h"
 #include "common/frame_codec.h"
 #include "common/quote.h"
 #include "common/zmq_util.h"
 #include "coordinator/console.h"
 #include "coordinator/journal.h"
+#include "coordinator/output_file.h"
 #include "coordinator/peer_registry.h"
 #include "coordinator/report.h"
+#include "coordinator/result_json.h"
 #include "coordinator/summary.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/task_source.h"
@@ -71,14 +73,15 @@ std::string MakeLocalToken() {
   return token;
 }
 
-std::string ToJson(const pb::Result& r) {
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.preserve_proto_field_names = true;
-  opts.always_print_primitive_fields = true;
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(r, &json, opts);
-  return json;
-}
+bool IsCancelled(const pb::Result& r) { return r.error_code() == CodeName(Code::kCancelled); }
+
+// Once dispatching stops, every task read is cancelled at once and the
+// scheduler's window never fills: the rest of the input is read and written
+// out this many records at a time, for at most this long per loop turn, so
+// memory stays bounded and the loop still hears a second Ctrl-C and the
+// tasks finishing during --grace.
+constexpr size_t kCancelChunk = 10000;
+constexpr double kCancelTurnMs = 200;
 
 class CoordinatorLoop {
  public:
@@ -117,11 +120,15 @@ class CoordinatorLoop {
   void HandleSignals(int signal_fd);
   void OnWorkerGone(WorkerId wid, const std::string& reason);
   void WriteFinished();
+  // A result file could not be written: say so once, start no new task.
+  // `during_run`: tasks may still be waiting to start.
+  void WriteFailed(const std::string& path, const std::string& what, bool during_run);
   void Interrupt(int signo);
   void HeartbeatWorkers();
   void DrainMonitor();
   void ShutDownWorkers();
   void WriteReport(double wall_ms);
+  void WriteWhole(const std::string& path, const std::string& contents);
   bool Ready();
 
   const CoordinatorConfig& config_;
@@ -164,8 +171,13 @@ class CoordinatorLoop {
   uint64_t spans_left_out_ = 0;
   std::unique_ptr<Journal> journal_;
   Journal::Recovered recovered_;
-  std::FILE* output_ = nullptr;
+  std::unique_ptr<OutputFile> output_;
   std::string out_buffer_;
+  std::string batch_json_;           // this batch's records, one after another
+  std::vector<size_t> batch_ends_;   // where each one ends in batch_json_
+  uint64_t unjournalled_ = 0;        // finished, but the journal write failed: not reported
+  uint64_t cancelled_unstarted_ = 0;  // counted, not shown one line each
+  std::vector<std::string> write_failures_;  // "PATH: cannot write: WHY", each once
 
   // Incoming frames are parsed on this arena, reset after each drain: no
   // malloc/free per result. Its first block is ours, so Reset() keeps it.
@@ -182,6 +194,14 @@ class CoordinatorLoop {
 };
 
 bool CoordinatorLoop::OpenOutputs(std::string* error) {
+  // The report files are written at the end; a path that cannot take them
+  // is found now, before an hour of work, not after.
+  for (const auto& [flag, path] : {std::pair{"--report", &config_.report_path}, {"--json", &config_.json_path}}) {
+    if (!path->empty() && !CheckCanWrite(*path, error)) {
+      *error = std::string(flag) + " " + *error;
+      return false;
+    }
+  }
   if (!config_.journal_path.empty()) {
     journal_ = Journal::Open(config_.journal_path, source_.fingerprint(), source_.total(), config_.resume,
                              &recovered_, error);
@@ -191,26 +211,29 @@ bool CoordinatorLoop::OpenOutputs(std::string* error) {
     return false;
   }
   if (!config_.output_path.empty()) {
-    output_ = std::fopen(config_.output_path.c_str(), "we");
-    if (!output_) {
-      *error = config_.output_path + ": cannot write: " + std::strerror(errno);
-      return false;
-    }
+    output_ = OutputFile::Open(config_.output_path, error);
+    if (!output_) return false;
   }
   // A resumed run's output holds the whole picture: the journal's records
   // first, then what this run adds.
   auto replay = [&](const std::vector<std::string>& lines, bool ok) {
     for (const std::string& line : lines) {
       if (output_) {
-        std::fputs(line.c_str(), output_);
-        std::fputc('\n', output_);
+        out_buffer_ += line;
+        out_buffer_ += '\n';
       }
       stats_.AddResumed(ok);
     }
   };
   replay(recovered_.ok_lines, true);
   if (!config_.retry_failed) replay(recovered_.failed_lines, false);
-  if (output_) std::fflush(output_);
+  bool written = !output_ || output_->Append(out_buffer_);
+  out_buffer_.clear();
+  out_buffer_.shrink_to_fit();
+  if (!written) {
+    *error = output_->error();
+    return false;
+  }
   return true;
 }
 
@@ -341,7 +364,15 @@ void CoordinatorLoop::GiveUpOnLocalWorkers(const std::string& why) {
 }
 
 void CoordinatorLoop::Feed() {
+  double turn_end_ms = clock_.NowMs() + kCancelTurnMs;
+  size_t chunk = 0;
   while (!input_done_ && scheduler_.WantsTasks()) {
+    if (!scheduler_.dispatching() && ++chunk > kCancelChunk) {
+      // Everything read now is cancelled on the spot (see kCancelChunk).
+      WriteFinished();
+      chunk = 0;
+      if (clock_.NowMs() >= turn_end_ms) break;
+    }
     std::optional<SourcedTask> task = source_.Next();
     if (!task) {
       input_done_ = true;
@@ -625,41 +656,80 @@ void CoordinatorLoop::WriteFinished() {
   std::vector<FinishedTask> finished = scheduler_.TakeFinishedRaw();
   if (finished.empty()) return;
   double run_start_unix = UnixMs() - (clock_.NowMs() - start_ms_);
+  bool to_output = output_ && !output_->failed();
+  bool as_json = journal_ || to_output;
   // Names and JSON cost allocations; only pay for them if a record is shown.
-  bool shown = journal_ || output_ || !config_.quiet;
+  bool shown = as_json || !config_.quiet;
+
+  // Durable first, then reported: the batch's finished records go to the
+  // journal and are synced before any of them is written anywhere else. A
+  // cancelled task never finished: it stays out of the journal, so --resume
+  // runs it.
+  batch_json_.clear();
+  batch_ends_.clear();
   for (FinishedTask& f : finished) {
     pb::Result& r = f.result;
     if (r.has_start_ms()) r.set_start_ms(r.start_ms() - run_start_unix);
+    if (shown) scheduler_.Decorate(f);
+    size_t begin = batch_json_.size();
+    if (as_json) AppendResultJson(r, &batch_json_);
+    if (journal_ && !IsCancelled(r)) journal_->Append(std::string_view(batch_json_).substr(begin));
+    batch_ends_.push_back(batch_json_.size());
+  }
+  bool journalled = true;
+  if (journal_) {
+    bool failed_before = journal_->failed();
+    std::string error;
+    journalled = journal_->Sync(&error);
+    if (!journalled && !failed_before) WriteFailed(config_.journal_path, error, true);
+  }
+
+  size_t begin = 0;
+  for (size_t i = 0; i < finished.size(); ++i) {
+    FinishedTask& f = finished[i];
+    pb::Result& r = f.result;
+    std::string_view json = std::string_view(batch_json_).substr(begin, batch_ends_[i] - begin);
+    begin = batch_ends_[i];
+    bool cancelled = IsCancelled(r);
+    if (!journalled && !cancelled) {
+      ++unjournalled_;  // not durable, so not done: --resume runs it again
+      continue;
+    }
     stats_.Add(KindName(f.spec), r);
-    bool span = want_spans_ && spans_.size() < config_.report_max_spans;
-    if (want_spans_ && !span) ++spans_left_out_;
-    if (!shown && !span) continue;
-    scheduler_.Decorate(f);
-    if (span) {
+    if (want_spans_ && spans_.size() < config_.report_max_spans) {
+      if (!shown) scheduler_.Decorate(f);
       spans_.push_back(TaskSpan{r.id(), r.worker(), r.kind(), r.start_ms(), r.duration_ms(), r.ok(), r.attempts(),
                                 r.error()});
+    } else if (want_spans_) {
+      ++spans_left_out_;
     }
-    if (!shown) continue;
-    if (journal_ || output_) {
-      std::string json = ToJson(r);
-      // A cancelled task never finished: it stays out of the journal, so
-      // --resume runs it.
-      if (journal_ && r.error_code() != "cancelled") journal_->Append(json);
-      if (output_) {
-        out_buffer_ += json;
-        out_buffer_ += '\n';
-      }
+    if (to_output) {
+      out_buffer_ += json;
+      out_buffer_ += '\n';
     }
-    console_.TaskLine(r);
+    // A task cancelled before it ever started says nothing one line at a
+    // time (an interrupted run may have millions): they are counted, and
+    // said in one line at the end.
+    if (cancelled && f.worker < 0) {
+      ++cancelled_unstarted_;
+    } else if (shown) {
+      console_.TaskLine(r);
+    }
   }
-  // Durable first, then reported.
-  if (journal_) journal_->Sync();
-  if (output_) {
-    std::fwrite(out_buffer_.data(), 1, out_buffer_.size(), output_);
-    std::fflush(output_);
+  if (to_output && !out_buffer_.empty()) {
+    if (!output_->Append(out_buffer_)) WriteFailed(config_.output_path, output_->error(), true);
     out_buffer_.clear();
   }
   console_.Flush();
+}
+
+void CoordinatorLoop::WriteFailed(const std::string& path, const std::string& what, bool during_run) {
+  write_failures_.push_back(what);
+  bool stopping = during_run && scheduler_.dispatching();
+  console_.Note("coordinator: " + what + (stopping ? "; no new tasks start" : ""));
+  // Running tasks finish into what can still be written (the console, the
+  // other file); queued ones are cancelled, so --resume knows to run them.
+  if (during_run) scheduler_.StopDispatching(path + " could not be written");
 }
 
 void CoordinatorLoop::WriteReport(double wall_ms) {
@@ -684,11 +754,17 @@ void CoordinatorLoop::WriteReport(double wall_ms) {
   data.conclusions.push_back("Completed " + std::to_string(stats_.done()) + " tasks (" +
                              std::to_string(stats_.failed()) + " failed) in " +
                              std::to_string(wall_ms / 1000).substr(0, 5) + " s.");
-  if (!config_.report_path.empty()) {
-    std::ofstream(config_.report_path) << RenderHtmlReport(data);
-    console_.Note("wrote " + config_.report_path);
+  if (!config_.report_path.empty()) WriteWhole(config_.report_path, RenderHtmlReport(data));
+  if (!config_.json_path.empty()) WriteWhole(config_.json_path, RenderReportJson(data));
+}
+
+void CoordinatorLoop::WriteWhole(const std::string& path, const std::string& contents) {
+  std::string error;
+  if (WriteWholeFile(path, contents, &error)) {
+    console_.Note("wrote " + path);
+  } else {
+    WriteFailed(path, error, false);
   }
-  if (!config_.json_path.empty()) std::ofstream(config_.json_path) << RenderReportJson(data);
 }
 
 // Tells every worker the run is over and waits (bounded) for each to answer
@@ -881,11 +957,19 @@ int CoordinatorLoop::Run(int signal_fd) {
   }
   WriteFinished();
   console_.ClearProgress();
+  if (cancelled_unstarted_ > 0) {
+    console_.Text(std::to_string(cancelled_unstarted_) + " task(s) cancelled before they started" +
+                  (output_ && !output_->failed() ? " (each has a record in " + config_.output_path + ")" : ""));
+    console_.Flush();
+  }
 
   ShutDownWorkers();
   if (pool_) pool_->StopAll(1000);
-  if (output_) std::fclose(output_);
-  output_ = nullptr;
+  if (output_) {
+    bool failed_before = output_->failed();
+    if (!output_->Close() && !failed_before) WriteFailed(config_.output_path, output_->error(), false);
+  }
+  output_.reset();
   journal_.reset();
 
   RunStats::Extras x;
@@ -895,8 +979,13 @@ int CoordinatorLoop::Run(int signal_fd) {
   x.workers_replaced = replaced_;
   x.interrupted = interrupted_;
   x.peak_rss_kb = PeakRssKb();
+  x.unjournalled = unjournalled_;
+  x.write_failures = write_failures_;
   stats_.Print(stdout, scheduler_.worker_stats(), x);
   if (want_spans_) WriteReport(x.wall_ms);
+  // A file that could not be written outranks an interrupt: the user knows
+  // they pressed Ctrl-C, not that a result file is incomplete.
+  if (!write_failures_.empty()) return 3;
   if (interrupted_) return 130;
   return stats_.failed() > 0 || fatal_ ? 1 : 0;
 }

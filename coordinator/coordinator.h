@@ -63,7 +63,12 @@ struct CoordinatorConfig {
 std::vector<std::string> DemoTaskLines(const std::string& base_url, int delay_ms);
 
 // Runs one farm run. Returns 0 if every task succeeded, 1 if some failed,
-// 2 for a bad command line or task file (nothing runs), 130 if interrupted.
+// 2 for a bad command line or task file, or an output file that cannot be
+// opened or written before the run starts (nothing runs), 3 if a result
+// file (--output, --journal, --report, --json) could not be written during
+// the run, 130 if interrupted. 3 takes precedence over 130 and 1. After a
+// failed write no new task starts and running ones finish; every file keeps
+// whole records only, and nothing the journal lacks is reported done.
 [[nodiscard]] int RunCoordinator(const CoordinatorConfig& config);
 
 }  // namespace taskfarm

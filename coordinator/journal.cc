@@ -2,6 +2,7 @@
 #include "coordinator/journal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
@@ -38,7 +39,14 @@ bool ParseJournalRecord(const std::string& line, uint32_t* id, bool* ok) {
 std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerprint, uint32_t total,
                                        bool resume, Recovered* recovered, std::string* error) {
   std::string header = Header(fingerprint, total);
-  bool exists = access(path.c_str(), F_OK) == 0;
+  struct stat st{};
+  bool exists = stat(path.c_str(), &st) == 0;
+  if (exists && !S_ISREG(st.st_mode)) {
+    // Cutting a failed write back needs a file with a size, and reading
+    // /dev/zero or /dev/full as a journal would never end.
+    *error = path + ": a journal must be a regular file";
+    return nullptr;
+  }
   bool has_content = false;
   bool ends_with_newline = true;
   if (exists) {
@@ -93,43 +101,76 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
     *error = path + ": cannot open journal: " + std::strerror(errno);
     return nullptr;
   }
-  std::unique_ptr<Journal> j(new Journal(fd));
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {  // it changed since the check above
+    ::close(fd);
+    *error = path + ": a journal must be a regular file";
+    return nullptr;
+  }
+  std::unique_ptr<Journal> j(new Journal(fd, path, st.st_size));
   if (!has_content) {
     j->Append(header);
   } else if (!ends_with_newline) {
     // A torn last line must not glue itself to the next record.
     j->buffer_ += "\n";
   }
-  j->Sync();
+  if (!j->Sync(error)) return nullptr;
   return j;
 }
 
 Journal::~Journal() {
-  Sync();
+  // Records appended after the last checked Sync get a last chance; the
+  // caller that cares has synced already.
+  std::string ignored;
+  (void)Sync(&ignored);
   ::close(fd_);
 }
 
-void Journal::Append(const std::string& json_line) {
+void Journal::Append(std::string_view json_line) {
+  if (failed()) return;  // nothing more reaches the file: do not hold it either
   buffer_ += json_line;
   buffer_ += '\n';
 }
 
-void Journal::Sync() {
-  if (buffer_.empty()) return;
+bool Journal::Sync(std::string* error) {
+  if (failed()) {
+    *error = error_;
+    return false;
+  }
+  if (buffer_.empty()) return true;
   const char* p = buffer_.data();
   size_t left = buffer_.size();
   while (left > 0) {
     ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      std::fprintf(stderr, "coordinator: journal write failed: %s\n", std::strerror(errno));
-      break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      Fail(n == 0 ? EIO : errno);
+      *error = error_;
+      return false;
     }
     p += n;
     left -= static_cast<size_t>(n);
   }
-  ::fdatasync(fd_);
+  // Durable before reported: a record the coordinator prints must survive a
+  // crash right after. A failed fdatasync may have lost any of these pages.
+  if (::fdatasync(fd_) != 0) {
+    Fail(errno);
+    *error = error_;
+    return false;
+  }
+  durable_size_ += static_cast<off_t>(buffer_.size());
   buffer_.clear();
+  return true;
+}
+
+void Journal::Fail(int error) {
+  error_ = path_ + ": cannot write: " + std::strerror(error);
+  buffer_.clear();
+  buffer_.shrink_to_fit();
+  // Cut the records of this batch off again: a torn one would be skipped on
+  // --resume anyway, but a whole one that was never reported done would
+  // make --resume skip a task nobody saw finish. Best effort: if even this
+  // fails, the next --resume reads a torn tail, which it tolerates.
+  if (::ftruncate(fd_, durable_size_) == 0) (void)::fdatasync(fd_);
 }
 
 }  // namespace taskfarm

@@ -4,13 +4,17 @@
 //
 // Format: a header line {"taskfarm_journal":1,"fingerprint":"...","total":N}
 // then one Result per line in protobuf JSON, as in --output. A torn last
-// line (a crash mid-write) is ignored on reading.
+// line (a crash mid-write) is ignored on reading; a write that fails while
+// running is cut off again (see Sync), so the file never keeps one.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace taskfarm {
@@ -27,22 +31,35 @@ class Journal {
   // Opens `path` for appending. With resume, reads what it holds first; the
   // journal must have been written for the same input (fingerprint, total).
   // Without resume, an existing non-empty journal is an error (a user who
-  // forgot --resume would otherwise run everything twice). Returns null and
-  // sets `error` on failure.
+  // forgot --resume would otherwise run everything twice). The journal must
+  // be a regular file. Returns null and sets `error` on failure, including a
+  // failure to write the header.
   static std::unique_ptr<Journal> Open(const std::string& path, uint64_t fingerprint, uint32_t total,
                                        bool resume, Recovered* recovered, std::string* error);
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
-  void Append(const std::string& json_line);
-  // Writes what was appended and waits until it is on disk.
-  void Sync();
+  // Buffers one record (a line without its '\n') for the next Sync().
+  void Append(std::string_view json_line);
+  // Writes what was appended and waits until it is on disk (fdatasync).
+  // True: every record appended so far is durable. False: none of those
+  // since the last successful Sync is; the file is cut back to the size it
+  // had then (no torn record stays in it), `error` says why ("PATH: cannot
+  // write: No space left on device"), and the journal is failed for good:
+  // later Appends are dropped and Syncs fail with the same reason.
+  [[nodiscard]] bool Sync(std::string* error);
+  [[nodiscard]] bool failed() const { return !error_.empty(); }
 
  private:
-  explicit Journal(int fd) : fd_(fd) {}
+  Journal(int fd, std::string path, off_t size) : fd_(fd), path_(std::move(path)), durable_size_(size) {}
+  void Fail(int error);
+
   int fd_;
+  std::string path_;
+  off_t durable_size_;  // the file's size after the last successful Sync
   std::string buffer_;
+  std::string error_;   // set once a Sync failed
 };
 
 // Parses one journal record line: its id and ok flag. False if the line is

@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
       "taskfarm coordinator: starts worker processes, hands them url / cpu / sleep tasks over ZeroMQ\n"
       "and collects the results. With no task file it runs a built-in demo on loopback."};
   app.get_formatter()->column_width(36);
+  app.footer(
+      "Exit status: 0 every task succeeded; 1 some failed; 2 bad command line or task file, or an output\n"
+      "file that cannot be written (nothing ran); 3 a result file (--output, --journal, --report, --json)\n"
+      "could not be written during the run (wins over 130 and 1); 130 interrupted (Ctrl-C, SIGTERM).");
   app.add_option("--workers,-w", c.workers, "Local worker processes to start (0: only remote workers)")
       ->capture_default_str()->check(CLI::Range(0, 4096));
   auto* tasks = app.add_option("--tasks,-t", c.tasks_path, "Task file, one task a line ('-': standard input)");

@@ -73,6 +73,14 @@ void RunStats::Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& work
     std::fprintf(out, "\ndropped messages: %s; late results discarded: %llu\n", x.drops.Describe().c_str(),
                  static_cast<unsigned long long>(x.late_results));
   }
+  if (!x.write_failures.empty()) {
+    std::fprintf(out, "\n");
+    for (const std::string& f : x.write_failures) std::fprintf(out, "not written: %s\n", f.c_str());
+  }
+  if (x.unjournalled) {
+    std::fprintf(out, "%llu finished task(s) could not be journalled: --resume will run them again\n",
+                 static_cast<unsigned long long>(x.unjournalled));
+  }
   if (x.peak_rss_kb) std::fprintf(out, "\ncoordinator peak RSS: %.1f MB\n", x.peak_rss_kb / 1024.0);
   if (x.interrupted) std::fprintf(out, "Interrupted.\n");
   std::fprintf(out, "Completed %llu tasks in %.2f seconds\n", static_cast<unsigned long long>(total - cancelled_),

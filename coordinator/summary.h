@@ -41,6 +41,8 @@ class RunStats {
     uint64_t workers_replaced = 0;
     bool interrupted = false;
     uint64_t peak_rss_kb = 0;
+    uint64_t unjournalled = 0;                // finished, but not durable: not counted above
+    std::vector<std::string> write_failures;  // "PATH: cannot write: WHY"
   };
   // Writes the summary to `out`.
   void Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& workers, Extras extras);

@@ -92,7 +92,9 @@ TEST(CompareTest, BadOptionsAreRefused) {
   for (std::vector<std::string> args : {std::vector<std::string>{"compare", "--modes", "turbo"},
                                         std::vector<std::string>{"compare", "--sweep", "cores=1,2"},
                                         std::vector<std::string>{"compare", "--sweep", "workers=1"},
-                                        std::vector<std::string>{"compare", "--tasks", "/nonexistent"}}) {
+                                        std::vector<std::string>{"compare", "--tasks", "/nonexistent"},
+                                        std::vector<std::string>{"compare", "--report", "/nonexistent/r.html"},
+                                        std::vector<std::string>{"compare", "--json", "/nonexistent/r.json"}}) {
     Subprocess p(Coordinator(args));
     ProcessResult r = p.Wait(seconds(20));
     EXPECT_EQ(r.exit_code, 2) << args[1] << " " << args[2] << ": " << r.err;

@@ -116,7 +116,12 @@ class FakeWorker {
     DecodedFrame d = DecodeFrame(msg.to_string_view());
     if (!d.frame) return std::nullopt;
     const pb::Frame& f = *d.frame;
-    if (f.has_welcome()) welcome_ = f.welcome();
+    if (f.has_welcome()) {
+      // Like a real worker, say something at once: a remote worker gets
+      // its first leases only once it speaks after its Hello.
+      if (!welcome_) SendHeartbeat();
+      welcome_ = f.welcome();
+    }
     if (f.has_tasks()) assignments_.insert(assignments_.end(), f.tasks().tasks().begin(), f.tasks().tasks().end());
     reregisters_ += f.has_reregister();
     shutdowns_ += f.has_shutdown();

@@ -1,11 +1,15 @@
 // The journal: header on a fresh file, refusal without --resume, recovery
-// of ok/failed ids on resume, tolerance of a torn last line.
+// of ok/failed ids on resume, tolerance of a torn last line, and a failed
+// write cut back to the last durable size.
 #include "coordinator/journal.h"
 
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -67,7 +71,7 @@ class JournalTest : public ::testing::Test {
     auto j = Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error);
     ASSERT_NE(j, nullptr) << error;
     for (const std::string& r : records) j->Append(r);
-    j->Sync();
+    ASSERT_TRUE(j->Sync(&error)) << error;
   }
   std::unique_ptr<Journal> Resume(Journal::Recovered* rec, uint32_t total = kTotal,
                                   uint64_t fingerprint = kFingerprint) {
@@ -100,9 +104,9 @@ TEST_F(JournalTest, AppendIsWrittenBySync) {
   auto j = Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error);
   ASSERT_NE(j, nullptr) << error;
   j->Append(Record(2, true));
-  j->Sync();
+  ASSERT_TRUE(j->Sync(&error)) << error;
   EXPECT_EQ(ReadAll(), std::string(kHeader) + "\n" + Record(2, true) + "\n");
-  j->Sync();  // nothing new: no change
+  EXPECT_TRUE(j->Sync(&error));  // nothing new: no change
   EXPECT_EQ(ReadAll(), std::string(kHeader) + "\n" + Record(2, true) + "\n");
 }
 
@@ -267,6 +271,102 @@ TEST_F(JournalTest, UnwritablePathIsAnError) {
   std::string path = (dir_ / "missing-dir" / "j").string();
   EXPECT_EQ(Journal::Open(path, kFingerprint, kTotal, false, &rec, &error), nullptr);
   EXPECT_NE(error.find(path), std::string::npos) << error;
+}
+
+// The file-size limit (RLIMIT_FSIZE) makes write(2) fail with EFBIG past a
+// size, after writing what fits: a full disk, short write included, without
+// needing root to mount a small file system. Restored on destruction.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    getrlimit(RLIMIT_FSIZE, &saved_);
+    old_handler_ = signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a core dump
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    ok_ = setrlimit(RLIMIT_FSIZE, &limit) == 0;
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &saved_);
+    signal(SIGXFSZ, old_handler_);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  rlimit saved_{};
+  sighandler_t old_handler_ = SIG_DFL;
+  bool ok_ = false;
+};
+
+TEST_F(JournalTest, FailedSyncCutsTheFileBackToTheLastDurableRecord) {
+  Journal::Recovered rec;
+  std::string error;
+  auto j = Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error);
+  ASSERT_NE(j, nullptr) << error;
+  j->Append(Record(0, true));
+  ASSERT_TRUE(j->Sync(&error)) << error;
+  std::string durable = ReadAll();
+  {
+    // Room for half of the next batch: the first record fits, the second is
+    // cut mid-line by a short write.
+    FileSizeLimit limit(durable.size() + Record(1, true).size() + 1 + Record(2, true).size() / 2);
+    ASSERT_TRUE(limit.ok());
+    j->Append(Record(1, true));
+    j->Append(Record(2, true));
+    EXPECT_FALSE(j->Sync(&error));
+  }
+  EXPECT_NE(error.find(path_ + ": cannot write: "), std::string::npos) << error;
+  EXPECT_NE(error.find(std::strerror(EFBIG)), std::string::npos) << error;
+  EXPECT_TRUE(j->failed());
+  // Neither record of the failed batch stays, not even the whole one: none
+  // was reported done, so --resume must run both.
+  EXPECT_EQ(ReadAll(), durable);
+}
+
+TEST_F(JournalTest, FailedJournalStaysFailedAndWritesNothingMore) {
+  Journal::Recovered rec;
+  std::string error;
+  auto j = Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error);
+  ASSERT_NE(j, nullptr) << error;
+  std::string durable = ReadAll();
+  {
+    FileSizeLimit limit(durable.size());
+    ASSERT_TRUE(limit.ok());
+    j->Append(Record(0, true));
+    EXPECT_FALSE(j->Sync(&error));
+  }
+  std::string first = error;
+  // Space again, but the journal does not resume writing: the records it
+  // dropped would leave a gap the caller cannot see.
+  j->Append(Record(1, true));
+  error.clear();
+  EXPECT_FALSE(j->Sync(&error));
+  EXPECT_EQ(error, first);
+  j.reset();  // the destructor's last Sync writes nothing either
+  EXPECT_EQ(ReadAll(), durable);
+  // What is there resumes cleanly.
+  Journal::Recovered again;
+  auto k = Resume(&again);
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(again.torn_lines, 0u);
+  EXPECT_TRUE(again.ok_lines.empty());
+}
+
+TEST_F(JournalTest, HeaderThatCannotBeWrittenFailsOpen) {
+  FileSizeLimit limit(10);
+  ASSERT_TRUE(limit.ok());
+  Journal::Recovered rec;
+  std::string error;
+  EXPECT_EQ(Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error), nullptr);
+  EXPECT_NE(error.find(path_ + ": cannot write: "), std::string::npos) << error;
+  EXPECT_EQ(ReadAll(), "");  // no torn header left behind
+}
+
+TEST_F(JournalTest, DeviceIsNotAJournal) {
+  // /dev/full reads as endless zeros and takes no write: refused up front.
+  Journal::Recovered rec;
+  std::string error;
+  EXPECT_EQ(Journal::Open("/dev/full", kFingerprint, kTotal, true, &rec, &error), nullptr);
+  EXPECT_NE(error.find("/dev/full"), std::string::npos) << error;
 }
 
 TEST(ParseJournalRecordTest, ReadsIdAndOk) {

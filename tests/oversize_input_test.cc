@@ -256,6 +256,12 @@ class FakeWorkerTest : public ::testing::Test {
       zmq::message_t payload;
       if (!dealer_.recv(payload)) return std::nullopt;
       std::optional<pb::Frame> f = DecodeFrame(payload.to_string_view()).frame;
+      if (f && f->has_welcome()) {
+        // Ready, as a real worker says: the first leases follow.
+        pb::Frame ready;
+        ready.mutable_heartbeat()->set_seq(1);
+        Send(std::move(ready));
+      }
       if (f && f->body_case() == body) return f;
     }
   }

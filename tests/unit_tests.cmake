@@ -9,6 +9,8 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/stats_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/task_source_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/journal_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/result_json_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/file_writer_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/duration_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_rejected_test.cc)

@@ -1,0 +1,145 @@
+// Checked whole-file writes: temporary file + fsync + rename for regular
+// files, a checked write + close for everything else.
+#include "common/file_writer.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "common/unique_fd.h"
+
+namespace taskfarm {
+namespace {
+
+std::string Failure(const std::string& path, int error) { return path + ": cannot write: " + std::strerror(error); }
+
+std::string DirectoryOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Regular files and paths that do not exist yet get the temporary-file
+// treatment; renaming over a device or a symlink would replace it.
+bool WriteInPlace(const std::string& path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+// The mode open(2) with 0666 would give a new file: mkstemp makes 0600, and
+// a report is meant to be shared. Read from /proc rather than umask(2),
+// which can only be read by changing it (racy with other threads).
+mode_t NewFileMode() {
+  mode_t mask = 022;
+  if (std::FILE* f = std::fopen("/proc/self/status", "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof(line), f)) {
+      unsigned m;
+      if (std::sscanf(line, "Umask: %o", &m) == 1) {
+        mask = static_cast<mode_t>(m);
+        break;
+      }
+    }
+    std::fclose(f);
+  }
+  return 0666 & ~mask;
+}
+
+// Writes all of `data`; false with errno set on failure.
+bool WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;  // no progress and no reason: do not spin
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// fsync, where the file has a disk behind it: a pipe or /dev/null says EINVAL.
+bool Sync(int fd) { return ::fsync(fd) == 0 || errno == EINVAL; }
+
+// A temporary file beside `path`, named so that a reader can tell what it
+// was for if a crash leaves it.
+UniqueFd MakeTemporary(const std::string& path, std::string* temp_path) {
+  std::string tmpl = DirectoryOf(path) + "/." + BaseName(path) + ".tmp-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  UniqueFd fd(mkostemp(buf.data(), O_CLOEXEC));
+  if (fd) *temp_path = buf.data();
+  return fd;
+}
+
+}  // namespace
+
+bool CheckCanWrite(const std::string& path, std::string* error) {
+  if (path.empty() || path.back() == '/') {
+    *error = (path.empty() ? std::string("(empty path)") : path) + ": cannot write: not a file name";
+    return false;
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    *error = Failure(path, EISDIR);
+    return false;
+  }
+  if (WriteInPlace(path)) {
+    // O_APPEND: opening must not truncate what is there; only the end does.
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) {
+      *error = Failure(path, errno);
+      return false;
+    }
+    return true;
+  }
+  std::string temp;
+  UniqueFd fd = MakeTemporary(path, &temp);
+  if (!fd) {
+    *error = Failure(path, errno);
+    return false;
+  }
+  ::unlink(temp.c_str());
+  return true;
+}
+
+bool WriteWholeFile(const std::string& path, std::string_view contents, std::string* error) {
+  if (WriteInPlace(path)) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    if (!fd || !WriteAll(fd.get(), contents) || !Sync(fd.get()) || !fd.Close()) {
+      *error = Failure(path, errno);
+      return false;
+    }
+    return true;
+  }
+  std::string temp;
+  UniqueFd fd = MakeTemporary(path, &temp);
+  if (!fd) {
+    *error = Failure(path, errno);
+    return false;
+  }
+  bool ok = ::fchmod(fd.get(), NewFileMode()) == 0 && WriteAll(fd.get(), contents) && Sync(fd.get()) && fd.Close() &&
+            ::rename(temp.c_str(), path.c_str()) == 0;
+  if (!ok) {
+    int saved = errno;
+    ::unlink(temp.c_str());
+    *error = Failure(path, saved);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace taskfarm
