@@ -11,7 +11,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <fstream>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -324,7 +323,10 @@ void CoordinatorLoop::StartLocalWorkers() {
     // allowed in; it lives in the run's private 0700 directory.
     std::string base = tmp_.path() + "/local-worker";
     std::string err = WriteKeyPair(base);
-    std::ofstream(tmp_.path() + "/coordinator.pub") << PublicKeyOf(ReadZ85Key(config_.curve_secret_file)) << "\n";
+    if (err.empty()) {
+      std::string pub = PublicKeyOf(ReadZ85Key(config_.curve_secret_file)) + "\n";
+      (void)WriteWholeFile(tmp_.path() + "/coordinator.pub", pub, &err);
+    }
     if (err.empty()) {
       zap_->Allow(ReadZ85Key(base + ".pub"));
       args.insert(args.end(), {"--curve-secret", base + ".key", "--server-key", tmp_.path() + "/coordinator.pub"});
