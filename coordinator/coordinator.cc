@@ -966,7 +966,15 @@ int CoordinatorLoop::Run(int signal_fd) {
   }
 
   ShutDownWorkers();
-  if (pool_) pool_->StopAll(1000);
+  if (pool_) {
+    // A local worker that never registered (still starting when a short
+    // run ended) hears no Shutdown: ask it to leave now rather than wait
+    // out StopAll's bound for it.
+    for (pid_t pid : pool_->pids()) {
+      if (!peers_.ByPid(pid)) pool_->Kill(pid, SIGTERM);
+    }
+    pool_->StopAll(1000);
+  }
   if (output_) {
     bool failed_before = output_->failed();
     if (!output_->Close() && !failed_before) WriteFailed(config_.output_path, output_->error(), false);

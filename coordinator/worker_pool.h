@@ -49,6 +49,12 @@ class WorkerPool {
   void StopAll(int timeout_ms);
   [[nodiscard]] size_t alive() const { return children_.size(); }
   [[nodiscard]] bool Owns(pid_t pid) const { return children_.count(pid) != 0; }
+  // The children still running (not yet reaped).
+  [[nodiscard]] std::vector<pid_t> pids() const {
+    std::vector<pid_t> out;
+    for (const auto& [pid, name] : children_) out.push_back(pid);
+    return out;
+  }
   [[nodiscard]] const std::string& NameOf(pid_t pid) const;
 
  private:
