@@ -11,8 +11,13 @@ constexpr size_t kMaxForgotten = 4096;
 }  // namespace
 
 std::string PeerRegistry::UniqueName(const std::string& wanted) const {
-  std::string unique = wanted;
-  for (int n = 2; names_.count(unique); ++n) unique = wanted + "#" + std::to_string(n);
+  if (!names_.count(wanted)) return wanted;
+  // Amortized O(log n): the probe starts past the suffixes handed out before.
+  uint64_t& n = next_suffix_.try_emplace(wanted, 2).first->second;
+  std::string unique;
+  do {
+    unique = wanted + "#" + std::to_string(n++);
+  } while (names_.count(unique));
   return unique;
 }
 
@@ -28,6 +33,7 @@ void PeerRegistry::Remove(WorkerId wid) {
   if (it == by_wid_.end()) return;
   by_identity_.erase(it->second.identity);
   names_.erase(it->second.name);
+  next_suffix_.erase(it->second.name);
   if (it->second.pid > 0) by_pid_.erase(it->second.pid);
   forgotten_.push_back(std::move(it->second.identity));
   if (forgotten_.size() > kMaxForgotten) forgotten_.pop_front();

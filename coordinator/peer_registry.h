@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <set>
@@ -74,6 +75,14 @@ class PeerRegistry {
   std::unordered_map<WorkerId, Peer> by_wid_;
   std::unordered_map<pid_t, WorkerId> by_pid_;
   std::set<std::string, std::less<>> names_;
+  // For a wanted name that is taken: the suffix to try first, past those
+  // already handed out. Without it each Hello named like thousands of
+  // registered peers ("flood", "flood#2", ... "flood#4096") probed every
+  // suffix from #2: a Hello flood then kept the loop thread so busy that
+  // libzmq's unread Hellos from closed connections piled up, each holding a
+  // pipe pair (~33 KB): ~1 GB of heap at 100,000 Hellos. Dropped when the
+  // wanted name itself is removed, so it holds no more entries than names_.
+  mutable std::unordered_map<std::string, uint64_t> next_suffix_;
   std::deque<std::string> forgotten_;
 };
 
