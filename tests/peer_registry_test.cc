@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <map>
 #include <string>
 
@@ -35,17 +34,20 @@ TEST(PeerRegistryTest, NamesAreUniqueAcrossAddsAndRemoves) {
   EXPECT_EQ(peers.size(), live.size());
 }
 
-// A Hello flood names every peer alike: naming the 4,096th must not probe
-// every suffix before it (that kept the loop thread too busy to read).
-TEST(PeerRegistryTest, ManyPeersOfOneNameAreNamedQuickly) {
+// A Hello flood names every peer alike: naming the next one must not probe
+// every suffix before it (that kept the loop thread too busy to read its
+// socket). Not timed here: probing from #2 each time would be 1.25 billion
+// lookups, minutes, far past this test's timeout.
+TEST(PeerRegistryTest, ManyPeersOfOneNameAreNamedOnce) {
   PeerRegistry peers(1000000);
-  auto start = std::chrono::steady_clock::now();
   for (WorkerId wid = 1; wid <= 50000; ++wid) {
     peers.Add("id" + std::to_string(wid), wid, 0, peers.UniqueName("flood"));
   }
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_LT(s, 2.0);
   EXPECT_EQ(peers.size(), 50000u);
+  EXPECT_EQ(peers.UniqueName("flood"), "flood#50001");
+  peers.Remove(7);  // "flood#7" is free again; a later name may take it
+  std::string next = peers.UniqueName("flood");
+  EXPECT_TRUE(next == "flood#7" || next == "flood#50001") << next;
 }
 
 }  // namespace
