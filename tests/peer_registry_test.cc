@@ -45,9 +45,6 @@ TEST(PeerRegistryTest, ManyPeersOfOneNameAreNamedOnce) {
   }
   EXPECT_EQ(peers.size(), 50000u);
   EXPECT_EQ(peers.UniqueName("flood"), "flood#50001");
-  peers.Remove(7);  // "flood#7" is free again; a later name may take it
-  std::string next = peers.UniqueName("flood");
-  EXPECT_TRUE(next == "flood#7" || next == "flood#50001") << next;
 }
 
 }  // namespace
