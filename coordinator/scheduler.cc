@@ -506,6 +506,7 @@ void Scheduler::RemoveWorker(WorkerId id, const std::string& reason, bool blame)
   // with it. And only leases that could be running count: one sent into a
   // free slot (it starts on arrival) or reported started. Prefetched
   // leases still queued on the worker are innocent.
+  bool unproven_loss = blame && !w.info.local && !w.proven;
   blame = blame && (w.info.local || w.proven);
   auto running = [](const Task& t) { return t.started || t.in_slot; };
   size_t could_run = 0;
@@ -530,6 +531,18 @@ void Scheduler::RemoveWorker(WorkerId id, const std::string& reason, bool blame)
     t.deadline_ms = 0;
     t.queued_est_ms = -1;
     --leased_;
+    if (unproven_loss && was_running) {
+      // Not blamed, but not forever either: a task that kills every
+      // remote worker before it can say anything (so none has proven
+      // itself) would otherwise be retried without end.
+      if (++t.unproven_losses > kMaxUnprovenLosses) {
+        FinishFailed(t, Code::kWorkerDied,
+                     std::to_string(t.unproven_losses) +
+                         " workers were lost while running this task, none of which had reported anything: last " +
+                         reason);
+        continue;
+      }
+    }
     if (!blame || !was_running || (timeout_kill && !overdue)) {
       Requeue(t, 0);
       continue;

@@ -48,6 +48,9 @@ struct SchedulerOptions {
 
 // What the coordinator grants, whatever a Hello claims.
 inline constexpr uint32_t kMaxWorkerConcurrency = 1024;
+// A task lost with this many remote workers that had never reported
+// anything is failed: no blame for them, but no endless retry either.
+inline constexpr uint32_t kMaxUnprovenLosses = 10;
 // Tasks held in memory at most, however many workers there are.
 inline constexpr size_t kMaxWindow = 1 << 18;
 
@@ -195,6 +198,7 @@ class Scheduler {
     uint32_t attempts = 0;        // leases handed out
     uint32_t charged = 0;         // failures that count against --retries
     uint32_t deaths_alone = 0;    // worker deaths while running alone
+    uint32_t unproven_losses = 0; // lost with remote workers that never reported anything
     std::string last_death;       // "signal 9"
     bool suspect = false;         // was running on a worker that died
     std::vector<std::string> failures;

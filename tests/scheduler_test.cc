@@ -1111,6 +1111,22 @@ TEST(SchedulerTest, ARemoteWorkerThatNeverDidAnythingTakesNoTaskDown) {
   }
 }
 
+TEST(SchedulerTest, ATaskThatKillsEveryFreshRemoteWorkerStillEnds) {
+  SchedulerOptions o;
+  o.heartbeat_timeout_ms = 1000;
+  Harness h(o);
+  h.AddTasks(0, 1, Sleep(10));
+  for (uint32_t i = 0; i <= kMaxUnprovenLosses && h.records.empty(); ++i) {
+    WorkerId r = h.Add("fresh" + std::to_string(i), 1, 1, 256, /*local=*/false);
+    h.Pump();
+    ASSERT_EQ(h.held[r].size(), 1u) << i;
+    h.Gone(r, "no heartbeat");  // died before it could say anything
+  }
+  ASSERT_EQ(h.records.size(), 1u) << "retried without end";
+  EXPECT_EQ(h.records[0].error_code(), "worker_died");
+  EXPECT_EQ(h.records[0].attempts(), kMaxUnprovenLosses + 1);
+}
+
 TEST(SchedulerTest, AProvenRemoteWorkersSilenceStillCounts) {
   SchedulerOptions o;
   o.heartbeat_timeout_ms = 1000;
