@@ -118,7 +118,10 @@ bool CheckCanWrite(const std::string& path, std::string* error) {
 
 bool WriteWholeFile(const std::string& path, std::string_view contents, std::string* error) {
   if (WriteInPlace(path)) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    // O_NONBLOCK: a FIFO whose reader has gone fails (ENXIO) instead of
+    // blocking the end of the run; then blocking writes again.
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NONBLOCK));
+    if (fd) (void)::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
     if (!fd || !WriteAll(fd.get(), contents) || !Sync(fd.get()) || !fd.Close()) {
       *error = Failure(path, errno);
       return false;
@@ -137,6 +140,14 @@ bool WriteWholeFile(const std::string& path, std::string_view contents, std::str
     int saved = errno;
     ::unlink(temp.c_str());
     *error = Failure(path, saved);
+    return false;
+  }
+  // The rename is durable only once the directory is: sync it too.
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!d || ::fsync(d.get()) != 0) {
+    *error = Failure(path, errno);
     return false;
   }
   return true;

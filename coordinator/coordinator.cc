@@ -482,8 +482,9 @@ void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& 
   info.threads = hello.threads();
   info.max_batch = hello.max_batch();
   info.local = local;
-  // The registry makes the name unique, so no record can name one worker
-  // for another's work.
+  // The registry makes the name unique among the workers registered now,
+  // so no worker can pass its work off under a live worker's name. (A name
+  // freed by a worker that left may be taken again later.)
   info.name = peers_.UniqueName(name);
   WorkerId wid = scheduler_.AddWorker(info);
   peers_.Add(identity, wid, local ? pid : 0, info.name);
@@ -602,6 +603,12 @@ void CoordinatorLoop::HandleRejected(WorkerId wid, const pb::Rejected& rejected)
   if (notes_of_lost_messages_++ < 5) {
     console_.Note("coordinator: worker " + Quote(scheduler_.Info(wid)->name) + " could not accept a message (" +
                   reason + "); " + std::to_string(released) + " of its task(s) released");
+  }
+  if (rejected.leases_size() == 0) {
+    // It could not tell which leases that message carried (garbage, a body
+    // it does not know): none of what it holds can be trusted to come back,
+    // so all of it runs elsewhere, without blame, and it starts over.
+    Forget(wid, "could not accept a message (" + reason + ") and could not say which tasks it held");
   }
 }
 

@@ -88,7 +88,6 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
         recovered->failed[id] = true;
         last_failure[id] = line;
       }
-      ends_with_newline = true;
     }
     for (auto& [id, line] : last_failure) recovered->failed_lines.push_back(std::move(line));
     if (has_content && !resume) {

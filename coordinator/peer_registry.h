@@ -40,7 +40,8 @@ class PeerRegistry {
   [[nodiscard]] size_t size() const { return by_identity_.size(); }
 
   // `wanted`, or if a registered worker has that name, "wanted#2" (#3...):
-  // no record can name one worker for another's work.
+  // unique among the workers registered now (a name freed by a worker that
+  // left may be handed out again).
   [[nodiscard]] std::string UniqueName(const std::string& wanted) const;
   // Registers `identity` as `wid` under `name` (from UniqueName).
   // local_pid: the local worker's pid, 0 for a remote one.

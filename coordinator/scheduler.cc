@@ -164,6 +164,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     // A lease sent into a free slot starts on arrival: if neither its start
     // nor any other sign of work follows, the worker is stalled (Tick).
     if (t.in_slot) {
+      ++w.awaiting;
       if (w.awaiting_since_ms < 0) {
         w.awaiting_since_ms = now;
         w.awaiting_est_ms = 0;
@@ -213,7 +214,9 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     Worker* least = nullptr;
     for (auto& [wid, w] : workers_) {
       any_reserved |= w.reserved;
-      if (!w.isolated && (!least || w.in_flight < least->in_flight)) least = &w;
+      // Only a worker that will take work: a peer that said Hello and
+      // nothing else is idle, and would hold the reservation for nothing.
+      if (!w.isolated && w.ready && (!least || w.in_flight < least->in_flight)) least = &w;
     }
     if (!any_reserved && least) least->reserved = true;
   } else {
@@ -340,6 +343,9 @@ void Scheduler::Release(Task& t) {
     if (--w.in_flight == 0) stats_[wit->first].busy_ms += clock_.NowMs() - w.busy_since_ms;
     if (IsCpu(t)) --w.in_flight_cpu;
     Unqueue(w, t);
+    // No unstarted lease in a slot left: nothing to wait for (a lease
+    // rejected or cancelled must not leave an idle worker looking stalled).
+    if (t.in_slot && !t.started && w.awaiting > 0 && --w.awaiting == 0) w.awaiting_since_ms = -1;
     // Swap-remove, keeping the moved task's index right: O(1).
     uint32_t pos = t.lease_pos;
     if (pos < w.leases.size() && w.leases[pos] == t.id) {
@@ -473,6 +479,7 @@ bool Scheduler::OnStarted(WorkerId worker, const pb::LeaseRef& lease) {
   w.last_progress_ms = now;
   w.awaiting_since_ms = -1;
   w.proven = true;
+  if (t->in_slot && w.awaiting > 0 && --w.awaiting == 0) w.awaiting_since_ms = -1;
   t->started = true;
   Unqueue(w, *t);
   // The timeout runs from the start the worker reports, as heard here (the

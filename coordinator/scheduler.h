@@ -229,6 +229,7 @@ class Scheduler {
     // result reported since (-1: none), and the longest such a task takes.
     double awaiting_since_ms = -1;
     double awaiting_est_ms = 0;
+    uint32_t awaiting = 0;        // leases sent into free slots, not yet started
     uint32_t credit = 0;          // leases it may hold (remote workers)
     uint32_t in_flight = 0;
     uint32_t in_flight_cpu = 0;

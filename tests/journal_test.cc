@@ -213,6 +213,24 @@ TEST_F(JournalTest, TornLastLineIsIgnoredAndCounted) {
   EXPECT_EQ(rec.torn_lines, 1u);
 }
 
+TEST_F(JournalTest, ACompleteLastRecordWithoutItsNewlineIsKeptAndNotGluedTo) {
+  WriteAll(std::string(kHeader) + "\n" + Record(0, true));  // crash between the record and its newline
+  {
+    Journal::Recovered rec;
+    auto j = Resume(&rec);
+    ASSERT_NE(j, nullptr);
+    EXPECT_EQ(rec.ok, (std::vector<bool>{true, false, false, false, false}));
+    j->Append(Record(1, true));
+    std::string error;
+    ASSERT_TRUE(j->Sync(&error)) << error;
+  }
+  Journal::Recovered rec;
+  auto j = Resume(&rec);
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(rec.ok, (std::vector<bool>{true, true, false, false, false}));
+  EXPECT_EQ(rec.torn_lines, 0u);
+}
+
 TEST_F(JournalTest, RecordForAnIdPastTheTotalCountsAsTorn) {
   WriteJournal({Record(0, true), Record(kTotal, true), "not json"});
   Journal::Recovered rec;

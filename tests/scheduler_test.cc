@@ -1194,6 +1194,45 @@ TEST(SchedulerTest, AWorkerThatOnlyHeartbeatsIsStalledAndItsTasksRunElsewhere) {
   for (const pb::Result& r : h.records) EXPECT_TRUE(r.ok());
 }
 
+TEST(SchedulerTest, AWorkerWhoseLeaseWasRejectedIsIdleNotStalled) {
+  SchedulerOptions o;
+  o.heartbeat_timeout_ms = 1000;
+  o.retries = 0;
+  Harness h(o);
+  WorkerId w = h.Add("w1", 2);
+  h.AddTasks(0, 1, Sleep(10));
+  h.Pump();
+  pb::LeaseRef ref = Ref(h.held[w][0]);
+  EXPECT_TRUE(h.s.OnRejected(w, ref, "cannot take it"));
+  h.held[w].clear();
+  for (int i = 0; i < 5; ++i) {
+    h.clock.Advance(900);
+    h.s.WorkerHeard(w);
+    EXPECT_TRUE(h.Tick().stalled.empty()) << "it holds nothing to start";
+  }
+}
+
+TEST(SchedulerTest, SuspectsAreNotReservedForAPeerThatNeverSpoke) {
+  Harness h(NoPrefetch());
+  WorkerId busy = h.Add("w1", 2);
+  h.AddTasks(0, 2, Sleep(10));
+  h.Pump();
+  WorkerId dying = h.Add("w2", 2);
+  h.AddTasks(2, 4, Sleep(10));
+  h.Pump();
+  WorkerInfo silent;  // said Hello, nothing since
+  silent.name = "silent";
+  h.s.AddWorker(silent);
+  h.Gone(dying, "signal 9");  // its two tasks become suspects
+  // The busy worker is reserved and, once it drains, runs the suspects.
+  for (int i = 0; i < 10 && !h.s.idle(); ++i) {
+    h.CompleteAll(busy, 10);
+    h.Pump();
+  }
+  EXPECT_TRUE(h.s.idle());
+  EXPECT_TRUE(EveryTaskRecordedOnce(h.records, 6));
+}
+
 TEST(SchedulerTest, AWorkerBusyWithStartedTasksIsNotStalled) {
   SchedulerOptions o;
   o.heartbeat_timeout_ms = 1000;
