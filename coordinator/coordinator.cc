@@ -108,7 +108,9 @@ class CoordinatorLoop {
   void Feed();
   bool SendTo(const std::string& identity, pb::Frame frame);
   bool SendTo(const std::string& identity, pb::Frame* frame);
+  bool SendWelcome(const std::string& identity, const std::string& name);
   void TellReregister(const std::string& identity, const std::string& reason);
+  void Unregister(WorkerId wid, const std::string& reason);
   void Forget(WorkerId wid, const std::string& reason);
   double HeartbeatIntervalMs() const { return std::min(1000.0, config_.heartbeat_timeout_s * 1000 / 4); }
   void SendDispatches();
@@ -408,13 +410,26 @@ void CoordinatorLoop::TellReregister(const std::string& identity, const std::str
   SendTo(identity, std::move(f));
 }
 
-// Stops trusting a registered worker: its leases go back without blame and
-// it is told to start over (a real worker drops what it holds and says
-// Hello again, with a clean slate).
-void CoordinatorLoop::Forget(WorkerId wid, const std::string& reason) {
+bool CoordinatorLoop::SendWelcome(const std::string& identity, const std::string& name) {
+  pb::Frame f;
+  f.mutable_welcome()->set_worker_name(name);
+  f.mutable_welcome()->set_heartbeat_ms(static_cast<uint32_t>(HeartbeatIntervalMs()));
+  f.mutable_welcome()->set_run_id(run_id_);
+  return SendTo(identity, std::move(f));
+}
+
+// A registered worker is no longer ours: its leases go back without blame.
+void CoordinatorLoop::Unregister(WorkerId wid, const std::string& reason) {
   scheduler_.Forget(wid, reason);
-  if (const std::string* identity = peers_.IdentityOf(wid)) TellReregister(*identity, reason);
   peers_.Remove(wid);
+}
+
+// Stops trusting a registered worker: unregistered, and told to start over
+// (a real worker drops what it holds and says Hello again, with a clean
+// slate).
+void CoordinatorLoop::Forget(WorkerId wid, const std::string& reason) {
+  if (const std::string* identity = peers_.IdentityOf(wid)) TellReregister(*identity, reason);
+  Unregister(wid, reason);
 }
 
 void CoordinatorLoop::SendDispatches() {
@@ -444,8 +459,7 @@ void CoordinatorLoop::SendDispatches() {
       // Tasks that never left: the worker is gone or not reading. Its
       // leases go back at once, without blame, instead of waiting for a
       // timeout.
-      scheduler_.WorkerLeft(d.worker);
-      peers_.Remove(d.worker);
+      Unregister(d.worker, "gone, or not reading its messages");
     }
   }
 }
@@ -454,11 +468,7 @@ void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& 
   std::optional<WorkerId> known = peers_.Find(identity);
   if (known && scheduler_.HasWorker(*known)) {
     // A repeated Hello (the Welcome crossed it): answer again, nothing more.
-    pb::Frame f;
-    f.mutable_welcome()->set_worker_name(scheduler_.Info(*known)->name);
-    f.mutable_welcome()->set_heartbeat_ms(static_cast<uint32_t>(HeartbeatIntervalMs()));
-    f.mutable_welcome()->set_run_id(run_id_);
-    SendTo(identity, std::move(f));
+    SendWelcome(identity, scheduler_.Info(*known)->name);
     return;
   }
   if (known) peers_.Remove(*known);
@@ -492,16 +502,9 @@ void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& 
     lost_local_.erase(pid);
     early_deaths_ = 0;
   }
-  pb::Frame f;
-  f.mutable_welcome()->set_worker_name(info.name);
-  f.mutable_welcome()->set_heartbeat_ms(static_cast<uint32_t>(HeartbeatIntervalMs()));
-  f.mutable_welcome()->set_run_id(run_id_);
-  if (!SendTo(identity, std::move(f))) {
-    // Gone before it could be welcomed (a peer that says Hello and
-    // vanishes): no registration to keep.
-    scheduler_.Forget(wid, "gone before it was welcomed");
-    peers_.Remove(wid);
-  }
+  // Gone before it could be welcomed (a peer that says Hello and
+  // vanishes): no registration to keep.
+  if (!SendWelcome(identity, info.name)) Unregister(wid, "gone before it was welcomed");
 }
 
 void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_view payload) {
@@ -781,19 +784,16 @@ void CoordinatorLoop::WriteWhole(const std::string& path, const std::string& con
 // and a worker that never hears it would wait for a coordinator that is gone.
 void CoordinatorLoop::ShutDownWorkers() {
   std::set<std::string> waiting;
+  pb::Frame shutdown;
+  shutdown.mutable_shutdown()->set_reason("run complete");
   peers_.ForEach([&](WorkerId, const std::string& identity) {
-    pb::Frame f;
-    f.mutable_shutdown()->set_reason("run complete");
-    if (SendTo(identity, std::move(f))) waiting.insert(identity);
+    if (SendTo(identity, &shutdown)) waiting.insert(identity);
   });
   // Workers forgotten during the run (lost, stalled, stopped) may still be
   // listening: tell them too, or a remote one reconnects to nobody forever.
   // Not waited for: most are gone.
   for (const std::string& identity : peers_.forgotten()) {
-    if (waiting.count(identity)) continue;
-    pb::Frame f;
-    f.mutable_shutdown()->set_reason("run complete");
-    SendTo(identity, std::move(f));
+    if (!waiting.count(identity)) SendTo(identity, &shutdown);
   }
   double deadline = clock_.NowMs() + 1500;
   while (!waiting.empty() && clock_.NowMs() < deadline) {
@@ -950,10 +950,10 @@ int CoordinatorLoop::Run(int signal_fd) {
         pool_->Kill(pid, SIGKILL);
         continue;
       }
-      const std::string* identity = peers_.IdentityOf(wid);
-      std::string id = identity ? *identity : "";
+      if (const std::string* identity = peers_.IdentityOf(wid)) {
+        TellReregister(*identity, "a task ran past --task-timeout and was not stopped");
+      }
       OnWorkerGone(wid, "a task ran past --task-timeout");
-      if (!id.empty()) TellReregister(id, "a task ran past --task-timeout and was not stopped");
     }
     // A local worker lost for another heartbeat timeout is stuck for good.
     for (auto it = lost_local_.begin(); it != lost_local_.end(); ++it) {

@@ -67,7 +67,7 @@ WorkerId Scheduler::AddWorker(const WorkerInfo& info) {
   w.credit = std::max<uint32_t>(1, options_.initial_credit);
   w.ready = info.local;
   w.last_heard_ms = clock_.NowMs();
-  capacity_ += std::min(Limit(w), w.info.concurrency + w.info.max_batch);
+  capacity_ += Granted(w);
   workers_.emplace(id, std::move(w));
   WorkerStats& s = stats_[id];
   s.name = info.name;
@@ -102,8 +102,7 @@ const WorkerInfo* Scheduler::Info(WorkerId worker) const {
 bool Scheduler::CanTake(const Worker& w, bool cpu, double est) const {
   if (w.isolated || w.reserved || !w.ready) return false;
   if (w.in_flight >= Limit(w)) return false;
-  bool slot = w.in_flight < w.info.concurrency && (!cpu || w.in_flight_cpu < w.info.threads);
-  if (slot) return true;
+  if (HasFreeSlot(w, cpu)) return true;
   // A worker stuck on a long task gets no prefetch: what it would hold
   // could not start until the long task ends, while others sit idle. Near
   // the end of the input nobody does: the last tasks go to free slots, not
@@ -154,16 +153,16 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     t.deadline_ms = 0;  // set when the worker reports the start
     t.started = false;
     bool cpu = IsCpu(t);
-    t.in_slot = w.in_flight < w.info.concurrency && (!cpu || w.in_flight_cpu < w.info.threads);
+    t.in_slot = HasFreeSlot(w, cpu);
     t.queued_est_ms = -1;
     if (!t.in_slot) {
       t.queued_est_ms = std::max(Estimate(t.spec), 1e-3);
       w.queued[cpu].ms += t.queued_est_ms;
       ++w.queued[cpu].count;
-    }
-    // A lease sent into a free slot starts on arrival: if neither its start
-    // nor any other sign of work follows, the worker is stalled (Tick).
-    if (t.in_slot) {
+    } else {
+      // A lease sent into a free slot starts on arrival: if neither its
+      // start nor any other sign of work follows, the worker is stalled
+      // (Tick).
       ++w.awaiting;
       if (w.awaiting_since_ms < 0) {
         w.awaiting_since_ms = now;
@@ -393,16 +392,22 @@ void Scheduler::FinishFailed(Task& t, Code code, const std::string& error) {
   Finish(t, std::move(r));
 }
 
-// A failed attempt that counts against --retries: run again (after the
-// backoff) while retries last, else the task's record is this failure.
+// A failed attempt charged against --retries (the caller checked one is
+// left): noted, and run again after the backoff.
+void Scheduler::RetryLater(Task& t, const std::string& note) {
+  ++t.charged;
+  t.failures.push_back(note);
+  Requeue(t, std::min(options_.backoff_max_ms, options_.backoff_base_ms * std::pow(2.0, t.charged - 1)));
+}
+
+// A failed attempt that counts against --retries: run again while retries
+// last, else the task's record is this failure.
 void Scheduler::ChargeOrFail(Task& t, Code code, const std::string& note, const std::string& error) {
   if (t.charged < static_cast<uint32_t>(options_.retries)) {
-    ++t.charged;
-    t.failures.push_back(note);
-    Requeue(t, std::min(options_.backoff_max_ms, options_.backoff_base_ms * std::pow(2.0, t.charged - 1)));
-    return;
+    RetryLater(t, note);
+  } else {
+    FinishFailed(t, code, error);
   }
-  FinishFailed(t, code, error);
 }
 
 OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, const pb::Outcome& outcome, std::string* why) {
@@ -433,13 +438,11 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcom
     if (why) *why = problem;
     return OutcomeVerdict::kInvalid;
   }
-  w.last_progress_ms = now;
-  w.awaiting_since_ms = -1;
-  w.proven = true;
+  Progressed(w);
   if (!w.info.local && w.credit < w.info.concurrency + 4 * w.info.max_batch) {
-    uint32_t before = std::min(Limit(w), w.info.concurrency + w.info.max_batch);
+    uint32_t before = Granted(w);
     ++w.credit;
-    capacity_ += std::min(Limit(w), w.info.concurrency + w.info.max_batch) - before;
+    capacity_ += Granted(w) - before;
   }
   Release(t);
   double d = outcome.result().duration_ms();
@@ -459,8 +462,7 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcom
   if (!result.ok()) {
     std::string error = result.error().empty() ? "failed without a reason" : result.error();
     if (outcome.retryable() && t.charged < static_cast<uint32_t>(options_.retries)) {
-      ChargeOrFail(t, Code::kInternal, "attempt " + std::to_string(t.attempts) + " on " + w.info.name + ": " + error,
-                   error);
+      RetryLater(t, "attempt " + std::to_string(t.attempts) + " on " + w.info.name + ": " + error);
       return OutcomeVerdict::kAccepted;
     }
   }
@@ -476,10 +478,8 @@ bool Scheduler::OnStarted(WorkerId worker, const pb::LeaseRef& lease) {
   if (!t || t->worker != worker || t->started) return false;
   Worker& w = wit->second;
   double now = clock_.NowMs();
-  w.last_progress_ms = now;
-  w.awaiting_since_ms = -1;
-  w.proven = true;
-  if (t->in_slot && w.awaiting > 0 && --w.awaiting == 0) w.awaiting_since_ms = -1;
+  Progressed(w);
+  if (t->in_slot && w.awaiting > 0) --w.awaiting;
   t->started = true;
   Unqueue(w, *t);
   // The timeout runs from the start the worker reports, as heard here (the
@@ -499,7 +499,7 @@ void Scheduler::RemoveWorker(WorkerId id, const std::string& reason, bool blame)
   if (wit == workers_.end()) return;
   Worker w = std::move(wit->second);
   workers_.erase(wit);
-  capacity_ -= std::min<size_t>(capacity_, std::min(Limit(w), w.info.concurrency + w.info.max_batch));
+  capacity_ -= std::min<size_t>(capacity_, Granted(w));
   WorkerStats& s = stats_[id];
   if (w.in_flight > 0) s.busy_ms += clock_.NowMs() - w.busy_since_ms;
   s.gone = true;
@@ -533,11 +533,7 @@ void Scheduler::RemoveWorker(WorkerId id, const std::string& reason, bool blame)
     Task& t = it->second;
     bool was_running = running(t);
     bool overdue = t.deadline_ms > 0 && now >= t.deadline_ms;
-    t.worker = -1;
-    t.started = false;
-    t.deadline_ms = 0;
-    t.queued_est_ms = -1;
-    --leased_;
+    Release(t);  // the worker is gone already: only the task's side
     if (unproven_loss && was_running) {
       // Not blamed, but not forever either: a task that kills every
       // remote worker before it can say anything (so none has proven

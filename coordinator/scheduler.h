@@ -219,7 +219,6 @@ class Scheduler {
   struct Worker {
     WorkerInfo info;
     double last_heard_ms = 0;
-    double last_progress_ms = -1; // last reported start or result
     bool proven = false;          // has reported a start or a result
     // A remote worker gets no lease until it has said something after its
     // Hello (the guide's READY): a peer that says Hello and vanishes, as a
@@ -258,6 +257,20 @@ class Scheduler {
   void Finish(Task& t, pb::Result result);
   void FinishFailed(Task& t, Code code, const std::string& error);
   void ChargeOrFail(Task& t, Code code, const std::string& note, const std::string& error);
+  // A slot of this class free: a lease sent now starts on arrival.
+  static bool HasFreeSlot(const Worker& w, bool cpu) {
+    return w.in_flight < w.info.concurrency && (!cpu || w.in_flight_cpu < w.info.threads);
+  }
+  // What the worker counts for in the window: its granted credit, at most
+  // its slots and one batch.
+  uint32_t Granted(const Worker& w) const { return std::min(Limit(w), w.info.concurrency + w.info.max_batch); }
+  // It reported a start or a result: it works, and nothing it was sent is
+  // overdue for a start.
+  static void Progressed(Worker& w) {
+    w.proven = true;
+    w.awaiting_since_ms = -1;
+  }
+  void RetryLater(Task& t, const std::string& note);
   bool CanTake(const Worker& w, bool cpu, double est) const;
   bool HasRoom(const Worker& w) const;
   uint32_t Limit(const Worker& w) const;
