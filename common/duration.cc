@@ -13,11 +13,16 @@ std::optional<double> ParseSeconds(std::string_view text) {
   if (ec != std::errc() || !std::isfinite(value) || value < 0) return std::nullopt;
   std::string_view unit(ptr, static_cast<size_t>(text.data() + text.size() - ptr));
   double scale = 0;
-  if (unit.empty() || unit == "s") scale = 1;
-  else if (unit == "ms") scale = 0.001;
-  else if (unit == "m" || unit == "min") scale = 60;
-  else if (unit == "h") scale = 3600;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    scale = 1;
+  else if (unit == "ms")
+    scale = 0.001;
+  else if (unit == "m" || unit == "min")
+    scale = 60;
+  else if (unit == "h")
+    scale = 3600;
+  else
+    return std::nullopt;
   return value * scale;
 }
 

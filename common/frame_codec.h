@@ -24,15 +24,15 @@ inline constexpr int64_t kSocketMaxMsgSize = 16 * 1024 * 1024;
 
 enum class DropReason {
   kTooLarge,
-  kNotProtobuf,   // bytes that do not parse as a Frame
-  kBadVersion,    // a Frame of another protocol version
-  kEmptyBody,     // a Frame with no message in it
-  kUnexpected,    // a valid message that makes no sense from that sender
-  kUnknownTask,   // a result for a task id/attempt that is not leased there
-  kUnknownPeer,   // a message from a peer that has not said Hello
-  kHandshake,     // a connection that failed ZeroMQ's handshake (e.g. HTTP)
-  kInvalidResult, // a result whose fields break the rules of its kind
-  kRefusedHello,  // a registration refused (too many workers registered)
+  kNotProtobuf,    // bytes that do not parse as a Frame
+  kBadVersion,     // a Frame of another protocol version
+  kEmptyBody,      // a Frame with no message in it
+  kUnexpected,     // a valid message that makes no sense from that sender
+  kUnknownTask,    // a result for a task id/attempt that is not leased there
+  kUnknownPeer,    // a message from a peer that has not said Hello
+  kHandshake,      // a connection that failed ZeroMQ's handshake (e.g. HTTP)
+  kInvalidResult,  // a result whose fields break the rules of its kind
+  kRefusedHello,   // a registration refused (too many workers registered)
   kCount,
 };
 

@@ -385,8 +385,8 @@ int RunCompare(const CompareConfig& config) {
     Workload io{Fmt("I/O: %d pages, %d ms delay", config.io_pages, config.delay_ms), tmp.File("io.txt"), 0, false};
     std::string io_lines, cpu_lines, error;
     for (int i = 0; i < config.io_pages; ++i) {
-      io_lines += "url " + server->BaseUrl() + "/page/" + std::to_string(i % 3 + 1) + "?delay=" +
-                  std::to_string(config.delay_ms) + "\n";
+      io_lines += "url " + server->BaseUrl() + "/page/" + std::to_string(i % 3 + 1) +
+                  "?delay=" + std::to_string(config.delay_ms) + "\n";
     }
     io.tasks = static_cast<size_t>(config.io_pages);
     Workload cpu{Fmt("CPU: %d x primes below %llu", config.cpu_tasks, static_cast<unsigned long long>(config.cpu_n)),

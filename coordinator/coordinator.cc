@@ -22,9 +22,12 @@
 #include <zmq.hpp>
 
 #include "common/clock.h"
+#include "common/curve_keys.h"
 #include "common/file_writer.h"
 #include "common/frame_codec.h"
 #include "common/quote.h"
+#include "common/temp_dir.h"
+#include "common/thread_stats.h"
 #include "common/zmq_util.h"
 #include "coordinator/console.h"
 #include "coordinator/journal.h"
@@ -32,14 +35,11 @@
 #include "coordinator/peer_registry.h"
 #include "coordinator/report.h"
 #include "coordinator/result_json.h"
-#include "coordinator/summary.h"
 #include "coordinator/scheduler.h"
+#include "coordinator/summary.h"
 #include "coordinator/task_source.h"
 #include "coordinator/worker_pool.h"
 #include "coordinator/zap_handler.h"
-#include "common/curve_keys.h"
-#include "common/temp_dir.h"
-#include "common/thread_stats.h"
 #include "testserver/http_test_server.h"
 
 namespace taskfarm {
@@ -152,7 +152,7 @@ class CoordinatorLoop {
   int early_deaths_ = 0;        // local workers that died before Hello, in a row
   std::string last_early_death_;
   PeerRegistry peers_{kMaxRegistered};
-  std::string local_token_ = MakeLocalToken();      // given to local workers at spawn
+  std::string local_token_ = MakeLocalToken();                           // given to local workers at spawn
   uint32_t run_id_ = static_cast<uint32_t>(std::random_device{}()) | 1;  // in every Welcome of this run
   std::unordered_map<pid_t, double> lost_local_;    // pid -> when declared lost
   int next_local_ = 1;
@@ -174,10 +174,10 @@ class CoordinatorLoop {
   Journal::Recovered recovered_;
   std::unique_ptr<OutputFile> output_;
   std::string out_buffer_;
-  std::string batch_json_;           // this batch's records, one after another
-  std::vector<size_t> batch_ends_;   // where each one ends in batch_json_
-  uint64_t unjournalled_ = 0;        // finished, but the journal write failed: not reported
-  uint64_t cancelled_unstarted_ = 0;  // counted, not shown one line each
+  std::string batch_json_;                   // this batch's records, one after another
+  std::vector<size_t> batch_ends_;           // where each one ends in batch_json_
+  uint64_t unjournalled_ = 0;                // finished, but the journal write failed: not reported
+  uint64_t cancelled_unstarted_ = 0;         // counted, not shown one line each
   std::vector<std::string> write_failures_;  // "PATH: cannot write: WHY", each once
 
   // Incoming frames are parsed on this arena, reset after each drain: no
@@ -337,8 +337,7 @@ void CoordinatorLoop::StartLocalWorkers() {
     }
   }
   std::string binary = config_.worker_binary.empty() ? DefaultWorkerBinary() : config_.worker_binary;
-  pool_ = std::make_unique<WorkerPool>(binary, args,
-                                       std::vector<std::string>{"TASKFARM_LOCAL_TOKEN=" + local_token_});
+  pool_ = std::make_unique<WorkerPool>(binary, args, std::vector<std::string>{"TASKFARM_LOCAL_TOKEN=" + local_token_});
   for (int i = 0; i < config_.workers; ++i) SpawnOne();
 }
 

@@ -2,8 +2,8 @@
 #include "coordinator/journal.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <google/protobuf/util/json_util.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,7 +39,7 @@ bool ParseJournalRecord(const std::string& line, uint32_t* id, bool* ok) {
 std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerprint, uint32_t total,
                                        bool resume, Recovered* recovered, std::string* error) {
   std::string header = Header(fingerprint, total);
-  struct stat st{};
+  struct stat st {};
   bool exists = stat(path.c_str(), &st) == 0;
   if (exists && !S_ISREG(st.st_mode)) {
     // Cutting a failed write back needs a file with a size, and reading

@@ -59,7 +59,7 @@ class Journal {
   std::string path_;
   off_t durable_size_;  // the file's size after the last successful Sync
   std::string buffer_;
-  std::string error_;   // set once a Sync failed
+  std::string error_;  // set once a Sync failed
 };
 
 // Parses one journal record line: its id and ok flag. False if the line is

@@ -51,13 +51,23 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0, 100))->group(rel);
   // Durations: seconds, or with a unit (200ms, 5s, 2m), the same in both programs.
   CLI::Validator duration(taskfarm::DurationToSeconds, "DURATION");
-  app.add_option("--heartbeat-timeout", c.heartbeat_timeout_s, "Silence before a worker is lost (seconds, or 500ms, 1m)")
-      ->capture_default_str()->transform(duration)->check(CLI::Range(0.2, 3600.0))->group(rel);
+  app.add_option("--heartbeat-timeout", c.heartbeat_timeout_s,
+                 "Silence before a worker is lost (seconds, or 500ms, 1m)")
+      ->capture_default_str()
+      ->transform(duration)
+      ->check(CLI::Range(0.2, 3600.0))
+      ->group(rel);
   app.add_option("--task-timeout", c.task_timeout_s,
                  "Time a task may run, from its start on a worker (seconds, or 200ms, 5m; 0: no limit)")
-      ->capture_default_str()->transform(duration)->check(CLI::Range(0.0, 1e6))->group(rel);
+      ->capture_default_str()
+      ->transform(duration)
+      ->check(CLI::Range(0.0, 1e6))
+      ->group(rel);
   app.add_option("--grace", c.grace_s, "Time running tasks get to finish after Ctrl-C (seconds)")
-      ->capture_default_str()->transform(duration)->check(CLI::Range(0.0, 3600.0))->group(rel);
+      ->capture_default_str()
+      ->transform(duration)
+      ->check(CLI::Range(0.0, 3600.0))
+      ->group(rel);
   app.add_option("--journal", c.journal_path, "Durable record of finished tasks, for --resume")->group(rel);
   app.add_flag("--resume", c.resume, "Run only what the journal has no successful record of")->group(rel);
   app.add_flag("--retry-failed", c.retry_failed, "With --resume: also rerun the journal's failures")->group(rel);
@@ -71,7 +81,8 @@ int main(int argc, char** argv) {
   app.add_option("--min-workers", c.min_workers, "Workers to wait for before the first task")
       ->capture_default_str()->group(net);
   app.add_option("--wait-workers", c.wait_workers_s, "Time to wait for them (seconds; 0: forever)")
-      ->transform(duration)->group(net);
+      ->transform(duration)
+      ->group(net);
   app.add_option("--report", c.report_path, "Write an HTML report: a timeline per worker, latency histograms");
   app.add_option("--json", c.json_path, "Write the report's numbers as JSON");
   app.add_option("--demo-delay", c.demo_delay_ms, "Demo: server delay per page, ms")

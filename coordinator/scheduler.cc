@@ -687,8 +687,8 @@ bool Scheduler::OnRejected(WorkerId worker, const pb::LeaseRef& lease, const std
   Task& t = it->second;
   Release(t);
   std::string error = "the worker could not accept the task: " + reason;
-  ChargeOrFail(t, Code::kInternal, "attempt " + std::to_string(t.attempts) + " on " + wit->second.info.name + ": " + error,
-               error);
+  ChargeOrFail(t, Code::kInternal,
+               "attempt " + std::to_string(t.attempts) + " on " + wit->second.info.name + ": " + error, error);
   return true;
 }
 

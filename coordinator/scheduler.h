@@ -91,9 +91,9 @@ struct FinishedTask {
 
 enum class OutcomeVerdict {
   kAccepted,
-  kLate,           // not the task's current lease on that worker
+  kLate,  // not the task's current lease on that worker
   kUnknownWorker,
-  kInvalid,        // the lease's, but not a believable answer: see CheckOutcome
+  kInvalid,  // the lease's, but not a believable answer: see CheckOutcome
 };
 
 class Scheduler {
@@ -198,7 +198,7 @@ class Scheduler {
     uint32_t attempts = 0;        // leases handed out
     uint32_t charged = 0;         // failures that count against --retries
     uint32_t deaths_alone = 0;    // worker deaths while running alone
-    uint32_t unproven_losses = 0; // lost with remote workers that never reported anything
+    uint32_t unproven_losses = 0;  // lost with remote workers that never reported anything
     std::string last_death;       // "signal 9"
     bool suspect = false;         // was running on a worker that died
     std::vector<std::string> failures;
@@ -213,13 +213,13 @@ class Scheduler {
   };
   // Per resource class (0: io, the event loop's slots; 1: cpu threads).
   struct Queued {
-    double ms = 0;                // expected work of prefetched, unstarted leases
+    double ms = 0;  // expected work of prefetched, unstarted leases
     uint32_t count = 0;
   };
   struct Worker {
     WorkerInfo info;
     double last_heard_ms = 0;
-    bool proven = false;          // has reported a start or a result
+    bool proven = false;  // has reported a start or a result
     // A remote worker gets no lease until it has said something after its
     // Hello (the guide's READY): a peer that says Hello and vanishes, as a
     // flood does, never holds a task.
@@ -228,8 +228,8 @@ class Scheduler {
     // result reported since (-1: none), and the longest such a task takes.
     double awaiting_since_ms = -1;
     double awaiting_est_ms = 0;
-    uint32_t awaiting = 0;        // leases sent into free slots, not yet started
-    uint32_t credit = 0;          // leases it may hold (remote workers)
+    uint32_t awaiting = 0;  // leases sent into free slots, not yet started
+    uint32_t credit = 0;    // leases it may hold (remote workers)
     uint32_t in_flight = 0;
     uint32_t in_flight_cpu = 0;
     Queued queued[2];
@@ -237,7 +237,7 @@ class Scheduler {
     bool reserved = false;        // draining so a waiting suspect can run alone
     bool straggling = false;      // holds a lease far older than tasks take: no prefetch
     double busy_since_ms = 0;     // when in_flight last went from 0 to 1
-    std::vector<uint32_t> leases; // task ids; each task knows its index (O(1) removal)
+    std::vector<uint32_t> leases;  // task ids; each task knows its index (O(1) removal)
   };
   // A lease to look at again at a given time (its deadline).
   struct LeaseCheck {
@@ -286,7 +286,7 @@ class Scheduler {
   std::map<WorkerId, WorkerStats> stats_;
   WorkerId next_worker_ = 1;
   size_t leased_ = 0;
-  size_t capacity_ = 0;                      // what the window is sized from
+  size_t capacity_ = 0;  // what the window is sized from
   std::vector<FinishedTask> finished_;
   double ewma_[8] = {-1, -1, -1, -1, -1, -1, -1, -1};  // by TaskSpec::what_case()
   // (deadline + slack, lease), in time order: every task has the same

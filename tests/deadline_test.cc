@@ -33,10 +33,10 @@ TEST_P(DeadlineTest, OnlyTasksThatRanPastTheirTimeFailAndTheWorkerStays) {
   for (const auto& l : lines) text += l + "\n";
   std::string tasks = dir_.Write("mixed.txt", text);
   std::string out = dir_.File("R.jsonl");
-  Subprocess c(Coordinator({"--workers", "0", "--bind", endpoint_, "--tasks", tasks, "--output", out,
-                            "--task-timeout", "0.2", "--retries", "0", "-q"}));
-  Subprocess w({BinaryPath("worker"), "--connect", endpoint_, "--name", "honest", "--concurrency",
-                std::to_string(GetParam())});
+  Subprocess c(Coordinator({"--workers", "0", "--bind", endpoint_, "--tasks", tasks, "--output", out, "--task-timeout",
+                            "0.2", "--retries", "0", "-q"}));
+  Subprocess w(
+      {BinaryPath("worker"), "--connect", endpoint_, "--name", "honest", "--concurrency", std::to_string(GetParam())});
   ProcessResult r = c.Wait(seconds(120));
   ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
   auto by_id = ById(ReadJsonLines(out), 200);
@@ -58,7 +58,9 @@ TEST_P(DeadlineTest, OnlyTasksThatRanPastTheirTimeFailAndTheWorkerStays) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Concurrency, DeadlineTest, ::testing::Values(4, 8),
-                         [](const ::testing::TestParamInfo<int>& p) { return "Concurrency" + std::to_string(p.param); });
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return "Concurrency" + std::to_string(p.param);
+                         });
 
 }  // namespace
 }  // namespace taskfarm::testing

@@ -97,8 +97,8 @@ class HostilePeerTest : public ::testing::Test {
 // ---------------------------------------------------------------- flood
 
 struct FloodResult {
-  uint64_t sent = 0;          // Hellos handed to a connected socket
-  uint64_t not_connected = 0; // sockets that never connected in time
+  uint64_t sent = 0;           // Hellos handed to a connected socket
+  uint64_t not_connected = 0;  // sockets that never connected in time
   double seconds = 0;
 };
 
@@ -315,8 +315,10 @@ TEST_P(ClaimedPidTest, ARemoteHelloWithALocalWorkersPidNeverGetsItKilled) {
   // worker would be killed), with margin; the run must still be going.
   auto silent_since = Clock::now();
   while (SecondsSince(silent_since) < 3.5) {
-    if (imposter) imposter->ReceiveFor(milliseconds(100));
-    else std::this_thread::sleep_for(milliseconds(100));
+    if (imposter)
+      imposter->ReceiveFor(milliseconds(100));
+    else
+      std::this_thread::sleep_for(milliseconds(100));
   }
   ASSERT_TRUE(p.Running()) << "the run ended too soon to tell";
   EXPECT_TRUE(ProcessExists(local) && !IsZombie(local)) << "local worker " << local << " was killed";
@@ -381,17 +383,20 @@ const Forgery kForgeries[] = {
     {"duration negative", [](pb::Result* r) { r->set_duration_ms(-5); }},
     {"cpu_user_ms NaN", [](pb::Result* r) { r->set_cpu_user_ms(std::nan("")); }},
     // Under kMaxFrameBytes, so it is the field, not the frame, that is refused.
-    {"4 MB error", [](pb::Result* r) {
+    {"4 MB error",
+     [](pb::Result* r) {
        r->set_ok(false);
        r->set_error(std::string(4000000, 'e'));
      }},
     {"result on a sleep task", [](pb::Result* r) { r->set_result(42); }},
     {"another worker's name", [](pb::Result* r) { r->set_worker("w1"); }, false},
-    {"another worker's host", [](pb::Result* r) {
+    {"another worker's host",
+     [](pb::Result* r) {
        char host[256] = {};
        gethostname(host, sizeof(host) - 1);
        r->set_host(host);
-     }, false},
+     },
+     false},
 };
 
 // One peer per kind of forgery answers every lease it gets with it: each

@@ -61,8 +61,8 @@ class Harness {
 
   // A local worker unless `local` is false (a remote one: credit to earn,
   // blamed only once it has proven itself).
-  WorkerId Add(const std::string& name, uint32_t concurrency = 1, uint32_t threads = 1,
-               uint32_t max_batch = 256, bool local = true) {
+  WorkerId Add(const std::string& name, uint32_t concurrency = 1, uint32_t threads = 1, uint32_t max_batch = 256,
+               bool local = true) {
     WorkerInfo info;
     info.name = name;
     info.host = "host";
