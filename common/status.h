@@ -14,6 +14,7 @@ enum class Code {
   kDeadlineExceeded,  // the task ran past its timeout; retry
   kWorkerDied,        // the worker running it died or was lost; retry
   kCancelled,         // the run was interrupted before the task finished
+  kPermissionDenied,  // the worker refuses the task's kind (not started with its flag)
   kInternal,          // a bug or an unexpected library failure
 };
 
@@ -26,6 +27,7 @@ constexpr std::string_view CodeName(Code code) {
     case Code::kDeadlineExceeded: return "deadline_exceeded";
     case Code::kWorkerDied: return "worker_died";
     case Code::kCancelled: return "cancelled";
+    case Code::kPermissionDenied: return "permission_denied";
     case Code::kInternal: return "internal";
   }
   return "internal";

@@ -1,5 +1,6 @@
-// The task-file language: one task a line, `url URL`, `cpu primes N`,
-// `sleep MS`, `noop`; blank lines and `#` comments are not tasks.
+// The task-file language: one task a line, its first word the kind (the
+// table in task_kind.h: `url URL`, `cpu primes N`, `sleep MS`, `noop`);
+// blank lines and `#` comments are not tasks.
 //
 //   auto parsed = ParseTaskLine("cpu primes 125000", {});
 //   if (parsed.error.empty() && parsed.spec) Run(*parsed.spec);
@@ -10,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/task_kind.h"
 #include "proto/taskfarm.pb.h"
 
 namespace taskfarm {
@@ -24,10 +26,6 @@ inline constexpr size_t kMaxTaskLineBytes = 1024 * 1024;
 // "the task line is 10,000,004 bytes; the limit is 1 MiB (1,048,576 bytes)"
 [[nodiscard]] std::string TaskLineTooLong(size_t bytes);
 
-struct ParseOptions {
-  bool allow_fault_tasks = false;  // accept the test-only `fault kill|hang`
-};
-
 struct ParsedLine {
   // Set when the line is a task. Unset with an empty error: blank/comment.
   std::optional<pb::TaskSpec> spec;
@@ -41,7 +39,7 @@ struct ParsedLine {
 [[nodiscard]] ParsedLine ParseTaskLine(std::string_view line,
                                        const ParseOptions& options);
 
-// "url", "cpu", "sleep", "noop", "fault".
+// The kind's name: "url", "cpu", ... (KindOf(spec).name).
 [[nodiscard]] std::string_view KindName(const pb::TaskSpec& spec);
 
 // The line that ParseTaskLine reads back into `spec` (for journals, logs).

@@ -6,6 +6,8 @@
 #include <cstdio>
 
 #include "common/clock.h"
+#include "common/quote.h"
+#include "common/task_kind.h"
 
 namespace taskfarm {
 namespace {
@@ -27,18 +29,11 @@ std::string Console::Describe(const pb::Result& r) {
   if (r.attempts() > 1) who += Fmt(", attempt %u", r.attempts());
   who += ")";
   if (!r.ok()) {
-    std::string what = r.kind() == "url" ? "url " + r.url() : r.kind() + " task";
-    return Fmt("FAILED task %u, %s: %s", r.id(), what.c_str(), r.error().c_str()) +
+    return Fmt("FAILED task %u, %s: %s", r.id(), Excerpt(r.task(), 200).c_str(), r.error().c_str()) +
            (r.worker().empty() ? "" : " " + who);
   }
-  if (r.kind() == "url") {
-    return Fmt("Read %llu from %s ", static_cast<unsigned long long>(r.bytes()), r.url().c_str()) + who;
-  }
-  if (r.kind() == "cpu" && r.task().rfind("cpu primes ", 0) == 0) {
-    return Fmt("primes below %s: %llu ", r.task().c_str() + 11, static_cast<unsigned long long>(r.result())) + who;
-  }
-  if (r.kind() == "sleep") return "Slept " + r.task().substr(6) + " ms " + who;
-  return r.task() + " done " + who;
+  const TaskKind* kind = FindKind(r.kind());
+  return (kind ? kind->describe(r) : r.task() + " done") + " " + who;
 }
 
 void Console::TaskLine(const pb::Result& result) {

@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -26,6 +27,7 @@
 #include "common/file_writer.h"
 #include "common/frame_codec.h"
 #include "common/quote.h"
+#include "common/task_kind.h"
 #include "common/temp_dir.h"
 #include "common/thread_stats.h"
 #include "common/zmq_util.h"
@@ -315,11 +317,17 @@ void CoordinatorLoop::StartLocalWorkers() {
                                 "--parent-pid", std::to_string(getpid()),
                                 "--concurrency", std::to_string(config_.concurrency),
                                 "--threads", std::to_string(config_.threads),
+                                "--processes", std::to_string(config_.processes),
                                 "--batch", std::to_string(config_.batch),
                                 "--max-body", std::to_string(config_.max_body),
                                 "--stall-timeout", std::to_string(config_.stall_timeout_s)};
   if (config_.no_reuse) args.push_back("--no-reuse");
-  if (config_.enable_fault_tasks) args.push_back("--enable-fault-tasks");
+  // Local workers run as this user, for this run: they get every kind's
+  // consent flag (test-only kinds only when enabled).
+  for (const TaskKind* kind : AllKinds()) {
+    if (kind->worker_flag.empty() || (kind->test_only && !config_.allow_test_kinds)) continue;
+    if (std::find(args.begin(), args.end(), kind->worker_flag) == args.end()) args.emplace_back(kind->worker_flag);
+  }
   if (zap_ && config_.workers > 0) {
     // Local workers get a keypair of their own, made for this run and
     // allowed in; it lives in the run's private 0700 directory.
@@ -489,6 +497,7 @@ void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& 
   info.pid = hello.pid();
   info.concurrency = hello.concurrency();
   info.threads = hello.threads();
+  info.processes = hello.processes();
   info.max_batch = hello.max_batch();
   info.local = local;
   // The registry makes the name unique among the workers registered now,
@@ -1038,7 +1047,7 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   std::unique_ptr<testserver::HttpTestServer> demo_server;
   std::string demo_file;
   TaskSourceOptions src;
-  src.allow_fault_tasks = config.enable_fault_tasks;
+  src.allow_test_kinds = config.allow_test_kinds;
   if (!config.tasks_path.empty()) {
     src.path = config.tasks_path;
   } else if (!config.urls_path.empty()) {

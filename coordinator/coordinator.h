@@ -25,6 +25,7 @@ struct CoordinatorConfig {
   // Passed to the local workers.
   int concurrency = 32;
   int threads = 1;
+  int processes = 1;               // tasks running a child process at once, per worker
   bool no_reuse = false;
   int batch = 256;                 // tasks / results per message; 1: off
   uint64_t max_body = 1ULL << 30;
@@ -39,7 +40,7 @@ struct CoordinatorConfig {
   std::string journal_path;
   bool resume = false;
   bool retry_failed = false;
-  bool enable_fault_tasks = false;
+  bool allow_test_kinds = false;
 
   // Network.
   std::string bind;                // default: a private ipc:// endpoint

@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   auto* perf = "Speed";
   app.add_option("--concurrency,-c", c.concurrency, "Tasks in flight per worker (url/sleep overlap on one event loop)")
       ->capture_default_str()->check(CLI::Range(1, 100000))->group(perf);
+  app.add_option("--processes", c.processes, "Tasks running a child process at once per worker")
+      ->capture_default_str()->check(CLI::Range(1, 1024))->group(perf);
   app.add_option("--threads", c.threads, "CPU tasks at once per worker, one thread each")
       ->capture_default_str()->check(CLI::Range(1, 1024))->group(perf);
   app.add_flag("--no-reuse", c.no_reuse, "A new HTTP connection per URL (no keep-alive)")->group(perf);
@@ -71,7 +73,7 @@ int main(int argc, char** argv) {
   app.add_option("--journal", c.journal_path, "Durable record of finished tasks, for --resume")->group(rel);
   app.add_flag("--resume", c.resume, "Run only what the journal has no successful record of")->group(rel);
   app.add_flag("--retry-failed", c.retry_failed, "With --resume: also rerun the journal's failures")->group(rel);
-  app.add_flag("--enable-fault-tasks", c.enable_fault_tasks, "Accept test-only `fault` tasks")->group("");
+  app.add_flag("--enable-fault-tasks", c.allow_test_kinds, "Accept test-only `fault` tasks")->group("");
 
   auto* net = "Network";
   app.add_option("--bind", c.bind, "Endpoint workers connect to (default: a private ipc:// socket)")->group(net);

@@ -2,6 +2,8 @@
 // histograms; all inline SVG and CSS) and as JSON for scripts.
 #include "coordinator/report.h"
 
+#include "common/task_kind.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cctype>
@@ -133,10 +135,7 @@ bool NaturalLess(const std::string& a, const std::string& b) {
 constexpr const char* kPalette[] = {"#6366f1", "#ec4899", "#84cc16", "#06b6d4", "#f97316", "#a16207"};
 
 std::string KindColor(const std::string& kind, size_t index) {
-  static const std::map<std::string, std::string, std::less<>> known = {
-      {"url", "#3b82f6"}, {"cpu", "#f59e0b"}, {"sleep", "#10b981"}, {"noop", "#94a3b8"}, {"fault", "#a855f7"}};
-  auto it = known.find(kind);
-  if (it != known.end()) return it->second;
+  if (const TaskKind* k = FindKind(kind)) return std::string(k->color);
   return kPalette[index % std::size(kPalette)];
 }
 

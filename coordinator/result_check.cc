@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/status.h"
+#include "common/task_kind.h"
 
 namespace taskfarm {
 namespace {
@@ -21,7 +22,7 @@ std::string CheckMs(const char* name, double value) {
 
 bool KnownCode(const std::string& code) {
   for (Code c : {Code::kInvalidArgument, Code::kUnavailable, Code::kDeadlineExceeded, Code::kWorkerDied,
-                 Code::kCancelled, Code::kInternal}) {
+                 Code::kCancelled, Code::kPermissionDenied, Code::kInternal}) {
     if (code == CodeName(c)) return true;
   }
   return false;
@@ -52,23 +53,14 @@ std::string CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome) {
     if (r.error().size() > kMaxResultErrorBytes) return "error is longer than 8 KiB";
   }
 
-  bool url = spec.has_url(), cpu = spec.has_cpu();
-  if (!url && (r.has_url() || r.has_http_status() || r.has_bytes() || r.has_timings())) {
-    return "HTTP fields on a task that is not a URL";
+  // Each kind's own fields only on its own tasks, and believable there.
+  const TaskKind& kind = KindOf(spec);
+  for (const TaskKind* other : AllKinds()) {
+    if (other != &kind && other->has_own_fields(r)) {
+      return "fields of " + std::string(other->name) + " tasks on a " + std::string(kind.name) + " task";
+    }
   }
-  if (!cpu && r.has_result()) return "a result value on a task that is not a cpu task";
-  if (url && r.has_timings()) {
-    const pb::UrlTimings& t = r.timings();
-    ms("timings.namelookup_ms", t.namelookup_ms());
-    ms("timings.connect_ms", t.connect_ms());
-    ms("timings.tls_ms", t.tls_ms());
-    ms("timings.first_byte_ms", t.first_byte_ms());
-    ms("timings.total_ms", t.total_ms());
-    if (!why.empty()) return why;
-  }
-  if (url && r.http_status() > 999) return "http_status is over 999";
-  if (cpu && r.ok() && !r.has_result()) return "a cpu task reported ok without its result";
-  return "";
+  return kind.check(spec, r);
 }
 
 void ClearCoordinatorFields(pb::Result* r) {

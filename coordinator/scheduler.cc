@@ -23,6 +23,7 @@ std::string Seconds(double ms) {
 
 Scheduler::Scheduler(SchedulerOptions options, const Clock& clock)
     : options_(options), clock_(clock) {
+  std::fill(std::begin(ewma_), std::end(ewma_), -1.0);
   tasks_.reserve(8192);
 }
 
@@ -61,6 +62,7 @@ WorkerId Scheduler::AddWorker(const WorkerInfo& info) {
   w.info = info;
   w.info.concurrency = std::clamp<uint32_t>(info.concurrency, 1, kMaxWorkerConcurrency);
   w.info.threads = std::clamp<uint32_t>(info.threads, 1, w.info.concurrency);
+  w.info.processes = std::clamp<uint32_t>(info.processes, 1, w.info.concurrency);
   // 0: no preference of its own (the coordinator's --batch).
   uint32_t batch = info.max_batch == 0 ? options_.max_batch : info.max_batch;
   w.info.max_batch = std::max<uint32_t>(1, std::min<uint32_t>(batch, options_.max_batch));
@@ -99,17 +101,17 @@ const WorkerInfo* Scheduler::Info(WorkerId worker) const {
 // each kind counted at its own estimate, and never a task whose duration
 // nothing is known of yet. Long tasks are never queued behind each other
 // (load balancing); tiny ones travel in batches (throughput).
-bool Scheduler::CanTake(const Worker& w, bool cpu, double est) const {
+bool Scheduler::CanTake(const Worker& w, int cls, double est) const {
   if (w.isolated || w.reserved || !w.ready) return false;
   if (w.in_flight >= Limit(w)) return false;
-  if (HasFreeSlot(w, cpu)) return true;
+  if (HasFreeSlot(w, cls)) return true;
   // A worker stuck on a long task gets no prefetch: what it would hold
   // could not start until the long task ends, while others sit idle. Near
   // the end of the input nobody does: the last tasks go to free slots, not
   // into one worker's queue while another worker has nothing left to do.
   if (w.straggling || !prefetch_allowed_ || est < 0) return false;
-  uint32_t slots = cpu ? w.info.threads : w.info.concurrency;
-  const Queued& q = w.queued[cpu];
+  uint32_t slots = Slots(w, cls);
+  const Queued& q = w.queued[cls];
   if (q.ms + std::max(est, 1e-3) > slots * options_.prefetch_ms) return false;
   // Tiny tasks: several batches in flight. Others: at most one more task
   // per slot, so a slot that frees starts its next task without waiting
@@ -124,7 +126,15 @@ bool Scheduler::HasRoom(const Worker& w) const {
   for (double e : ewma_) {
     if (e >= 0 && (cheapest < 0 || e < cheapest)) cheapest = e;
   }
-  return CanTake(w, false, cheapest);
+  return CanTake(w, 0, cheapest);
+}
+
+int Scheduler::ClassOf(const Task& t) {
+  switch (KindOf(t.spec).resource) {
+    case Resource::kCpu: return 1;
+    case Resource::kProcess: return 2;
+    default: return 0;
+  }
 }
 
 Scheduler::Task* Scheduler::Current(const LeaseCheck& c) {
@@ -152,13 +162,13 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     t.lease_start_ms = now;
     t.deadline_ms = 0;  // set when the worker reports the start
     t.started = false;
-    bool cpu = IsCpu(t);
-    t.in_slot = HasFreeSlot(w, cpu);
+    int cls = ClassOf(t);
+    t.in_slot = HasFreeSlot(w, cls);
     t.queued_est_ms = -1;
     if (!t.in_slot) {
       t.queued_est_ms = std::max(Estimate(t.spec), 1e-3);
-      w.queued[cpu].ms += t.queued_est_ms;
-      ++w.queued[cpu].count;
+      w.queued[cls].ms += t.queued_est_ms;
+      ++w.queued[cls].count;
     } else {
       // A lease sent into a free slot starts on arrival: if neither its
       // start nor any other sign of work follows, the worker is stalled
@@ -171,7 +181,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
       w.awaiting_est_ms = std::max(w.awaiting_est_ms, Estimate(t.spec));
     }
     if (w.in_flight++ == 0) w.busy_since_ms = now;
-    if (cpu) ++w.in_flight_cpu;
+    ++w.in_flight_class[cls];
     t.lease_pos = static_cast<uint32_t>(w.leases.size());
     w.leases.push_back(t.id);
     ++leased_;
@@ -245,7 +255,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
 
   // Ready tasks: spread over the workers with room, a fair share each per
   // round, so a short queue does not all land on the first worker.
-  std::deque<uint32_t> skipped;  // cpu tasks no worker can take right now
+  std::deque<uint32_t> skipped;  // cpu or process tasks this worker cannot take right now
   while (!ready_.empty()) {
     size_t with_room = 0;
     for (auto& [wid, w] : workers_) with_room += HasRoom(w);
@@ -261,10 +271,10 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
           continue;
         }
         Task& t = it->second;
-        if (!CanTake(w, IsCpu(t), Estimate(t.spec))) {
-          // A cpu task this worker cannot start: let the others try it, and
-          // keep looking for work this worker can do.
-          if (IsCpu(t) && HasRoom(w)) {
+        if (!CanTake(w, ClassOf(t), Estimate(t.spec))) {
+          // A cpu or process task this worker cannot start: let the others
+          // try it, and keep looking for work this worker can do.
+          if (ClassOf(t) != 0 && HasRoom(w)) {
             skipped.push_back(t.id);
             ready_.pop_front();
             continue;
@@ -276,7 +286,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
         ++given;
         progress = true;
       }
-      // Give skipped cpu tasks back to the front, in order, for the next worker.
+      // Give skipped tasks back to the front, in order, for the next worker.
       while (!skipped.empty()) {
         ready_.push_front(skipped.back());
         skipped.pop_back();
@@ -329,7 +339,7 @@ void Scheduler::Decorate(FinishedTask& f) const {
 // A prefetched lease stops counting as queued work once it starts or ends.
 void Scheduler::Unqueue(Worker& w, Task& t) {
   if (t.queued_est_ms < 0) return;
-  Queued& q = w.queued[IsCpu(t)];
+  Queued& q = w.queued[ClassOf(t)];
   q.ms = std::max(0.0, q.ms - t.queued_est_ms);
   if (q.count > 0 && --q.count == 0) q.ms = 0;  // no drift from float sums
   t.queued_est_ms = -1;
@@ -340,7 +350,7 @@ void Scheduler::Release(Task& t) {
   if (wit != workers_.end()) {
     Worker& w = wit->second;
     if (--w.in_flight == 0) stats_[wit->first].busy_ms += clock_.NowMs() - w.busy_since_ms;
-    if (IsCpu(t)) --w.in_flight_cpu;
+    --w.in_flight_class[ClassOf(t)];
     Unqueue(w, t);
     // No unstarted lease in a slot left: nothing to wait for (a lease
     // rejected or cancelled must not leave an idle worker looking stalled).

@@ -60,6 +60,7 @@ struct WorkerInfo {
   uint32_t pid = 0;
   uint32_t concurrency = 1;  // tasks in flight at once, any kind (capped)
   uint32_t threads = 1;      // of which cpu tasks (capped at concurrency)
+  uint32_t processes = 1;    // of which child processes (capped at concurrency)
   uint32_t max_batch = 256;  // capped at SchedulerOptions::max_batch
   // This run's own local worker (it showed the per-run token): full credit
   // from the start, and its death is an observed fact (an exit status).
@@ -211,7 +212,10 @@ class Scheduler {
     bool in_slot = false;         // sent into a free slot: it starts on arrival
     double queued_est_ms = -1;    // >= 0: counted in its worker's queued work
   };
-  // Per resource class (0: io, the event loop's slots; 1: cpu threads).
+  // Slot classes, from the kind's Resource: 0 the event loop's slots (io,
+  // and inline kinds, which hold one for an instant), 1 cpu threads, 2
+  // child processes. Every class also counts against `concurrency`.
+  static constexpr int kClasses = 3;
   struct Queued {
     double ms = 0;  // expected work of prefetched, unstarted leases
     uint32_t count = 0;
@@ -231,8 +235,8 @@ class Scheduler {
     uint32_t awaiting = 0;  // leases sent into free slots, not yet started
     uint32_t credit = 0;    // leases it may hold (remote workers)
     uint32_t in_flight = 0;
-    uint32_t in_flight_cpu = 0;
-    Queued queued[2];
+    uint32_t in_flight_class[kClasses] = {};  // [0] unused: io is bounded by in_flight alone
+    Queued queued[kClasses];
     bool isolated = false;        // running a suspect alone
     bool reserved = false;        // draining so a waiting suspect can run alone
     bool straggling = false;      // holds a lease far older than tasks take: no prefetch
@@ -245,7 +249,10 @@ class Scheduler {
     uint32_t attempt;
   };
 
-  bool IsCpu(const Task& t) const { return t.spec.has_cpu(); }
+  static int ClassOf(const Task& t);
+  static uint32_t Slots(const Worker& w, int cls) {
+    return cls == 1 ? w.info.threads : cls == 2 ? w.info.processes : w.info.concurrency;
+  }
   // Expected duration of a task of this kind from the ones seen so far;
   // -1 when none has finished yet. Each kind has its own: a noop's zero
   // must not make a sleep look cheap.
@@ -258,8 +265,8 @@ class Scheduler {
   void FinishFailed(Task& t, Code code, const std::string& error);
   void ChargeOrFail(Task& t, Code code, const std::string& note, const std::string& error);
   // A slot of this class free: a lease sent now starts on arrival.
-  static bool HasFreeSlot(const Worker& w, bool cpu) {
-    return w.in_flight < w.info.concurrency && (!cpu || w.in_flight_cpu < w.info.threads);
+  static bool HasFreeSlot(const Worker& w, int cls) {
+    return w.in_flight < w.info.concurrency && (cls == 0 || w.in_flight_class[cls] < Slots(w, cls));
   }
   // What the worker counts for in the window: its granted credit, at most
   // its slots and one batch.
@@ -271,7 +278,7 @@ class Scheduler {
     w.awaiting_since_ms = -1;
   }
   void RetryLater(Task& t, const std::string& note);
-  bool CanTake(const Worker& w, bool cpu, double est) const;
+  bool CanTake(const Worker& w, int cls, double est) const;
   bool HasRoom(const Worker& w) const;
   uint32_t Limit(const Worker& w) const;
   void RemoveWorker(WorkerId id, const std::string& reason, bool blame);
@@ -288,7 +295,7 @@ class Scheduler {
   size_t leased_ = 0;
   size_t capacity_ = 0;  // what the window is sized from
   std::vector<FinishedTask> finished_;
-  double ewma_[8] = {-1, -1, -1, -1, -1, -1, -1, -1};  // by TaskSpec::what_case()
+  double ewma_[64];  // by TaskSpec::what_case(); -1: none finished yet
   // (deadline + slack, lease), in time order: every task has the same
   // timeout, and starts are heard in time order.
   std::deque<std::pair<double, LeaseCheck>> deadlines_;

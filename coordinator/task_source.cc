@@ -11,7 +11,7 @@ namespace taskfarm {
 namespace {
 
 ParsedLine ParseOne(std::string_view line, const TaskSourceOptions& options) {
-  if (!options.urls_only) return ParseTaskLine(line, {.allow_fault_tasks = options.allow_fault_tasks});
+  if (!options.urls_only) return ParseTaskLine(line, {.allow_test_kinds = options.allow_test_kinds});
   // --urls: the same language, with the `url` prefix implied.
   size_t start = line.find_first_not_of(" \t\r");
   if (start == std::string_view::npos || line[start] == '#') return {};

@@ -21,7 +21,7 @@ namespace taskfarm {
 struct TaskSourceOptions {
   std::string path;            // "-": standard input
   bool urls_only = false;      // every line is a URL (--urls)
-  bool allow_fault_tasks = false;
+  bool allow_test_kinds = false;
   size_t max_errors = 20;      // report at most this many bad lines
 };
 

@@ -10,7 +10,7 @@ namespace taskfarm {
 namespace {
 
 const ParseOptions kDefault{};
-const ParseOptions kFaults{.allow_fault_tasks = true};
+const ParseOptions kFaults{.allow_test_kinds = true};
 
 // Parses a line that must be a task; fails the test otherwise.
 pb::TaskSpec MustParse(std::string_view line, const ParseOptions& options = kDefault) {

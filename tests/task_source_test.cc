@@ -179,7 +179,7 @@ TEST_F(TaskSourceTest, FaultTasksOnlyWhenAllowed) {
   ASSERT_EQ(refused.errors.size(), 1u);
   EXPECT_EQ(refused.errors[0].rfind(path + ":2: unknown task kind 'fault'", 0), 0u) << refused.errors[0];
 
-  TaskSource::Opened allowed = TaskSource::Open({.path = path, .allow_fault_tasks = true});
+  TaskSource::Opened allowed = TaskSource::Open({.path = path, .allow_test_kinds = true});
   ASSERT_NE(allowed.source, nullptr);
   std::vector<SourcedTask> tasks = Drain(*allowed.source);
   ASSERT_EQ(tasks.size(), 2u);

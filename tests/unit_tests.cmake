@@ -3,6 +3,7 @@
 # include(GoogleTest).
 add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/task_parser_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/task_kind_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/quote_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/frame_codec_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/cpu_kernels_test.cc

@@ -146,6 +146,15 @@ void HttpFetcher::Cancel(uint64_t token) {
   transfers_.erase(it);
 }
 
+void HttpFetcher::CancelAll() {
+  for (auto& [token, t] : transfers_) {
+    curl_multi_remove_handle(multi_.get(), t->easy.get());
+    idle_.push_back(std::move(t->easy));
+  }
+  transfers_.clear();
+  rejected_.clear();
+}
+
 CURLMcode HttpFetcher::Poll(curl_waitfd* extra, unsigned extra_count, int timeout_ms) {
   return curl_multi_poll(multi_.get(), extra, extra_count, timeout_ms, nullptr);
 }

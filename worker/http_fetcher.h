@@ -53,6 +53,8 @@ class HttpFetcher {
 
   // Abandons a transfer; no result is produced for it.
   void Cancel(uint64_t token);
+  // Abandons every transfer (and any failure not yet reported).
+  void CancelAll();
 
   // Waits up to timeout_ms for transfer activity, readability of the extra
   // fds, or Wakeup(). Returns curl's multi result code.

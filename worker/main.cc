@@ -1,7 +1,10 @@
 // worker: runs tasks for a taskfarm coordinator. Parses flags, calls RunWorker.
 #include <CLI/CLI.hpp>
 
+#include <set>
+
 #include "common/duration.h"
+#include "common/task_kind.h"
 #include "common/zmq_util.h"
 #include "worker/worker.h"
 
@@ -10,9 +13,11 @@ int main(int argc, char** argv) {
   CLI::App app{"taskfarm worker: connects to a coordinator and runs the tasks it hands out"};
   app.add_option("--connect", config.connect, "Coordinator endpoint, e.g. tcp://10.0.0.1:5555")->required();
   app.add_option("--name", config.name, "Name shown in results (default HOST:PID)");
-  app.add_option("--concurrency", config.concurrency, "URL and sleep tasks in flight at once")
+  app.add_option("--concurrency", config.concurrency, "Tasks in flight at once, any kind (URLs and sleeps overlap)")
       ->default_val(32)->check(CLI::Range(1, 100000));
-  app.add_option("--threads", config.threads, "CPU tasks at once, one thread each")
+  app.add_option("--threads", config.threads, "Of those, CPU tasks at once, one thread each")
+      ->default_val(1)->check(CLI::Range(1, 1024));
+  app.add_option("--processes", config.processes, "Of those, tasks that run a child process, at once")
       ->default_val(1)->check(CLI::Range(1, 1024));
   bool no_reuse = false;
   app.add_flag("--no-reuse", no_reuse, "Open a new HTTP connection for every URL");
@@ -26,7 +31,17 @@ int main(int argc, char** argv) {
       ->default_val(2.0)->check(CLI::Range(0.0, 1000.0));
   app.add_option("--parent-pid", config.parent_pid, "Exit when this process is no longer the parent")
       ->group("");  // set by the coordinator for the workers it starts
-  app.add_flag("--enable-fault-tasks", config.enable_fault_tasks, "Run test-only fault tasks")->group("");
+  // One flag per kind that needs the worker's consent (the kinds table says
+  // which); test-only ones stay out of --help.
+  std::set<std::string> flags_given;
+  std::set<std::string_view> flags_added;
+  for (const taskfarm::TaskKind* kind : taskfarm::AllKinds()) {
+    if (kind->worker_flag.empty() || !flags_added.insert(kind->worker_flag).second) continue;
+    std::string flag(kind->worker_flag);
+    app.add_flag_callback(flag, [&flags_given, flag] { flags_given.insert(flag); },
+                          "Run " + std::string(kind->name) + " tasks")
+        ->group(kind->test_only ? "" : "Options");
+  }
   app.add_flag("--forever", config.forever, "After a run ends, wait for the next one");
   double coordinator_timeout_s = 10;
   app.add_option("--coordinator-timeout", coordinator_timeout_s,
@@ -42,6 +57,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   config.reuse_connections = !no_reuse;
+  config.opt_ins.assign(flags_given.begin(), flags_given.end());
   config.coordinator_timeout_ms = coordinator_timeout_s * 1000;
   if (std::string err = taskfarm::CheckEndpoint(config.connect); !err.empty()) {
     std::fprintf(stderr, "worker: %s\n", err.c_str());

@@ -1,6 +1,8 @@
 // The worker event loop. One thread owns the ZeroMQ socket and libcurl's
-// multi handle; curl_multi_poll waits on libcurl's sockets and on the
-// socket's ZMQ_FD together (see docs/ARCHITECTURE.md for why this way).
+// multi handle; curl_multi_poll waits on libcurl's sockets, the socket's
+// ZMQ_FD and every executor's descriptors together (see
+// docs/ARCHITECTURE.md for why this way). The loop owns leases, slots and
+// messages; the executors (worker/executor.h) run the tasks.
 #include "worker/worker.h"
 
 #include <signal.h>
@@ -30,12 +32,12 @@
 #include "common/frame_codec.h"
 #include "common/quote.h"
 #include "common/status.h"
-#include "common/task_parser.h"
+#include "common/task_kind.h"
 #include "common/thread_stats.h"
 #include "common/zmq_util.h"
-#include "worker/cpu_pool.h"
 #include "worker/curl_handles.h"
-#include "worker/http_fetcher.h"
+#include "worker/executor.h"
+#include "worker/url_executor.h"
 
 namespace taskfarm {
 namespace {
@@ -59,32 +61,22 @@ constexpr size_t kMaxErrorBytes = 4096;
 double RoundUs(double ms) { return std::round(ms * 1000.0) / 1000.0; }
 
 
-enum class Slot { kIo, kCpu, kInline };
+// Queues of leases waiting for a slot, by Resource (kInline last).
+constexpr int kQueues = kSlotResources + 1;
 
-Slot SlotOf(const pb::TaskSpec& spec) {
-  switch (spec.what_case()) {
-    case pb::TaskSpec::kUrl:
-    case pb::TaskSpec::kSleep:
-      return Slot::kIo;
-    case pb::TaskSpec::kCpu:
-      return Slot::kCpu;
-    default:
-      return Slot::kInline;
-  }
-}
+int ResourceIndex(Resource r) { return static_cast<int>(r); }
 
 // One leased task, from arrival to result.
 struct Lease {
   pb::Assignment assignment;
+  const TaskKind* kind = nullptr;
+  Executor* executor = nullptr;  // nullptr: this worker has none for the kind
   bool started = false;
   double start_ms = 0;          // steady clock
   double started_unix_ms = 0;
-  double deadline_ms = 0;       // steady clock; 0: none
-  double wake_ms = 0;           // sleep tasks: when the timer fires
   double cpu_user_ms = 0;       // io tasks: their share of the loop's CPU
   double cpu_sys_ms = 0;
   double cpu_wait_ms = 0;
-  bool timed_out = false;
 };
 
 class WorkerLoop {
@@ -92,10 +84,13 @@ class WorkerLoop {
   explicit WorkerLoop(const WorkerConfig& config)
       : config_(config),
         name_(config.name.empty() ? HostName() + ":" + std::to_string(getpid()) : config.name),
-        fetcher_(FetchOptions{.reuse_connections = config.reuse_connections,
-                              .max_body_bytes = config.max_body_bytes,
-                              .low_speed_seconds = config.stall_timeout_s}),
-        cpu_(std::max(1, config.threads), [this] { fetcher_.Wakeup(); }) {}
+        context_{config, [this] { executors_.url->Wakeup(); }, [this] { FlushResults(); }},
+        executors_(MakeExecutors(context_)) {
+    for (auto& [what, executor] : executors_.by_kind) by_field_[static_cast<size_t>(what)] = executor.get();
+    limit_[ResourceIndex(Resource::kIo)] = std::max(1, config.concurrency);
+    limit_[ResourceIndex(Resource::kCpu)] = std::max(1, config.threads);
+    limit_[ResourceIndex(Resource::kProcess)] = std::max(1, config.processes);
+  }
 
   int Run(int signal_fd);
 
@@ -108,7 +103,9 @@ class WorkerLoop {
   void Handle(const pb::Frame& frame);
   void Accept(const pb::Assignment& a);
   void StartReady();
-  void Start(Lease& lease);
+  bool Startable() const;
+  void Start(uint64_t key, Lease& lease);
+  void Release(const Lease& lease);
   void Complete(uint64_t key, pb::Result result, bool retryable);
   void Fail(uint64_t key, Code code, std::string error);
   // Collects finished tasks; true if any finished.
@@ -135,8 +132,14 @@ class WorkerLoop {
   std::optional<zmq::socket_t> socket_;
   int connections_ = 0;
   bool warned_handshake_ = false;
-  HttpFetcher fetcher_;
-  CpuPool cpu_;
+  ExecutorContext context_;
+  Executors executors_;
+  Executor* by_field_[64] = {};  // by TaskSpec field number
+  int limit_[kSlotResources] = {};
+  int running_[kSlotResources] = {};
+  int running_total_ = 0;        // across resources: bounded by --concurrency
+  std::vector<Finished> finished_;  // reused by CollectDone
+  std::vector<curl_waitfd> waits_;  // reused by the loop's wait
 
   bool registered_ = false;
   double next_hello_ms_ = 0;
@@ -149,10 +152,7 @@ class WorkerLoop {
   bool quit_ = false;
 
   std::unordered_map<uint64_t, Lease> leases_;
-  std::deque<uint64_t> waiting_io_, waiting_cpu_, waiting_inline_;
-  int io_running_ = 0;
-  int cpu_running_ = 0;
-  std::multimap<double, uint64_t> sleep_timers_;  // wake time -> lease
+  std::deque<uint64_t> waiting_[kQueues];  // by Resource
   // Results wait in a reused frame: Clear() keeps the repeated field's
   // elements, so a steady stream of results allocates nothing per result.
   pb::Frame results_frame_;
@@ -272,6 +272,7 @@ void WorkerLoop::SendHello() {
   h->set_cores(std::thread::hardware_concurrency());
   h->set_concurrency(static_cast<uint32_t>(std::max(1, config_.concurrency)));
   h->set_threads(static_cast<uint32_t>(std::max(1, config_.threads)));
+  h->set_processes(static_cast<uint32_t>(std::max(1, config_.processes)));
   h->set_max_batch(static_cast<uint32_t>(std::max(1, config_.max_batch)));
   h->set_local_token(config_.local_token);
   // ZMQ_EVENTS processes the socket's pending commands, which attaches a
@@ -325,15 +326,9 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
       uint64_t key = LeaseKey(frame.cancel().task_id(), frame.cancel().attempt());
       auto it = leases_.find(key);
       if (it == leases_.end()) break;
-      Slot slot = SlotOf(it->second.assignment.spec());
-      if (it->second.started) {
-        if (slot == Slot::kIo) {
-          fetcher_.Cancel(key);
-          --io_running_;
-        } else if (slot == Slot::kCpu) {
-          cpu_.Cancel(key);  // its thread frees the slot when it returns
-          --cpu_running_;
-        }
+      if (it->second.started && it->second.executor) {
+        it->second.executor->Cancel(key);
+        Release(it->second);
       }
       leases_.erase(it);
       break;
@@ -386,51 +381,66 @@ void WorkerLoop::Accept(const pb::Assignment& a) {
   if (leases_.count(key)) return;  // a duplicate delivery
   Lease lease;
   lease.assignment = a;
+  lease.kind = &KindOf(a.spec());
+  size_t field = static_cast<size_t>(a.spec().what_case());
+  lease.executor = field < std::size(by_field_) ? by_field_[field] : nullptr;
+  waiting_[ResourceIndex(lease.kind->resource)].push_back(key);
   leases_.emplace(key, std::move(lease));
-  switch (SlotOf(a.spec())) {
-    case Slot::kIo: waiting_io_.push_back(key); break;
-    case Slot::kCpu: waiting_cpu_.push_back(key); break;
-    case Slot::kInline: waiting_inline_.push_back(key); break;
-  }
 }
 
-// --concurrency bounds the tasks running at once, any kind; --threads bounds
-// how many of them are cpu tasks. Inline tasks (noop) finish at once.
+// --concurrency bounds the tasks running at once, any kind; --threads how
+// many of them are cpu tasks, --processes how many are child processes.
+// Inline tasks (noop) finish at once and take no slot.
 void WorkerLoop::StartReady() {
-  const int total = std::max(1, config_.concurrency);
-  const int threads = std::max(1, config_.threads);
-  auto pop = [&](std::deque<uint64_t>& q) -> Lease* {
+  auto pop = [&](std::deque<uint64_t>& q) -> std::pair<uint64_t, Lease*> {
     while (!q.empty()) {
-      auto it = leases_.find(q.front());
+      uint64_t key = q.front();
       q.pop_front();
-      if (it != leases_.end()) return &it->second;  // else cancelled while waiting
+      auto it = leases_.find(key);
+      if (it != leases_.end()) return {key, &it->second};  // else cancelled while waiting
     }
-    return nullptr;
+    return {0, nullptr};
   };
-  while (Lease* l = pop(waiting_inline_)) Start(*l);
-  while (io_running_ + cpu_running_ < total && cpu_running_ < threads && !waiting_cpu_.empty()) {
-    if (Lease* l = pop(waiting_cpu_)) {
-      ++cpu_running_;
-      Start(*l);
-    }
+  for (auto [key, l] = pop(waiting_[ResourceIndex(Resource::kInline)]); l;
+       std::tie(key, l) = pop(waiting_[ResourceIndex(Resource::kInline)])) {
+    Start(key, *l);
   }
-  while (io_running_ + cpu_running_ < total && !waiting_io_.empty()) {
-    if (Lease* l = pop(waiting_io_)) {
-      ++io_running_;
-      Start(*l);
+  // The scarcer resources first: a free thread or process slot is not left
+  // idle behind a queue of URLs.
+  for (Resource r : {Resource::kCpu, Resource::kProcess, Resource::kIo}) {
+    int i = ResourceIndex(r);
+    while (running_total_ < limit_[0] && running_[i] < limit_[i] && !waiting_[i].empty()) {
+      auto [key, l] = pop(waiting_[i]);
+      if (!l) break;
+      ++running_[i];
+      ++running_total_;
+      Start(key, *l);
     }
   }
 }
 
-void WorkerLoop::Start(Lease& lease) {
+// Whether a waiting task could start now.
+bool WorkerLoop::Startable() const {
+  if (!waiting_[ResourceIndex(Resource::kInline)].empty()) return true;
+  if (running_total_ >= limit_[0]) return false;
+  for (int i = 0; i < kSlotResources; ++i) {
+    if (!waiting_[i].empty() && running_[i] < limit_[i]) return true;
+  }
+  return false;
+}
+
+void WorkerLoop::Release(const Lease& lease) {
+  if (lease.kind->resource == Resource::kInline) return;
+  --running_[ResourceIndex(lease.kind->resource)];
+  --running_total_;
+}
+
+void WorkerLoop::Start(uint64_t key, Lease& lease) {
   const pb::Assignment& a = lease.assignment;
-  uint64_t key = LeaseKey(a.task_id(), a.attempt());
   lease.started = true;
   lease.start_ms = clock_.NowMs();
   lease.started_unix_ms = UnixMs();
-  if (a.timeout_ms() > 0) lease.deadline_ms = lease.start_ms + a.timeout_ms();
-  const pb::TaskSpec& spec = a.spec();
-  if (spec.what_case() != pb::TaskSpec::kNoop && spec.what_case() != pb::TaskSpec::WHAT_NOT_SET) {
+  if (lease.kind->resource != Resource::kInline) {
     // Say that it started: the coordinator's deadline for it runs from
     // here, not from when it was sent (it may have waited behind others),
     // and a worker that starts what it is given is visibly working. Rides
@@ -440,43 +450,22 @@ void WorkerLoop::Start(Lease& lease) {
     started->set_task_id(a.task_id());
     started->set_attempt(a.attempt());
   }
-  switch (spec.what_case()) {
-    case pb::TaskSpec::kUrl:
-      fetcher_.Start(key, spec.url().url(), a.timeout_ms());
-      break;
-    case pb::TaskSpec::kSleep: {
-      double ms = spec.sleep().ms();
-      if (a.timeout_ms() > 0 && a.timeout_ms() < ms) {
-        ms = a.timeout_ms();
-        lease.timed_out = true;
-      }
-      lease.wake_ms = lease.start_ms + ms;
-      sleep_timers_.emplace(lease.wake_ms, key);
-      break;
-    }
-    case pb::TaskSpec::kCpu:
-      cpu_.Submit(key, spec.cpu());
-      break;
-    case pb::TaskSpec::kNoop: {
-      pb::Result r;
-      r.set_ok(true);
-      Complete(key, std::move(r), false);
-      break;
-    }
-    case pb::TaskSpec::kFault:
-      if (!config_.enable_fault_tasks) {
-        Fail(key, Code::kInvalidArgument, "fault tasks are disabled on this worker");
-        break;
-      }
-      if (spec.fault().action() == "kill") {
-        FlushResults();
-        raise(SIGKILL);
-      }
-      // "hang": stop answering, as a stuck task would, until killed.
-      for (;;) pause();
-    default:
-      Fail(key, Code::kInvalidArgument, "this worker does not know the task's kind");
+  if (!lease.executor) {
+    Fail(key, Code::kInvalidArgument, "this worker does not know the task's kind");
+    return;
   }
+  const std::string_view flag = lease.kind->worker_flag;
+  if (!flag.empty() && std::find(config_.opt_ins.begin(), config_.opt_ins.end(), flag) == config_.opt_ins.end()) {
+    Fail(key, Code::kPermissionDenied,
+         "worker " + name_ + " does not run " + std::string(lease.kind->name) + " tasks; start it with " +
+             std::string(flag) + " to allow them");
+    return;
+  }
+  lease.executor->Start(TaskStart{.token = key,
+                                  .assignment = &lease.assignment,
+                                  .now_ms = lease.start_ms,
+                                  .deadline_ms = a.timeout_ms() > 0 ? lease.start_ms + a.timeout_ms() : 0,
+                                  .worker_name = name_});
 }
 
 // Fills in what every result carries and queues it for the next batch.
@@ -508,9 +497,7 @@ void WorkerLoop::Complete(uint64_t key, pb::Result result, bool retryable) {
   o->set_started_unix_ms(lease.started_unix_ms);
   *o->mutable_result() = std::move(result);
   if (pending_.outcomes_size() == 1 && pending_.started_size() == 0) oldest_pending_ms_ = now;
-  Slot slot = SlotOf(a.spec());
-  if (slot == Slot::kIo) --io_running_;
-  if (slot == Slot::kCpu) --cpu_running_;
+  if (lease.started) Release(lease);
   leases_.erase(it);
 }
 
@@ -525,72 +512,11 @@ void WorkerLoop::Fail(uint64_t key, Code code, std::string error) {
 bool WorkerLoop::CollectDone() {
   int before = pending_.outcomes_size();
   size_t leases_before = leases_.size();
-  std::vector<FetchResult> fetched;
-  fetcher_.Perform(&fetched);
-  for (FetchResult& f : fetched) {
-    pb::Result r;
-    r.set_ok(f.code == Code::kOk);
-    r.set_http_status(static_cast<uint32_t>(f.http_status));
-    r.set_bytes(static_cast<uint32_t>(f.bytes));
-    *r.mutable_timings() = f.timings;
-    if (f.code != Code::kOk) {
-      r.set_error(f.error);
-      r.set_error_code(std::string(CodeName(f.code)));
-    }
-    Complete(f.token, std::move(r), IsRetryable(f.code));
-  }
-  for (CpuDone& d : cpu_.TakeDone()) {
-    auto it = leases_.find(d.token);
-    if (it == leases_.end()) continue;  // cancelled by the coordinator
-    pb::Result r;
-    r.set_cpu_user_ms(d.user_ms);
-    r.set_cpu_sys_ms(d.sys_ms);
-    r.set_cpu_wait_ms(d.wait_ms);
-    if (d.answer) {
-      r.set_ok(true);
-      r.set_result(static_cast<uint32_t>(*d.answer));
-      Complete(d.token, std::move(r), false);
-    } else {
-      bool timed_out = it->second.timed_out;
-      Code code = timed_out ? Code::kDeadlineExceeded : Code::kInvalidArgument;
-      std::string error = timed_out
-          ? "cpu " + it->second.assignment.spec().cpu().kernel() + " " +
-                std::to_string(it->second.assignment.spec().cpu().n()) + " ran past the task timeout of " +
-                std::to_string(it->second.assignment.timeout_ms()) + " ms and was stopped"
-          : d.error;
-      r.set_ok(false);
-      r.set_error(error);
-      r.set_error_code(std::string(CodeName(code)));
-      Complete(d.token, std::move(r), IsRetryable(code));
-    }
-  }
   double now = clock_.NowMs();
-  while (!sleep_timers_.empty() && sleep_timers_.begin()->first <= now) {
-    uint64_t key = sleep_timers_.begin()->second;
-    sleep_timers_.erase(sleep_timers_.begin());
-    auto it = leases_.find(key);
-    if (it == leases_.end() || it->second.wake_ms == 0) continue;
-    if (it->second.timed_out) {
-      Fail(key, Code::kDeadlineExceeded,
-           "sleep " + std::to_string(it->second.assignment.spec().sleep().ms()) +
-               " ran past the task timeout of " + std::to_string(it->second.assignment.timeout_ms()) + " ms");
-    } else {
-      pb::Result r;
-      r.set_ok(true);
-      Complete(key, std::move(r), false);
-    }
-  }
-  bool finished = pending_.outcomes_size() != before || leases_.size() != leases_before;
-  // CPU tasks past their deadline are asked to stop; they report back.
-  if (cpu_running_ <= 0) return finished;
-  for (auto& [key, lease] : leases_) {
-    if (lease.started && lease.deadline_ms > 0 && !lease.timed_out && now >= lease.deadline_ms &&
-        lease.assignment.spec().has_cpu()) {
-      lease.timed_out = true;
-      cpu_.Cancel(key);
-    }
-  }
-  return finished;
+  finished_.clear();
+  for (auto& [what, executor] : executors_.by_kind) executor->Collect(now, &finished_);
+  for (Finished& f : finished_) Complete(f.token, std::move(f.result), f.retryable);
+  return pending_.outcomes_size() != before || leases_.size() != leases_before;
 }
 
 // The loop thread's CPU time since the last call, shared evenly among the
@@ -603,7 +529,8 @@ void WorkerLoop::ChargeLoopCpu() {
     last_rss_ms_ = t;
     max_rss_kb_ = static_cast<uint32_t>(PeakRssKb());
   }
-  if (io_running_ <= 0) {
+  const int io = ResourceIndex(Resource::kIo);
+  if (running_[io] <= 0) {
     loop_times_stale_ = true;  // what the loop uses now is nobody's to pay
     return;
   }
@@ -616,10 +543,10 @@ void WorkerLoop::ChargeLoopCpu() {
   double du = now.user_ms - loop_times_.user_ms, ds = now.sys_ms - loop_times_.sys_ms;
   double dw = now.wait_ms - loop_times_.wait_ms;
   loop_times_ = now;
-  if (io_running_ <= 0 || (du <= 0 && ds <= 0 && dw <= 0)) return;
-  double share = 1.0 / io_running_;
+  if (du <= 0 && ds <= 0 && dw <= 0) return;
+  double share = 1.0 / running_[io];
   for (auto& [key, lease] : leases_) {
-    if (lease.started && SlotOf(lease.assignment.spec()) == Slot::kIo) {
+    if (lease.started && lease.kind->resource == Resource::kIo) {
       lease.cpu_user_ms += du * share;
       lease.cpu_sys_ms += ds * share;
       lease.cpu_wait_ms += dw * share;
@@ -769,18 +696,11 @@ void WorkerLoop::SendRejections() {
 }
 
 void WorkerLoop::DropAllLeases() {
-  for (auto& [key, lease] : leases_) {
-    if (!lease.started) continue;
-    Slot slot = SlotOf(lease.assignment.spec());
-    if (slot == Slot::kIo) fetcher_.Cancel(key);
-    if (slot == Slot::kCpu) cpu_.Cancel(key);
-  }
+  for (auto& [what, executor] : executors_.by_kind) executor->CancelAll();
   leases_.clear();
-  waiting_io_.clear();
-  waiting_cpu_.clear();
-  waiting_inline_.clear();
-  sleep_timers_.clear();
-  io_running_ = cpu_running_ = 0;
+  for (auto& q : waiting_) q.clear();
+  for (int& n : running_) n = 0;
+  running_total_ = 0;
   pending_.Clear();
   // The coordinator has re-queued (or will) whatever we held: a rejection
   // still waiting would only name leases that are gone.
@@ -801,15 +721,9 @@ void WorkerLoop::HandBack() {
 int WorkerLoop::NextTimeoutMs() {
   double now = clock_.NowMs();
   double next = now + std::min(heartbeat_ms_, 1000.0);
-  if (!sleep_timers_.empty()) next = std::min(next, sleep_timers_.begin()->first);
+  for (auto& [what, executor] : executors_.by_kind) next = std::min(next, executor->NextWakeMs());
   if (!registered_) next = std::min(next, next_hello_ms_);
   if (HasPending()) next = std::min(next, oldest_pending_ms_ + config_.batch_delay_ms);
-  for (auto& [key, lease] : leases_) {
-    if (cpu_running_ <= 0) break;
-    if (lease.deadline_ms > 0 && !lease.timed_out && lease.assignment.spec().has_cpu()) {
-      next = std::min(next, lease.deadline_ms);
-    }
-  }
   double wait = next - now;
   if (wait <= 0) return 0;
   return static_cast<int>(wait) + 1;
@@ -855,7 +769,7 @@ int WorkerLoop::Run(int signal_fd) {
     now = clock_.NowMs();
     bool batch_full = pending_.outcomes_size() >= std::max(1, config_.max_batch);
     bool batch_old = HasPending() && now - oldest_pending_ms_ >= config_.batch_delay_ms;
-    bool more_now = Readable(*socket_) || !waiting_inline_.empty();
+    bool more_now = Readable(*socket_) || !waiting_[ResourceIndex(Resource::kInline)].empty();
     // Results leave when the batch is full, old enough, or the loop is about
     // to wait: a result never waits for company the loop cannot give it.
     if (batch_full || batch_old || !more_now) FlushResults();
@@ -876,16 +790,15 @@ int WorkerLoop::Run(int signal_fd) {
       continue;
     }
 
-    bool startable = (!waiting_io_.empty() || !waiting_cpu_.empty()) &&
-                     io_running_ + cpu_running_ < std::max(1, config_.concurrency) &&
-                     (!waiting_io_.empty() || cpu_running_ < std::max(1, config_.threads));
-    int timeout = (Readable(*socket_) || !waiting_inline_.empty() || startable) ? 0 : NextTimeoutMs();
+    int timeout = (Readable(*socket_) || Startable()) ? 0 : NextTimeoutMs();
+    waits_.clear();
+    waits_.push_back({zmq_fd, CURL_WAIT_POLLIN, 0});
+    if (signal_fd >= 0) waits_.push_back({signal_fd, CURL_WAIT_POLLIN, 0});
     // Until registered, the monitor wakes us when the handshake completes.
-    curl_waitfd fds[3] = {{zmq_fd, CURL_WAIT_POLLIN, 0}, {signal_fd, CURL_WAIT_POLLIN, 0}};
-    unsigned n_fds = signal_fd >= 0 ? 2 : 1;
-    if (!registered_ && monitor_) fds[n_fds++] = {monitor_->get(zmq::sockopt::fd), CURL_WAIT_POLLIN, 0};
-    fetcher_.Poll(fds, n_fds, timeout);
-    if (signal_fd >= 0 && (fds[1].revents & CURL_WAIT_POLLIN)) {
+    if (!registered_ && monitor_) waits_.push_back({monitor_->get(zmq::sockopt::fd), CURL_WAIT_POLLIN, 0});
+    for (auto& [what, executor] : executors_.by_kind) executor->AppendWaits(&waits_);
+    executors_.url->Poll(waits_, timeout);
+    if (signal_fd >= 0 && (waits_[1].revents & CURL_WAIT_POLLIN)) {
       signalfd_siginfo info{};
       if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
         std::fprintf(stderr, "worker %s: signal %u, handing back %zu task(s) and leaving\n", name_.c_str(),

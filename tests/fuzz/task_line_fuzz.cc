@@ -7,7 +7,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view line(reinterpret_cast<const char*>(data), size);
-  taskfarm::ParsedLine parsed = taskfarm::ParseTaskLine(line, {.allow_fault_tasks = true});
+  taskfarm::ParsedLine parsed = taskfarm::ParseTaskLine(line, {.allow_test_kinds = true});
   if (parsed.spec) {
     // A parsed task formats back to a line that parses to the same task.
     taskfarm::ParsedLine again = taskfarm::ParseTaskLine(taskfarm::FormatTask(*parsed.spec), {true});

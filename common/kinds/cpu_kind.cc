@@ -1,0 +1,56 @@
+// `cpu primes N`: a CPU kernel on a thread of the worker's CPU pool (the
+// tutorials' CPU-bound workload: count the primes below N).
+#include "common/quote.h"
+#include "common/task_kind.h"
+
+namespace taskfarm {
+namespace {
+
+std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
+  Words words = SplitWords(args);
+  if (words.size != 2) return "'cpu' takes a kernel and a number: cpu primes N";
+  if (words[0] != "primes") return "unknown cpu kernel " + Quote(words[0]) + " (known: primes)";
+  uint64_t n = 0;
+  // Primes below 2^32 keep the answer in 32 bits and any run finite.
+  std::string err = ParseNumber(words[1], 0, 4'000'000'000ULL, "cpu primes limit", &n);
+  if (!err.empty()) return err;
+  spec->mutable_cpu()->set_kernel("primes");
+  spec->mutable_cpu()->set_n(n);
+  return "";
+}
+
+std::string Print(const pb::TaskSpec& spec) {
+  return "cpu " + spec.cpu().kernel() + " " + std::to_string(spec.cpu().n());
+}
+
+std::string Describe(const pb::Result& r) {
+  if (r.task().rfind("cpu primes ", 0) != 0) return r.task() + " done";
+  return "primes below " + r.task().substr(11) + ": " + std::to_string(r.result());
+}
+
+bool HasOwnFields(const pb::Result& r) { return r.has_result(); }
+
+std::string Check(const pb::TaskSpec&, const pb::Result& r) {
+  if (r.ok() && !r.has_result()) return "a cpu task reported ok without its result";
+  return "";
+}
+
+}  // namespace
+
+extern const TaskKind kCpuKind{
+    .name = "cpu",
+    .what = pb::TaskSpec::kCpu,
+    .usage = "cpu primes N",
+    .example = "cpu primes 125000",
+    .resource = Resource::kCpu,
+    .worker_flag = "",
+    .test_only = false,
+    .color = "#f59e0b",
+    .parse = Parse,
+    .format = Print,
+    .describe = Describe,
+    .has_own_fields = HasOwnFields,
+    .check = Check,
+};
+
+}  // namespace taskfarm

@@ -1,0 +1,38 @@
+// `fault kill|hang`: test-only hooks that make the worker running them die
+// (SIGKILL) or stop answering, for the reliability tests.
+#include "common/task_kind.h"
+
+namespace taskfarm {
+namespace {
+
+std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
+  Words words = SplitWords(args);
+  if (words.size != 1 || (words[0] != "kill" && words[0] != "hang")) return "'fault' takes kill or hang";
+  spec->mutable_fault()->set_action(std::string(words[0]));
+  return "";
+}
+
+std::string Print(const pb::TaskSpec& spec) { return "fault " + spec.fault().action(); }
+std::string Describe(const pb::Result& r) { return r.task() + " done"; }
+bool HasOwnFields(const pb::Result&) { return false; }
+std::string Check(const pb::TaskSpec&, const pb::Result&) { return ""; }
+
+}  // namespace
+
+extern const TaskKind kFaultKind{
+    .name = "fault",
+    .what = pb::TaskSpec::kFault,
+    .usage = "fault kill|hang",
+    .example = "fault kill",
+    .resource = Resource::kInline,
+    .worker_flag = "--enable-fault-tasks",
+    .test_only = true,
+    .color = "#a855f7",
+    .parse = Parse,
+    .format = Print,
+    .describe = Describe,
+    .has_own_fields = HasOwnFields,
+    .check = Check,
+};
+
+}  // namespace taskfarm

@@ -1,0 +1,36 @@
+// `noop`: does nothing, at once. What a task costs the farm itself.
+#include "common/task_kind.h"
+
+namespace taskfarm {
+namespace {
+
+std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
+  if (SplitWords(args).size != 0) return "'noop' takes no argument";
+  spec->set_noop(true);
+  return "";
+}
+
+std::string Print(const pb::TaskSpec&) { return "noop"; }
+std::string Describe(const pb::Result&) { return "noop done"; }
+bool HasOwnFields(const pb::Result&) { return false; }
+std::string Check(const pb::TaskSpec&, const pb::Result&) { return ""; }
+
+}  // namespace
+
+extern const TaskKind kNoopKind{
+    .name = "noop",
+    .what = pb::TaskSpec::kNoop,
+    .usage = "noop",
+    .example = "noop",
+    .resource = Resource::kInline,
+    .worker_flag = "",
+    .test_only = false,
+    .color = "#94a3b8",
+    .parse = Parse,
+    .format = Print,
+    .describe = Describe,
+    .has_own_fields = HasOwnFields,
+    .check = Check,
+};
+
+}  // namespace taskfarm

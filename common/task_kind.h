@@ -1,0 +1,95 @@
+// A task kind as one unit: its name, how its line parses and prints, how a
+// finished task reads to a person, what a worker may report for it, and the
+// resource it occupies. The table of kinds (task_kinds.cc) is the only list
+// of them; parser, scheduler, console, result checks and reports all ask it.
+//
+//   const TaskKind* kind = FindKind("cpu");
+//   pb::TaskSpec spec;
+//   if (std::string err = kind->parse("primes 1000", {}, &spec); err.empty()) ...
+//   KindOf(spec).resource == Resource::kCpu
+//
+// Adding a kind: one proto message (a TaskSpec field), one file in
+// common/kinds/ defining its TaskKind, one row in task_kinds.cc, and one
+// executor on the worker side (worker/executor.h).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "proto/taskfarm.pb.h"
+
+namespace taskfarm {
+
+// What a running task occupies on a worker, and so which of its limits
+// bound it and whose durations the scheduler's estimates share.
+enum class Resource {
+  kIo,       // waits on the network or a timer on the worker's loop (--concurrency)
+  kCpu,      // a thread of the worker's CPU pool (--threads)
+  kProcess,  // a child process (--processes)
+  kInline,   // finishes the moment it starts: no slot
+};
+// Resources with slots: kIo, kCpu, kProcess (indexes 0..2).
+inline constexpr int kSlotResources = 3;
+
+struct ParseOptions {
+  bool allow_test_kinds = false;  // accept the test-only kinds (`fault kill|hang`)
+};
+
+struct TaskKind {
+  std::string_view name;          // the task line's first word and the record's `kind`
+  pb::TaskSpec::WhatCase what;    // its TaskSpec field
+  std::string_view usage;         // "url URL": the line's shape, for --help and errors
+  std::string_view example;       // a line of this kind, as a user would write it
+  Resource resource;
+  // A worker runs this kind only when started with this flag ("" : always).
+  // Any other worker answers such a task with a permanent failure.
+  std::string_view worker_flag;
+  bool test_only;                 // parsed only with ParseOptions::allow_test_kinds
+  std::string_view color;         // its color in every chart of the reports
+  // Fills `spec` from the text after the kind word (leading blanks skipped;
+  // no newline). Returns an error sentence, or "".
+  std::string (*parse)(std::string_view args, const ParseOptions& options, pb::TaskSpec* spec);
+  // The task line that `parse` reads back into `spec`.
+  std::string (*format)(const pb::TaskSpec& spec);
+  // What a finished, successful task did, in words ("Read 1,024 from URL");
+  // the console adds the worker and the times.
+  std::string (*describe)(const pb::Result& result);
+  // Whether `result` carries fields only this kind may set.
+  bool (*has_own_fields)(const pb::Result& result);
+  // The kind's own fields of a worker's result checked: "" when believable.
+  std::string (*check)(const pb::TaskSpec& spec, const pb::Result& result);
+};
+
+// The kind named `name`, or nullptr.
+[[nodiscard]] const TaskKind* FindKind(std::string_view name);
+// The kind of `spec`; a spec of no known kind gets a kind named "unknown"
+// whose parse and format refuse everything.
+[[nodiscard]] const TaskKind& KindOf(const pb::TaskSpec& spec);
+[[nodiscard]] std::span<const TaskKind* const> AllKinds();
+// "url, cpu, sleep, noop, exec or sh": the kinds a user may write.
+[[nodiscard]] std::string KindList();
+
+// ---- helpers for the kinds' own files
+
+// Up to four blank-separated words; `size` counts all of them (a fifth makes
+// a line wrong for every simple kind anyway). No allocation.
+struct Words {
+  std::string_view word[4];
+  size_t size = 0;
+  std::string_view operator[](size_t i) const { return word[i]; }
+};
+[[nodiscard]] Words SplitWords(std::string_view text);
+// Any ASCII whitespace: a stray CR (a file edited on Windows) or form feed
+// never ends up inside a URL or a number.
+[[nodiscard]] constexpr bool IsBlank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+// Parses a decimal number in [min, max]; returns an error sentence or "".
+[[nodiscard]] std::string ParseNumber(std::string_view word, uint64_t min, uint64_t max, std::string_view what,
+                                      uint64_t* out);
+// printf into a std::string (at most 511 bytes).
+[[nodiscard]] std::string Format(const char* format, ...) __attribute__((format(printf, 1, 2)));
+
+}  // namespace taskfarm

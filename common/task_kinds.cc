@@ -1,0 +1,120 @@
+// The table of task kinds, and the helpers their files share.
+#include <array>
+#include <charconv>
+#include <cstdarg>
+#include <cstdio>
+
+#include "common/quote.h"
+#include "common/task_kind.h"
+
+namespace taskfarm {
+
+// Defined in common/kinds/, one file each.
+extern const TaskKind kUrlKind, kCpuKind, kSleepKind, kNoopKind, kFaultKind;
+
+namespace {
+
+// The table: one row per kind, in the order --help and errors list them.
+constexpr const TaskKind* kKinds[] = {&kUrlKind, &kCpuKind, &kSleepKind, &kNoopKind, &kFaultKind};
+
+std::string Refuse(std::string_view, const ParseOptions&, pb::TaskSpec*) { return "unknown task kind"; }
+std::string Empty(const pb::TaskSpec&) { return ""; }
+std::string Nothing(const pb::Result&) { return ""; }
+bool None(const pb::Result&) { return false; }
+std::string Fine(const pb::TaskSpec&, const pb::Result&) { return ""; }
+
+constexpr TaskKind kUnknownKind{.name = "unknown",
+                                .what = pb::TaskSpec::WHAT_NOT_SET,
+                                .usage = "",
+                                .example = "",
+                                .resource = Resource::kInline,
+                                .worker_flag = "",
+                                .test_only = true,
+                                .color = "#94a3b8",
+                                .parse = Refuse,
+                                .format = Empty,
+                                .describe = Nothing,
+                                .has_own_fields = None,
+                                .check = Fine};
+
+// KindOf runs for every task the scheduler touches: a lookup by field number.
+constexpr size_t kMaxField = 64;
+std::array<const TaskKind*, kMaxField> ByField() {
+  std::array<const TaskKind*, kMaxField> by{};
+  for (const TaskKind*& k : by) k = &kUnknownKind;
+  for (const TaskKind* k : kKinds) by[static_cast<size_t>(k->what)] = k;
+  return by;
+}
+
+}  // namespace
+
+const TaskKind* FindKind(std::string_view name) {
+  for (const TaskKind* k : kKinds) {
+    if (k->name == name) return k;
+  }
+  return nullptr;
+}
+
+const TaskKind& KindOf(const pb::TaskSpec& spec) {
+  static const std::array<const TaskKind*, kMaxField> by_field = ByField();
+  size_t field = static_cast<size_t>(spec.what_case());
+  return field < kMaxField ? *by_field[field] : kUnknownKind;
+}
+
+std::span<const TaskKind* const> AllKinds() { return kKinds; }
+
+std::string KindList() {
+  std::string out;
+  size_t n = 0, shown = 0;
+  for (const TaskKind* k : kKinds) n += !k->test_only;
+  for (const TaskKind* k : kKinds) {
+    if (k->test_only) continue;
+    if (shown > 0) out += ++shown == n ? " or " : ", ";
+    else ++shown;
+    out += k->name;
+  }
+  return out;
+}
+
+Words SplitWords(std::string_view line) {
+  Words words;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && IsBlank(line[i])) ++i;
+    size_t start = i;
+    while (i < line.size() && !IsBlank(line[i])) ++i;
+    if (i > start) {
+      if (words.size < 4) words.word[words.size] = line.substr(start, i - start);
+      ++words.size;
+    }
+  }
+  return words;
+}
+
+std::string ParseNumber(std::string_view word, uint64_t min, uint64_t max, std::string_view what, uint64_t* out) {
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(word.data(), word.data() + word.size(), value);
+  if (ec == std::errc::result_out_of_range) {
+    return std::string(what) + " " + Quote(word) + " is too large (at most " + std::to_string(max) + ")";
+  }
+  if (ec != std::errc() || ptr != word.data() + word.size()) {
+    return std::string(what) + " " + Quote(word) + " is not a number";
+  }
+  if (value < min || value > max) {
+    return std::string(what) + " " + std::to_string(value) + " is out of range (" + std::to_string(min) + " to " +
+           std::to_string(max) + ")";
+  }
+  *out = value;
+  return "";
+}
+
+std::string Format(const char* format, ...) {
+  char buf[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buf, sizeof(buf), format, args);
+  va_end(args);
+  return buf;
+}
+
+}  // namespace taskfarm

@@ -1,0 +1,64 @@
+// The kinds table: every row is whole, and each kind's example line reads
+// back as itself.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "common/task_kind.h"
+#include "common/task_parser.h"
+
+namespace taskfarm {
+namespace {
+
+TEST(TaskKindTest, EveryKindHasAUniqueNameAndItsOwnTaskSpecField) {
+  std::set<std::string_view> names;
+  std::set<int> fields;
+  for (const TaskKind* k : AllKinds()) {
+    EXPECT_TRUE(names.insert(k->name).second) << k->name;
+    EXPECT_TRUE(fields.insert(k->what).second) << k->name;
+    EXPECT_EQ(FindKind(k->name), k);
+    EXPECT_FALSE(k->usage.empty()) << k->name;
+    EXPECT_FALSE(k->color.empty()) << k->name;
+    EXPECT_TRUE(k->parse && k->format && k->describe && k->has_own_fields && k->check) << k->name;
+  }
+}
+
+TEST(TaskKindTest, EachExampleLineParsesToItsKindAndFormatsBackUnchanged) {
+  for (const TaskKind* k : AllKinds()) {
+    ParsedLine p = ParseTaskLine(k->example, {.allow_test_kinds = true});
+    ASSERT_TRUE(p.error.empty()) << k->example << ": " << p.error;
+    ASSERT_TRUE(p.spec.has_value()) << k->example;
+    EXPECT_EQ(&KindOf(*p.spec), k);
+    EXPECT_EQ(FormatTask(*p.spec), k->example);
+  }
+}
+
+TEST(TaskKindTest, ASpecOfNoKnownKindIsTheUnknownKindAndFormatsToNothing) {
+  pb::TaskSpec empty;
+  EXPECT_EQ(KindOf(empty).name, "unknown");
+  EXPECT_EQ(FormatTask(empty), "");
+  EXPECT_EQ(FindKind("unknown"), nullptr);
+}
+
+TEST(TaskKindTest, TheKindListNamesEveryKindAUserMayWriteButNotTestOnlyOnes) {
+  std::string list = KindList();
+  for (const TaskKind* k : AllKinds()) {
+    EXPECT_EQ(list.find(k->name) != std::string::npos, !k->test_only) << k->name << " in " << list;
+  }
+  ParsedLine p = ParseTaskLine("frobnicate 3", {});
+  EXPECT_EQ(p.error, "unknown task kind 'frobnicate' (expected " + list + ")");
+}
+
+TEST(TaskKindTest, ResultFieldsOfOneKindAreClaimedByThatKindOnly) {
+  pb::Result url_fields;
+  url_fields.set_http_status(200);
+  pb::Result cpu_fields;
+  cpu_fields.set_result(7);
+  EXPECT_TRUE(FindKind("url")->has_own_fields(url_fields));
+  EXPECT_FALSE(FindKind("url")->has_own_fields(cpu_fields));
+  EXPECT_TRUE(FindKind("cpu")->has_own_fields(cpu_fields));
+  EXPECT_FALSE(FindKind("sleep")->has_own_fields(url_fields));
+}
+
+}  // namespace
+}  // namespace taskfarm

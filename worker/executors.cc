@@ -1,0 +1,25 @@
+// The executors a worker has: one row per kind that runs on workers.
+#include "worker/executor.h"
+#include "worker/url_executor.h"
+
+namespace taskfarm {
+
+// Defined in each executor's own file.
+std::unique_ptr<Executor> MakeCpuExecutor(const ExecutorContext& context);
+std::unique_ptr<Executor> MakeSleepExecutor(const ExecutorContext& context);
+std::unique_ptr<Executor> MakeNoopExecutor(const ExecutorContext& context);
+std::unique_ptr<Executor> MakeFaultExecutor(const ExecutorContext& context);
+
+Executors MakeExecutors(const ExecutorContext& context) {
+  Executors out;
+  auto url = std::make_unique<UrlExecutor>(context);
+  out.url = url.get();
+  out.by_kind.emplace_back(pb::TaskSpec::kUrl, std::move(url));
+  out.by_kind.emplace_back(pb::TaskSpec::kCpu, MakeCpuExecutor(context));
+  out.by_kind.emplace_back(pb::TaskSpec::kSleep, MakeSleepExecutor(context));
+  out.by_kind.emplace_back(pb::TaskSpec::kNoop, MakeNoopExecutor(context));
+  out.by_kind.emplace_back(pb::TaskSpec::kFault, MakeFaultExecutor(context));
+  return out;
+}
+
+}  // namespace taskfarm
