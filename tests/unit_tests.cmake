@@ -1,10 +1,13 @@
-# Unit tests: pure logic and inproc:// sockets, no processes, no sleeps.
+# Unit tests: pure logic and inproc:// sockets, no sleeps; no processes but
+# /bin/sh, the judge of what the shell-quoting tests quote.
 # include() this from tests/CMakeLists.txt after find_package(GTest) and
 # include(GoogleTest).
 add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/task_parser_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/task_kind_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/quote_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/shell_words_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/exec_template_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/frame_codec_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/cpu_kernels_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/stats_test.cc
@@ -16,6 +19,6 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/duration_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_rejected_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/peer_registry_test.cc)
-target_link_libraries(unit_tests PRIVATE GTest::gtest_main taskfarm_coordinator taskfarm_worker
+target_link_libraries(unit_tests PRIVATE GTest::gtest_main taskfarm_coordinator taskfarm_worker taskfarm_test_support
   taskfarm_warnings)
 gtest_discover_tests(unit_tests PROPERTIES TIMEOUT 60 LABELS unit)
