@@ -53,9 +53,10 @@ struct TaskKind {
   std::string (*parse)(std::string_view args, const ParseOptions& options, pb::TaskSpec* spec);
   // The task line that `parse` reads back into `spec`.
   std::string (*format)(const pb::TaskSpec& spec);
-  // What a finished, successful task did, in words ("Read 1,024 from URL");
-  // the console adds the worker and the times.
-  std::string (*describe)(const pb::Result& result);
+  // The console's line for a finished, successful task: what it did, with
+  // `who` ("worker w2, 120 ms") in parentheses and any measure of the
+  // kind's own: "Read 1024 from URL (worker w2, 3 ms)".
+  std::string (*describe)(const pb::Result& result, const std::string& who);
   // Whether `result` carries fields only this kind may set.
   bool (*has_own_fields)(const pb::Result& result);
   // The kind's own fields of a worker's result checked: "" when believable.

@@ -19,7 +19,7 @@ constexpr const TaskKind* kKinds[] = {&kUrlKind, &kCpuKind, &kSleepKind, &kNoopK
 
 std::string Refuse(std::string_view, const ParseOptions&, pb::TaskSpec*) { return "unknown task kind"; }
 std::string Empty(const pb::TaskSpec&) { return ""; }
-std::string Nothing(const pb::Result&) { return ""; }
+std::string Nothing(const pb::Result&, const std::string&) { return ""; }
 bool None(const pb::Result&) { return false; }
 std::string Fine(const pb::TaskSpec&, const pb::Result&) { return ""; }
 

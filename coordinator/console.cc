@@ -25,15 +25,14 @@ Console::Console(bool quiet, bool progress) : quiet_(quiet), progress_(progress 
 Console::~Console() { Flush(); }
 
 std::string Console::Describe(const pb::Result& r) {
-  std::string who = Fmt("(worker %s, %.0f ms", r.worker().c_str(), r.duration_ms());
+  std::string who = Fmt("worker %s, %.0f ms", r.worker().c_str(), r.duration_ms());
   if (r.attempts() > 1) who += Fmt(", attempt %u", r.attempts());
-  who += ")";
   if (!r.ok()) {
     return Fmt("FAILED task %u, %s: %s", r.id(), Excerpt(r.task(), 200).c_str(), r.error().c_str()) +
-           (r.worker().empty() ? "" : " " + who);
+           (r.worker().empty() ? "" : " (" + who + ")");
   }
   const TaskKind* kind = FindKind(r.kind());
-  return (kind ? kind->describe(r) : r.task() + " done") + " " + who;
+  return kind ? kind->describe(r, who) : r.task() + " done (" + who + ")";
 }
 
 void Console::TaskLine(const pb::Result& result) {

@@ -23,9 +23,9 @@ std::string Print(const pb::TaskSpec& spec) {
   return "cpu " + spec.cpu().kernel() + " " + std::to_string(spec.cpu().n());
 }
 
-std::string Describe(const pb::Result& r) {
-  if (r.task().rfind("cpu primes ", 0) != 0) return r.task() + " done";
-  return "primes below " + r.task().substr(11) + ": " + std::to_string(r.result());
+std::string Describe(const pb::Result& r, const std::string& who) {
+  if (r.task().rfind("cpu primes ", 0) != 0) return r.task() + " done (" + who + ")";
+  return "primes below " + r.task().substr(11) + ": " + std::to_string(r.result()) + " (" + who + ")";
 }
 
 bool HasOwnFields(const pb::Result& r) { return r.has_result(); }

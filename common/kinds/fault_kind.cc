@@ -13,7 +13,7 @@ std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec
 }
 
 std::string Print(const pb::TaskSpec& spec) { return "fault " + spec.fault().action(); }
-std::string Describe(const pb::Result& r) { return r.task() + " done"; }
+std::string Describe(const pb::Result& r, const std::string& who) { return r.task() + " done (" + who + ")"; }
 bool HasOwnFields(const pb::Result&) { return false; }
 std::string Check(const pb::TaskSpec&, const pb::Result&) { return ""; }
 

@@ -11,7 +11,7 @@ std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec
 }
 
 std::string Print(const pb::TaskSpec&) { return "noop"; }
-std::string Describe(const pb::Result&) { return "noop done"; }
+std::string Describe(const pb::Result&, const std::string& who) { return "noop done (" + who + ")"; }
 bool HasOwnFields(const pb::Result&) { return false; }
 std::string Check(const pb::TaskSpec&, const pb::Result&) { return ""; }
 

@@ -17,7 +17,9 @@ std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec
 
 std::string Print(const pb::TaskSpec& spec) { return "sleep " + std::to_string(spec.sleep().ms()); }
 
-std::string Describe(const pb::Result& r) { return "Slept " + r.task().substr(r.task().find(' ') + 1) + " ms"; }
+std::string Describe(const pb::Result& r, const std::string& who) {
+  return "Slept " + r.task().substr(r.task().find(' ') + 1) + " ms (" + who + ")";
+}
 
 bool HasOwnFields(const pb::Result&) { return false; }
 std::string Check(const pb::TaskSpec&, const pb::Result&) { return ""; }

@@ -16,8 +16,8 @@ std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec
 
 std::string Print(const pb::TaskSpec& spec) { return "url " + spec.url().url(); }
 
-std::string Describe(const pb::Result& r) {
-  return Format("Read %llu from %s", static_cast<unsigned long long>(r.bytes()), r.url().c_str());
+std::string Describe(const pb::Result& r, const std::string& who) {
+  return Format("Read %llu from %s (", static_cast<unsigned long long>(r.bytes()), r.url().c_str()) + who + ")";
 }
 
 bool HasOwnFields(const pb::Result& r) { return r.has_url() || r.has_http_status() || r.has_bytes() || r.has_timings(); }
