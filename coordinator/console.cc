@@ -20,7 +20,8 @@ std::string Fmt(const char* format, auto... args) {
 
 }  // namespace
 
-Console::Console(bool quiet, bool progress) : quiet_(quiet), progress_(progress && isatty(STDERR_FILENO)) {}
+Console::Console(const CoordinatorConfig& config)
+    : quiet_(config.quiet), progress_(config.progress && isatty(STDERR_FILENO)) {}
 
 Console::~Console() { Flush(); }
 

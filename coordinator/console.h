@@ -6,14 +6,16 @@
 #include <cstdint>
 #include <string>
 
+#include "coordinator/coordinator.h"
 #include "proto/taskfarm.pb.h"
 
 namespace taskfarm {
 
 class Console {
  public:
-  // progress: draw the progress line (only if stderr is a terminal).
-  Console(bool quiet, bool progress);
+  // --quiet: no task lines; --progress: draw the progress line (only if
+  // stderr is a terminal).
+  explicit Console(const CoordinatorConfig& config);
   ~Console();
 
   void TaskLine(const pb::Result& result);

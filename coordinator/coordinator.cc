@@ -30,8 +30,10 @@
 #include "common/task_kind.h"
 #include "common/temp_dir.h"
 #include "common/thread_stats.h"
+#include "common/unique_fd.h"
 #include "common/zmq_util.h"
 #include "coordinator/console.h"
+#include "coordinator/input_options.h"
 #include "coordinator/journal.h"
 #include "coordinator/output_file.h"
 #include "coordinator/peer_registry.h"
@@ -87,7 +89,7 @@ constexpr double kCancelTurnMs = 200;
 class CoordinatorLoop {
  public:
   CoordinatorLoop(const CoordinatorConfig& config, TaskSource& source)
-      : config_(config), source_(source), console_(config.quiet, config.progress),
+      : config_(config), source_(source), console_(config),
         scheduler_(MakeOptions(config), clock_) {}
 
   int Run(int signal_fd);
@@ -1042,18 +1044,17 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   sigaddset(&mask, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  int signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  UniqueFd signal_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
 
   std::unique_ptr<testserver::HttpTestServer> demo_server;
   std::string demo_file;
   TaskSourceOptions src;
-  src.allow_test_kinds = config.allow_test_kinds;
-  if (!config.tasks_path.empty()) {
-    src.path = config.tasks_path;
-  } else if (!config.urls_path.empty()) {
-    src.path = config.urls_path;
-    src.urls_only = true;
-  } else {
+  bool demo = false;
+  if (std::string error = InputOptions(config, &src, &demo); !error.empty()) {
+    std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+    return 2;
+  }
+  if (demo) {
     // The built-in demo: a loopback server and the tutorial's workload.
     try {
       demo_server = std::make_unique<testserver::HttpTestServer>(testserver::Options{});
@@ -1091,6 +1092,20 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
     if (opened.error_lines > 0) std::fprintf(stderr, "nothing was run: fix the task file and try again\n");
     return 2;
   }
+  if (config.dry_run) {
+    // The tasks as they would run, one task line each; nothing starts.
+    std::string out;
+    while (auto task = opened.source->Next()) {
+      out += FormatTask(task->spec);
+      out += '\n';
+      if (out.size() > (1 << 16)) {
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        out.clear();
+      }
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return std::fflush(stdout) == 0 && !std::ferror(stdout) ? 0 : 3;
+  }
   int code;
   {
     CoordinatorLoop loop(config, *opened.source);
@@ -1099,9 +1114,8 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
       std::fprintf(stderr, "coordinator: %s\n", error.c_str());
       return 2;
     }
-    code = loop.Run(signal_fd);
+    code = loop.Run(signal_fd.get());
   }
-  close(signal_fd);
   return code;
 }
 

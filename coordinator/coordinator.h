@@ -20,6 +20,7 @@ struct CoordinatorConfig {
   std::string urls_path;           // a file of URLs, one per line
   std::string output_path;         // JSON lines, one per task
   bool quiet = false;              // no per-task lines
+  bool dry_run = false;            // print the tasks as task lines, run nothing
   bool progress = true;            // live progress line on a terminal
 
   // Passed to the local workers.

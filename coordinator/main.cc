@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   tasks->excludes(urls);
   app.add_option("--output,-o", c.output_path, "Write one JSON result a line to FILE");
   app.add_flag("--quiet,-q", c.quiet, "No line per task; only the summary");
+  app.add_flag("--dry-run", c.dry_run, "Check the input and print its tasks as task lines; run nothing");
   bool no_progress = false;
   app.add_flag("--no-progress", no_progress, "No live progress line on the terminal");
 

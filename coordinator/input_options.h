@@ -1,0 +1,21 @@
+// Which input a run's options name (--tasks, --urls, ...) and how its lines
+// become tasks: the TaskSource options for a CoordinatorConfig.
+//
+//   TaskSourceOptions src;
+//   bool demo = false;
+//   if (std::string err = InputOptions(config, &src, &demo); !err.empty()) fail(err);
+//   if (demo) ...start the built-in demo and point src.path at its task list
+#pragma once
+
+#include <string>
+
+#include "coordinator/coordinator.h"
+#include "coordinator/task_source.h"
+
+namespace taskfarm {
+
+// "" or a sentence saying which options do not go together. `*demo` is
+// true when no input is named (the built-in demo runs).
+[[nodiscard]] std::string InputOptions(const CoordinatorConfig& config, TaskSourceOptions* src, bool* demo);
+
+}  // namespace taskfarm
