@@ -70,11 +70,18 @@ class Executor {
 
 class UrlExecutor;
 
-// The executors of a worker, by TaskSpec field: one row per kind that runs
-// on workers (worker/executors.cc). `url` is also the loop's waiter.
+// The executors of a worker (worker/executors.cc): each once in `all`, and
+// by TaskSpec field in `by_kind`, one row per kind that runs on workers
+// (kinds may share one). `url` is also the loop's waiter.
 struct Executors {
-  std::vector<std::pair<pb::TaskSpec::WhatCase, std::unique_ptr<Executor>>> by_kind;
+  std::vector<std::unique_ptr<Executor>> all;
+  std::vector<std::pair<pb::TaskSpec::WhatCase, Executor*>> by_kind;
   UrlExecutor* url = nullptr;
+
+  Executor* Add(std::unique_ptr<Executor> executor) {
+    all.push_back(std::move(executor));
+    return all.back().get();
+  }
 };
 [[nodiscard]] Executors MakeExecutors(const ExecutorContext& context);
 

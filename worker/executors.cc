@@ -14,11 +14,13 @@ Executors MakeExecutors(const ExecutorContext& context) {
   Executors out;
   auto url = std::make_unique<UrlExecutor>(context);
   out.url = url.get();
-  out.by_kind.emplace_back(pb::TaskSpec::kUrl, std::move(url));
-  out.by_kind.emplace_back(pb::TaskSpec::kCpu, MakeCpuExecutor(context));
-  out.by_kind.emplace_back(pb::TaskSpec::kSleep, MakeSleepExecutor(context));
-  out.by_kind.emplace_back(pb::TaskSpec::kNoop, MakeNoopExecutor(context));
-  out.by_kind.emplace_back(pb::TaskSpec::kFault, MakeFaultExecutor(context));
+  out.by_kind = {
+      {pb::TaskSpec::kUrl, out.Add(std::move(url))},
+      {pb::TaskSpec::kCpu, out.Add(MakeCpuExecutor(context))},
+      {pb::TaskSpec::kSleep, out.Add(MakeSleepExecutor(context))},
+      {pb::TaskSpec::kNoop, out.Add(MakeNoopExecutor(context))},
+      {pb::TaskSpec::kFault, out.Add(MakeFaultExecutor(context))},
+  };
   return out;
 }
 

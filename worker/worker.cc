@@ -86,7 +86,7 @@ class WorkerLoop {
         name_(config.name.empty() ? HostName() + ":" + std::to_string(getpid()) : config.name),
         context_{config, [this] { executors_.url->Wakeup(); }, [this] { FlushResults(); }},
         executors_(MakeExecutors(context_)) {
-    for (auto& [what, executor] : executors_.by_kind) by_field_[static_cast<size_t>(what)] = executor.get();
+    for (auto [what, executor] : executors_.by_kind) by_field_[static_cast<size_t>(what)] = executor;
     limit_[ResourceIndex(Resource::kIo)] = std::max(1, config.concurrency);
     limit_[ResourceIndex(Resource::kCpu)] = std::max(1, config.threads);
     limit_[ResourceIndex(Resource::kProcess)] = std::max(1, config.processes);
@@ -514,7 +514,7 @@ bool WorkerLoop::CollectDone() {
   size_t leases_before = leases_.size();
   double now = clock_.NowMs();
   finished_.clear();
-  for (auto& [what, executor] : executors_.by_kind) executor->Collect(now, &finished_);
+  for (auto& executor : executors_.all) executor->Collect(now, &finished_);
   for (Finished& f : finished_) Complete(f.token, std::move(f.result), f.retryable);
   return pending_.outcomes_size() != before || leases_.size() != leases_before;
 }
@@ -696,7 +696,7 @@ void WorkerLoop::SendRejections() {
 }
 
 void WorkerLoop::DropAllLeases() {
-  for (auto& [what, executor] : executors_.by_kind) executor->CancelAll();
+  for (auto& executor : executors_.all) executor->CancelAll();
   leases_.clear();
   for (auto& q : waiting_) q.clear();
   for (int& n : running_) n = 0;
@@ -721,7 +721,7 @@ void WorkerLoop::HandBack() {
 int WorkerLoop::NextTimeoutMs() {
   double now = clock_.NowMs();
   double next = now + std::min(heartbeat_ms_, 1000.0);
-  for (auto& [what, executor] : executors_.by_kind) next = std::min(next, executor->NextWakeMs());
+  for (auto& executor : executors_.all) next = std::min(next, executor->NextWakeMs());
   if (!registered_) next = std::min(next, next_hello_ms_);
   if (HasPending()) next = std::min(next, oldest_pending_ms_ + config_.batch_delay_ms);
   double wait = next - now;
@@ -796,7 +796,7 @@ int WorkerLoop::Run(int signal_fd) {
     if (signal_fd >= 0) waits_.push_back({signal_fd, CURL_WAIT_POLLIN, 0});
     // Until registered, the monitor wakes us when the handshake completes.
     if (!registered_ && monitor_) waits_.push_back({monitor_->get(zmq::sockopt::fd), CURL_WAIT_POLLIN, 0});
-    for (auto& [what, executor] : executors_.by_kind) executor->AppendWaits(&waits_);
+    for (auto& executor : executors_.all) executor->AppendWaits(&waits_);
     executors_.url->Poll(waits_, timeout);
     if (signal_fd >= 0 && (waits_[1].revents & CURL_WAIT_POLLIN)) {
       signalfd_siginfo info{};
