@@ -15,6 +15,7 @@ enum class Code {
   kWorkerDied,        // the worker running it died or was lost; retry
   kCancelled,         // the run was interrupted before the task finished
   kPermissionDenied,  // the worker refuses the task's kind (not started with its flag)
+
   kInternal,          // a bug or an unexpected library failure
 };
 
@@ -32,6 +33,11 @@ constexpr std::string_view CodeName(Code code) {
   }
   return "internal";
 }
+
+// Every code a failed task may carry.
+inline constexpr Code kFailureCodes[] = {Code::kInvalidArgument, Code::kUnavailable,       Code::kDeadlineExceeded,
+                                         Code::kWorkerDied,      Code::kCancelled,         Code::kPermissionDenied,
+                                         Code::kInternal};
 
 // Whether a failure with this code may succeed on another attempt.
 constexpr bool IsRetryable(Code code) {

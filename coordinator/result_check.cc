@@ -21,8 +21,7 @@ std::string CheckMs(const char* name, double value) {
 }
 
 bool KnownCode(const std::string& code) {
-  for (Code c : {Code::kInvalidArgument, Code::kUnavailable, Code::kDeadlineExceeded, Code::kWorkerDied,
-                 Code::kCancelled, Code::kPermissionDenied, Code::kInternal}) {
+  for (Code c : kFailureCodes) {
     if (code == CodeName(c)) return true;
   }
   return false;
