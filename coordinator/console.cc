@@ -37,9 +37,17 @@ std::string Console::Describe(const pb::Result& r) {
 }
 
 void Console::TaskLine(const pb::Result& result) {
-  if (quiet_) return;
-  lines_ += Describe(result);
-  lines_ += '\n';
+  // A worker that refuses a kind is said once, whatever --quiet says: every
+  // such task fails there until it is restarted with the kind's flag.
+  if (!result.ok() && result.error_code() == "permission_denied" && refusing_.insert(result.worker()).second) {
+    const TaskKind* kind = FindKind(result.kind());
+    Note("coordinator: worker " + result.worker() + " refuses " + result.kind() + " tasks (started without " +
+         (kind ? std::string(kind->worker_flag) : std::string("its flag")) + "); they fail there");
+  }
+  if (!quiet_) {
+    lines_ += Describe(result);
+    lines_ += '\n';
+  }
 }
 
 void Console::Text(const std::string& line) {

@@ -78,6 +78,10 @@ std::string MakeLocalToken() {
 
 bool IsCancelled(const pb::Result& r) { return r.error_code() == CodeName(Code::kCancelled); }
 
+// A worker refused the task's kind: Console::TaskLine says so once per
+// worker even with --quiet, so such a record reaches it either way.
+bool IsRefused(const pb::Result& r) { return r.error_code() == CodeName(Code::kPermissionDenied); }
+
 // Once dispatching stops, every task read is cancelled at once and the
 // scheduler's window never fills: the rest of the input is read and written
 // out this many records at a time, for at most this long per loop turn, so
@@ -681,7 +685,7 @@ void CoordinatorLoop::WriteFinished() {
   bool to_output = output_ && !output_->failed();
   bool as_json = journal_ || to_output;
   // Names and JSON cost allocations; only pay for them if a record is shown.
-  bool shown = as_json || !config_.quiet;
+  bool shown = as_json || console_.WantsRecords();
 
   // Durable first, then reported: the batch's finished records go to the
   // journal and are synced before any of them is written anywhere else. A
@@ -692,7 +696,7 @@ void CoordinatorLoop::WriteFinished() {
   for (FinishedTask& f : finished) {
     pb::Result& r = f.result;
     if (r.has_start_ms()) r.set_start_ms(r.start_ms() - run_start_unix);
-    if (shown) scheduler_.Decorate(f);
+    if (shown || IsRefused(r)) scheduler_.Decorate(f);
     size_t begin = batch_json_.size();
     if (as_json) AppendResultJson(r, &batch_json_);
     if (journal_ && !IsCancelled(r)) journal_->Append(std::string_view(batch_json_).substr(begin));
@@ -734,7 +738,7 @@ void CoordinatorLoop::WriteFinished() {
     // said in one line at the end.
     if (cancelled && f.worker < 0) {
       ++cancelled_unstarted_;
-    } else if (shown) {
+    } else if (shown || IsRefused(r)) {
       console_.TaskLine(r);
     }
   }

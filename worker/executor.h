@@ -46,7 +46,7 @@ struct TaskStart {
 
 struct Finished {
   uint64_t token = 0;
-  pb::Result result;  // ok/error and the kind's own fields; the loop adds duration and the rest
+  pb::Result result{};  // ok/error and the kind's own fields; the loop adds duration and the rest
   bool retryable = false;
 };
 
