@@ -21,7 +21,9 @@ std::string Fmt(const char* format, auto... args) {
 }  // namespace
 
 Console::Console(const CoordinatorConfig& config)
-    : quiet_(config.quiet), progress_(config.progress && isatty(STDERR_FILENO)) {}
+    : quiet_(config.quiet),
+      progress_(config.progress && isatty(STDERR_FILENO)),
+      print_output_(config.print_output) {}
 
 Console::~Console() { Flush(); }
 
@@ -47,6 +49,13 @@ void Console::TaskLine(const pb::Result& result) {
   if (!quiet_) {
     lines_ += Describe(result);
     lines_ += '\n';
+  }
+  // --print-output: the task's captured stdout, whole lines together after
+  // its own line (GNU parallel's grouping), never interleaved with another's;
+  // with --quiet, the outputs alone.
+  if (print_output_ && result.has_exec() && !result.exec().stdout().empty()) {
+    lines_ += result.exec().stdout();
+    if (lines_.back() != '\n') lines_ += '\n';
   }
 }
 

@@ -22,7 +22,7 @@ class Console {
   void TaskLine(const pb::Result& result);
   // Whether TaskLine shows anything (else the caller may skip the records'
   // names and the call).
-  [[nodiscard]] bool WantsRecords() const { return !quiet_; }
+  [[nodiscard]] bool WantsRecords() const { return !quiet_ || print_output_; }
   // A line among the task lines (not shown when quiet).
   void Text(const std::string& line);
   // Flushes task lines written since the last call.
@@ -39,6 +39,7 @@ class Console {
  private:
   bool quiet_;
   bool progress_;
+  bool print_output_;
   std::set<std::string> refusing_;  // workers said to refuse a kind, said once each
   bool drawn_ = false;
   double last_draw_ms_ = -1e9;

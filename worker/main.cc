@@ -1,6 +1,7 @@
 // worker: runs tasks for a taskfarm coordinator. Parses flags, calls RunWorker.
 #include <CLI/CLI.hpp>
 
+#include <map>
 #include <set>
 
 #include "common/duration.h"
@@ -34,13 +35,20 @@ int main(int argc, char** argv) {
   // One flag per kind that needs the worker's consent (the kinds table says
   // which); test-only ones stay out of --help.
   std::set<std::string> flags_given;
-  std::set<std::string_view> flags_added;
+  std::map<std::string_view, std::pair<std::string, bool>> flags;  // flag -> (its kinds, test-only)
   for (const taskfarm::TaskKind* kind : taskfarm::AllKinds()) {
-    if (kind->worker_flag.empty() || !flags_added.insert(kind->worker_flag).second) continue;
-    std::string flag(kind->worker_flag);
-    app.add_flag_callback(flag, [&flags_given, flag] { flags_given.insert(flag); },
-                          "Run " + std::string(kind->name) + " tasks")
-        ->group(kind->test_only ? "" : "Options");
+    if (kind->worker_flag.empty()) continue;
+    auto& [names, test_only] = flags[kind->worker_flag];
+    names += (names.empty() ? "" : " and ") + std::string(kind->name);
+    test_only = kind->test_only;
+  }
+  for (const auto& [flag_view, what] : flags) {
+    std::string flag(flag_view);
+    std::string help = "Run " + what.first + " tasks" +
+                       (what.second ? "" : ": whoever can reach this worker (holds an\naccepted key) can then run "
+                                           "them here, as this user");
+    app.add_flag_callback(flag, [&flags_given, flag] { flags_given.insert(flag); }, help)
+        ->group(what.second ? "" : "Options");
   }
   app.add_flag("--forever", config.forever, "After a run ends, wait for the next one");
   double coordinator_timeout_s = 10;
