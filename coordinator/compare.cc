@@ -1,6 +1,7 @@
 // `coordinator compare`: each mode is a real run of this program (its own
 // coordinator and worker processes), timed from outside, start-up included;
-// its records give CPU time per task and the timeline.
+// its records give CPU time per task and the timeline. For exec/sh tasks
+// that CPU time is the child's own rusage, so the verdict is the command's.
 #include "coordinator/compare.h"
 
 #include <fcntl.h>
@@ -21,11 +22,14 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "common/file_writer.h"
 #include "common/stats.h"
+#include "common/task_kind.h"
+#include "common/task_parser.h"
 #include "common/temp_dir.h"
 #include "coordinator/report.h"
 #include "coordinator/verdict.h"
@@ -41,8 +45,18 @@ struct Workload {
   std::string name;
   std::string path;
   size_t tasks = 0;
-  bool cpu_heavy = false;  // mostly `cpu` tasks: parallelism is threads, not slots
+  // What most of its tasks occupy on a worker (kIo when none has a majority).
+  Resource resource = Resource::kIo;
+  // Mostly `cpu` tasks: parallelism is threads, not slots.
+  bool cpu_heavy() const { return resource == Resource::kCpu; }
+  // Mostly exec/sh tasks: parallelism is child processes (--processes).
+  bool commands() const { return resource == Resource::kProcess; }
 };
+
+// More exec/sh commands at once than cores, per core, in `oversubscribed`.
+constexpr int kOversubscribe = 4;
+// The most `--processes` takes (main.cc).
+constexpr int kMaxProcesses = 1024;
 
 struct RunOutcome {
   double wall_s = 0;
@@ -50,6 +64,7 @@ struct RunOutcome {
   double task_wall_ms = 0;  // summed durations
   double task_wait_ms = 0;  // summed run-queue waits
   double process_cpu_s = 0; // coordinator + workers, from wait4
+  double other_cores = 0;    // cores' worth of CPU the rest of the machine used meanwhile
   bool ok = false;
   std::string error;
   std::vector<TaskSpan> spans;
@@ -67,18 +82,35 @@ std::string SelfPath() {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "coordinator";
 }
 
-size_t CountTasks(const std::string& path, bool* cpu_heavy) {
+// Tasks in the file, and the resource more than half of them use. A line
+// that does not parse counts as a task of no resource: the runs report it.
+size_t CountTasks(const std::string& path, Resource* resource) {
   std::ifstream in(path);
   std::string line;
-  size_t n = 0, cpu = 0;
+  size_t n = 0;
+  std::map<Resource, size_t> by_resource;
   while (std::getline(in, line)) {
-    size_t s = line.find_first_not_of(" \t");
-    if (s == std::string::npos || line[s] == '#') continue;
+    ParsedLine parsed = ParseTaskLine(line, {});
+    if (!parsed.spec && parsed.error.empty()) continue;  // blank or a comment
     ++n;
-    cpu += line.compare(s, 4, "cpu ") == 0;
+    if (parsed.spec) ++by_resource[KindOf(*parsed.spec).resource];
   }
-  *cpu_heavy = cpu * 2 > n;
+  *resource = Resource::kIo;
+  for (Resource r : {Resource::kCpu, Resource::kProcess}) {
+    if (by_resource[r] * 2 > n) *resource = r;
+  }
   return n;
+}
+
+// CPU time every core of the machine has spent busy since boot, in seconds
+// (/proc/stat's first line); 0 when it cannot be read.
+double MachineBusySeconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu") return 0;
+  static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (user + nice + system + irq + softirq + steal) / ticks;
 }
 
 // Runs one farm run as a child process; times it from outside.
@@ -88,7 +120,8 @@ RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workloa
   std::string log = tmp.File("run.log");
   std::vector<std::string> args{binary, "--workers", std::to_string(m.workers), "--concurrency",
                                 std::to_string(m.concurrency), "--threads", std::to_string(m.threads),
-                                "--tasks", w.path, "--output", records, "--quiet", "--no-progress"};
+                                "--processes", std::to_string(m.processes), "--tasks", w.path, "--output", records,
+                                "--quiet", "--no-progress"};
   if (m.no_reuse) args.push_back("--no-reuse");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -98,6 +131,7 @@ RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workloa
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  double busy_before = MachineBusySeconds();
   auto start = std::chrono::steady_clock::now();
   pid_t pid;
   int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
@@ -113,6 +147,9 @@ RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workloa
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // wait4 counts the child and the workers it reaped.
   out.process_cpu_s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  if (busy_before > 0 && out.wall_s > 0) {
+    out.other_cores = std::max(0.0, MachineBusySeconds() - busy_before - out.process_cpu_s) / out.wall_s;
+  }
   out.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (!out.ok) {
     std::ifstream in(log);
@@ -140,7 +177,9 @@ RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workloa
 }
 
 double Parallelism(const ModePreset& m, const Workload& w) {
-  double per_worker = w.cpu_heavy ? std::min(m.threads, m.concurrency) : m.concurrency;
+  double per_worker = w.commands()    ? std::min(m.processes, m.concurrency)
+                      : w.cpu_heavy() ? std::min(m.threads, m.concurrency)
+                                      : m.concurrency;
   return std::max(1.0, std::min<double>(static_cast<double>(w.tasks), m.workers * per_worker));
 }
 
@@ -149,6 +188,8 @@ struct ModeResult {
   ModeRow row;
   RunOutcome last;
   double cpu_share = 0;
+  double other_cores = 0;  // the rest of the machine's load in the run judged
+  double busiest_other_cores = 0;  // ... and in its busiest run
 };
 
 std::string Times(double x) { return x >= 10 ? Fmt("%.0fx", x) : Fmt("%.1fx", x); }
@@ -160,10 +201,116 @@ const ModeResult* Find(const std::vector<ModeResult>& rs, const std::string& nam
   return nullptr;
 }
 
+// "2.0x faster than one at a time", or slower, said as such.
+std::string Faster(double speedup, const std::string& than) {
+  if (speedup >= 1) return Times(speedup) + " faster than " + than;
+  return "slower than " + than + " (" + Fmt("%.2fx", speedup) + ")";
+}
+
+std::string Cores(unsigned cores) { return std::to_string(cores) + (cores == 1 ? " core" : " cores"); }
+
+// The table in words for a workload of the user's own commands (exec/sh):
+// what the command is, whether one per core is the most that pays, and how
+// to run it. Its modes: sequential, processes, oversubscribed (any may be
+// missing when --modes left it out).
+std::vector<std::string> ConcludeCommands(const std::vector<ModeResult>& rs, unsigned cores) {
+  std::vector<std::string> out;
+  const ModeResult* seq = Find(rs, "sequential");
+  const ModeResult* base = seq ? seq : &rs.front();
+  const ModeResult* per_core = Find(rs, "processes");
+  const ModeResult* over = Find(rs, "oversubscribed");
+  const std::string& verdict = base->row.verdict;
+  std::string than = base == seq ? "one at a time" : base->mode.name;
+  auto at_once = [](const ModeResult& r) { return std::to_string(static_cast<int>(r.row.parallelism)) + " at once"; };
+  std::string share = base->cpu_share < 0.005 ? "less than 1%" : Fmt("%.0f%%", 100 * base->cpu_share);
+
+  std::string how = " (its own user and system CPU time over its wall time, " +
+                    (base == seq ? std::string("one at a time") : "in " + base->mode.name) + ")";
+  std::string s;
+  if (verdict == "CPU-bound") {
+    s = "Your command is CPU-bound: it kept a core busy " + share + " of the time it ran" + how + ".";
+  } else if (verdict == "I/O-bound") {
+    s = std::string("Your command is I/O-bound: it used a CPU ") + (base->cpu_share < 0.005 ? "" : "only ") + share +
+        " of the time it ran" + how +
+        "; the rest it waited, on a timer, a disk, the network or another program.";
+  } else {
+    s = "Your command is mixed: it used a CPU " + share + " of the time it ran" + how + " and waited the rest.";
+  }
+  out.push_back(s);
+
+  std::string p;
+  bool has_per_core = per_core && per_core != base;
+  if (has_per_core) {
+    p = "Running one per core (processes, " + at_once(*per_core) + ") is " + Faster(per_core->row.speedup, than);
+  }
+  if (over && over != base && !has_per_core) {
+    p = "Running more at once than cores (oversubscribed, " + at_once(*over) + ") is " +
+        Faster(over->row.speedup, than);
+  } else if (over && over != base) {
+    double ratio = over->row.speedup / per_core->row.speedup;
+    std::string more =
+        "more at once than cores (oversubscribed, " + at_once(*over) + ", " + Times(over->row.speedup) + ")";
+    if (verdict == "CPU-bound") {
+      p += ratio < 1.1 ? "; " + more + " adds nothing: on " + Cores(cores) + ", CPU-bound commands only take turns"
+                       : "; " + more + " still adds " + Fmt("%.0f%%", 100 * (ratio - 1)) +
+                             ": the command waits for something part of the time";
+    } else if (verdict == "I/O-bound") {
+      p += ratio >= 1.25 ? ", and " + more +
+                               " keeps paying: a command that waits holds no core, so the cores are not the limit"
+                         : "; " + more +
+                               " adds little: what the commands wait on (one disk, one server) is the limit, not "
+                               "the cores";
+    } else {
+      p += ratio >= 1.1 ? "; " + more + " still pays while some commands wait and others compute"
+                        : "; " + more + " adds little: the cores are full";
+    }
+  }
+  if (!p.empty()) out.push_back(p + ".");
+
+  // Waiting for a core and waiting on I/O look the same from a command's
+  // rusage; a busy machine is said, not silently blamed on the command.
+  bool crowded = verdict != "CPU-bound" && base->cpu_share > 0.1 && base->other_cores >= 0.5;
+  int per_worker = over ? over->mode.processes : kOversubscribe;
+  if (crowded) {
+    out.push_back(Fmt("Other work kept %.1f of this machine's %u cores busy while it ran: a command that waited for a "
+                      "core looks like one that waited on I/O, so it may be more CPU-bound than this says. Run it "
+                      "again on a quieter machine before choosing how many to run at once.",
+                      base->other_cores, cores));
+  } else if (verdict == "CPU-bound") {
+    out.push_back(
+        "Run one per core: plain `coordinator --tasks FILE` does (a worker per core, --processes 1), as GNU "
+        "parallel's default -j does. Only more cores make it faster: remote workers on other machines.");
+  } else if (verdict == "I/O-bound") {
+    out.push_back("Run more than one per core: `coordinator --tasks FILE --processes " + std::to_string(per_worker) +
+                  "` keeps " + std::to_string(per_worker) + " per worker, " +
+                  std::to_string(per_worker * static_cast<int>(cores)) +
+                  " at once here; `--sweep concurrency=1,2,4,8,16` shows where more stops paying.");
+  } else {
+    double per_core_busy = base->cpu_share > 0 ? std::clamp(1 / base->cpu_share, 1.0, 16.0) : 1.0;
+    out.push_back(Fmt("Run somewhat more than one per core: about %.0f per core (1 / its CPU share) keeps the "
+                      "cores busy while the others wait; `--sweep concurrency=...` finds the point.",
+                      per_core_busy));
+  }
+  double busiest = 0;
+  for (const ModeResult& r : rs) busiest = std::max(busiest, r.busiest_other_cores);
+  if (!crowded && busiest >= 0.5) {
+    out.push_back(Fmt("Other work kept up to %.1f of this machine's %u cores busy during these runs: the times and "
+                      "speedups above are less sure than on a quiet machine.",
+                      busiest, cores));
+  }
+  bool failed = std::any_of(rs.begin(), rs.end(), [](const ModeResult& r) { return !r.row.ok; });
+  if (failed) {
+    out.push_back("Some runs had failing commands (FAILED above): a command that fails early makes its mode look "
+                  "faster than it is.");
+  }
+  return out;
+}
+
 // What the table shows, in words, from the numbers.
 std::vector<std::string> Conclude(const Workload& w, const std::vector<ModeResult>& rs, unsigned cores) {
   std::vector<std::string> out;
   if (rs.empty()) return out;
+  if (w.commands()) return ConcludeCommands(rs, cores);
   const ModeResult* seq = Find(rs, "sequential");
   const ModeResult* base = seq ? seq : &rs.front();
   const ModeResult* best = &rs.front();
@@ -206,7 +353,7 @@ std::vector<std::string> Conclude(const Workload& w, const std::vector<ModeResul
     }
     out.push_back(p);
     const ModeResult* session = Find(rs, "session");
-    if (session && seq && w.cpu_heavy == false) {
+    if (session && seq && !w.cpu_heavy()) {
       double saved = 1 - session->row.median_s / seq->row.median_s;
       out.push_back("Reusing one connection (session) instead of opening one per request (sequential) " +
                     std::string(saved >= 0 ? "saves " : "costs ") + Fmt("%.0f%%", 100 * std::fabs(saved)) +
@@ -283,18 +430,95 @@ bool ParseSweep(const std::string& spec, std::string* param, std::vector<int>* v
 
 void PrintRows(const Workload& w, const std::vector<ModeResult>& rs, int runs, const std::string& base) {
   std::printf("\n== %s (%zu tasks, %d run%s per mode) ==\n", w.name.c_str(), w.tasks, runs, runs == 1 ? "" : "s");
-  std::printf("%-12s %-44s %22s %9s %8s %7s %7s %8s  %s\n", "mode", "what", "wall s median [min-max]", "tasks/s",
-              ("vs " + base.substr(0, 4)).c_str(), "effic.", "CPU s", "CPU/wall", "verdict");
+  int mode_width = 12;  // "oversubscribed" is wider than the built-in modes' names
+  for (const ModeResult& r : rs) mode_width = std::max(mode_width, static_cast<int>(r.row.mode.size()));
+  std::printf("%-*s %-44s %22s %9s %8s %7s %7s %8s  %s\n", mode_width, "mode", "what", "wall s median [min-max]",
+              "tasks/s", ("vs " + base.substr(0, 4)).c_str(), "effic.", "CPU s", "CPU/wall", "verdict");
   for (const ModeResult& r : rs) {
     const ModeRow& row = r.row;
     std::string wall = Fmt("%.2f [%.2f-%.2f]", row.median_s, row.min_s, row.max_s);
-    std::printf("%-12s %-44s %22s %9.1f %7.1fx %6.0f%% %7.2f %7.0f%%  %s%s\n", row.mode.c_str(),
+    std::printf("%-*s %-44s %22s %9.1f %7.1fx %6.0f%% %7.2f %7.0f%%  %s%s\n", mode_width, row.mode.c_str(),
                 row.description.c_str(), wall.c_str(), row.tasks_per_s, row.speedup, 100 * row.efficiency, row.cpu_s,
                 100 * row.cpu_over_wall, row.verdict.c_str(), row.ok ? "" : "  (FAILED)");
   }
 }
 
+bool HasMode(const std::vector<ModePreset>& modes, const std::string& name) {
+  return std::any_of(modes.begin(), modes.end(), [&](const ModePreset& m) { return m.name == name; });
+}
+
+// "sequential, processes, oversubscribed"
+std::string ModeNames(const std::vector<ModePreset>& modes) {
+  std::string out;
+  for (const ModePreset& m : modes) out += (out.empty() ? "" : ", ") + m.name;
+  return out;
+}
+
+// One line under the table on the modes that were not run, and why.
+std::string LeftOutNote(const Workload& w, const std::vector<std::string>& names) {
+  std::string list;
+  for (size_t i = 0; i < names.size(); ++i) {
+    list += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  }
+  if (w.commands()) {
+    return "Left out: " + list + (names.size() == 1 ? " varies" : " vary") +
+           " connections, threads or an event loop, and each exec/sh task is a process of its own.";
+  }
+  return "Left out: " + list + (names.size() == 1 ? " runs" : " run") +
+         " exec/sh commands more at once than cores, and this workload has none.";
+}
+
+// The sweep in words: the Amdahl fit, then where adding more stopped paying
+// (less than 10% faster than the step before) and why.
+std::string ExplainSweep(const Workload& w, const std::string& verdict, const SweepResult& sweep, unsigned cores) {
+  const std::string& param = sweep.param;
+  const std::vector<SweepPoint>& points = sweep.points;
+  bool cpu_bound_commands = w.commands() && verdict == "CPU-bound";
+  std::string note;
+  for (size_t i = 1; i < points.size(); ++i) {
+    if (points[i].speedup < 1.10 * points[i - 1].speedup) {
+      note = "Past " + param + "=" + std::to_string(points[i - 1].value) + ", adding more stops paying (" +
+             Fmt("%.2fx", points[i - 1].speedup) + " -> " + Fmt("%.2fx", points[i].speedup) + ")";
+      if (param == "workers" && w.cpu_heavy()) {
+        note += ": this machine has " + std::to_string(cores) + " cores";
+      } else if (cpu_bound_commands) {
+        note += ": this machine has " + Cores(cores) +
+                ", and a CPU-bound command keeps one busy, so more at once only take turns. The fitted serial "
+                "fraction stands for that limit, not for a serial part of your command";
+      } else if (w.commands() && static_cast<size_t>(points[i - 1].value) >= w.tasks) {
+        note += ": there are only " + std::to_string(w.tasks) + " tasks to run at once";
+      } else if (w.commands()) {
+        note += ": what the commands wait on (a disk, a server) or their start-up is the limit now, not the cores";
+      }
+      note += ".";
+      break;
+    }
+  }
+  if (note.empty() && w.commands() && points.back().value > static_cast<int>(cores)) {
+    note = "Every step still paid off, past this machine's " + Cores(cores) +
+           " too: your command waits more than it computes, so more in flight keeps paying until what it waits on "
+           "runs out.";
+  }
+  if (note.empty()) note = "Every step still paid off: the workload has room for more.";
+  return Fmt("Amdahl fit: serial fraction %.2f (at most %.1fx however many you add). ", sweep.serial_fraction,
+             sweep.serial_fraction > 0 ? 1 / sweep.serial_fraction : INFINITY) +
+         note;
+}
+
 }  // namespace
+
+std::vector<ModePreset> CommandModes(unsigned cores) {
+  int c = static_cast<int>(std::max(1u, cores));
+  std::string workers = std::to_string(c) + (c == 1 ? " worker" : " workers");
+  return {
+      {"sequential", "1 worker, 1 command at a time", 1, 1, 1, false, 1},
+      {"processes", workers + ", 1 command each: 1 per core", c, 1, 1, false, 1},
+      {"oversubscribed",
+       workers + ", " + std::to_string(kOversubscribe) + " commands each: " + std::to_string(kOversubscribe * c) +
+           " at once",
+       c, kOversubscribe, 1, false, kOversubscribe},
+  };
+}
 
 std::vector<ModePreset> AllModes(unsigned cores) {
   int c = static_cast<int>(std::max(1u, cores));
@@ -328,22 +552,43 @@ double FitSerialFraction(const std::vector<double>& n, const std::vector<double>
 int RunCompare(const CompareConfig& config) {
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   std::string binary = config.coordinator_binary.empty() ? SelfPath() : config.coordinator_binary;
+  // A task file is read first: its kind of tasks decides which modes apply.
+  Workload own;
+  if (!config.tasks_path.empty()) {
+    own.name = config.tasks_path;
+    own.path = config.tasks_path;
+    if (access(own.path.c_str(), R_OK) != 0) {
+      std::fprintf(stderr, "coordinator compare: cannot read %s\n", own.path.c_str());
+      return 2;
+    }
+    own.tasks = CountTasks(own.path, &own.resource);
+  }
+  const std::vector<ModePreset> applicable = own.commands() ? CommandModes(cores) : AllModes(cores);
   std::vector<ModePreset> modes;
-  for (const ModePreset& m : AllModes(cores)) {
+  for (const ModePreset& m : applicable) {
     if (config.modes.empty() || std::find(config.modes.begin(), config.modes.end(), m.name) != config.modes.end()) {
       modes.push_back(m);
     }
   }
+  std::vector<std::string> left_out;  // known modes that do not apply to this workload
   for (const std::string& name : config.modes) {
-    bool known = false;
-    for (const ModePreset& m : AllModes(cores)) known |= m.name == name;
-    if (!known) {
-      std::fprintf(stderr,
-                   "coordinator compare: unknown mode '%s' (sequential, session, threads-5, threads-100, async, "
-                   "processes, hybrid)\n",
-                   name.c_str());
+    if (HasMode(applicable, name)) continue;
+    if (!HasMode(AllModes(cores), name) && !HasMode(CommandModes(cores), name)) {
+      std::fprintf(stderr, "coordinator compare: unknown mode '%s' (%s; for exec/sh tasks: %s)\n", name.c_str(),
+                   ModeNames(AllModes(cores)).c_str(), ModeNames(CommandModes(cores)).c_str());
       return 2;
     }
+    left_out.push_back(name);
+  }
+  if (config.modes.empty() && own.commands()) {
+    for (const ModePreset& m : AllModes(cores)) {
+      if (!HasMode(applicable, m.name)) left_out.push_back(m.name);
+    }
+  }
+  if (modes.empty()) {
+    std::fprintf(stderr, "coordinator compare: none of --modes applies to %s; its modes: %s\n",
+                 own.commands() ? "exec/sh tasks" : "this workload", ModeNames(applicable).c_str());
+    return 2;
   }
   std::string sweep_param;
   std::vector<int> sweep_values;
@@ -351,6 +596,13 @@ int RunCompare(const CompareConfig& config) {
     std::string error;
     if (!ParseSweep(config.sweep, &sweep_param, &sweep_values, &error)) {
       std::fprintf(stderr, "coordinator compare: %s\n", error.c_str());
+      return 2;
+    }
+    // Each value becomes --processes, whose limit is lower than --sweep's.
+    if (own.commands() && sweep_param == "concurrency" &&
+        *std::max_element(sweep_values.begin(), sweep_values.end()) > kMaxProcesses) {
+      std::fprintf(stderr, "coordinator compare: --sweep: a worker runs at most %d exec/sh tasks at once\n",
+                   kMaxProcesses);
       return 2;
     }
   }
@@ -371,18 +623,11 @@ int RunCompare(const CompareConfig& config) {
   std::unique_ptr<testserver::HttpTestServer> server;
   std::vector<Workload> workloads;
   if (!config.tasks_path.empty()) {
-    Workload w;
-    w.name = config.tasks_path;
-    w.path = config.tasks_path;
-    if (access(w.path.c_str(), R_OK) != 0) {
-      std::fprintf(stderr, "coordinator compare: cannot read %s\n", w.path.c_str());
-      return 2;
-    }
-    w.tasks = CountTasks(w.path, &w.cpu_heavy);
-    workloads.push_back(w);
+    workloads.push_back(own);
   } else {
     server = std::make_unique<testserver::HttpTestServer>(testserver::Options{});
-    Workload io{Fmt("I/O: %d pages, %d ms delay", config.io_pages, config.delay_ms), tmp.File("io.txt"), 0, false};
+    Workload io{Fmt("I/O: %d pages, %d ms delay", config.io_pages, config.delay_ms), tmp.File("io.txt"), 0,
+                Resource::kIo};
     std::string io_lines, cpu_lines, error;
     for (int i = 0; i < config.io_pages; ++i) {
       io_lines += "url " + server->BaseUrl() + "/page/" + std::to_string(i % 3 + 1) +
@@ -390,7 +635,7 @@ int RunCompare(const CompareConfig& config) {
     }
     io.tasks = static_cast<size_t>(config.io_pages);
     Workload cpu{Fmt("CPU: %d x primes below %llu", config.cpu_tasks, static_cast<unsigned long long>(config.cpu_n)),
-                 tmp.File("cpu.txt"), static_cast<size_t>(config.cpu_tasks), true};
+                 tmp.File("cpu.txt"), static_cast<size_t>(config.cpu_tasks), Resource::kCpu};
     for (int i = 0; i < config.cpu_tasks; ++i) cpu_lines += "cpu primes " + std::to_string(config.cpu_n) + "\n";
     // A workload cut short by a full /tmp would compare the wrong thing.
     if (!WriteWholeFile(io.path, io_lines, &error) || !WriteWholeFile(cpu.path, cpu_lines, &error)) {
@@ -436,10 +681,23 @@ int RunCompare(const CompareConfig& config) {
       row.workers = m.workers;
       row.concurrency = m.concurrency;
       row.threads = m.threads;
+      row.processes = m.processes;
       row.parallelism = Parallelism(m, w);
       double task_cpu = 0, task_wall = 0, task_wait = 0, proc_cpu = 0;
+      // A command's wait for a core is not measured (exec records have no
+      // run-queue wait), and other work on the machine only ever lowers its
+      // CPU share: its run with the highest share had the least company.
+      std::optional<Boundness> least_crowded;
       for (int run = 0; run < config.runs; ++run) {
         RunOutcome o = RunOnce(binary, m, w, tmp);
+        if (w.commands()) {
+          Boundness b = Judge(o.task_cpu_ms, o.task_wall_ms, o.task_wait_ms);
+          if (!least_crowded || b.cpu_share > least_crowded->cpu_share) {
+            least_crowded = b;
+            mr.other_cores = o.other_cores;
+          }
+        }
+        mr.busiest_other_cores = std::max(mr.busiest_other_cores, o.other_cores);
         row.wall_s.push_back(o.wall_s);
         task_cpu += o.task_cpu_ms;
         task_wall += o.task_wall_ms;
@@ -457,7 +715,7 @@ int RunCompare(const CompareConfig& config) {
       row.tasks_per_s = row.median_s > 0 ? w.tasks / row.median_s : 0;
       row.cpu_s = proc_cpu / config.runs;
       row.cpu_over_wall = row.median_s > 0 ? row.cpu_s / row.median_s : 0;
-      Boundness b = Judge(task_cpu, task_wall, task_wait);
+      Boundness b = least_crowded ? *least_crowded : Judge(task_cpu, task_wall, task_wait);
       row.verdict = b.verdict;
       mr.cpu_share = b.cpu_share;
       all_ok &= row.ok;
@@ -475,6 +733,7 @@ int RunCompare(const CompareConfig& config) {
     for (auto& r : results) {
       r.row.verdict = alone->row.verdict;
       r.cpu_share = alone->cpu_share;
+      r.other_cores = alone->other_cores;
     }
     const ModeResult* base = Find(results, "sequential");
     if (!base && !results.empty()) base = &results.front();
@@ -483,6 +742,7 @@ int RunCompare(const CompareConfig& config) {
       r.row.efficiency = r.row.speedup / r.row.parallelism;
     }
     PrintRows(w, results, config.runs, base ? base->mode.name : "-");
+    if (!left_out.empty()) std::printf("%s\n", LeftOutNote(w, left_out).c_str());
     std::vector<std::string> words = Conclude(w, results, cores);
     for (const std::string& p : words) std::printf("\n%s\n", p.c_str());
     report.conclusions.insert(report.conclusions.end(), words.begin(), words.end());
@@ -515,7 +775,10 @@ int RunCompare(const CompareConfig& config) {
       for (int v : sweep_values) {
         ModePreset m{sweep_param + "=" + std::to_string(v), "", 1, 1, 1, false};
         if (sweep_param == "workers") {
-          m.workers = v;
+          m.workers = v;  // exec/sh: one command each
+        } else if (w.commands()) {
+          m.concurrency = v;  // v commands at once on one worker
+          m.processes = v;
         } else {
           m.concurrency = v;
           m.threads = v;
@@ -542,23 +805,7 @@ int RunCompare(const CompareConfig& config) {
       for (size_t i = 0; i < sweep.points.size(); ++i) {
         sweep.points[i].amdahl = 1.0 / (sweep.serial_fraction + (1 - sweep.serial_fraction) / rel[i]);
       }
-      // Where adding more stops paying: less than 10% faster than the previous step.
-      std::string note;
-      for (size_t i = 1; i < sweep.points.size(); ++i) {
-        if (sweep.points[i].speedup < 1.10 * sweep.points[i - 1].speedup) {
-          note = "Past " + sweep_param + "=" + std::to_string(sweep.points[i - 1].value) + ", adding more stops paying (" +
-                 Fmt("%.2fx", sweep.points[i - 1].speedup) + " -> " + Fmt("%.2fx", sweep.points[i].speedup) + ")";
-          if (sweep_param == "workers" && w.cpu_heavy) {
-            note += ": this machine has " + std::to_string(cores) + " cores";
-          }
-          note += ".";
-          break;
-        }
-      }
-      if (note.empty()) note = "Every step still paid off: the workload has room for more.";
-      sweep.note = Fmt("Amdahl fit: serial fraction %.2f (at most %.1fx however many you add). ",
-                       sweep.serial_fraction, sweep.serial_fraction > 0 ? 1 / sweep.serial_fraction : INFINITY) +
-                   note;
+      sweep.note = ExplainSweep(w, results.front().row.verdict, sweep, cores);
       std::printf("%s\n", sweep.note.c_str());
       report.sweeps.push_back(std::move(sweep));
     }

@@ -1,6 +1,8 @@
 // `coordinator compare`: runs one workload the tutorials' ways (sequential,
 // one session, thread pools, an event loop, a process pool, a hybrid), each
-// as a real farm run, and says which kind of concurrency pays and why.
+// as a real farm run, and says which kind of concurrency pays and why. A
+// workload of your own commands (exec/sh tasks) gets the modes that apply
+// to child processes instead: one at a time, one per core, more than cores.
 //
 //   CompareConfig c;                 // no task file: the built-in I/O and CPU workloads
 //   c.modes = {"sequential", "async", "processes"};
@@ -20,16 +22,25 @@ struct ModePreset {
   int concurrency = 1;
   int threads = 1;
   bool no_reuse = false;
+  int processes = 1;  // exec/sh tasks at once per worker (capped at concurrency)
 };
 
 // The modes, in table order, for a machine with `cores` CPUs.
 [[nodiscard]] std::vector<ModePreset> AllModes(unsigned cores);
 
+// The modes for a workload of exec/sh tasks, in table order: sequential,
+// processes (one per core) and oversubscribed (4 per core). The others vary
+// connections, threads or an event loop, none of which a child process uses.
+[[nodiscard]] std::vector<ModePreset> CommandModes(unsigned cores);
+
 struct CompareConfig {
   std::string tasks_path;            // empty: the built-in workloads
   std::vector<std::string> modes;    // empty: all of them
   int runs = 3;
-  std::string sweep;                 // "workers=1,2,4,8" or "concurrency=1,10,100"
+  // "workers=1,2,4,8" or "concurrency=1,10,100". On exec/sh tasks
+  // concurrency is commands at once on one worker (--processes), workers
+  // are workers of one command each.
+  std::string sweep;
   std::string report_path;           // HTML
   std::string json_path;
   std::string coordinator_binary;    // default: this program

@@ -119,12 +119,14 @@ int main(int argc, char** argv) {
   auto* compare = app.add_subcommand(
       "compare",
       "Run one workload the tutorials' ways (sequential, session, threads, async, processes, hybrid)\n"
-      "and say which kind of concurrency pays. Without --tasks: the built-in I/O and CPU workloads.");
+      "and say which kind of concurrency pays. Without --tasks: the built-in I/O and CPU workloads.\n"
+      "A task file of exec/sh commands runs sequential, processes (1 per core) and oversubscribed.");
   compare->add_option("--tasks,-t", cmp.tasks_path, "Task file to compare the modes on");
   compare->add_option("--modes", cmp.modes, "Modes to run (default all)")->delimiter(',');
   compare->add_option("--runs", cmp.runs, "Runs per mode (the median is reported)")->capture_default_str()
       ->check(CLI::Range(1, 100));
-  compare->add_option("--sweep", cmp.sweep, "Also sweep a parameter: workers=1,2,4,8 or concurrency=1,10,100");
+  compare->add_option("--sweep", cmp.sweep,
+                      "Also sweep a parameter: workers=1,2,4,8 or concurrency=1,10,100 (exec/sh: commands at once)");
   compare->add_option("--report", cmp.report_path, "Write a self-contained HTML report");
   compare->add_option("--json", cmp.json_path, "Write the numbers as JSON");
   compare->add_option("--io-pages", cmp.io_pages, "Built-in I/O workload: pages")->capture_default_str()

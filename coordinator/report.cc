@@ -142,7 +142,8 @@ std::string KindColor(const std::string& kind, size_t index) {
 std::string ModeColor(const std::string& mode, size_t index) {
   static const std::map<std::string, std::string, std::less<>> known = {
       {"sequential", "#9ca3af"}, {"session", "#64748b"}, {"threads-5", "#60a5fa"}, {"threads-100", "#2563eb"},
-      {"threads", "#3b82f6"},    {"async", "#14b8a6"},   {"processes", "#f59e0b"}, {"hybrid", "#8b5cf6"}};
+      {"threads", "#3b82f6"},    {"async", "#14b8a6"},   {"processes", "#f59e0b"}, {"hybrid", "#8b5cf6"},
+      {"oversubscribed", "#ea580c"}};
   auto it = known.find(mode);
   if (it != known.end()) return it->second;
   if (mode.rfind("threads", 0) == 0) return "#3b82f6";
@@ -903,6 +904,7 @@ std::string RenderReportJson(const ReportData& data) {
                     {"workers", r.workers},
                     {"concurrency", r.concurrency},
                     {"threads", r.threads},
+                    {"processes", r.processes},
                     {"parallelism", r.parallelism},
                     {"wall_s", r.wall_s},
                     {"median_s", r.median_s},

@@ -30,9 +30,9 @@ struct RunTimeline {
 // One mode of `coordinator compare` on one workload, over all its runs.
 struct ModeRow {
   std::string workload;     // "I/O: 90 pages, 100 ms delay" ...
-  std::string mode;         // sequential, session, threads-5, threads-100, async, processes, hybrid
+  std::string mode;         // sequential, session, threads-5, threads-100, async, processes, hybrid, oversubscribed
   std::string description;  // "1 worker, 1 at a time, new connection per URL"
-  int workers = 1, concurrency = 1, threads = 1;
+  int workers = 1, concurrency = 1, threads = 1, processes = 1;
   double parallelism = 1;      // what the mode could overlap at best
   std::vector<double> wall_s;  // one per run
   double median_s = 0, min_s = 0, max_s = 0;

@@ -1,6 +1,9 @@
 // `coordinator compare` end to end, small: real farm runs per mode. Checks
-// verdicts, ordering and the JSON, not the times themselves.
+// verdicts, ordering and the JSON, and for commands the shape of the sweep
+// (flat past the cores, or still rising), not the times themselves.
 #include <gtest/gtest.h>
+
+#include <thread>
 
 #include "tests/farm_test_util.h"
 
@@ -86,6 +89,116 @@ TEST(CompareTest, SweepFitsASerialFraction) {
   EXPECT_GE(s, 0.0);
   EXPECT_LE(s, 1.0);
   EXPECT_NE(r.out.find("serial fraction"), std::string::npos);
+}
+
+// Your own commands (exec/sh tasks): the modes for child processes, judged
+// from the children's own CPU and wall time. The sweeps are built around
+// this machine's cores c: concurrency=1,c,2c,4c.
+unsigned CoresForSweep() { return std::thread::hardware_concurrency(); }
+
+std::string SweepAroundCores(unsigned c) {
+  return "concurrency=1," + std::to_string(c) + "," + std::to_string(2 * c) + "," + std::to_string(4 * c);
+}
+
+// value -> speedup over the first point.
+std::map<int, double> Speedups(const nlohmann::json& sweep) {
+  std::map<int, double> out;
+  for (const auto& p : sweep["points"]) out[p["value"].get<int>()] = p["speedup"].get<double>();
+  return out;
+}
+
+TEST(CompareTest, ACpuBoundCommandIsJudgedCpuBoundAndStopsPayingAtTheCores) {
+  unsigned c = CoresForSweep();
+  // Fewer than two cores has nothing to flatten at; many more makes the run long.
+  if (c < 2 || c > 8) GTEST_SKIP() << c << " cores";
+  ScratchDir dir;
+  // About 0.15 s of one core each: dash counting in its own arithmetic.
+  std::string tasks = dir.Write("cpu.txt", Repeat("sh 'i=0; while [ $i -lt 220000 ]; do i=$((i+1)); done'",
+                                                  static_cast<int>(4 * c)));
+  std::string json = dir.File("compare.json");
+  // Three runs a point: the median keeps a burst of other work on the
+  // machine from bending one point of the curve. Only the mode the verdict
+  // comes from (the others are the I/O test's).
+  Subprocess p(Coordinator({"compare", "--tasks", tasks, "--modes", "sequential", "--runs", "3", "--sweep",
+                            SweepAroundCores(c), "--json", json}));
+  ProcessResult r = p.Wait(seconds(240));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  nlohmann::json j = ReadJson(json);
+  auto rows = Rows(j, tasks);
+  ASSERT_EQ(rows.size(), 1u) << r.out;
+  EXPECT_TRUE(rows["sequential"]["ok"].get<bool>());
+  // A command waiting for a core looks like one waiting on I/O. Where other
+  // work took the cores in every run, compare says so instead of being sure.
+  bool crowded = r.out.find("Other work kept") != std::string::npos;
+  if (crowded) {
+    EXPECT_NE(rows["sequential"]["verdict"], "I/O-bound") << r.out;
+  } else {
+    EXPECT_EQ(rows["sequential"]["verdict"], "CPU-bound") << r.out;
+    EXPECT_NE(r.out.find("Your command is CPU-bound"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Run one per core"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("cores, and a CPU-bound command keeps one busy"), std::string::npos) << r.out;
+  }
+  ASSERT_EQ(j["sweeps"].size(), 1u);
+  auto speedup = Speedups(j["sweeps"][0]);
+  ASSERT_EQ(speedup.size(), 4u);
+  // Flat past one per core: more at once only take turns on the cores.
+  EXPECT_LT(speedup[2 * c], 1.3 * speedup[c]) << r.out;
+  EXPECT_LT(speedup[4 * c], 1.3 * speedup[c]) << r.out;
+}
+
+TEST(CompareTest, AnIoBoundCommandIsJudgedIoBoundAndKeepsPayingPastTheCores) {
+  unsigned c = CoresForSweep();
+  if (c < 2 || c > 8) GTEST_SKIP() << c << " cores";
+  ScratchDir dir;
+  std::string tasks = dir.Write("io.txt", Repeat("exec sleep 0.1", static_cast<int>(8 * c)));
+  std::string json = dir.File("compare.json");
+  Subprocess p(Coordinator({"compare", "--tasks", tasks, "--runs", "1", "--sweep", SweepAroundCores(c), "--json",
+                            json}));
+  ProcessResult r = p.Wait(seconds(240));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  nlohmann::json j = ReadJson(json);
+  auto rows = Rows(j, tasks);
+  ASSERT_EQ(rows.size(), 3u) << r.out;
+  for (const char* mode : {"sequential", "processes", "oversubscribed"}) {
+    ASSERT_TRUE(rows.count(mode)) << mode;
+    EXPECT_EQ(rows[mode]["verdict"], "I/O-bound") << mode << "\n" << r.out;
+    EXPECT_TRUE(rows[mode]["ok"].get<bool>()) << mode;
+  }
+  // In flight: workers x processes.
+  EXPECT_EQ(rows["sequential"]["parallelism"].get<double>(), 1);
+  EXPECT_EQ(rows["processes"]["parallelism"].get<double>(), c);
+  EXPECT_EQ(rows["processes"]["processes"], 1);
+  EXPECT_EQ(rows["oversubscribed"]["parallelism"].get<double>(), 4 * c);
+  // Sleeping commands hold no core: more in flight than cores is faster.
+  EXPECT_LT(rows["oversubscribed"]["median_s"].get<double>(), rows["processes"]["median_s"].get<double>());
+  EXPECT_LT(rows["processes"]["median_s"].get<double>(), rows["sequential"]["median_s"].get<double>());
+  ASSERT_EQ(j["sweeps"].size(), 1u);
+  auto speedup = Speedups(j["sweeps"][0]);
+  ASSERT_EQ(speedup.size(), 4u);
+  EXPECT_GT(speedup[4 * c], 1.5 * speedup[c]) << r.out;
+  EXPECT_NE(r.out.find("Your command is I/O-bound"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("keeps paying"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Left out: session"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("serial fraction"), std::string::npos) << r.out;
+}
+
+TEST(CompareTest, ModesForConnectionsAreLeftOutForCommands) {
+  ScratchDir dir;
+  std::string tasks = dir.Write("true.txt", Repeat("exec true", 2));
+  std::string json = dir.File("compare.json");
+  Subprocess p(Coordinator({"compare", "--tasks", tasks, "--runs", "1", "--modes", "sequential,async", "--json",
+                            json}));
+  ProcessResult r = p.Wait(seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto rows = Rows(ReadJson(json), tasks);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_TRUE(rows.count("sequential"));
+  EXPECT_NE(r.out.find("Left out: async"), std::string::npos) << r.out;
+  // Nothing left to run is a bad command line, not an empty table.
+  Subprocess none(Coordinator({"compare", "--tasks", tasks, "--modes", "async,hybrid"}));
+  ProcessResult n = none.Wait(seconds(20));
+  EXPECT_EQ(n.exit_code, 2) << n.out << n.err;
+  EXPECT_NE(n.err.find("exec/sh"), std::string::npos) << n.err;
 }
 
 TEST(CompareTest, BadOptionsAreRefused) {
