@@ -20,9 +20,12 @@ bool PlainAscii(const std::string& s) {
 
 // Whether the fast path can print `r` exactly as protobuf does.
 bool FastPathFits(const pb::Result& r) {
-  // A kind's own details (exec's) go through protobuf's printer: such tasks
-  // run for milliseconds at least, so the printer's cost does not show.
-  if (r.details_case() != pb::Result::DETAILS_NOT_SET) return false;
+  if (r.has_exec()) {
+    const pb::ExecResult& e = r.exec();
+    for (const std::string* s : {&e.signal(), &e.stdout(), &e.stderr()}) {
+      if (!PlainAscii(*s)) return false;
+    }
+  }
   for (const std::string* s : {&r.kind(), &r.worker(), &r.error(), &r.error_code(), &r.url(), &r.host(), &r.task()}) {
     if (!PlainAscii(*s)) return false;
   }
@@ -132,6 +135,31 @@ void AppendTimings(const pb::UrlTimings& t, std::string* out) {
   out->push_back('}');
 }
 
+// protobuf's order: the fields without presence, then the proto3 optional
+// ones (exit_code).
+void AppendExec(const pb::ExecResult& e, std::string* out) {
+  out->append("{\"signal\":");
+  AppendString(e.signal(), out);
+  Key("timed_out", out);
+  out->append(e.timed_out() ? "true" : "false");
+  Key("stdout_bytes", out);
+  AppendUint(e.stdout_bytes(), out);
+  Key("stderr_bytes", out);
+  AppendUint(e.stderr_bytes(), out);
+  Key("stdout", out);
+  AppendString(e.stdout(), out);
+  Key("stderr", out);
+  AppendString(e.stderr(), out);
+  Key("max_rss_kb", out);
+  AppendUint(e.max_rss_kb(), out);
+  if (e.has_exit_code()) {
+    Key("exit_code", out);
+    if (e.exit_code() < 0) out->push_back('-');
+    AppendUint(static_cast<uint64_t>(e.exit_code() < 0 ? -static_cast<int64_t>(e.exit_code()) : e.exit_code()), out);
+  }
+  out->push_back('}');
+}
+
 }  // namespace
 
 std::string ResultJsonByProtobuf(const pb::Result& r) {
@@ -171,6 +199,10 @@ void AppendResultJson(const pb::Result& r, std::string* out) {
   if (r.has_timings()) {
     Key("timings", out);
     AppendTimings(r.timings(), out);
+  }
+  if (r.has_exec()) {
+    Key("exec", out);
+    AppendExec(r.exec(), out);
   }
   // proto3 `optional` fields, only when set.
   auto string_field = [&](bool has, const char* name, const std::string& value) {

@@ -255,6 +255,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
 
   // Ready tasks: spread over the workers with room, a fair share each per
   // round, so a short queue does not all land on the first worker.
+  constexpr size_t kMaxSkipped = 256;
   std::deque<uint32_t> skipped;  // cpu or process tasks this worker cannot take right now
   while (!ready_.empty()) {
     size_t with_room = 0;
@@ -273,8 +274,11 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
         Task& t = it->second;
         if (!CanTake(w, ClassOf(t), Estimate(t.spec))) {
           // A cpu or process task this worker cannot start: let the others
-          // try it, and keep looking for work this worker can do.
-          if (ClassOf(t) != 0 && HasRoom(w)) {
+          // try it, and keep looking for work this worker can do, but not
+          // through the whole queue: a run of thousands of such tasks (a
+          // file of commands on one-slot workers) would be walked on every
+          // turn. Work of another class further back waits for the head.
+          if (ClassOf(t) != 0 && HasRoom(w) && skipped.size() < kMaxSkipped) {
             skipped.push_back(t.id);
             ready_.pop_front();
             continue;

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include "common/quote.h"
 
@@ -291,7 +292,17 @@ std::unique_ptr<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, GroupRe
   // PATH, and keeping what a failed search needs for its sentence.
   std::string exe = program;
   std::string shown = Quote(program) + where(program);
-  if (program.find('/') == std::string::npos) {
+  // A file of thousands of `exec true` searches PATH once: the search is a
+  // stat and an access check per directory, the cost of a task's own start.
+  // A hit that no longer runs (the program was removed) searches again.
+  static std::unordered_map<std::string, std::string> found_in_path;
+  std::string cache_key = program + '\0' + (path_var ? path_var : "") + '\0' + spec.workdir;
+  auto cached = program.find('/') == std::string::npos ? found_in_path.find(cache_key) : found_in_path.end();
+  bool from_cache = cached != found_in_path.end();
+  if (from_cache) {
+    exe = cached->second;
+    shown = Quote(program) + " (found in PATH as " + Quote(exe) + ")";
+  } else if (program.find('/') == std::string::npos) {
     std::string_view dirs = path_var ? path_var : "/bin:/usr/bin";  // glibc's default, confstr(_CS_PATH)
     std::string found, not_executable;
     while (found.empty()) {
@@ -327,6 +338,7 @@ std::unique_ptr<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, GroupRe
     }
     exe = found;
     shown = Quote(program) + " (found in PATH as " + Quote(found) + where(found) + ")";
+    if (found[0] == '/' && found_in_path.size() < 1024) found_in_path.emplace(cache_key, found);
   }
 
   Pipe out, err;
@@ -368,6 +380,10 @@ std::unique_ptr<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, GroupRe
   // glibc runs the child on our memory until it has exec'd (CLONE_VFORK) and
   // returns the exec's errno here, so a failed start is known now.
   int rc = posix_spawn(&pid, exe.c_str(), &fa.actions, &sa.attr, argv.data(), envp);
+  if (rc != 0 && from_cache) {
+    found_in_path.erase(cache_key);
+    return Spawn(spec, reaper, error, missing);
+  }
   if (rc != 0) {
     *error = WhyNotStarted(shown, InWorkdir(exe, spec.workdir), rc, missing);
     return nullptr;

@@ -5,6 +5,7 @@
 // gone when its record is made.
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -16,7 +17,6 @@
 #include "common/quote.h"
 #include "common/status.h"
 #include "common/task_parser.h"
-#include "common/thread_stats.h"
 #include "common/utf8.h"
 #include "worker/child_process.h"
 #include "worker/executor.h"
@@ -47,6 +47,13 @@ uint64_t HighWaterKb(pid_t pid) {
   }
   std::fclose(f);
   return kb;
+}
+
+// The worker's own peak RSS: one system call (not /proc), once per spawn.
+uint64_t WorkerPeakKb() {
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  return static_cast<uint64_t>(self.ru_maxrss);
 }
 
 std::string SignalName(int sig) {
@@ -112,8 +119,9 @@ class ExecExecutor : public Executor {
     // kernel counts that in its ru_maxrss: any figure up to the worker's own
     // peak may be the worker's, not the command's. Then the command's own
     // high-water mark, sampled while it runs, is the measure.
-    r.worker_peak_kb = PeakRssKb();
-    r.sampled_kb = HighWaterKb(r.child->pid());
+    // The first sample is taken a sample period in: right after the exec
+    // there is nothing to see yet, and most short commands are gone by then.
+    r.worker_peak_kb = WorkerPeakKb();
     r.sampled_at_ms = start.now_ms;
   }
 

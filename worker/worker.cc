@@ -769,9 +769,14 @@ int WorkerLoop::Run(int signal_fd) {
     now = clock_.NowMs();
     bool batch_full = pending_.outcomes_size() >= std::max(1, config_.max_batch);
     bool batch_old = HasPending() && now - oldest_pending_ms_ >= config_.batch_delay_ms;
-    bool more_now = Readable(*socket_) || !waiting_[ResourceIndex(Resource::kInline)].empty();
+    // Tasks queued here behind running ones: the next result is one task
+    // away, and the coordinator need not hear of this one to keep us busy.
+    bool queued_here = false;
+    for (int i = 0; i < kSlotResources && running_total_ > 0; ++i) queued_here |= !waiting_[i].empty();
+    bool more_now = Readable(*socket_) || !waiting_[ResourceIndex(Resource::kInline)].empty() || queued_here;
     // Results leave when the batch is full, old enough, or the loop is about
-    // to wait: a result never waits for company the loop cannot give it.
+    // to wait with nothing queued: a result never waits for company the loop
+    // cannot give it.
     if (batch_full || batch_old || !more_now) FlushResults();
     if (registered_ && now - last_send_ms_ >= heartbeat_ms_) {
       pb::Frame f;
