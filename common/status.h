@@ -15,6 +15,7 @@ enum class Code {
   kWorkerDied,        // the worker running it died or was lost; retry
   kCancelled,         // the run was interrupted before the task finished
   kPermissionDenied,  // the worker refuses the task's kind (not started with its flag)
+  kCommandFailed,     // the user's command ran and exited non-zero (retried only for --retry-exit-codes)
 
   kInternal,          // a bug or an unexpected library failure
 };
@@ -29,6 +30,7 @@ constexpr std::string_view CodeName(Code code) {
     case Code::kWorkerDied: return "worker_died";
     case Code::kCancelled: return "cancelled";
     case Code::kPermissionDenied: return "permission_denied";
+    case Code::kCommandFailed: return "command_failed";
     case Code::kInternal: return "internal";
   }
   return "internal";
@@ -37,7 +39,7 @@ constexpr std::string_view CodeName(Code code) {
 // Every code a failed task may carry.
 inline constexpr Code kFailureCodes[] = {Code::kInvalidArgument, Code::kUnavailable,       Code::kDeadlineExceeded,
                                          Code::kWorkerDied,      Code::kCancelled,         Code::kPermissionDenied,
-                                         Code::kInternal};
+                                         Code::kCommandFailed,   Code::kInternal};
 
 // Whether a failure with this code may succeed on another attempt.
 constexpr bool IsRetryable(Code code) {

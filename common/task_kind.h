@@ -35,6 +35,10 @@ inline constexpr int kSlotResources = 3;
 
 struct ParseOptions {
   bool allow_test_kinds = false;  // accept the test-only kinds (`fault kill|hang`)
+  // What an exec or sh line does not say itself (workdir, --results,
+  // --capture, --retry-exit-codes): copied into every such task. nullptr:
+  // the ExecTask defaults.
+  const pb::ExecTask* exec_defaults = nullptr;
 };
 
 struct TaskKind {

@@ -10,12 +10,12 @@
 namespace taskfarm {
 
 // Defined in common/kinds/, one file each.
-extern const TaskKind kUrlKind, kCpuKind, kSleepKind, kNoopKind, kFaultKind;
+extern const TaskKind kUrlKind, kCpuKind, kSleepKind, kNoopKind, kExecKind, kShKind, kFaultKind;
 
 namespace {
 
 // The table: one row per kind, in the order --help and errors list them.
-constexpr const TaskKind* kKinds[] = {&kUrlKind, &kCpuKind, &kSleepKind, &kNoopKind, &kFaultKind};
+constexpr const TaskKind* kKinds[] = {&kUrlKind, &kCpuKind, &kSleepKind, &kNoopKind, &kExecKind, &kShKind, &kFaultKind};
 
 std::string Refuse(std::string_view, const ParseOptions&, pb::TaskSpec*) { return "unknown task kind"; }
 std::string Empty(const pb::TaskSpec&) { return ""; }

@@ -21,7 +21,9 @@ std::string Fmt(const char* format, auto... args) {
 }  // namespace
 
 Console::Console(const CoordinatorConfig& config)
-    : quiet_(config.quiet), progress_(config.progress && isatty(STDERR_FILENO)) {}
+    : quiet_(config.quiet),
+      progress_(config.progress && isatty(STDERR_FILENO)),
+      print_output_(config.print_output) {}
 
 Console::~Console() { Flush(); }
 
@@ -37,9 +39,22 @@ std::string Console::Describe(const pb::Result& r) {
 }
 
 void Console::TaskLine(const pb::Result& result) {
+  // A worker that refuses a kind is said once, whatever --quiet says: every
+  // such task fails there until it is restarted with the kind's flag.
+  if (!result.ok() && result.error_code() == "permission_denied" && refusing_.insert(result.worker()).second) {
+    const TaskKind* kind = FindKind(result.kind());
+    Note("coordinator: worker " + result.worker() + " refuses " + result.kind() + " tasks (started without " +
+         (kind ? std::string(kind->worker_flag) : std::string("its flag")) + "); they fail there");
+  }
   if (quiet_) return;
   lines_ += Describe(result);
   lines_ += '\n';
+  // --print-output: the task's captured stdout, whole lines together after
+  // its own line (GNU parallel's grouping), never interleaved with another's.
+  if (print_output_ && result.has_exec() && !result.exec().stdout().empty()) {
+    lines_ += result.exec().stdout();
+    if (lines_.back() != '\n') lines_ += '\n';
+  }
 }
 
 void Console::Text(const std::string& line) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "coordinator/coordinator.h"
@@ -35,6 +36,8 @@ class Console {
  private:
   bool quiet_;
   bool progress_;
+  bool print_output_;
+  std::set<std::string> refusing_;  // workers said to refuse a kind, said once each
   bool drawn_ = false;
   double last_draw_ms_ = -1e9;
   std::string lines_;

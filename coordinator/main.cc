@@ -13,8 +13,8 @@ int main(int argc, char** argv) {
   taskfarm::CoordinatorConfig c;
   c.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   CLI::App app{
-      "taskfarm coordinator: starts worker processes, hands them url / cpu / sleep tasks over ZeroMQ\n"
-      "and collects the results. With no task file it runs a built-in demo on loopback."};
+      "taskfarm coordinator: starts worker processes, hands them url / cpu / sleep / exec tasks over\n"
+      "ZeroMQ and collects the results. With no task file it runs a built-in demo on loopback."};
   app.get_formatter()->column_width(36);
   app.footer(
       "Exit status: 0 every task succeeded; 1 some failed; 2 bad command line or task file, or an output\n"
@@ -31,10 +31,32 @@ int main(int argc, char** argv) {
   bool no_progress = false;
   app.add_flag("--no-progress", no_progress, "No live progress line on the terminal");
 
+  auto* own = "Your own commands (exec and sh tasks; see README: Run your own commands)";
+  auto* exec = app.add_option("--exec", c.exec_template,
+                              "Run COMMAND once per --args line: {} the line, {.} without extension, {/} basename, "
+                              "{//} dirname, {/.} basename without extension, {#} task number (GNU parallel's)")
+                   ->group(own);
+  auto* args = app.add_option("--args", c.args_path, "FILE of arguments for --exec, one a line ('-': standard input)")
+                   ->group(own);
+  exec->excludes(tasks)->excludes(urls);
+  args->excludes(tasks)->excludes(urls);
+  app.add_option("--workdir", c.workdir, "Directory commands run in, on each worker (default: the worker's)")
+      ->group(own);
+  app.add_option("--results", c.results_dir,
+                 "Keep every task's whole stdout and stderr as DIR/ID.stdout and DIR/ID.stderr, on the worker")
+      ->group(own);
+  app.add_option("--capture", c.capture_bytes, "Bytes of the end of each task's stdout and stderr kept in its record")
+      ->capture_default_str()->check(CLI::Range(0, 256 * 1024))->group(own);
+  app.add_option("--retry-exit-codes", c.retry_exit_codes, "Exit codes that are retried (default: none; a signal is)")
+      ->delimiter(',')->check(CLI::Range(1, 255))->group(own);
+  app.add_flag("--print-output", c.print_output, "After each task's line, its captured stdout")->group(own);
+
   auto* perf = "Speed";
   app.add_option("--concurrency,-c", c.concurrency, "Tasks in flight per worker (url/sleep overlap on one event loop)")
       ->capture_default_str()->check(CLI::Range(1, 100000))->group(perf);
-  app.add_option("--processes", c.processes, "Tasks running a child process at once per worker")
+  app.add_option("--processes", c.processes,
+                 "exec/sh tasks at once per worker (with one worker per core, the default, one per core: "
+                 "GNU parallel's -j)")
       ->capture_default_str()->check(CLI::Range(1, 1024))->group(perf);
   app.add_option("--threads", c.threads, "CPU tasks at once per worker, one thread each")
       ->capture_default_str()->check(CLI::Range(1, 1024))->group(perf);

@@ -10,8 +10,16 @@
 namespace taskfarm {
 namespace {
 
-ParsedLine ParseOne(std::string_view line, const TaskSourceOptions& options) {
-  if (!options.urls_only) return ParseTaskLine(line, {.allow_test_kinds = options.allow_test_kinds});
+// `number`: the 1-based number the line's task would get ({#}).
+ParsedLine ParseOne(std::string_view line, uint64_t number, const TaskSourceOptions& options) {
+  ParseOptions parse{.allow_test_kinds = options.allow_test_kinds,
+                     .exec_defaults = options.exec_defaults ? &*options.exec_defaults : nullptr};
+  if (options.exec_template) {
+    // --args: each line is one argument, verbatim; an empty line is none.
+    if (line.empty()) return {};
+    return ParseTaskLine(options.exec_template->TaskLine(line, number), parse);
+  }
+  if (!options.urls_only) return ParseTaskLine(line, parse);
   // --urls: the same language, with the `url` prefix implied.
   size_t start = line.find_first_not_of(" \t\r");
   if (start == std::string_view::npos || line[start] == '#') return {};
@@ -66,7 +74,7 @@ TaskSource::Opened TaskSource::Open(const TaskSourceOptions& options) {
     // Checked here, on the line as written, before --urls copies it to add
     // its `url ` prefix.
     ParsedLine parsed = text.size() > kMaxTaskLineBytes ? ParsedLine{std::nullopt, TaskLineTooLong(text.size())}
-                                                        : ParseOne(text, options);
+                                                        : ParseOne(text, tasks + 1, options);
     if (!parsed.error.empty()) {
       ++out.error_lines;
       if (out.errors.size() < options.max_errors) {
@@ -111,7 +119,7 @@ std::optional<SourcedTask> TaskSource::Next() {
   while ((len = getline(&line_, &line_cap_, file_)) >= 0) {
     std::string_view text(line_, static_cast<size_t>(len));
     if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-    ParsedLine parsed = ParseOne(text, options_);
+    ParsedLine parsed = ParseOne(text, next_id_ + 1ULL, options_);
     if (parsed.spec) return SourcedTask{next_id_++, std::move(*parsed.spec)};
   }
   return std::nullopt;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/exec_template.h"
 #include "common/task_parser.h"
 
 namespace taskfarm {
@@ -22,6 +23,11 @@ struct TaskSourceOptions {
   std::string path;            // "-": standard input
   bool urls_only = false;      // every line is a URL (--urls)
   bool allow_test_kinds = false;
+  // --exec: every line is one argument of this template (GNU parallel's
+  // habit), which makes it an exec or sh task line.
+  std::optional<ExecTemplate> exec_template;
+  // What exec and sh tasks get from the run's options (see ParseOptions).
+  std::optional<pb::ExecTask> exec_defaults;
   size_t max_errors = 20;      // report at most this many bad lines
 };
 

@@ -9,17 +9,21 @@ std::unique_ptr<Executor> MakeCpuExecutor(const ExecutorContext& context);
 std::unique_ptr<Executor> MakeSleepExecutor(const ExecutorContext& context);
 std::unique_ptr<Executor> MakeNoopExecutor(const ExecutorContext& context);
 std::unique_ptr<Executor> MakeFaultExecutor(const ExecutorContext& context);
+std::unique_ptr<Executor> MakeExecExecutor(const ExecutorContext& context);
 
 Executors MakeExecutors(const ExecutorContext& context) {
   Executors out;
   auto url = std::make_unique<UrlExecutor>(context);
   out.url = url.get();
+  Executor* exec = out.Add(MakeExecExecutor(context));  // exec and sh differ only in their argv
   out.by_kind = {
       {pb::TaskSpec::kUrl, out.Add(std::move(url))},
       {pb::TaskSpec::kCpu, out.Add(MakeCpuExecutor(context))},
       {pb::TaskSpec::kSleep, out.Add(MakeSleepExecutor(context))},
       {pb::TaskSpec::kNoop, out.Add(MakeNoopExecutor(context))},
       {pb::TaskSpec::kFault, out.Add(MakeFaultExecutor(context))},
+      {pb::TaskSpec::kExec, exec},
+      {pb::TaskSpec::kSh, exec},
   };
   return out;
 }
