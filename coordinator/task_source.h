@@ -25,9 +25,9 @@ struct TaskSourceOptions {
   bool allow_test_kinds = false;
   // --exec: every line is one argument of this template (GNU parallel's
   // habit), which makes it an exec or sh task line.
-  std::optional<ExecTemplate> exec_template;
+  std::optional<ExecTemplate> exec_template{};
   // What exec and sh tasks get from the run's options (see ParseOptions).
-  std::optional<pb::ExecTask> exec_defaults;
+  std::optional<pb::ExecTask> exec_defaults{};
   size_t max_errors = 20;      // report at most this many bad lines
 };
 

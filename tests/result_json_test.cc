@@ -125,6 +125,9 @@ void SetEveryField(google::protobuf::Message* m, int seed) {
       case FD::CPPTYPE_UINT32:
         refl->SetUInt32(m, f, static_cast<uint32_t>(v) * 1000003u);
         break;
+      case FD::CPPTYPE_INT32:
+        refl->SetInt32(m, f, -v);
+        break;
       case FD::CPPTYPE_DOUBLE:
         refl->SetDouble(m, f, v * 1.1);
         break;

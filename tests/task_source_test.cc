@@ -131,7 +131,7 @@ TEST_F(TaskSourceTest, ErrorsNameFileAndLine) {
   EXPECT_EQ(opened.source, nullptr);
   EXPECT_EQ(opened.error_lines, 3u);
   ASSERT_EQ(opened.errors.size(), 3u);
-  EXPECT_EQ(opened.errors[0], path + ":4: unknown task kind 'bogus' (expected url, cpu, sleep or noop)");
+  EXPECT_EQ(opened.errors[0], path + ":4: unknown task kind 'bogus' (expected url, cpu, sleep, noop, exec or sh)");
   EXPECT_EQ(opened.errors[1], path + ":6: cpu primes limit 'x' is not a number");
   EXPECT_EQ(opened.errors[2].rfind(path + ":8: sleep duration 99999999999 is out of range", 0), 0u)
       << opened.errors[2];
