@@ -16,7 +16,6 @@ enum class Code {
   kCancelled,         // the run was interrupted before the task finished
   kPermissionDenied,  // the worker refuses the task's kind (not started with its flag)
   kCommandFailed,     // the user's command ran and exited non-zero (retried only for --retry-exit-codes)
-
   kInternal,          // a bug or an unexpected library failure
 };
 
@@ -37,8 +36,8 @@ constexpr std::string_view CodeName(Code code) {
 }
 
 // Every code a failed task may carry.
-inline constexpr Code kFailureCodes[] = {Code::kInvalidArgument, Code::kUnavailable,       Code::kDeadlineExceeded,
-                                         Code::kWorkerDied,      Code::kCancelled,         Code::kPermissionDenied,
+inline constexpr Code kFailureCodes[] = {Code::kInvalidArgument, Code::kUnavailable, Code::kDeadlineExceeded,
+                                         Code::kWorkerDied,      Code::kCancelled,   Code::kPermissionDenied,
                                          Code::kCommandFailed,   Code::kInternal};
 
 // Whether a failure with this code may succeed on another attempt.

@@ -42,16 +42,16 @@ struct ParseOptions {
 };
 
 struct TaskKind {
-  std::string_view name;          // the task line's first word and the record's `kind`
-  pb::TaskSpec::WhatCase what;    // its TaskSpec field
-  std::string_view usage;         // "url URL": the line's shape, for --help and errors
-  std::string_view example;       // a line of this kind, as a user would write it
+  std::string_view name;        // the task line's first word and the record's `kind`
+  pb::TaskSpec::WhatCase what;  // its TaskSpec field
+  std::string_view usage;       // "url URL": the line's shape, for --help and errors
+  std::string_view example;     // a line of this kind, as a user would write it
   Resource resource;
   // A worker runs this kind only when started with this flag ("" : always).
   // Any other worker answers such a task with a permanent failure.
   std::string_view worker_flag;
-  bool test_only;                 // parsed only with ParseOptions::allow_test_kinds
-  std::string_view color;         // its color in every chart of the reports
+  bool test_only;          // parsed only with ParseOptions::allow_test_kinds
+  std::string_view color;  // its color in every chart of the reports
   // Fills `spec` from the text after the kind word (leading blanks skipped;
   // no newline). Returns an error sentence, or "".
   std::string (*parse)(std::string_view args, const ParseOptions& options, pb::TaskSpec* spec);

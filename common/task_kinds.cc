@@ -69,8 +69,10 @@ std::string KindList() {
   for (const TaskKind* k : kKinds) n += !k->test_only;
   for (const TaskKind* k : kKinds) {
     if (k->test_only) continue;
-    if (shown > 0) out += ++shown == n ? " or " : ", ";
-    else ++shown;
+    if (shown > 0)
+      out += ++shown == n ? " or " : ", ";
+    else
+      ++shown;
     out += k->name;
   }
   return out;

@@ -64,7 +64,7 @@ struct RunOutcome {
   double task_wall_ms = 0;  // summed durations
   double task_wait_ms = 0;  // summed run-queue waits
   double process_cpu_s = 0; // coordinator + workers, from wait4
-  double other_cores = 0;    // cores' worth of CPU the rest of the machine used meanwhile
+  double other_cores = 0;   // cores' worth of CPU the rest of the machine used meanwhile
   bool ok = false;
   std::string error;
   std::vector<TaskSpan> spans;
@@ -118,10 +118,21 @@ RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workloa
   RunOutcome out;
   std::string records = tmp.File("records.jsonl");
   std::string log = tmp.File("run.log");
-  std::vector<std::string> args{binary, "--workers", std::to_string(m.workers), "--concurrency",
-                                std::to_string(m.concurrency), "--threads", std::to_string(m.threads),
-                                "--processes", std::to_string(m.processes), "--tasks", w.path, "--output", records,
-                                "--quiet", "--no-progress"};
+  std::vector<std::string> args{binary,
+                                "--workers",
+                                std::to_string(m.workers),
+                                "--concurrency",
+                                std::to_string(m.concurrency),
+                                "--threads",
+                                std::to_string(m.threads),
+                                "--processes",
+                                std::to_string(m.processes),
+                                "--tasks",
+                                w.path,
+                                "--output",
+                                records,
+                                "--quiet",
+                                "--no-progress"};
   if (m.no_reuse) args.push_back("--no-reuse");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -188,7 +199,7 @@ struct ModeResult {
   ModeRow row;
   RunOutcome last;
   double cpu_share = 0;
-  double other_cores = 0;  // the rest of the machine's load in the run judged
+  double other_cores = 0;          // the rest of the machine's load in the run judged
   double busiest_other_cores = 0;  // ... and in its busiest run
 };
 
@@ -231,8 +242,7 @@ std::vector<std::string> ConcludeCommands(const std::vector<ModeResult>& rs, uns
     s = "Your command is CPU-bound: it kept a core busy " + share + " of the time it ran" + how + ".";
   } else if (verdict == "I/O-bound") {
     s = std::string("Your command is I/O-bound: it used a CPU ") + (base->cpu_share < 0.005 ? "" : "only ") + share +
-        " of the time it ran" + how +
-        "; the rest it waited, on a timer, a disk, the network or another program.";
+        " of the time it ran" + how + "; the rest it waited, on a timer, a disk, the network or another program.";
   } else {
     s = "Your command is mixed: it used a CPU " + share + " of the time it ran" + how + " and waited the rest.";
   }
@@ -255,11 +265,11 @@ std::vector<std::string> ConcludeCommands(const std::vector<ModeResult>& rs, uns
                        : "; " + more + " still adds " + Fmt("%.0f%%", 100 * (ratio - 1)) +
                              ": the command waits for something part of the time";
     } else if (verdict == "I/O-bound") {
-      p += ratio >= 1.25 ? ", and " + more +
-                               " keeps paying: a command that waits holds no core, so the cores are not the limit"
-                         : "; " + more +
-                               " adds little: what the commands wait on (one disk, one server) is the limit, not "
-                               "the cores";
+      p += ratio >= 1.25
+               ? ", and " + more + " keeps paying: a command that waits holds no core, so the cores are not the limit"
+               : "; " + more +
+                     " adds little: what the commands wait on (one disk, one server) is the limit, not "
+                     "the cores";
     } else {
       p += ratio >= 1.1 ? "; " + more + " still pays while some commands wait and others compute"
                         : "; " + more + " adds little: the cores are full";
@@ -272,10 +282,11 @@ std::vector<std::string> ConcludeCommands(const std::vector<ModeResult>& rs, uns
   bool crowded = verdict != "CPU-bound" && base->cpu_share > 0.1 && base->other_cores >= 0.5;
   int per_worker = over ? over->mode.processes : kOversubscribe;
   if (crowded) {
-    out.push_back(Fmt("Other work kept %.1f of this machine's %u cores busy while it ran: a command that waited for a "
-                      "core looks like one that waited on I/O, so it may be more CPU-bound than this says. Run it "
-                      "again on a quieter machine before choosing how many to run at once.",
-                      base->other_cores, cores));
+    out.push_back(
+        Fmt("Other work kept %.1f of this machine's %u cores busy while it ran: a command that waited for a "
+            "core looks like one that waited on I/O, so it may be more CPU-bound than this says. Run it "
+            "again on a quieter machine before choosing how many to run at once.",
+            base->other_cores, cores));
   } else if (verdict == "CPU-bound") {
     out.push_back(
         "Run one per core: plain `coordinator --tasks FILE` does (a worker per core, --processes 1), as GNU "
@@ -287,21 +298,24 @@ std::vector<std::string> ConcludeCommands(const std::vector<ModeResult>& rs, uns
                   " at once here; `--sweep concurrency=1,2,4,8,16` shows where more stops paying.");
   } else {
     double per_core_busy = base->cpu_share > 0 ? std::clamp(1 / base->cpu_share, 1.0, 16.0) : 1.0;
-    out.push_back(Fmt("Run somewhat more than one per core: about %.0f per core (1 / its CPU share) keeps the "
-                      "cores busy while the others wait; `--sweep concurrency=...` finds the point.",
-                      per_core_busy));
+    out.push_back(
+        Fmt("Run somewhat more than one per core: about %.0f per core (1 / its CPU share) keeps the "
+            "cores busy while the others wait; `--sweep concurrency=...` finds the point.",
+            per_core_busy));
   }
   double busiest = 0;
   for (const ModeResult& r : rs) busiest = std::max(busiest, r.busiest_other_cores);
   if (!crowded && busiest >= 0.5) {
-    out.push_back(Fmt("Other work kept up to %.1f of this machine's %u cores busy during these runs: the times and "
-                      "speedups above are less sure than on a quiet machine.",
-                      busiest, cores));
+    out.push_back(
+        Fmt("Other work kept up to %.1f of this machine's %u cores busy during these runs: the times and "
+            "speedups above are less sure than on a quiet machine.",
+            busiest, cores));
   }
   bool failed = std::any_of(rs.begin(), rs.end(), [](const ModeResult& r) { return !r.row.ok; });
   if (failed) {
-    out.push_back("Some runs had failing commands (FAILED above): a command that fails early makes its mode look "
-                  "faster than it is.");
+    out.push_back(
+        "Some runs had failing commands (FAILED above): a command that fails early makes its mode look "
+        "faster than it is.");
   }
   return out;
 }

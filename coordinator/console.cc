@@ -21,9 +21,7 @@ std::string Fmt(const char* format, auto... args) {
 }  // namespace
 
 Console::Console(const CoordinatorConfig& config)
-    : quiet_(config.quiet),
-      progress_(config.progress && isatty(STDERR_FILENO)),
-      print_output_(config.print_output) {}
+    : quiet_(config.quiet), progress_(config.progress && isatty(STDERR_FILENO)), print_output_(config.print_output) {}
 
 Console::~Console() { Flush(); }
 

@@ -93,8 +93,7 @@ constexpr double kCancelTurnMs = 200;
 class CoordinatorLoop {
  public:
   CoordinatorLoop(const CoordinatorConfig& config, TaskSource& source)
-      : config_(config), source_(source), console_(config),
-        scheduler_(MakeOptions(config), clock_) {}
+      : config_(config), source_(source), console_(config), scheduler_(MakeOptions(config), clock_) {}
 
   int Run(int signal_fd);
 
@@ -319,13 +318,13 @@ bool CoordinatorLoop::Bind(std::string* error) {
 }
 
 void CoordinatorLoop::StartLocalWorkers() {
-  std::vector<std::string> args{"--connect", endpoint_,
-                                "--parent-pid", std::to_string(getpid()),
-                                "--concurrency", std::to_string(config_.concurrency),
-                                "--threads", std::to_string(config_.threads),
-                                "--processes", std::to_string(config_.processes),
-                                "--batch", std::to_string(config_.batch),
-                                "--max-body", std::to_string(config_.max_body),
+  std::vector<std::string> args{"--connect",       endpoint_,
+                                "--parent-pid",    std::to_string(getpid()),
+                                "--concurrency",   std::to_string(config_.concurrency),
+                                "--threads",       std::to_string(config_.threads),
+                                "--processes",     std::to_string(config_.processes),
+                                "--batch",         std::to_string(config_.batch),
+                                "--max-body",      std::to_string(config_.max_body),
                                 "--stall-timeout", std::to_string(config_.stall_timeout_s)};
   if (config_.no_reuse) args.push_back("--no-reuse");
   // Local workers run as this user, for this run: they get every kind's

@@ -26,7 +26,7 @@ struct CoordinatorConfig {
   // Passed to the local workers.
   int concurrency = 32;
   int threads = 1;
-  int processes = 1;               // tasks running a child process at once, per worker
+  int processes = 1;  // tasks running a child process at once, per worker
   bool no_reuse = false;
   int batch = 256;                 // tasks / results per message; 1: off
   uint64_t max_body = 1ULL << 30;
@@ -57,13 +57,13 @@ struct CoordinatorConfig {
   size_t report_max_spans = 100000;  // bounded: later tasks are left out of the timeline
 
   // Your own commands: exec and sh tasks.
-  std::string exec_template;       // --exec 'gzip -9 {}': one task per line of --args
-  std::string args_path;           // --args FILE ("-": standard input)
-  std::string workdir;             // where commands run on the worker ("": the worker's own)
-  std::string results_dir;         // --results DIR: full stdout/stderr per task, on the worker
-  uint32_t capture_bytes = 4096;   // tail of each stream kept in the record
+  std::string exec_template;      // --exec 'gzip -9 {}': one task per line of --args
+  std::string args_path;          // --args FILE ("-": standard input)
+  std::string workdir;            // where commands run on the worker ("": the worker's own)
+  std::string results_dir;        // --results DIR: full stdout/stderr per task, on the worker
+  uint32_t capture_bytes = 4096;  // tail of each stream kept in the record
   std::vector<uint32_t> retry_exit_codes;
-  bool print_output = false;       // show each task's captured stdout after its line
+  bool print_output = false;  // show each task's captured stdout after its line
 
   // Built-in demo (no task source given).
   int demo_delay_ms = 100;

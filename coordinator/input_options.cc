@@ -15,9 +15,8 @@ std::string InputOptions(const CoordinatorConfig& config, TaskSourceOptions* src
   for (uint32_t code : config.retry_exit_codes) exec.add_retry_exit_codes(code);
   src->exec_defaults = std::move(exec);
   if (config.exec_template.empty() != config.args_path.empty()) {
-    return config.args_path.empty()
-               ? "--exec needs --args FILE: one argument a line (- for standard input)"
-               : "--args needs --exec 'COMMAND {}': the command each line is an argument of";
+    return config.args_path.empty() ? "--exec needs --args FILE: one argument a line (- for standard input)"
+                                    : "--args needs --exec 'COMMAND {}': the command each line is an argument of";
   }
   if (!config.exec_template.empty()) {
     if (!config.tasks_path.empty() || !config.urls_path.empty()) return "--exec does not go with --tasks or --urls";

@@ -46,17 +46,24 @@ int main(int argc, char** argv) {
                  "Keep each task's whole output in DIR/ID.stdout, DIR/ID.stderr\n(on the worker)")
       ->group(own);
   app.add_option("--capture", c.capture_bytes, "Last bytes of each task's stdout and stderr kept in its record")
-      ->capture_default_str()->check(CLI::Range(0, 256 * 1024))->group(own);
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256 * 1024))
+      ->group(own);
   app.add_option("--retry-exit-codes", c.retry_exit_codes, "Exit codes that are retried (default: none; signals are)")
-      ->delimiter(',')->check(CLI::Range(1, 255))->group(own);
+      ->delimiter(',')
+      ->check(CLI::Range(1, 255))
+      ->group(own);
   app.add_flag("--print-output", c.print_output, "After each task's line, its captured stdout")->group(own);
 
   auto* perf = "Speed";
   app.add_option("--concurrency,-c", c.concurrency, "Tasks in flight per worker (url/sleep overlap on one event loop)")
       ->capture_default_str()->check(CLI::Range(1, 100000))->group(perf);
-  app.add_option("--processes", c.processes,
-                 "exec/sh tasks at once per worker (with the default one worker\nper core: one per core, as GNU parallel)")
-      ->capture_default_str()->check(CLI::Range(1, 1024))->group(perf);
+  app.add_option(
+         "--processes", c.processes,
+         "exec/sh tasks at once per worker (with the default one worker\nper core: one per core, as GNU parallel)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024))
+      ->group(perf);
   app.add_option("--threads", c.threads, "CPU tasks at once per worker, one thread each")
       ->capture_default_str()->check(CLI::Range(1, 1024))->group(perf);
   app.add_flag("--no-reuse", c.no_reuse, "A new HTTP connection per URL (no keep-alive)")->group(perf);

@@ -2,19 +2,18 @@
 // histograms; all inline SVG and CSS) and as JSON for scripts.
 #include "coordinator/report.h"
 
-#include "common/task_kind.h"
-
 #include <algorithm>
-#include <cmath>
 #include <cctype>
+#include <cmath>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
 
-#include <nlohmann/json.hpp>
+#include "common/task_kind.h"
 
 namespace taskfarm {
 namespace {
@@ -141,9 +140,9 @@ std::string KindColor(const std::string& kind, size_t index) {
 
 std::string ModeColor(const std::string& mode, size_t index) {
   static const std::map<std::string, std::string, std::less<>> known = {
-      {"sequential", "#9ca3af"}, {"session", "#64748b"}, {"threads-5", "#60a5fa"}, {"threads-100", "#2563eb"},
-      {"threads", "#3b82f6"},    {"async", "#14b8a6"},   {"processes", "#f59e0b"}, {"hybrid", "#8b5cf6"},
-      {"oversubscribed", "#ea580c"}};
+      {"sequential", "#9ca3af"},  {"session", "#64748b"}, {"threads-5", "#60a5fa"},
+      {"threads-100", "#2563eb"}, {"threads", "#3b82f6"}, {"async", "#14b8a6"},
+      {"processes", "#f59e0b"},   {"hybrid", "#8b5cf6"},  {"oversubscribed", "#ea580c"}};
   auto it = known.find(mode);
   if (it != known.end()) return it->second;
   if (mode.rfind("threads", 0) == 0) return "#3b82f6";

@@ -131,9 +131,12 @@ bool Scheduler::HasRoom(const Worker& w) const {
 
 int Scheduler::ClassOf(const Task& t) {
   switch (KindOf(t.spec).resource) {
-    case Resource::kCpu: return 1;
-    case Resource::kProcess: return 2;
-    default: return 0;
+    case Resource::kCpu:
+      return 1;
+    case Resource::kProcess:
+      return 2;
+    default:
+      return 0;
   }
 }
 

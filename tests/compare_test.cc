@@ -113,8 +113,8 @@ TEST(CompareTest, ACpuBoundCommandIsJudgedCpuBoundAndStopsPayingAtTheCores) {
   if (c < 2 || c > 8) GTEST_SKIP() << c << " cores";
   ScratchDir dir;
   // About 0.15 s of one core each: dash counting in its own arithmetic.
-  std::string tasks = dir.Write("cpu.txt", Repeat("sh 'i=0; while [ $i -lt 220000 ]; do i=$((i+1)); done'",
-                                                  static_cast<int>(4 * c)));
+  std::string tasks =
+      dir.Write("cpu.txt", Repeat("sh 'i=0; while [ $i -lt 220000 ]; do i=$((i+1)); done'", static_cast<int>(4 * c)));
   std::string json = dir.File("compare.json");
   // Three runs a point: the median keeps a burst of other work on the
   // machine from bending one point of the curve. Only the mode the verdict
@@ -152,8 +152,8 @@ TEST(CompareTest, AnIoBoundCommandIsJudgedIoBoundAndKeepsPayingPastTheCores) {
   ScratchDir dir;
   std::string tasks = dir.Write("io.txt", Repeat("exec sleep 0.1", static_cast<int>(8 * c)));
   std::string json = dir.File("compare.json");
-  Subprocess p(Coordinator({"compare", "--tasks", tasks, "--runs", "1", "--sweep", SweepAroundCores(c), "--json",
-                            json}));
+  Subprocess p(
+      Coordinator({"compare", "--tasks", tasks, "--runs", "1", "--sweep", SweepAroundCores(c), "--json", json}));
   ProcessResult r = p.Wait(seconds(240));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   nlohmann::json j = ReadJson(json);
@@ -186,8 +186,8 @@ TEST(CompareTest, ModesForConnectionsAreLeftOutForCommands) {
   ScratchDir dir;
   std::string tasks = dir.Write("true.txt", Repeat("exec true", 2));
   std::string json = dir.File("compare.json");
-  Subprocess p(Coordinator({"compare", "--tasks", tasks, "--runs", "1", "--modes", "sequential,async", "--json",
-                            json}));
+  Subprocess p(
+      Coordinator({"compare", "--tasks", tasks, "--runs", "1", "--modes", "sequential,async", "--json", json}));
   ProcessResult r = p.Wait(seconds(60));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto rows = Rows(ReadJson(json), tasks);

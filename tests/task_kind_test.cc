@@ -1,10 +1,11 @@
 // The kinds table: every row is whole, and each kind's example line reads
 // back as itself.
+#include "common/task_kind.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "common/task_kind.h"
 #include "common/task_parser.h"
 
 namespace taskfarm {

@@ -11,8 +11,7 @@ namespace {
 
 class CpuExecutor : public Executor {
  public:
-  explicit CpuExecutor(const ExecutorContext& context)
-      : pool_(std::max(1, context.config.threads), context.wake) {}
+  explicit CpuExecutor(const ExecutorContext& context) : pool_(std::max(1, context.config.threads), context.wake) {}
 
   void Start(const TaskStart& start) override {
     running_[start.token] = Running{start.assignment, start.deadline_ms, false};
@@ -54,10 +53,10 @@ class CpuExecutor : public Executor {
         const pb::Assignment& a = *it->second.assignment;
         Code code = it->second.timed_out ? Code::kDeadlineExceeded : Code::kInvalidArgument;
         r.set_ok(false);
-        r.set_error(it->second.timed_out ? "cpu " + a.spec().cpu().kernel() + " " + std::to_string(a.spec().cpu().n()) +
-                                               " ran past the task timeout of " + std::to_string(a.timeout_ms()) +
-                                               " ms and was stopped"
-                                         : d.error);
+        r.set_error(it->second.timed_out
+                        ? "cpu " + a.spec().cpu().kernel() + " " + std::to_string(a.spec().cpu().n()) +
+                              " ran past the task timeout of " + std::to_string(a.timeout_ms()) + " ms and was stopped"
+                        : d.error);
         r.set_error_code(std::string(CodeName(code)));
         out.retryable = IsRetryable(code);
       }

@@ -144,8 +144,10 @@ class ExecExecutor : public Executor {
       // command is sampled only when something else wakes the loop.
       next = std::min(next, r.sampled_at_ms + kSampleEveryMs);
       if (r.child->needs_polling()) next = std::min(next, last_collect_ms_ + kReapEveryMs);
-      if (r.kill_at_ms > 0) next = std::min(next, r.kill_at_ms);
-      else if (!r.timed_out && r.deadline_ms > 0) next = std::min(next, r.deadline_ms);
+      if (r.kill_at_ms > 0)
+        next = std::min(next, r.kill_at_ms);
+      else if (!r.timed_out && r.deadline_ms > 0)
+        next = std::min(next, r.deadline_ms);
     }
     if (reaper_.lingering()) next = std::min(next, last_collect_ms_ + kReapEveryMs);
     return next;

@@ -37,10 +37,10 @@ struct ExecutorContext {
 };
 
 struct TaskStart {
-  uint64_t token = 0;                        // the lease's key; outcomes come back under it
+  uint64_t token = 0;                          // the lease's key; outcomes come back under it
   const pb::Assignment* assignment = nullptr;  // valid until the task finishes or is cancelled
-  double now_ms = 0;                         // steady clock
-  double deadline_ms = 0;                    // steady clock; 0: none. The executor stops the task there.
+  double now_ms = 0;                           // steady clock
+  double deadline_ms = 0;                      // steady clock; 0: none. The executor stops the task there.
   std::string_view worker_name;
 };
 

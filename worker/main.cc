@@ -1,6 +1,5 @@
 // worker: runs tasks for a taskfarm coordinator. Parses flags, calls RunWorker.
 #include <CLI/CLI.hpp>
-
 #include <map>
 #include <set>
 
@@ -15,11 +14,14 @@ int main(int argc, char** argv) {
   app.add_option("--connect", config.connect, "Coordinator endpoint, e.g. tcp://10.0.0.1:5555")->required();
   app.add_option("--name", config.name, "Name shown in results (default HOST:PID)");
   app.add_option("--concurrency", config.concurrency, "Tasks in flight at once, any kind (URLs and sleeps overlap)")
-      ->default_val(32)->check(CLI::Range(1, 100000));
+      ->default_val(32)
+      ->check(CLI::Range(1, 100000));
   app.add_option("--threads", config.threads, "Of those, CPU tasks at once, one thread each")
-      ->default_val(1)->check(CLI::Range(1, 1024));
+      ->default_val(1)
+      ->check(CLI::Range(1, 1024));
   app.add_option("--processes", config.processes, "Of those, tasks that run a child process, at once")
-      ->default_val(1)->check(CLI::Range(1, 1024));
+      ->default_val(1)
+      ->check(CLI::Range(1, 1024));
   bool no_reuse = false;
   app.add_flag("--no-reuse", no_reuse, "Open a new HTTP connection for every URL");
   app.add_option("--max-body", config.max_body_bytes, "Largest response body accepted, in bytes")
@@ -45,9 +47,11 @@ int main(int argc, char** argv) {
   for (const auto& [flag_view, what] : flags) {
     std::string flag(flag_view);
     std::string help = "Run " + what.first + " tasks" +
-                       (what.second ? "" : ": whoever can reach this worker (holds an\naccepted key) can then run "
-                                           "them here, as this user");
-    app.add_flag_callback(flag, [&flags_given, flag] { flags_given.insert(flag); }, help)
+                       (what.second ? ""
+                                    : ": whoever can reach this worker (holds an\naccepted key) can then run "
+                                      "them here, as this user");
+    app.add_flag_callback(
+           flag, [&flags_given, flag] { flags_given.insert(flag); }, help)
         ->group(what.second ? "" : "Options");
   }
   app.add_flag("--forever", config.forever, "After a run ends, wait for the next one");

@@ -60,7 +60,6 @@ constexpr size_t kMaxErrorBytes = 4096;
 // Milliseconds to the microsecond: more digits are noise, and they bloat JSON.
 double RoundUs(double ms) { return std::round(ms * 1000.0) / 1000.0; }
 
-
 // Queues of leases waiting for a slot, by Resource (kInline last).
 constexpr int kQueues = kSlotResources + 1;
 
@@ -137,7 +136,7 @@ class WorkerLoop {
   Executor* by_field_[64] = {};  // by TaskSpec field number
   int limit_[kSlotResources] = {};
   int running_[kSlotResources] = {};
-  int running_total_ = 0;        // across resources: bounded by --concurrency
+  int running_total_ = 0;           // across resources: bounded by --concurrency
   std::vector<Finished> finished_;  // reused by CollectDone
   std::vector<curl_waitfd> waits_;  // reused by the loop's wait
 

@@ -20,7 +20,9 @@ std::string Describe(const pb::Result& r, const std::string& who) {
   return Format("Read %llu from %s (", static_cast<unsigned long long>(r.bytes()), r.url().c_str()) + who + ")";
 }
 
-bool HasOwnFields(const pb::Result& r) { return r.has_url() || r.has_http_status() || r.has_bytes() || r.has_timings(); }
+bool HasOwnFields(const pb::Result& r) {
+  return r.has_url() || r.has_http_status() || r.has_bytes() || r.has_timings();
+}
 
 std::string CheckMs(const char* name, double value) {
   if (!std::isfinite(value)) return std::string(name) + " is not a finite number";
