@@ -30,6 +30,10 @@ enum class Resource {
   kProcess,  // a child process (--processes)
   kInline,   // finishes the moment it starts: no slot
 };
+// TaskSpec field numbers of kinds stay below this, so per-kind arrays
+// (the scheduler's estimates) stay small: checked in task_kinds.cc.
+inline constexpr int kMaxKindField = 16;
+
 // Resources with slots: kIo, kCpu, kProcess (indexes 0..2).
 inline constexpr int kSlotResources = 3;
 
@@ -73,6 +77,11 @@ struct TaskKind {
 // whose parse and format refuse everything.
 [[nodiscard]] const TaskKind& KindOf(const pb::TaskSpec& spec);
 [[nodiscard]] std::span<const TaskKind* const> AllKinds();
+// For kinds without result fields of their own (has_own_fields).
+[[nodiscard]] bool NoOwnFields(const pb::Result& result);
+// The kinds that have result fields of their own, one per set of fields
+// (kinds may share theirs: exec and sh).
+[[nodiscard]] std::span<const TaskKind* const> KindsWithOwnFields();
 // "url, cpu, sleep, noop, exec or sh": the kinds a user may write.
 [[nodiscard]] std::string KindList();
 

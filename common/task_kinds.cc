@@ -3,11 +3,14 @@
 #include <charconv>
 #include <cstdarg>
 #include <cstdio>
+#include <vector>
 
 #include "common/quote.h"
 #include "common/task_kind.h"
 
 namespace taskfarm {
+
+bool NoOwnFields(const pb::Result&) { return false; }
 
 // Defined in common/kinds/, one file each.
 extern const TaskKind kUrlKind, kCpuKind, kSleepKind, kNoopKind, kExecKind, kShKind, kFaultKind;
@@ -20,7 +23,7 @@ constexpr const TaskKind* kKinds[] = {&kUrlKind, &kCpuKind, &kSleepKind, &kNoopK
 std::string Refuse(std::string_view, const ParseOptions&, pb::TaskSpec*) { return "unknown task kind"; }
 std::string Empty(const pb::TaskSpec&) { return ""; }
 std::string Nothing(const pb::Result&, const std::string&) { return ""; }
-bool None(const pb::Result&) { return false; }
+
 std::string Fine(const pb::TaskSpec&, const pb::Result&) { return ""; }
 
 constexpr TaskKind kUnknownKind{.name = "unknown",
@@ -34,11 +37,20 @@ constexpr TaskKind kUnknownKind{.name = "unknown",
                                 .parse = Refuse,
                                 .format = Empty,
                                 .describe = Nothing,
-                                .has_own_fields = None,
+                                .has_own_fields = NoOwnFields,
                                 .check = Fine};
 
 // KindOf runs for every task the scheduler touches: a lookup by field number.
 constexpr size_t kMaxField = 64;
+constexpr bool FieldsBelowMax() {
+  for (int field : {pb::TaskSpec::kUrl, pb::TaskSpec::kCpu, pb::TaskSpec::kSleep, pb::TaskSpec::kNoop,
+                    pb::TaskSpec::kExec, pb::TaskSpec::kSh, pb::TaskSpec::kFault}) {
+    if (field >= kMaxKindField) return false;
+  }
+  return true;
+}
+static_assert(FieldsBelowMax(), "a kind's TaskSpec field is past kMaxKindField: raise it");
+
 std::array<const TaskKind*, kMaxField> ByField() {
   std::array<const TaskKind*, kMaxField> by{};
   for (const TaskKind*& k : by) k = &kUnknownKind;
@@ -55,11 +67,34 @@ const TaskKind* FindKind(std::string_view name) {
   return nullptr;
 }
 
-const TaskKind& KindOf(const pb::TaskSpec& spec) {
-  static const std::array<const TaskKind*, kMaxField> by_field = ByField();
-  size_t field = static_cast<size_t>(spec.what_case());
-  return field < kMaxField ? *by_field[field] : kUnknownKind;
+namespace {
+
+// Built at start-up from rows that are constants (constant-initialized,
+// whatever the order of files), so KindOf pays no guard per call.
+const std::array<const TaskKind*, kMaxField> kByField = ByField();
+
+// The kinds with result fields of their own, each set of fields once (exec
+// and sh share theirs): what CheckOutcome walks for every result.
+std::vector<const TaskKind*> WithOwnFields() {
+  std::vector<const TaskKind*> out;
+  for (const TaskKind* k : kKinds) {
+    bool seen = false;
+    for (const TaskKind* o : out) seen |= o->has_own_fields == k->has_own_fields;
+    if (!seen && k->has_own_fields != NoOwnFields) out.push_back(k);
+  }
+  return out;
 }
+const std::vector<const TaskKind*> kWithOwnFields = WithOwnFields();
+
+}  // namespace
+
+const TaskKind& KindOf(const pb::TaskSpec& spec) {
+  size_t field = static_cast<size_t>(spec.what_case());
+  return field < kMaxField ? *kByField[field] : kUnknownKind;
+}
+
+std::span<const TaskKind* const> KindsWithOwnFields() { return kWithOwnFields; }
+
 
 std::span<const TaskKind* const> AllKinds() { return kKinds; }
 

@@ -54,7 +54,7 @@ std::string CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome) {
 
   // Each kind's own fields only on its own tasks, and believable there.
   const TaskKind& kind = KindOf(spec);
-  for (const TaskKind* other : AllKinds()) {
+  for (const TaskKind* other : KindsWithOwnFields()) {
     // Kinds that share their result fields (exec and sh) share the test.
     if (other->has_own_fields != kind.has_own_fields && other->has_own_fields(r)) {
       return "fields of " + std::string(other->name) + " tasks on a " + std::string(kind.name) + " task";

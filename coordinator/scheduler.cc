@@ -463,8 +463,10 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcom
   }
   Release(t);
   double d = outcome.result().duration_ms();
-  double& ewma = ewma_[t.spec.what_case()];
-  ewma = ewma < 0 ? d : 0.8 * ewma + 0.2 * d;
+  if (t.spec.what_case() < kMaxKindField) {
+    double& ewma = ewma_[t.spec.what_case()];
+    ewma = ewma < 0 ? d : 0.8 * ewma + 0.2 * d;
+  }
   WorkerStats& s = stats_[worker];
   // The outcome usually lives on the caller's arena: a generated CopyFrom
   // is far cheaper than a cross-arena Swap (which goes through reflection).

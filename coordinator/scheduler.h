@@ -25,6 +25,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/task_kind.h"
 #include "proto/taskfarm.pb.h"
 
 namespace taskfarm {
@@ -256,7 +257,9 @@ class Scheduler {
   // Expected duration of a task of this kind from the ones seen so far;
   // -1 when none has finished yet. Each kind has its own: a noop's zero
   // must not make a sleep look cheap.
-  double Estimate(const pb::TaskSpec& spec) const { return ewma_[spec.what_case()]; }
+  double Estimate(const pb::TaskSpec& spec) const {
+    return spec.what_case() < kMaxKindField ? ewma_[spec.what_case()] : -1;
+  }
   Task* Current(const LeaseCheck& c);
   void Requeue(Task& t, double delay_ms);
   void Release(Task& t);
@@ -295,7 +298,7 @@ class Scheduler {
   size_t leased_ = 0;
   size_t capacity_ = 0;  // what the window is sized from
   std::vector<FinishedTask> finished_;
-  double ewma_[64];  // by TaskSpec::what_case(); -1: none finished yet
+  double ewma_[kMaxKindField];  // by TaskSpec::what_case(); -1: none finished yet
   // (deadline + slack, lease), in time order: every task has the same
   // timeout, and starts are heard in time order.
   std::deque<std::pair<double, LeaseCheck>> deadlines_;

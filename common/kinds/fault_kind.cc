@@ -14,7 +14,6 @@ std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec
 
 std::string Print(const pb::TaskSpec& spec) { return "fault " + spec.fault().action(); }
 std::string Describe(const pb::Result& r, const std::string& who) { return r.task() + " done (" + who + ")"; }
-bool HasOwnFields(const pb::Result&) { return false; }
 std::string Check(const pb::TaskSpec&, const pb::Result&) { return ""; }
 
 }  // namespace
@@ -31,7 +30,7 @@ extern const TaskKind kFaultKind{
     .parse = Parse,
     .format = Print,
     .describe = Describe,
-    .has_own_fields = HasOwnFields,
+    .has_own_fields = NoOwnFields,
     .check = Check,
 };
 

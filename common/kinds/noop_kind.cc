@@ -12,7 +12,6 @@ std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec
 
 std::string Print(const pb::TaskSpec&) { return "noop"; }
 std::string Describe(const pb::Result&, const std::string& who) { return "noop done (" + who + ")"; }
-bool HasOwnFields(const pb::Result&) { return false; }
 std::string Check(const pb::TaskSpec&, const pb::Result&) { return ""; }
 
 }  // namespace
@@ -29,7 +28,7 @@ extern const TaskKind kNoopKind{
     .parse = Parse,
     .format = Print,
     .describe = Describe,
-    .has_own_fields = HasOwnFields,
+    .has_own_fields = NoOwnFields,
     .check = Check,
 };
 

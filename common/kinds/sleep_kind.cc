@@ -21,7 +21,6 @@ std::string Describe(const pb::Result& r, const std::string& who) {
   return "Slept " + r.task().substr(r.task().find(' ') + 1) + " ms (" + who + ")";
 }
 
-bool HasOwnFields(const pb::Result&) { return false; }
 std::string Check(const pb::TaskSpec&, const pb::Result&) { return ""; }
 
 }  // namespace
@@ -38,7 +37,7 @@ extern const TaskKind kSleepKind{
     .parse = Parse,
     .format = Print,
     .describe = Describe,
-    .has_own_fields = HasOwnFields,
+    .has_own_fields = NoOwnFields,
     .check = Check,
 };
 
