@@ -95,7 +95,6 @@ const TaskKind& KindOf(const pb::TaskSpec& spec) {
 
 std::span<const TaskKind* const> KindsWithOwnFields() { return kWithOwnFields; }
 
-
 std::span<const TaskKind* const> AllKinds() { return kKinds; }
 
 std::string KindList() {
