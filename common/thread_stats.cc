@@ -30,8 +30,10 @@ ThreadTimes CurrentThreadTimes() {
   return t;
 }
 
-uint64_t PeakRssKb() {
-  std::FILE* f = std::fopen("/proc/self/status", "re");
+namespace {
+
+uint64_t VmHwmKb(const char* status_path) {
+  std::FILE* f = std::fopen(status_path, "re");
   if (!f) return 0;
   char line[256];
   unsigned long long kb = 0;
@@ -40,6 +42,16 @@ uint64_t PeakRssKb() {
   }
   std::fclose(f);
   return kb;
+}
+
+}  // namespace
+
+uint64_t PeakRssKb() { return VmHwmKb("/proc/self/status"); }
+
+uint64_t PeakRssKbOf(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/status", static_cast<int>(pid));
+  return VmHwmKb(path);
 }
 
 }  // namespace taskfarm

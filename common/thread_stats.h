@@ -2,6 +2,8 @@
 // time it was ready to run but waited for one (Linux schedstat).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 
 namespace taskfarm {
@@ -18,5 +20,8 @@ struct ThreadTimes {
 // This process's peak resident set size in KiB (VmHWM). Not getrusage's
 // ru_maxrss, which on Linux carries the parent's peak across fork and exec.
 [[nodiscard]] uint64_t PeakRssKb();
+// The same of another live process (its own image's peak since its exec);
+// 0 when it is gone or a zombie.
+[[nodiscard]] uint64_t PeakRssKbOf(pid_t pid);
 
 }  // namespace taskfarm

@@ -17,6 +17,7 @@
 #include "common/quote.h"
 #include "common/status.h"
 #include "common/task_parser.h"
+#include "common/thread_stats.h"
 #include "common/utf8.h"
 #include "worker/child_process.h"
 #include "worker/executor.h"
@@ -33,23 +34,10 @@ constexpr double kReapEveryMs = 10;
 // How often a running command's memory high-water mark is read.
 constexpr double kSampleEveryMs = 50;
 
-// VmHWM of a live process: the peak resident memory of its own image since
-// its exec. 0 when it is gone (or already a zombie).
-uint64_t HighWaterKb(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/status", static_cast<int>(pid));
-  std::FILE* f = std::fopen(path, "re");
-  if (!f) return 0;
-  char line[256];
-  unsigned long long kb = 0;
-  while (std::fgets(line, sizeof(line), f)) {
-    if (std::sscanf(line, "VmHWM: %llu kB", &kb) == 1) break;
-  }
-  std::fclose(f);
-  return kb;
-}
-
 // The worker's own peak RSS: one system call (not /proc), once per spawn.
+// ru_maxrss may also carry the coordinator's peak from the worker's own
+// spawn, so it can only be higher than the worker's memory: as the line
+// below which a child's figure is not trusted, that errs on the safe side.
 uint64_t WorkerPeakKb() {
   rusage self{};
   getrusage(RUSAGE_SELF, &self);
@@ -169,7 +157,7 @@ class ExecExecutor : public Executor {
       }
       if (!r.child->Advance()) {
         if (now_ms - r.sampled_at_ms >= kSampleEveryMs) {
-          r.sampled_kb = std::max(r.sampled_kb, HighWaterKb(r.child->pid()));
+          r.sampled_kb = std::max(r.sampled_kb, PeakRssKbOf(r.child->pid()));
           r.sampled_at_ms = now_ms;
         }
         ++it;
