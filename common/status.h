@@ -22,15 +22,24 @@ enum class Code {
 // Lower-case name used in results ("unavailable", ...).
 constexpr std::string_view CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kInvalidArgument: return "invalid_argument";
-    case Code::kUnavailable: return "unavailable";
-    case Code::kDeadlineExceeded: return "deadline_exceeded";
-    case Code::kWorkerDied: return "worker_died";
-    case Code::kCancelled: return "cancelled";
-    case Code::kPermissionDenied: return "permission_denied";
-    case Code::kCommandFailed: return "command_failed";
-    case Code::kInternal: return "internal";
+    case Code::kOk:
+      return "ok";
+    case Code::kInvalidArgument:
+      return "invalid_argument";
+    case Code::kUnavailable:
+      return "unavailable";
+    case Code::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case Code::kWorkerDied:
+      return "worker_died";
+    case Code::kCancelled:
+      return "cancelled";
+    case Code::kPermissionDenied:
+      return "permission_denied";
+    case Code::kCommandFailed:
+      return "command_failed";
+    case Code::kInternal:
+      return "internal";
   }
   return "internal";
 }
@@ -42,8 +51,7 @@ inline constexpr Code kFailureCodes[] = {Code::kInvalidArgument, Code::kUnavaila
 
 // Whether a failure with this code may succeed on another attempt.
 constexpr bool IsRetryable(Code code) {
-  return code == Code::kUnavailable || code == Code::kDeadlineExceeded ||
-         code == Code::kWorkerDied;
+  return code == Code::kUnavailable || code == Code::kDeadlineExceeded || code == Code::kWorkerDied;
 }
 
 }  // namespace taskfarm

@@ -36,8 +36,7 @@ struct ParsedLine {
 // Parses one line (without its newline). Never throws. Errors quote at most
 // kQuoteMaxBytes of the offending word; a line over kMaxTaskLineBytes is an
 // error without being split.
-[[nodiscard]] ParsedLine ParseTaskLine(std::string_view line,
-                                       const ParseOptions& options);
+[[nodiscard]] ParsedLine ParseTaskLine(std::string_view line, const ParseOptions& options);
 
 // The kind's name: "url", "cpu", ... (KindOf(spec).name).
 [[nodiscard]] std::string_view KindName(const pb::TaskSpec& spec);

@@ -60,11 +60,11 @@ constexpr int kMaxProcesses = 1024;
 
 struct RunOutcome {
   double wall_s = 0;
-  double task_cpu_ms = 0;   // summed over tasks (measured in the workers)
-  double task_wall_ms = 0;  // summed durations
-  double task_wait_ms = 0;  // summed run-queue waits
-  double process_cpu_s = 0; // coordinator + workers, from wait4
-  double other_cores = 0;   // cores' worth of CPU the rest of the machine used meanwhile
+  double task_cpu_ms = 0;    // summed over tasks (measured in the workers)
+  double task_wall_ms = 0;   // summed durations
+  double task_wait_ms = 0;   // summed run-queue waits
+  double process_cpu_s = 0;  // coordinator + workers, from wait4
+  double other_cores = 0;    // cores' worth of CPU the rest of the machine used meanwhile
   bool ok = false;
   std::string error;
   std::vector<TaskSpan> spans;
@@ -181,8 +181,8 @@ RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workloa
     out.task_cpu_ms += r.cpu_user_ms() + r.cpu_sys_ms();
     out.task_wall_ms += r.duration_ms();
     out.task_wait_ms += r.cpu_wait_ms();
-    out.spans.push_back(TaskSpan{r.id(), r.worker(), r.kind(), r.start_ms(), r.duration_ms(), r.ok(), r.attempts(),
-                                 r.error()});
+    out.spans.push_back(
+        TaskSpan{r.id(), r.worker(), r.kind(), r.start_ms(), r.duration_ms(), r.ok(), r.attempts(), r.error()});
   }
   return out;
 }
@@ -345,9 +345,12 @@ std::vector<std::string> Conclude(const Workload& w, const std::vector<ModeResul
   double threads100 = speed("threads-100"), threads5 = speed("threads-5");
   if (verdict == "I/O-bound") {
     std::string p = "Overlapping waits is what pays.";
-    if (async > 0) p += " One worker with up to 100 tasks in flight on one event loop (async) is " + Times(async) + " faster than sequential";
+    if (async > 0)
+      p += " One worker with up to 100 tasks in flight on one event loop (async) is " + Times(async) +
+           " faster than sequential";
     if (processes > 0) {
-      p += std::string(async > 0 ? "; " : " ") + "5 processes taking one task at a time (processes, the tutorials' multiprocessing.Pool(5)) reach " +
+      p += std::string(async > 0 ? "; " : " ") +
+           "5 processes taking one task at a time (processes, the tutorials' multiprocessing.Pool(5)) reach " +
            Times(processes);
     }
     if (async > 0 || processes > 0) p += ".";

@@ -34,16 +34,16 @@ struct ModePreset {
 [[nodiscard]] std::vector<ModePreset> CommandModes(unsigned cores);
 
 struct CompareConfig {
-  std::string tasks_path;            // empty: the built-in workloads
-  std::vector<std::string> modes;    // empty: all of them
+  std::string tasks_path;          // empty: the built-in workloads
+  std::vector<std::string> modes;  // empty: all of them
   int runs = 3;
   // "workers=1,2,4,8" or "concurrency=1,10,100". On exec/sh tasks
   // concurrency is commands at once on one worker (--processes), workers
   // are workers of one command each.
   std::string sweep;
-  std::string report_path;           // HTML
+  std::string report_path;  // HTML
   std::string json_path;
-  std::string coordinator_binary;    // default: this program
+  std::string coordinator_binary;  // default: this program
   // Built-in workload sizes.
   int io_pages = 90;
   int delay_ms = 100;

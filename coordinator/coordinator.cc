@@ -152,16 +152,16 @@ class CoordinatorLoop {
   std::optional<zmq::socket_t> router_;
   std::optional<zmq::socket_t> monitor_;  // the ROUTER's handshake failures
   std::optional<ZapHandler> zap_;         // CURVE client keys, when encrypted
-  TempDir tmp_{"taskfarm"};  // private ipc endpoint and local worker keys
-  std::string endpoint_;        // what local workers connect to
+  TempDir tmp_{"taskfarm"};               // private ipc endpoint and local worker keys
+  std::string endpoint_;                  // what local workers connect to
   std::unique_ptr<WorkerPool> pool_;
   uint64_t replaced_ = 0;
-  int early_deaths_ = 0;        // local workers that died before Hello, in a row
+  int early_deaths_ = 0;  // local workers that died before Hello, in a row
   std::string last_early_death_;
   PeerRegistry peers_{kMaxRegistered};
   std::string local_token_ = MakeLocalToken();                           // given to local workers at spawn
   uint32_t run_id_ = static_cast<uint32_t>(std::random_device{}()) | 1;  // in every Welcome of this run
-  std::unordered_map<pid_t, double> lost_local_;    // pid -> when declared lost
+  std::unordered_map<pid_t, double> lost_local_;                         // pid -> when declared lost
   int next_local_ = 1;
   double last_heartbeat_ms_ = 0;
 
@@ -211,8 +211,8 @@ bool CoordinatorLoop::OpenOutputs(std::string* error) {
     }
   }
   if (!config_.journal_path.empty()) {
-    journal_ = Journal::Open(config_.journal_path, source_.fingerprint(), source_.total(), config_.resume,
-                             &recovered_, error);
+    journal_ =
+        Journal::Open(config_.journal_path, source_.fingerprint(), source_.total(), config_.resume, &recovered_, error);
     if (!journal_) return false;
   } else if (config_.resume) {
     *error = "--resume needs --journal FILE (the journal of the run to continue)";
@@ -292,8 +292,7 @@ bool CoordinatorLoop::Bind(std::string* error) {
     return false;
   }
   if (!IsLoopbackOrLocal(bind) && config_.curve_secret_file.empty()) {
-    std::fprintf(stderr, "WARNING: listening on %s without authentication or encryption (--insecure)\n",
-                 bind.c_str());
+    std::fprintf(stderr, "WARNING: listening on %s without authentication or encryption (--insecure)\n", bind.c_str());
   }
   // Connections that fail the ZeroMQ handshake (an HTTP request sent to the
   // port, a wrong key) never reach us as messages; the monitor counts them.
@@ -723,8 +722,8 @@ void CoordinatorLoop::WriteFinished() {
     stats_.Add(KindName(f.spec), r);
     if (want_spans_ && spans_.size() < config_.report_max_spans) {
       if (!shown) scheduler_.Decorate(f);
-      spans_.push_back(TaskSpan{r.id(), r.worker(), r.kind(), r.start_ms(), r.duration_ms(), r.ok(), r.attempts(),
-                                r.error()});
+      spans_.push_back(
+          TaskSpan{r.id(), r.worker(), r.kind(), r.start_ms(), r.duration_ms(), r.ok(), r.attempts(), r.error()});
     } else if (want_spans_) {
       ++spans_left_out_;
     }
@@ -769,8 +768,8 @@ void CoordinatorLoop::WriteReport(double wall_ms) {
                  std::to_string(config_.concurrency) + " --threads " + std::to_string(config_.threads) +
                  (config_.tasks_path.empty() ? "" : " --tasks " + config_.tasks_path);
   RunTimeline t;
-  t.title = std::to_string(stats_.done()) + " tasks on " + std::to_string(scheduler_.worker_stats().size()) +
-            " workers";
+  t.title =
+      std::to_string(stats_.done()) + " tasks on " + std::to_string(scheduler_.worker_stats().size()) + " workers";
   if (spans_left_out_) t.title += " (the first " + std::to_string(spans_.size()) + " shown)";
   t.wall_ms = wall_ms;
   data.histograms = BuildHistograms(spans_);

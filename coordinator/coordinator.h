@@ -15,23 +15,23 @@
 namespace taskfarm {
 
 struct CoordinatorConfig {
-  int workers = 0;                 // local workers to start (default: cores)
-  std::string tasks_path;          // task file, "-" for stdin
-  std::string urls_path;           // a file of URLs, one per line
-  std::string output_path;         // JSON lines, one per task
-  bool quiet = false;              // no per-task lines
-  bool dry_run = false;            // print the tasks as task lines, run nothing
-  bool progress = true;            // live progress line on a terminal
+  int workers = 0;          // local workers to start (default: cores)
+  std::string tasks_path;   // task file, "-" for stdin
+  std::string urls_path;    // a file of URLs, one per line
+  std::string output_path;  // JSON lines, one per task
+  bool quiet = false;       // no per-task lines
+  bool dry_run = false;     // print the tasks as task lines, run nothing
+  bool progress = true;     // live progress line on a terminal
 
   // Passed to the local workers.
   int concurrency = 32;
   int threads = 1;
   int processes = 1;  // tasks running a child process at once, per worker
   bool no_reuse = false;
-  int batch = 256;                 // tasks / results per message; 1: off
+  int batch = 256;  // tasks / results per message; 1: off
   uint64_t max_body = 1ULL << 30;
-  int stall_timeout_s = 10;        // give up on a transfer slower than 1 B/s this long
-  std::string worker_binary;       // default: `worker` beside this program
+  int stall_timeout_s = 10;   // give up on a transfer slower than 1 B/s this long
+  std::string worker_binary;  // default: `worker` beside this program
 
   // Reliability.
   int retries = 2;
@@ -44,16 +44,16 @@ struct CoordinatorConfig {
   bool allow_test_kinds = false;
 
   // Network.
-  std::string bind;                // default: a private ipc:// endpoint
+  std::string bind;  // default: a private ipc:// endpoint
   bool insecure = false;
   std::string curve_secret_file;
   std::string authorized_keys_dir;
   int min_workers = 1;
-  double wait_workers_s = 0;       // 0: wait forever for the first worker
+  double wait_workers_s = 0;  // 0: wait forever for the first worker
 
   // Single-run report: timeline per worker and latency histograms.
-  std::string report_path;         // HTML
-  std::string json_path;           // the same numbers for scripts
+  std::string report_path;           // HTML
+  std::string json_path;             // the same numbers for scripts
   size_t report_max_spans = 100000;  // bounded: later tasks are left out of the timeline
 
   // Your own commands: exec and sh tasks.

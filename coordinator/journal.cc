@@ -36,8 +36,8 @@ bool ParseJournalRecord(const std::string& line, uint32_t* id, bool* ok) {
   return true;
 }
 
-std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerprint, uint32_t total,
-                                       bool resume, Recovered* recovered, std::string* error) {
+std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerprint, uint32_t total, bool resume,
+                                       Recovered* recovered, std::string* error) {
   std::string header = Header(fingerprint, total);
   struct stat st {};
   bool exists = stat(path.c_str(), &st) == 0;
@@ -61,8 +61,9 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
       if (line.empty()) continue;
       if (lineno == 1) {
         if (line != header) {
-          *error = path + ": this journal belongs to another task list (or another taskfarm version); "
-                          "use a new --journal file for this input";
+          *error = path +
+                   ": this journal belongs to another task list (or another taskfarm version); "
+                   "use a new --journal file for this input";
           return nullptr;
         }
         continue;

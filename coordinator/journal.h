@@ -22,8 +22,8 @@ namespace taskfarm {
 class Journal {
  public:
   struct Recovered {
-    std::vector<bool> ok;       // by id: a successful record exists
-    std::vector<bool> failed;   // by id: only failed records exist
+    std::vector<bool> ok;                   // by id: a successful record exists
+    std::vector<bool> failed;               // by id: only failed records exist
     std::vector<std::string> ok_lines;      // the JSON of each ok record
     std::vector<std::string> failed_lines;  // the JSON of each failed record (last one per id)
     size_t torn_lines = 0;
@@ -34,8 +34,8 @@ class Journal {
   // forgot --resume would otherwise run everything twice). The journal must
   // be a regular file. Returns null and sets `error` on failure, including a
   // failure to write the header.
-  static std::unique_ptr<Journal> Open(const std::string& path, uint64_t fingerprint, uint32_t total,
-                                       bool resume, Recovered* recovered, std::string* error);
+  static std::unique_ptr<Journal> Open(const std::string& path, uint64_t fingerprint, uint32_t total, bool resume,
+                                       Recovered* recovered, std::string* error);
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
       "file that cannot be written (nothing ran); 3 a result file (--output, --journal, --report, --json)\n"
       "could not be written during the run (wins over 130 and 1); 130 interrupted (Ctrl-C, SIGTERM).");
   app.add_option("--workers,-w", c.workers, "Local worker processes to start (0: only remote workers)")
-      ->capture_default_str()->check(CLI::Range(0, 4096));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   auto* tasks = app.add_option("--tasks,-t", c.tasks_path, "Task file, one task a line ('-': standard input)");
   auto* urls = app.add_option("--urls", c.urls_path, "File of URLs, one a line (each a url task)");
   tasks->excludes(urls);
@@ -57,7 +58,9 @@ int main(int argc, char** argv) {
 
   auto* perf = "Speed";
   app.add_option("--concurrency,-c", c.concurrency, "Tasks in flight per worker (url/sleep overlap on one event loop)")
-      ->capture_default_str()->check(CLI::Range(1, 100000))->group(perf);
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000))
+      ->group(perf);
   app.add_option(
          "--processes", c.processes,
          "exec/sh tasks at once per worker (with the default one worker\nper core: one per core, as GNU parallel)")
@@ -65,21 +68,31 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024))
       ->group(perf);
   app.add_option("--threads", c.threads, "CPU tasks at once per worker, one thread each")
-      ->capture_default_str()->check(CLI::Range(1, 1024))->group(perf);
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024))
+      ->group(perf);
   app.add_flag("--no-reuse", c.no_reuse, "A new HTTP connection per URL (no keep-alive)")->group(perf);
   app.add_option("--batch", c.batch, "Most tasks or results per message (1: no batching)")
-      ->capture_default_str()->check(CLI::Range(1, 65536))->group(perf);
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536))
+      ->group(perf);
   bool no_batch = false;
   app.add_flag("--no-batch", no_batch, "Same as --batch 1")->group(perf);
   app.add_option("--max-body", c.max_body, "Largest HTTP response body accepted, bytes")
-      ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{4294967295ULL}))->group(perf);
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{4294967295ULL}))
+      ->group(perf);
   app.add_option("--stall-timeout", c.stall_timeout_s, "Give up on a download stalled (< 1 byte/s) this many seconds")
-      ->capture_default_str()->check(CLI::Range(1, 86400))->group(perf);
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400))
+      ->group(perf);
   app.add_option("--worker-bin", c.worker_binary, "The worker program (default: beside this one)")->group(perf);
 
   auto* rel = "Reliability";
   app.add_option("--retries", c.retries, "Extra attempts for a task that failed transiently or lost its worker")
-      ->capture_default_str()->check(CLI::Range(0, 100))->group(rel);
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100))
+      ->group(rel);
   // Durations: seconds, or with a unit (200ms, 5s, 2m), the same in both programs.
   CLI::Validator duration(taskfarm::DurationToSeconds, "DURATION");
   app.add_option("--heartbeat-timeout", c.heartbeat_timeout_s,
@@ -110,14 +123,14 @@ int main(int argc, char** argv) {
   app.add_option("--curve-secret", c.curve_secret_file, "Coordinator's CURVE secret key file")->group(net);
   app.add_option("--authorized-keys", c.authorized_keys_dir, "Directory of workers' .pub keys")->group(net);
   app.add_option("--min-workers", c.min_workers, "Workers to wait for before the first task")
-      ->capture_default_str()->group(net);
+      ->capture_default_str()
+      ->group(net);
   app.add_option("--wait-workers", c.wait_workers_s, "Time to wait for them (seconds; 0: forever)")
       ->transform(duration)
       ->group(net);
   app.add_option("--report", c.report_path, "Write an HTML report: a timeline per worker, latency histograms");
   app.add_option("--json", c.json_path, "Write the report's numbers as JSON");
-  app.add_option("--demo-delay", c.demo_delay_ms, "Demo: server delay per page, ms")
-      ->capture_default_str()->group("");
+  app.add_option("--demo-delay", c.demo_delay_ms, "Demo: server delay per page, ms")->capture_default_str()->group("");
   // `run` is the default: `coordinator run --workers 4 ...` is `coordinator --workers 4 ...`.
   auto* run = app.add_subcommand("run", "Run a task list (the default when no subcommand is given)");
   run->fallthrough();
@@ -130,19 +143,24 @@ int main(int argc, char** argv) {
       "A task file of exec/sh commands runs sequential, processes (1 per core) and oversubscribed.");
   compare->add_option("--tasks,-t", cmp.tasks_path, "Task file to compare the modes on");
   compare->add_option("--modes", cmp.modes, "Modes to run (default all)")->delimiter(',');
-  compare->add_option("--runs", cmp.runs, "Runs per mode (the median is reported)")->capture_default_str()
+  compare->add_option("--runs", cmp.runs, "Runs per mode (the median is reported)")
+      ->capture_default_str()
       ->check(CLI::Range(1, 100));
   compare->add_option("--sweep", cmp.sweep,
                       "Also sweep a parameter: workers=1,2,4,8 or concurrency=1,10,100 (exec/sh: commands at once)");
   compare->add_option("--report", cmp.report_path, "Write a self-contained HTML report");
   compare->add_option("--json", cmp.json_path, "Write the numbers as JSON");
-  compare->add_option("--io-pages", cmp.io_pages, "Built-in I/O workload: pages")->capture_default_str()
+  compare->add_option("--io-pages", cmp.io_pages, "Built-in I/O workload: pages")
+      ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  compare->add_option("--delay", cmp.delay_ms, "Built-in I/O workload: server delay, ms")->capture_default_str()
+  compare->add_option("--delay", cmp.delay_ms, "Built-in I/O workload: server delay, ms")
+      ->capture_default_str()
       ->check(CLI::Range(0, 60000));
-  compare->add_option("--cpu-tasks", cmp.cpu_tasks, "Built-in CPU workload: tasks")->capture_default_str()
+  compare->add_option("--cpu-tasks", cmp.cpu_tasks, "Built-in CPU workload: tasks")
+      ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  compare->add_option("--cpu-n", cmp.cpu_n, "Built-in CPU workload: count primes below N")->capture_default_str()
+  compare->add_option("--cpu-n", cmp.cpu_n, "Built-in CPU workload: count primes below N")
+      ->capture_default_str()
       ->check(CLI::Range(uint64_t{3}, uint64_t{4000000000ULL}));
 
   std::string keygen_path;
@@ -162,8 +180,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "coordinator keygen: %s\n", err.c_str());
       return 1;
     }
-    std::printf("wrote %s.key (secret: keep it on this machine) and %s.pub (public: share it)\n",
-                keygen_path.c_str(), keygen_path.c_str());
+    std::printf("wrote %s.key (secret: keep it on this machine) and %s.pub (public: share it)\n", keygen_path.c_str(),
+                keygen_path.c_str());
     return 0;
   }
   if (no_batch) c.batch = 1;

@@ -40,11 +40,21 @@ __attribute__((format(printf, 2, 3))) void Appendf(std::string& out, const char*
 void AppendEscaped(std::string& out, std::string_view text) {
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       default:
         // Control characters are not allowed in HTML text; a space keeps the layout.
         if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
@@ -248,10 +258,11 @@ std::vector<Group> GroupByWorkload(const std::vector<ModeRow>& rows) {
 }
 
 void RenderTable(std::string& out, const std::vector<Group>& groups) {
-  out += "<section id=\"comparison\"><h2>Modes compared</h2>\n<div class=\"scroll\"><table class=\"cmp\"><thead><tr>"
-         "<th>workload</th><th>mode</th><th>description</th><th class=\"num\">wall median [min–max]</th>"
-         "<th class=\"num\">tasks/s</th><th class=\"num\">speedup</th><th class=\"num\">efficiency</th>"
-         "<th class=\"num\">CPU s</th><th class=\"num\">CPU/wall</th><th>verdict</th></tr></thead>\n";
+  out +=
+      "<section id=\"comparison\"><h2>Modes compared</h2>\n<div class=\"scroll\"><table class=\"cmp\"><thead><tr>"
+      "<th>workload</th><th>mode</th><th>description</th><th class=\"num\">wall median [min–max]</th>"
+      "<th class=\"num\">tasks/s</th><th class=\"num\">speedup</th><th class=\"num\">efficiency</th>"
+      "<th class=\"num\">CPU s</th><th class=\"num\">CPU/wall</th><th>verdict</th></tr></thead>\n";
   for (const auto& [workload, rows] : groups) {
     // The fastest mode that finished everything is the one to read first.
     const ModeRow* best = nullptr;
@@ -292,9 +303,10 @@ void RenderTable(std::string& out, const std::vector<Group>& groups) {
     }
     out += "</tbody>\n";
   }
-  out += "</table></div>\n<p class=\"note\">Speedup is over <em>sequential</em>; efficiency is speedup divided by what the"
-         " mode could overlap at best; CPU/wall near 0 means the tasks mostly waited, near the number of busy"
-         " cores means they computed.</p></section>\n";
+  out +=
+      "</table></div>\n<p class=\"note\">Speedup is over <em>sequential</em>; efficiency is speedup divided by what the"
+      " mode could overlap at best; CPU/wall near 0 means the tasks mostly waited, near the number of busy"
+      " cores means they computed.</p></section>\n";
 }
 
 // ---- bar chart of wall time per mode ----------------------------------------
@@ -346,16 +358,15 @@ void RenderBarChart(std::string& out, const Group& group, std::map<std::string, 
     double end = x(r.median_s);
     if (r.wall_s.size() > 1 && r.max_s > r.min_s) {
       double x0 = x(r.min_s), x1 = x(r.max_s);
-      Appendf(out,
-              "<path class=\"whisker\" d=\"M%.1f %.1fH%.1fM%.1f %.1fV%.1fM%.1f %.1fV%.1f\"/>", x0, yc, x1, x0,
+      Appendf(out, "<path class=\"whisker\" d=\"M%.1f %.1fH%.1fM%.1f %.1fV%.1fM%.1f %.1fV%.1f\"/>", x0, yc, x1, x0,
               yc - 5, yc + 5, x1, yc - 5, yc + 5);
       end = std::max(end, x1);
     }
     std::string value = Seconds(r.median_s) + " s";
     if (r.speedup > 0 && std::isfinite(r.speedup)) value += " · " + Ratio(r.speedup);
     if (!r.ok) value += " · failed";
-    Appendf(out, "<text class=\"val\" x=\"%.1f\" y=\"%.1f\" dominant-baseline=\"central\">%s</text></g>\n", end + 6,
-            yc, value.c_str());
+    Appendf(out, "<text class=\"val\" x=\"%.1f\" y=\"%.1f\" dominant-baseline=\"central\">%s</text></g>\n", end + 6, yc,
+            value.c_str());
   }
   std::string axis_title = "median wall time (s)";
   if (runs > 1) axis_title += ", whiskers: min–max of " + std::to_string(runs) + " runs";
@@ -437,7 +448,8 @@ void RenderSweep(std::string& out, const SweepResult& sweep) {
     if (formula && vmax > vmin) {
       out += "<polyline class=\"line-amdahl\" points=\"";
       for (int i = 0; i <= 80; ++i) {
-        double v = log_x ? vmin * std::pow(static_cast<double>(vmax) / vmin, i / 80.0) : vmin + (vmax - vmin) * i / 80.0;
+        double v =
+            log_x ? vmin * std::pow(static_cast<double>(vmax) / vmin, i / 80.0) : vmin + (vmax - vmin) * i / 80.0;
         Appendf(out, "%.1f,%.1f ", x(v), y(1 / (s + (1 - s) * v0 / v)));
       }
       out += "\"/>\n";
@@ -474,13 +486,14 @@ void RenderSweep(std::string& out, const SweepResult& sweep) {
             top + plot_h / 2);
     out += "</svg></figure>\n<table class=\"sweep-table\"><thead><tr><th class=\"num\">";
     AppendEscaped(out, sweep.param);
-    out += "</th><th class=\"num\">wall median</th><th class=\"num\">speedup</th><th class=\"num\">efficiency</th>"
-           "<th class=\"num\">ideal</th><th class=\"num\">Amdahl</th></tr></thead><tbody>\n";
+    out +=
+        "</th><th class=\"num\">wall median</th><th class=\"num\">speedup</th><th class=\"num\">efficiency</th>"
+        "<th class=\"num\">ideal</th><th class=\"num\">Amdahl</th></tr></thead><tbody>\n";
     for (const SweepPoint& p : pts) {
       Appendf(out, "<tr><td class=\"num\">%d</td>", p.value);
       out += "<td class=\"num\">" + Seconds(p.median_s) + " s</td><td class=\"num\">" + Ratio(p.speedup) +
-             "</td><td class=\"num\">" + Fixed(p.efficiency * 100, 0) + " %</td><td class=\"num\">" +
-             Ratio(p.ideal) + "</td><td class=\"num\">" + Ratio(p.amdahl) + "</td></tr>\n";
+             "</td><td class=\"num\">" + Fixed(p.efficiency * 100, 0) + " %</td><td class=\"num\">" + Ratio(p.ideal) +
+             "</td><td class=\"num\">" + Ratio(p.amdahl) + "</td></tr>\n";
     }
     out += "</tbody></table></div>\n";
   }
@@ -519,8 +532,10 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
     by_worker[s.worker].push_back(i);
     end_ms = std::max(end_ms, Finite(s.start_ms) + Finite(s.duration_ms));
     busy_ms += std::max(0.0, Finite(s.duration_ms));
-    if (!s.ok) ++failed;
-    else if (s.attempts > 1) ++retried;
+    if (!s.ok)
+      ++failed;
+    else if (s.attempts > 1)
+      ++retried;
     kinds_here.insert(kind_index.at(s.kind));
   }
   double wall_ms = run.wall_ms > 0 ? run.wall_ms : end_ms;
@@ -555,9 +570,8 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
   };
   std::vector<Lane> lanes;
   for (auto& [worker, idx] : by_worker) {
-    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
-      return Finite(run.spans[a].start_ms) < Finite(run.spans[b].start_ms);
-    });
+    std::sort(idx.begin(), idx.end(),
+              [&](size_t a, size_t b) { return Finite(run.spans[a].start_ms) < Finite(run.spans[b].start_ms); });
     std::vector<double> row_end;
     for (size_t i : idx) {
       const TaskSpan& s = run.spans[i];
@@ -565,8 +579,10 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
       size_t row = 0;
       // Small tolerance: back-to-back tasks on one connection touch, they do not overlap.
       while (row < row_end.size() && row_end[row] > start + 0.01) ++row;
-      if (row == row_end.size()) row_end.push_back(stop);
-      else row_end[row] = stop;
+      if (row == row_end.size())
+        row_end.push_back(stop);
+      else
+        row_end[row] = stop;
       placed.push_back({i, lanes.size(), row});
     }
     lanes.push_back({worker, std::max<size_t>(1, row_end.size())});
@@ -605,8 +621,8 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
   }
   for (double t = 0; t <= axis_max_s + step_s * 1e-6; t += step_s) {
     double xx = x(t * 1000);
-    Appendf(out, "<line class=\"tgrid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", xx,
-            top, xx, axis_y - lane_gap);
+    Appendf(out, "<line class=\"tgrid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", xx, top, xx,
+            axis_y - lane_gap);
     Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", xx, axis_y + 12,
             TickLabel(t, step_s).c_str());
   }
@@ -663,8 +679,10 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
   if (open_state >= 0) out += "</g>\n";
   out += "</g>\n";
   if (run.wall_ms > 0) {
-    Appendf(out, "<line class=\"wall-end\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"><title>wall %s s</title></line>\n",
-            x(run.wall_ms), top, x(run.wall_ms), axis_y - lane_gap / 2, Seconds(run.wall_ms / 1000).c_str());
+    Appendf(
+        out,
+        "<line class=\"wall-end\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"><title>wall %s s</title></line>\n",
+        x(run.wall_ms), top, x(run.wall_ms), axis_y - lane_gap / 2, Seconds(run.wall_ms / 1000).c_str());
   }
   out += "</svg></div>\n";
 }
@@ -701,8 +719,8 @@ void RenderHistogram(std::string& out, const LatencyHistogram& h, size_t kind_in
   for (double t = 0; t <= ytop + 1e-9; t += ystep) {
     Appendf(out, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", left, y(t), left + plot_w,
             y(t));
-    Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"central\">%s</text>\n",
-            left - 6, y(t), TickLabel(t, ystep).c_str());
+    Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"central\">%s</text>\n", left - 6,
+            y(t), TickLabel(t, ystep).c_str());
   }
   Appendf(out, "<g class=\"k%zu\">", kind_index);
   for (size_t i = 0; i < n; ++i) {
@@ -808,11 +826,12 @@ std::string RenderHtmlReport(const ReportData& data) {
   }
 
   std::string title = data.title.empty() ? std::string("taskfarm report") : data.title;
-  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-         // The browser itself refuses anything but inline styles: the page can never fetch.
-         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
-         "<title>";
+  out +=
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      // The browser itself refuses anything but inline styles: the page can never fetch.
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+      "<title>";
   AppendEscaped(out, title);
   out += "</title>\n<style>";
   out += kStyle;
@@ -822,10 +841,11 @@ std::string RenderHtmlReport(const ReportData& data) {
   }
   out += "</style>\n</head>\n<body>\n";
   // Shared pattern for failed bars, referenced from every chart by id.
-  out += "<svg width=\"0\" height=\"0\" style=\"position:absolute\" aria-hidden=\"true\"><defs>"
-         "<pattern id=\"tf-hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\""
-         " patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#fecaca\"/>"
-         "<rect width=\"2.5\" height=\"6\" fill=\"#dc2626\"/></pattern></defs></svg>\n";
+  out +=
+      "<svg width=\"0\" height=\"0\" style=\"position:absolute\" aria-hidden=\"true\"><defs>"
+      "<pattern id=\"tf-hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\""
+      " patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#fecaca\"/>"
+      "<rect width=\"2.5\" height=\"6\" fill=\"#dc2626\"/></pattern></defs></svg>\n";
   out += "<main>\n<header><h1>";
   AppendEscaped(out, title);
   out += "</h1>\n<dl class=\"meta\">";
@@ -871,9 +891,10 @@ std::string RenderHtmlReport(const ReportData& data) {
   }
 
   if (!data.timelines.empty()) {
-    out += "<section id=\"timeline\"><h2>Timeline per worker</h2>\n"
-           "<p class=\"note lead\">One bar per task, from its start to its end on the worker"
-           " that ran it; hover a bar for its details. Gaps are idle time, long bars are stragglers.</p>\n";
+    out +=
+        "<section id=\"timeline\"><h2>Timeline per worker</h2>\n"
+        "<p class=\"note lead\">One bar per task, from its start to its end on the worker"
+        " that ran it; hover a bar for its details. Gaps are idle time, long bars are stragglers.</p>\n";
     for (const RunTimeline& t : data.timelines) RenderTimeline(out, t, kind_index);
     out += "</section>\n";
   }
@@ -884,7 +905,9 @@ std::string RenderHtmlReport(const ReportData& data) {
     out += "</div></section>\n";
   }
 
-  out += "<footer>taskfarm · this page is self-contained: no script, nothing fetched</footer>\n</main>\n</body>\n</html>\n";
+  out +=
+      "<footer>taskfarm · this page is self-contained: no script, nothing "
+      "fetched</footer>\n</main>\n</body>\n</html>\n";
   return out;
 }
 
@@ -941,8 +964,13 @@ std::string RenderReportJson(const ReportData& data) {
   for (const RunTimeline& t : data.timelines) {
     Json spans = Json::array();
     for (const TaskSpan& s : t.spans) {
-      Json o = {{"id", s.id},           {"worker", s.worker}, {"kind", s.kind},        {"start_ms", s.start_ms},
-                {"duration_ms", s.duration_ms}, {"ok", s.ok}, {"attempts", s.attempts}};
+      Json o = {{"id", s.id},
+                {"worker", s.worker},
+                {"kind", s.kind},
+                {"start_ms", s.start_ms},
+                {"duration_ms", s.duration_ms},
+                {"ok", s.ok},
+                {"attempts", s.attempts}};
       if (!s.error.empty()) o["error"] = s.error;
       spans.push_back(std::move(o));
     }

@@ -21,8 +21,7 @@ std::string Seconds(double ms) {
 
 }  // namespace
 
-Scheduler::Scheduler(SchedulerOptions options, const Clock& clock)
-    : options_(options), clock_(clock) {
+Scheduler::Scheduler(SchedulerOptions options, const Clock& clock) : options_(options), clock_(clock) {
   std::fill(std::begin(ewma_), std::end(ewma_), -1.0);
   tasks_.reserve(8192);
 }

@@ -33,14 +33,14 @@ namespace taskfarm {
 using WorkerId = int;
 
 struct SchedulerOptions {
-  int retries = 2;                    // extra attempts after a retryable failure
-  double heartbeat_timeout_ms = 5000; // silence before a worker is lost
-  double task_timeout_ms = 0;         // 0: none; runs from the task's reported start
-  double timeout_slack_ms = 1500;     // worker's own stop, then ours
-  double backoff_base_ms = 100;       // retry n waits base * 2^(n-1), capped
+  int retries = 2;                     // extra attempts after a retryable failure
+  double heartbeat_timeout_ms = 5000;  // silence before a worker is lost
+  double task_timeout_ms = 0;          // 0: none; runs from the task's reported start
+  double timeout_slack_ms = 1500;      // worker's own stop, then ours
+  double backoff_base_ms = 100;        // retry n waits base * 2^(n-1), capped
   double backoff_max_ms = 5000;
-  double prefetch_ms = 50;            // expected work queued per slot past the slots
-  int max_batch = 256;                // tasks per TaskBatch (1: no batching)
+  double prefetch_ms = 50;  // expected work queued per slot past the slots
+  int max_batch = 256;      // tasks per TaskBatch (1: no batching)
   // A remote worker's credit starts here and grows by one per accepted
   // result (doubling per round trip, like TCP's slow start): a peer that
   // claims a huge capacity and then says nothing holds this many leases.
@@ -76,8 +76,8 @@ struct Dispatch {
 struct WorkerStats {
   std::string name;
   std::string host;
-  uint64_t tasks = 0;      // records it produced
-  double busy_ms = 0;      // time with at least one task leased
+  uint64_t tasks = 0;  // records it produced
+  double busy_ms = 0;  // time with at least one task leased
   bool gone = false;
   std::string gone_reason;
 };
@@ -197,21 +197,21 @@ class Scheduler {
   struct Task {
     uint32_t id = 0;
     pb::TaskSpec spec;
-    uint32_t attempts = 0;        // leases handed out
-    uint32_t charged = 0;         // failures that count against --retries
-    uint32_t deaths_alone = 0;    // worker deaths while running alone
+    uint32_t attempts = 0;         // leases handed out
+    uint32_t charged = 0;          // failures that count against --retries
+    uint32_t deaths_alone = 0;     // worker deaths while running alone
     uint32_t unproven_losses = 0;  // lost with remote workers that never reported anything
-    std::string last_death;       // "signal 9"
-    bool suspect = false;         // was running on a worker that died
+    std::string last_death;        // "signal 9"
+    bool suspect = false;          // was running on a worker that died
     std::vector<std::string> failures;
-    WorkerId worker = -1;         // current lease holder, -1: none
-    WorkerId last_worker = -1;    // holder of the latest lease
-    double lease_start_ms = 0;    // when the current lease was sent
-    double deadline_ms = 0;       // from the reported start; 0: none (yet)
-    uint32_t lease_pos = 0;       // index in its worker's `leases`
-    bool started = false;         // the worker reported starting it
-    bool in_slot = false;         // sent into a free slot: it starts on arrival
-    double queued_est_ms = -1;    // >= 0: counted in its worker's queued work
+    WorkerId worker = -1;       // current lease holder, -1: none
+    WorkerId last_worker = -1;  // holder of the latest lease
+    double lease_start_ms = 0;  // when the current lease was sent
+    double deadline_ms = 0;     // from the reported start; 0: none (yet)
+    uint32_t lease_pos = 0;     // index in its worker's `leases`
+    bool started = false;       // the worker reported starting it
+    bool in_slot = false;       // sent into a free slot: it starts on arrival
+    double queued_est_ms = -1;  // >= 0: counted in its worker's queued work
   };
   // Slot classes, from the kind's Resource: 0 the event loop's slots (io,
   // and inline kinds, which hold one for an instant), 1 cpu threads, 2
@@ -238,10 +238,10 @@ class Scheduler {
     uint32_t in_flight = 0;
     uint32_t in_flight_class[kClasses] = {};  // [0] unused: io is bounded by in_flight alone
     Queued queued[kClasses];
-    bool isolated = false;        // running a suspect alone
-    bool reserved = false;        // draining so a waiting suspect can run alone
-    bool straggling = false;      // holds a lease far older than tasks take: no prefetch
-    double busy_since_ms = 0;     // when in_flight last went from 0 to 1
+    bool isolated = false;         // running a suspect alone
+    bool reserved = false;         // draining so a waiting suspect can run alone
+    bool straggling = false;       // holds a lease far older than tasks take: no prefetch
+    double busy_since_ms = 0;      // when in_flight last went from 0 to 1
     std::vector<uint32_t> leases;  // task ids; each task knows its index (O(1) removal)
   };
   // A lease to look at again at a given time (its deadline).

@@ -1,9 +1,8 @@
 // Summary printing.
 #include "coordinator/summary.h"
 
-#include <cstdio>
-
 #include <algorithm>
+#include <cstdio>
 #include <thread>
 
 #include "common/stats.h"

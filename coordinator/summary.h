@@ -17,7 +17,10 @@ namespace taskfarm {
 class RunStats {
  public:
   void Add(std::string_view kind, const pb::Result& r);
-  void AddResumed(bool ok) { ++resumed_; ok ? ++ok_ : ++failed_; }
+  void AddResumed(bool ok) {
+    ++resumed_;
+    ok ? ++ok_ : ++failed_;
+  }
 
   uint64_t ok() const { return ok_; }
   uint64_t failed() const { return failed_; }

@@ -50,7 +50,7 @@ TaskSource::Opened TaskSource::Open(const TaskSourceOptions& options) {
   }
   // A pipe or a FIFO (`--tasks <(generate)`) cannot be read twice: it is
   // copied to a temporary file on the first pass, like standard input.
-  struct stat st{};
+  struct stat st {};
   bool regular = fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode);
   std::FILE* spool = nullptr;
   if (from_stdin || !regular) {

@@ -20,15 +20,15 @@
 namespace taskfarm {
 
 struct TaskSourceOptions {
-  std::string path;            // "-": standard input
-  bool urls_only = false;      // every line is a URL (--urls)
+  std::string path;        // "-": standard input
+  bool urls_only = false;  // every line is a URL (--urls)
   bool allow_test_kinds = false;
   // --exec: every line is one argument of this template (GNU parallel's
   // habit), which makes it an exec or sh task line.
   std::optional<ExecTemplate> exec_template{};
   // What exec and sh tasks get from the run's options (see ParseOptions).
   std::optional<pb::ExecTask> exec_defaults{};
-  size_t max_errors = 20;      // report at most this many bad lines
+  size_t max_errors = 20;  // report at most this many bad lines
 };
 
 struct SourcedTask {

@@ -29,9 +29,9 @@ TEST(CompareTest, BuiltInWorkloadsGetTheRightVerdictsAndOrder) {
   ScratchDir dir;
   std::string json = dir.File("compare.json");
   std::string html = dir.File("compare.html");
-  Subprocess p(Coordinator({"compare", "--runs", "1", "--io-pages", "20", "--delay", "100", "--cpu-tasks", "12",
-                            "--cpu-n", "400000", "--modes", "sequential,async,processes,hybrid", "--json", json,
-                            "--report", html}));
+  Subprocess p(
+      Coordinator({"compare", "--runs", "1", "--io-pages", "20", "--delay", "100", "--cpu-tasks", "12", "--cpu-n",
+                   "400000", "--modes", "sequential,async,processes,hybrid", "--json", json, "--report", html}));
   ProcessResult r = p.Wait(seconds(240));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   nlohmann::json j = ReadJson(json);
@@ -74,8 +74,8 @@ TEST(CompareTest, SweepFitsASerialFraction) {
     return s;
   }());
   std::string json = dir.File("sweep.json");
-  Subprocess p(Coordinator({"compare", "--tasks", tasks, "--modes", "sequential", "--runs", "1", "--sweep",
-                            "workers=1,2", "--json", json}));
+  Subprocess p(Coordinator(
+      {"compare", "--tasks", tasks, "--modes", "sequential", "--runs", "1", "--sweep", "workers=1,2", "--json", json}));
   ProcessResult r = p.Wait(seconds(120));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   nlohmann::json j = ReadJson(json);

@@ -172,10 +172,10 @@ TEST_F(JournalTest, FailedLinesHoldTheLastFailurePerStillFailedId) {
   EXPECT_EQ(rec.failed, (std::vector<bool>{false, true, false, false, false}));
   if (rec.failed_lines != std::vector<std::string>{Record(1, false, "second")}) {
     FAIL() << "regression: coordinator/journal.cc Journal::Open pushes every failed record into "
-                    "failed_lines (got "
-                 << rec.failed_lines.size()
-                 << " lines, want 1): superseded failures of ids later ok, and earlier failures "
-                    "of ids that failed twice, are replayed into --output on resume";
+              "failed_lines (got "
+           << rec.failed_lines.size()
+           << " lines, want 1): superseded failures of ids later ok, and earlier failures "
+              "of ids that failed twice, are replayed into --output on resume";
   }
 }
 
@@ -254,9 +254,9 @@ TEST_F(JournalTest, CleanJournalResumedTwiceHasNoTornLines) {
   EXPECT_EQ(rec.ok_lines.size(), 1u);
   if (rec.torn_lines != 0) {
     FAIL() << "regression: coordinator/journal.cc Journal::Open appends \"\\n\" on every resume "
-                    "(to end a torn line) even when the file already ends in a newline; the blank "
-                    "line it leaves is counted as torn on the next resume (torn_lines = "
-                 << rec.torn_lines << ")";
+              "(to end a torn line) even when the file already ends in a newline; the blank "
+              "line it leaves is counted as torn on the next resume (torn_lines = "
+           << rec.torn_lines << ")";
   }
 }
 
@@ -403,15 +403,15 @@ TEST(ParseJournalRecordTest, ReadsIdAndOk) {
 
 TEST(ParseJournalRecordTest, GarbageIsNotARecord) {
   std::string full = Record(2, true);
-  for (const std::string& line : std::vector<std::string>{
-           "", " ", "garbage", "{", "}", "[]", "[1,2]", "null", "42", "{}",
-           R"({"id":1,"ok":true})",                       // no kind: not a record
-           R"({"id":"x","kind":"noop","ok":true})",       // id not a number
-           R"({"id":-1,"kind":"noop","ok":true})",        // id negative
-           R"({"id":1,"kind":"noop","ok":"maybe"})",      // ok not a bool
-           kHeader,                                       // the header line
-           full.substr(0, full.size() - 1),               // torn
-           full.substr(0, 10), "\xff\xfe\x00garbage"}) {
+  for (const std::string& line :
+       std::vector<std::string>{"", " ", "garbage", "{", "}", "[]", "[1,2]", "null", "42", "{}",
+                                R"({"id":1,"ok":true})",                   // no kind: not a record
+                                R"({"id":"x","kind":"noop","ok":true})",   // id not a number
+                                R"({"id":-1,"kind":"noop","ok":true})",    // id negative
+                                R"({"id":1,"kind":"noop","ok":"maybe"})",  // ok not a bool
+                                kHeader,                                   // the header line
+                                full.substr(0, full.size() - 1),           // torn
+                                full.substr(0, 10), "\xff\xfe\x00garbage"}) {
     uint32_t id = 0;
     bool ok = false;
     EXPECT_FALSE(ParseJournalRecord(line, &id, &ok)) << line;

@@ -6,8 +6,8 @@
 #include <random>
 #include <thread>
 
-#include "testserver/http_test_server.h"
 #include "tests/farm_test_util.h"
+#include "testserver/http_test_server.h"
 
 namespace taskfarm::testing {
 namespace {
@@ -15,7 +15,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
-
 
 // Live (non-zombie) children of `parent`.
 std::vector<pid_t> LiveChildren(pid_t parent) {
@@ -115,8 +114,8 @@ TEST_F(ReliabilityTest, PoisonTaskFailsAloneAmongHealthyOnes) {
   std::string text = Repeat("sleep 20", 100) + "fault kill\n" + Repeat("sleep 20", 100);
   std::string tasks = dir_.Write("poison.txt", text);
   std::string out = dir_.File("R.jsonl");
-  Subprocess p(Coordinator({"--workers", "2", "--concurrency", "8", "--enable-fault-tasks", "--tasks", tasks,
-                            "--output", out, "-q"}));
+  Subprocess p(Coordinator(
+      {"--workers", "2", "--concurrency", "8", "--enable-fault-tasks", "--tasks", tasks, "--output", out, "-q"}));
   ProcessResult r = p.Wait(seconds(60));
   EXPECT_EQ(r.exit_code, 1) << r.err;
   auto by_id = ById(ReadJsonLines(out), 201);
@@ -136,8 +135,8 @@ TEST_F(ReliabilityTest, PoisonTaskFailsAloneAmongHealthyOnes) {
 TEST_F(ReliabilityTest, TaskThatAlwaysKillsItsWorkerFailsAfterRetriesPlusOne) {
   std::string tasks = dir_.Write("fault.txt", "sleep 10\nfault kill\nsleep 10\nsleep 10\n");
   std::string out = dir_.File("R.jsonl");
-  Subprocess p(Coordinator({"--workers", "2", "--concurrency", "1", "--retries", "2", "--enable-fault-tasks",
-                            "--tasks", tasks, "--output", out, "-q"}));
+  Subprocess p(Coordinator({"--workers", "2", "--concurrency", "1", "--retries", "2", "--enable-fault-tasks", "--tasks",
+                            tasks, "--output", out, "-q"}));
   ProcessResult r = p.Wait(seconds(60));
   EXPECT_EQ(r.exit_code, 1);
   auto by_id = ById(ReadJsonLines(out), 4);
@@ -150,8 +149,8 @@ TEST_F(ReliabilityTest, TaskThatAlwaysKillsItsWorkerFailsAfterRetriesPlusOne) {
 TEST_F(ReliabilityTest, StoppedWorkerIsLostItsTaskRunsElsewhereLateResultDropped) {
   std::string tasks = dir_.Write("stop.txt", "sleep 1500\nsleep 1500\n");
   std::string out = dir_.File("R.jsonl");
-  Subprocess p(Coordinator({"--workers", "2", "--concurrency", "1", "--heartbeat-timeout", "2", "--tasks", tasks,
-                            "--output", out}));
+  Subprocess p(Coordinator(
+      {"--workers", "2", "--concurrency", "1", "--heartbeat-timeout", "2", "--tasks", tasks, "--output", out}));
   std::vector<pid_t> kids = WaitForChildren(p.pid(), 2);
   ASSERT_EQ(kids.size(), 2u);
   std::this_thread::sleep_for(milliseconds(400));
@@ -179,8 +178,8 @@ TEST_F(ReliabilityTest, CpuTaskPastTaskTimeoutIsStoppedAndTheRunGoesOn) {
   std::string tasks = dir_.Write("slow.txt", "cpu primes 4000000000\ncpu primes 1000\nsleep 10\n");
   std::string out = dir_.File("R.jsonl");
   auto start = Clock::now();
-  Subprocess p(Coordinator({"--workers", "2", "--task-timeout", "1", "--retries", "0", "--tasks", tasks,
-                            "--output", out}));
+  Subprocess p(
+      Coordinator({"--workers", "2", "--task-timeout", "1", "--retries", "0", "--tasks", tasks, "--output", out}));
   ProcessResult r = p.Wait(seconds(60));
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   EXPECT_EQ(r.exit_code, 1);
@@ -196,8 +195,8 @@ TEST_F(ReliabilityTest, CpuTaskPastTaskTimeoutIsStoppedAndTheRunGoesOn) {
 TEST_F(ReliabilityTest, TimedOutTaskIsRetried) {
   std::string tasks = dir_.Write("slow.txt", "sleep 5000\n");
   std::string out = dir_.File("R.jsonl");
-  Subprocess p(Coordinator({"--workers", "1", "--task-timeout", "0.3", "--retries", "1", "--tasks", tasks,
-                            "--output", out}));
+  Subprocess p(
+      Coordinator({"--workers", "1", "--task-timeout", "0.3", "--retries", "1", "--tasks", tasks, "--output", out}));
   ProcessResult r = p.Wait(seconds(30));
   EXPECT_EQ(r.exit_code, 1);
   auto by_id = ById(ReadJsonLines(out), 1);
@@ -256,8 +255,8 @@ TEST_F(ReliabilityTest, KilledCoordinatorTakesItsWorkersAndResumeCompletesTheRun
   std::string out1 = dir_.File("R1.jsonl"), out2 = dir_.File("R2.jsonl");
   std::vector<pid_t> kids;
   {
-    Subprocess p(Coordinator({"--workers", "2", "--concurrency", "2", "--tasks", tasks, "--journal", journal,
-                              "--output", out1, "-q"}));
+    Subprocess p(Coordinator(
+        {"--workers", "2", "--concurrency", "2", "--tasks", tasks, "--journal", journal, "--output", out1, "-q"}));
     kids = WaitForChildren(p.pid(), 2);
     ASSERT_EQ(kids.size(), 2u);
     std::this_thread::sleep_for(milliseconds(800));
@@ -270,8 +269,8 @@ TEST_F(ReliabilityTest, KilledCoordinatorTakesItsWorkersAndResumeCompletesTheRun
   EXPECT_GT(first_run, 0u);
   EXPECT_LT(first_run, static_cast<size_t>(n));
 
-  Subprocess q(Coordinator({"--workers", "2", "--tasks", tasks, "--journal", journal, "--resume", "--output", out2,
-                            "-q"}));
+  Subprocess q(
+      Coordinator({"--workers", "2", "--tasks", tasks, "--journal", journal, "--resume", "--output", out2, "-q"}));
   ProcessResult r2 = q.Wait(seconds(60));
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   // The resumed run's output has every id exactly once...
@@ -290,8 +289,8 @@ TEST_F(ReliabilityTest, ResumeAfterCtrlCRunsWhatWasCancelled) {
   std::string tasks = dir_.Write("t.txt", Repeat("sleep 100", n));
   std::string journal = dir_.File("journal");
   std::string out1 = dir_.File("R1.jsonl"), out2 = dir_.File("R2.jsonl");
-  Subprocess p(Coordinator({"--workers", "2", "--concurrency", "1", "--tasks", tasks, "--journal", journal,
-                            "--output", out1, "-q"}));
+  Subprocess p(Coordinator(
+      {"--workers", "2", "--concurrency", "1", "--tasks", tasks, "--journal", journal, "--output", out1, "-q"}));
   ASSERT_EQ(WaitForChildren(p.pid(), 2).size(), 2u);
   std::this_thread::sleep_for(milliseconds(700));
   p.Signal(SIGINT);
@@ -299,8 +298,8 @@ TEST_F(ReliabilityTest, ResumeAfterCtrlCRunsWhatWasCancelled) {
   int cancelled = 0;
   for (auto& rec : ReadJsonLines(out1)) cancelled += rec.value("error_code", "") == "cancelled";
   EXPECT_GT(cancelled, 0);
-  Subprocess q(Coordinator({"--workers", "2", "--tasks", tasks, "--journal", journal, "--resume", "--output", out2,
-                            "-q"}));
+  Subprocess q(
+      Coordinator({"--workers", "2", "--tasks", tasks, "--journal", journal, "--resume", "--output", out2, "-q"}));
   ProcessResult r = q.Wait(seconds(60));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (auto& [id, rec] : ById(ReadJsonLines(out2), n)) EXPECT_TRUE(rec["ok"].get<bool>()) << rec.dump();

@@ -90,8 +90,8 @@ class Harness {
     for (const auto& [w, leases] : held) {
       for (const pb::Assignment& a : leases) {
         if (s.IsSuspect(a.task_id()) && leases.size() != 1) {
-          ADD_FAILURE() << "suspect task " << a.task_id() << " shares worker " << w << " with "
-                        << leases.size() - 1 << " other tasks";
+          ADD_FAILURE() << "suspect task " << a.task_id() << " shares worker " << w << " with " << leases.size() - 1
+                        << " other tasks";
         }
       }
     }
@@ -99,8 +99,8 @@ class Harness {
     return out;
   }
 
-  OutcomeVerdict Report(WorkerId w, const pb::Assignment& a, bool ok, double duration_ms = 1,
-                        bool retryable = false, const std::string& error = "") {
+  OutcomeVerdict Report(WorkerId w, const pb::Assignment& a, bool ok, double duration_ms = 1, bool retryable = false,
+                        const std::string& error = "") {
     pb::Outcome o;
     o.set_task_id(a.task_id());
     o.set_attempt(a.attempt());
@@ -110,10 +110,9 @@ class Harness {
     if (!error.empty()) o.mutable_result()->set_error(error);
     o.set_retryable(retryable);
     auto& leases = held[w];
-    leases.erase(std::remove_if(leases.begin(), leases.end(),
-                                [&](const pb::Assignment& x) {
-                                  return x.task_id() == a.task_id() && x.attempt() == a.attempt();
-                                }),
+    leases.erase(std::remove_if(
+                     leases.begin(), leases.end(),
+                     [&](const pb::Assignment& x) { return x.task_id() == a.task_id() && x.attempt() == a.attempt(); }),
                  leases.end());
     OutcomeVerdict v = s.OnOutcome(w, o);
     Collect();
@@ -349,9 +348,9 @@ TEST(SchedulerTest, RecordNamesComeFromTheCoordinatorNotTheWorker) {
   EXPECT_EQ(r.attempts(), 1u);
   if (r.worker() != "w1" || r.task() != "sleep 20") {
     FAIL() << "regression: coordinator/scheduler.cc Scheduler::Decorate only fills `worker` and "
-                    "`task` when the worker's result left them empty, so a worker can name "
-                    "itself or rewrite the task line in the record (got worker '"
-                 << r.worker() << "', task '" << r.task() << "')";
+              "`task` when the worker's result left them empty, so a worker can name "
+              "itself or rewrite the task line in the record (got worker '"
+           << r.worker() << "', task '" << r.task() << "')";
   }
 }
 
@@ -613,8 +612,8 @@ TEST(SchedulerTest, PoisonTaskIsTheOnlyFailure) {
     h.Pump();
     for (WorkerId& w : live) {
       const std::vector<pb::Assignment>& leases = h.held[w];
-      bool poisoned = std::any_of(leases.begin(), leases.end(),
-                                  [](const pb::Assignment& a) { return a.task_id() == kPoison; });
+      bool poisoned =
+          std::any_of(leases.begin(), leases.end(), [](const pb::Assignment& a) { return a.task_id() == kPoison; });
       if (poisoned) {
         h.Gone(w, "signal 9");
         ++deaths;
@@ -767,8 +766,7 @@ TEST(SchedulerTest, OverdueLeaseMarksItsWorkerStuckAndATimeoutIsRetried) {
   h.CompleteAll(w2);
   ASSERT_EQ(h.records.size(), 1u);
   ASSERT_EQ(h.records[0].failures_size(), 1);
-  EXPECT_TRUE(Contains(h.records[0].failures(0), "ran past the task timeout of 1.0 s"))
-      << h.records[0].failures(0);
+  EXPECT_TRUE(Contains(h.records[0].failures(0), "ran past the task timeout of 1.0 s")) << h.records[0].failures(0);
 }
 
 // ---------------------------------------------------------------- interruption

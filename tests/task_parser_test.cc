@@ -21,8 +21,7 @@ pb::TaskSpec MustParse(std::string_view line, const ParseOptions& options = kDef
 }
 
 // Expects `line` to be rejected with an error mentioning `fragment`.
-void ExpectError(std::string_view line, std::string_view fragment,
-                 const ParseOptions& options = kDefault) {
+void ExpectError(std::string_view line, std::string_view fragment, const ParseOptions& options = kDefault) {
   ParsedLine p = ParseTaskLine(line, options);
   EXPECT_FALSE(p.spec.has_value()) << "line '" << line << "'";
   EXPECT_FALSE(p.error.empty()) << "line '" << line << "'";
@@ -76,8 +75,8 @@ TEST(TaskParserTest, ToleratesSurroundingWhitespaceAndTabs) {
 }
 
 TEST(TaskParserTest, BlankAndCommentLinesAreNotTasks) {
-  for (std::string_view line : {"", "   ", "\t \t", "\r", "  \r", "#", "# a comment",
-                                "   # indented comment", "#url http://x/", "\t#cpu primes 5\r"}) {
+  for (std::string_view line : {"", "   ", "\t \t", "\r", "  \r", "#", "# a comment", "   # indented comment",
+                                "#url http://x/", "\t#cpu primes 5\r"}) {
     ParsedLine p = ParseTaskLine(line, kDefault);
     EXPECT_FALSE(p.spec.has_value()) << "line '" << line << "'";
     EXPECT_TRUE(p.error.empty()) << "line '" << line << "': " << p.error;
@@ -167,11 +166,16 @@ TEST(TaskParserTest, FaultTasksOnlyWhenAllowed) {
 
 TEST(TaskParserTest, FormatTaskRoundTrips) {
   const std::vector<std::string> lines = {
-      "url http://127.0.0.1:1/a?b=c", "url https://example.com/",
-      "cpu primes 0",                 "cpu primes 125000",
-      "cpu primes 4000000000",        "sleep 0",
-      "sleep 86400000",               "noop",
-      "fault kill",                   "fault hang",
+      "url http://127.0.0.1:1/a?b=c",
+      "url https://example.com/",
+      "cpu primes 0",
+      "cpu primes 125000",
+      "cpu primes 4000000000",
+      "sleep 0",
+      "sleep 86400000",
+      "noop",
+      "fault kill",
+      "fault hang",
   };
   for (const std::string& line : lines) {
     pb::TaskSpec spec = MustParse(line, kFaults);

@@ -133,8 +133,7 @@ TEST_F(TaskSourceTest, ErrorsNameFileAndLine) {
   ASSERT_EQ(opened.errors.size(), 3u);
   EXPECT_EQ(opened.errors[0], path + ":4: unknown task kind 'bogus' (expected url, cpu, sleep, noop, exec or sh)");
   EXPECT_EQ(opened.errors[1], path + ":6: cpu primes limit 'x' is not a number");
-  EXPECT_EQ(opened.errors[2].rfind(path + ":8: sleep duration 99999999999 is out of range", 0), 0u)
-      << opened.errors[2];
+  EXPECT_EQ(opened.errors[2].rfind(path + ":8: sleep duration 99999999999 is out of range", 0), 0u) << opened.errors[2];
 }
 
 TEST_F(TaskSourceTest, ReportsAtMostMaxErrorsButCountsAll) {
@@ -167,8 +166,8 @@ TEST_F(TaskSourceTest, BadLinesNeverYieldASourceEvenWithMaxErrorsZero) {
   EXPECT_TRUE(opened.errors.empty());
   if (opened.source != nullptr) {
     FAIL() << "regression: coordinator/task_source.cc TaskSource::Open decides on "
-                    "`!out.errors.empty()` rather than `out.error_lines > 0`: with max_errors = 0 "
-                    "an input with bad lines is accepted and the bad lines are silently skipped";
+              "`!out.errors.empty()` rather than `out.error_lines > 0`: with max_errors = 0 "
+              "an input with bad lines is accepted and the bad lines are silently skipped";
   }
 }
 

@@ -21,21 +21,21 @@
 namespace taskfarm {
 
 struct FetchOptions {
-  bool reuse_connections = true;       // false: a new connection per URL
+  bool reuse_connections = true;         // false: a new connection per URL
   uint64_t max_body_bytes = 1ULL << 30;  // transfers stop past this many bytes
   long connect_timeout_ms = 10'000;
-  long low_speed_bytes = 1;             // below this many bytes/s ...
-  long low_speed_seconds = 10;          // ... for this long: give up
+  long low_speed_bytes = 1;     // below this many bytes/s ...
+  long low_speed_seconds = 10;  // ... for this long: give up
   long max_redirects = 10;
-  long max_host_connections = 0;        // 0: libcurl's default (unlimited)
+  long max_host_connections = 0;  // 0: libcurl's default (unlimited)
 };
 
 struct FetchResult {
   uint64_t token = 0;
   Code code = Code::kOk;
-  std::string error;       // set when code != kOk
-  long http_status = 0;    // 0 when no response arrived
-  uint64_t bytes = 0;      // body bytes received
+  std::string error;     // set when code != kOk
+  long http_status = 0;  // 0 when no response arrived
+  uint64_t bytes = 0;    // body bytes received
   pb::UrlTimings timings;
 };
 
@@ -76,8 +76,8 @@ class HttpFetcher {
   FetchOptions options_;
   CurlMulti multi_;
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers_;
-  std::vector<CurlEasy> idle_;        // reused easy handles
-  std::vector<FetchResult> rejected_; // failed at Start, reported by Perform
+  std::vector<CurlEasy> idle_;         // reused easy handles
+  std::vector<FetchResult> rejected_;  // failed at Start, reported by Perform
 };
 
 }  // namespace taskfarm

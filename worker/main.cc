@@ -25,13 +25,17 @@ int main(int argc, char** argv) {
   bool no_reuse = false;
   app.add_flag("--no-reuse", no_reuse, "Open a new HTTP connection for every URL");
   app.add_option("--max-body", config.max_body_bytes, "Largest response body accepted, in bytes")
-      ->default_val(1ULL << 30)->check(CLI::Range(uint64_t{1}, uint64_t{4294967295ULL}));
+      ->default_val(1ULL << 30)
+      ->check(CLI::Range(uint64_t{1}, uint64_t{4294967295ULL}));
   app.add_option("--stall-timeout", config.stall_timeout_s, "Give up on a download below 1 byte/s this long (s)")
-      ->default_val(10)->check(CLI::Range(1, 86400));
+      ->default_val(10)
+      ->check(CLI::Range(1, 86400));
   app.add_option("--batch", config.max_batch, "Most results per message (1: no batching)")
-      ->default_val(256)->check(CLI::Range(1, 65536));
+      ->default_val(256)
+      ->check(CLI::Range(1, 65536));
   app.add_option("--batch-delay-ms", config.batch_delay_ms, "Longest a result waits to share a message")
-      ->default_val(2.0)->check(CLI::Range(0.0, 1000.0));
+      ->default_val(2.0)
+      ->check(CLI::Range(0.0, 1000.0));
   app.add_option("--parent-pid", config.parent_pid, "Exit when this process is no longer the parent")
       ->group("");  // set by the coordinator for the workers it starts
   // One flag per kind that needs the worker's consent (the kinds table says

@@ -42,9 +42,7 @@
 namespace taskfarm {
 namespace {
 
-uint64_t LeaseKey(uint32_t task_id, uint32_t attempt) {
-  return (static_cast<uint64_t>(task_id) << 32) | attempt;
-}
+uint64_t LeaseKey(uint32_t task_id, uint32_t attempt) { return (static_cast<uint64_t>(task_id) << 32) | attempt; }
 
 std::string HostName() {
   char buf[256] = {0};
@@ -71,9 +69,9 @@ struct Lease {
   const TaskKind* kind = nullptr;
   Executor* executor = nullptr;  // nullptr: this worker has none for the kind
   bool started = false;
-  double start_ms = 0;          // steady clock
+  double start_ms = 0;  // steady clock
   double started_unix_ms = 0;
-  double cpu_user_ms = 0;       // io tasks: their share of the loop's CPU
+  double cpu_user_ms = 0;  // io tasks: their share of the loop's CPU
   double cpu_sys_ms = 0;
   double cpu_wait_ms = 0;
 };
@@ -118,9 +116,7 @@ class WorkerLoop {
   // Results or start notes waiting to be sent.
   bool HasPending() const { return pending_.outcomes_size() > 0 || pending_.started_size() > 0; }
   int NextTimeoutMs();
-  bool ParentGone() const {
-    return config_.parent_pid > 0 && getppid() != config_.parent_pid;
-  }
+  bool ParentGone() const { return config_.parent_pid > 0 && getppid() != config_.parent_pid; }
 
   const WorkerConfig& config_;
   std::string name_;
@@ -156,7 +152,7 @@ class WorkerLoop {
   // elements, so a steady stream of results allocates nothing per result.
   pb::Frame results_frame_;
   pb::ResultBatch& pending_ = *results_frame_.mutable_results();
-  pb::Frame chunk_frame_;  // one message's share when pending_ is over --batch
+  pb::Frame chunk_frame_;               // one message's share when pending_ is over --batch
   std::vector<int> chunk_ends_;         // where FlushResults splits pending_, reused
   std::deque<std::string> rejections_;  // encoded Rejected frames not sent yet
   int rejections_logged_ = 0;           // stderr says the first few, not every one
@@ -482,12 +478,18 @@ void WorkerLoop::Complete(uint64_t key, pb::Result result, bool retryable) {
     result.set_cpu_sys_ms(lease.cpu_sys_ms);
     result.set_cpu_wait_ms(lease.cpu_wait_ms);
   }
-  if (result.cpu_wait_ms() > 0) result.set_cpu_wait_ms(RoundUs(result.cpu_wait_ms()));
-  else result.clear_cpu_wait_ms();
-  if (result.cpu_user_ms() > 0) result.set_cpu_user_ms(RoundUs(result.cpu_user_ms()));
-  else result.clear_cpu_user_ms();
-  if (result.cpu_sys_ms() > 0) result.set_cpu_sys_ms(RoundUs(result.cpu_sys_ms()));
-  else result.clear_cpu_sys_ms();
+  if (result.cpu_wait_ms() > 0)
+    result.set_cpu_wait_ms(RoundUs(result.cpu_wait_ms()));
+  else
+    result.clear_cpu_wait_ms();
+  if (result.cpu_user_ms() > 0)
+    result.set_cpu_user_ms(RoundUs(result.cpu_user_ms()));
+  else
+    result.clear_cpu_user_ms();
+  if (result.cpu_sys_ms() > 0)
+    result.set_cpu_sys_ms(RoundUs(result.cpu_sys_ms()));
+  else
+    result.clear_cpu_sys_ms();
   result.set_worker_max_rss_kb(max_rss_kb_);
   pb::Outcome* o = pending_.add_outcomes();
   o->set_task_id(a.task_id());
