@@ -12,6 +12,7 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/frame_codec_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/cpu_kernels_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/stats_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/text_table_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/task_source_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/journal_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/result_json_test.cc

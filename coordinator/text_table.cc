@@ -1,0 +1,44 @@
+#include "coordinator/text_table.h"
+
+#include <algorithm>
+
+namespace taskfarm {
+
+std::string RenderText(const TextTable& t) {
+  size_t columns = t.header.size();
+  for (const auto& row : t.rows) columns = std::max(columns, row.size());
+  std::vector<size_t> width(columns, 0);
+  auto cell = [](const std::vector<std::string>& row, size_t i) -> const std::string& {
+    static const std::string empty;
+    return i < row.size() ? row[i] : empty;
+  };
+  auto measure = [&](const std::vector<std::string>& row) {
+    for (size_t i = 0; i < columns; ++i) width[i] = std::max(width[i], cell(row, i).size());
+  };
+  measure(t.header);
+  for (const auto& row : t.rows) measure(row);
+
+  std::string out;
+  if (!t.title.empty()) out += t.title + "\n";
+  auto line = [&](const std::vector<std::string>& row) {
+    std::string text;
+    for (size_t i = 0; i < columns; ++i) {
+      const std::string& c = cell(row, i);
+      bool right = i < t.numeric.size() && t.numeric[i];
+      bool last = i + 1 == columns;
+      size_t pad = width[i] - c.size();
+      if (i > 0) text += "  ";
+      if (right) text.append(pad, ' ');
+      text += c;
+      if (!right && !last) text.append(pad, ' ');
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    out += text + "\n";
+  };
+  if (!t.header.empty()) line(t.header);
+  for (const auto& row : t.rows) line(row);
+  if (!t.note.empty()) out += t.note + "\n";
+  return out;
+}
+
+}  // namespace taskfarm
