@@ -88,7 +88,9 @@ struct TaskKind {
 // ---- helpers for the kinds' own files
 
 // Up to four blank-separated words; `size` counts all of them (a fifth makes
-// a line wrong for every simple kind anyway). No allocation.
+// a line wrong for every simple kind anyway). A word that starts with `#`
+// begins a comment, which runs to the end of the text: `sleep 250  # why`
+// is one word, `http://x/page#frag` keeps its fragment. No allocation.
 struct Words {
   std::string_view word[4];
   size_t size = 0;
@@ -100,9 +102,16 @@ struct Words {
 [[nodiscard]] constexpr bool IsBlank(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
-// Parses a decimal number in [min, max]; returns an error sentence or "".
+// Parses a decimal number in [min, max]; returns "" or an error sentence
+// that says what is wanted: "<what> must be a whole number from 0 to 100,
+// not '-5'".
 [[nodiscard]] std::string ParseNumber(std::string_view word, uint64_t min, uint64_t max, std::string_view what,
                                       uint64_t* out);
+// "" when `url` is one a worker fetches: http:// or https:// (any case)
+// and a host. Else what it should have been, for an error: "an http:// or
+// https:// URL" or "an http:// or https:// URL with a host". Defined with
+// the url kind (its check, and the --urls list's).
+[[nodiscard]] std::string HttpUrlWanted(std::string_view url);
 // printf into a std::string (at most 511 bytes).
 [[nodiscard]] std::string Format(const char* format, ...) __attribute__((format(printf, 1, 2)));
 

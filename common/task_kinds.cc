@@ -117,6 +117,7 @@ Words SplitWords(std::string_view line) {
   size_t i = 0;
   while (i < line.size()) {
     while (i < line.size() && IsBlank(line[i])) ++i;
+    if (i < line.size() && line[i] == '#') break;  // a comment, to the end
     size_t start = i;
     while (i < line.size() && !IsBlank(line[i])) ++i;
     if (i > start) {
@@ -130,15 +131,11 @@ Words SplitWords(std::string_view line) {
 std::string ParseNumber(std::string_view word, uint64_t min, uint64_t max, std::string_view what, uint64_t* out) {
   uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(word.data(), word.data() + word.size(), value);
-  if (ec == std::errc::result_out_of_range) {
-    return std::string(what) + " " + Quote(word) + " is too large (at most " + std::to_string(max) + ")";
-  }
-  if (ec != std::errc() || ptr != word.data() + word.size()) {
-    return std::string(what) + " " + Quote(word) + " is not a number";
-  }
-  if (value < min || value > max) {
-    return std::string(what) + " " + std::to_string(value) + " is out of range (" + std::to_string(min) + " to " +
-           std::to_string(max) + ")";
+  // One sentence for every way to miss (not digits, a sign, too large, out
+  // of range): what is wanted, then what was written.
+  if (ec != std::errc() || ptr != word.data() + word.size() || value < min || value > max) {
+    return std::string(what) + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
+           ", not " + Quote(word);
   }
   *out = value;
   return "";

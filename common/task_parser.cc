@@ -1,7 +1,7 @@
 // Task-line parsing: the kind word picks a row of the kinds table, whose
 // own parser reads the rest. Strict on shape (kind, argument count,
-// numbers), lenient on URLs, whose problems the worker reports as a failed
-// task.
+// numbers, a URL's scheme and host); what else is wrong with a URL the
+// worker reports as a failed task.
 #include "common/task_parser.h"
 
 #include "common/frame_codec.h"

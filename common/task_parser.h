@@ -1,6 +1,9 @@
 // The task-file language: one task a line, its first word the kind (the
 // table in task_kind.h: `url URL`, `cpu primes N`, `sleep MS`, `noop`);
-// blank lines and `#` comments are not tasks.
+// blank lines and `#` comments are not tasks. A `#` that starts a word
+// (after a blank) begins a comment to the end of the line, so a line may
+// end in one (`sleep 250  # why`); `exec` and `sh` lines follow the
+// shell's rules for it, so a quoted '#' stays.
 //
 //   auto parsed = ParseTaskLine("cpu primes 125000", {});
 //   if (parsed.error.empty() && parsed.spec) Run(*parsed.spec);

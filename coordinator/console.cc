@@ -82,6 +82,13 @@ void Console::Progress(uint64_t done, uint64_t total, uint64_t failed, double el
   if (!force && now - last_draw_ms_ < 100) return;  // at most 10 redraws a second
   last_draw_ms_ = now;
   double rate = elapsed_ms > 0 ? done * 1000.0 / elapsed_ms : 0;
+  if (total == 0) {  // a stream still being read: no total, so no ETA
+    std::fprintf(stderr, "\r\x1b[K[%llu done] %.1f tasks/s, reading input, %llu failed",
+                 static_cast<unsigned long long>(done), rate, static_cast<unsigned long long>(failed));
+    std::fflush(stderr);
+    drawn_ = true;
+    return;
+  }
   std::string eta = rate > 0 && total >= done ? Fmt("%.0f s", (total - done) / rate) : std::string("?");
   std::fprintf(stderr, "\r\x1b[K[%llu/%llu] %.1f tasks/s, ETA %s, %llu failed", static_cast<unsigned long long>(done),
                static_cast<unsigned long long>(total), rate, eta.c_str(), static_cast<unsigned long long>(failed));

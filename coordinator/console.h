@@ -27,6 +27,7 @@ class Console {
   void Text(const std::string& line);
   // Flushes task lines written since the last call.
   void Flush();
+  // total 0: not known yet (a stream being read): no ETA.
   void Progress(uint64_t done, uint64_t total, uint64_t failed, double elapsed_ms, bool force = false);
   // Removes the progress line for good (before the summary).
   void ClearProgress();

@@ -3,6 +3,7 @@
 // carries it out.
 #include "coordinator/coordinator.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -76,6 +77,10 @@ std::string MakeLocalToken() {
   return token;
 }
 
+void SayNoTasks(const TaskSource& source) {
+  std::fprintf(stderr, "%s: no tasks (every line is blank or a comment)\n", source.name().c_str());
+}
+
 bool IsCancelled(const pb::Result& r) { return r.error_code() == CodeName(Code::kCancelled); }
 
 // A worker refused the task's kind: Console::TaskLine says so once per
@@ -147,6 +152,7 @@ class CoordinatorLoop {
   RunStats stats_;
   DropCounts drops_;
   double start_ms_ = 0;
+  double workers_started_ms_ = 0;  // --wait-workers counts from here
 
   zmq::context_t ctx_{1};
   std::optional<zmq::socket_t> router_;
@@ -214,6 +220,7 @@ bool CoordinatorLoop::OpenOutputs(std::string* error) {
     journal_ =
         Journal::Open(config_.journal_path, source_.fingerprint(), source_.total(), config_.resume, &recovered_, error);
     if (!journal_) return false;
+    if (!recovered_.note.empty()) std::fprintf(stderr, "%s\n", recovered_.note.c_str());
   } else if (config_.resume) {
     *error = "--resume needs --journal FILE (the journal of the run to continue)";
     return false;
@@ -379,6 +386,9 @@ void CoordinatorLoop::GiveUpOnLocalWorkers(const std::string& why) {
 }
 
 void CoordinatorLoop::Feed() {
+  // Once no task starts, a stream is read no further: what it has read is
+  // cancelled below, as a file's rest is; what it never read has no record.
+  if (!scheduler_.dispatching()) source_.StopReading();
   double turn_end_ms = clock_.NowMs() + kCancelTurnMs;
   size_t chunk = 0;
   while (!input_done_ && scheduler_.WantsTasks()) {
@@ -390,7 +400,7 @@ void CoordinatorLoop::Feed() {
     }
     std::optional<SourcedTask> task = source_.Next();
     if (!task) {
-      input_done_ = true;
+      input_done_ = source_.ended();  // else a stream has nothing yet: Run polls it
       break;
     }
     uint32_t id = task->id;
@@ -399,6 +409,7 @@ void CoordinatorLoop::Feed() {
     }
     scheduler_.AddTask(id, std::move(task->spec));
   }
+  for (const std::string& error : source_.TakeErrors()) console_.Note(error);  // a stream's bad lines
 }
 
 bool CoordinatorLoop::SendTo(const std::string& identity, pb::Frame frame) { return SendTo(identity, &frame); }
@@ -864,7 +875,7 @@ void CoordinatorLoop::HeartbeatWorkers() {
 // share as they arrive, so waiting would only add their start-up time.
 bool CoordinatorLoop::Ready() {
   if (started_) return true;
-  double waited = clock_.NowMs() - start_ms_;
+  double waited = clock_.NowMs() - workers_started_ms_;
   size_t live = scheduler_.live_workers();
   if (live >= static_cast<size_t>(std::max(1, config_.min_workers))) {
     started_ = true;
@@ -881,19 +892,29 @@ bool CoordinatorLoop::Ready() {
 }
 
 int CoordinatorLoop::Run(int signal_fd) {
+  if (!source_.streamed() && source_.total() == 0) {
+    SayNoTasks(source_);  // no worker starts for nothing
+    return 0;
+  }
   std::string error;
   if (!Bind(&error)) {
     std::fprintf(stderr, "coordinator: %s\n", error.c_str());
     return 2;
   }
-  start_ms_ = clock_.NowMs();
-  StartLocalWorkers();
-  uint64_t total = source_.total();
+  start_ms_ = workers_started_ms_ = clock_.NowMs();
+  // A stream's local workers start with its first task: an empty stream
+  // starts none, and a slow one does not count against --wait-workers.
+  if (!source_.streamed()) StartLocalWorkers();
   for (;;) {
     Feed();
+    if (!pool_ && !scheduler_.idle()) {
+      workers_started_ms_ = clock_.NowMs();
+      StartLocalWorkers();
+    }
     if (Ready()) SendDispatches();
     WriteFinished();
-    console_.Progress(stats_.done(), total, stats_.failed(), clock_.NowMs() - start_ms_);
+    // A stream's total is 0 (unknown) until it ends.
+    console_.Progress(stats_.done(), source_.total(), stats_.failed(), clock_.NowMs() - start_ms_);
     if (input_done_ && scheduler_.idle()) break;
     if (interrupted_ && !hard_stop_ && clock_.NowMs() >= grace_deadline_ms_) {
       scheduler_.CancelInFlight("the grace period (--grace) ended before it finished");
@@ -901,10 +922,15 @@ int CoordinatorLoop::Run(int signal_fd) {
       continue;
     }
 
-    zmq::pollitem_t items[4] = {{router_->handle(), 0, ZMQ_POLLIN, 0}, {nullptr, signal_fd, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[5] = {{router_->handle(), 0, ZMQ_POLLIN, 0}, {nullptr, signal_fd, ZMQ_POLLIN, 0}};
     size_t n_items = 2;
     if (monitor_) items[n_items++] = {monitor_->handle(), 0, ZMQ_POLLIN, 0};
     if (zap_) items[n_items++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
+    // A stream is waited on only while the scheduler's window has room: that
+    // window is the backpressure (the writer blocks while we do not read).
+    if (source_.streamed() && !input_done_ && scheduler_.WantsTasks()) {
+      items[n_items++] = {nullptr, source_.fd(), ZMQ_POLLIN, 0};
+    }
     zmq::poll(items, n_items, std::chrono::milliseconds(50));
     if (monitor_) DrainMonitor();
     if (zap_) {
@@ -1010,13 +1036,54 @@ int CoordinatorLoop::Run(int signal_fd) {
   x.peak_rss_kb = PeakRssKb();
   x.unjournalled = unjournalled_;
   x.write_failures = write_failures_;
+  x.bad_input_lines = source_.bad_lines();
+  if (source_.total() == 0 && x.bad_input_lines == 0 && !interrupted_ && write_failures_.empty()) {
+    SayNoTasks(source_);  // an empty stream: no summary of nothing
+    return 0;
+  }
   stats_.Print(stdout, scheduler_.worker_stats(), x);
   if (want_spans_) WriteReport(x.wall_ms);
   // A file that could not be written outranks an interrupt: the user knows
   // they pressed Ctrl-C, not that a result file is incomplete.
   if (!write_failures_.empty()) return 3;
   if (interrupted_) return 130;
-  return stats_.failed() > 0 || fatal_ ? 1 : 0;
+  // A stream's bad line was skipped: not everything asked for was done.
+  return stats_.failed() > 0 || fatal_ || x.bad_input_lines > 0 ? 1 : 0;
+}
+
+// --dry-run: the tasks as they would run, one task line each; nothing
+// starts. What a stream has sent is printed whenever it has nothing more
+// yet, so each line shows as it arrives; Ctrl-C ends the wait (130).
+int DryRun(TaskSource& source, int signal_fd) {
+  std::string out;
+  auto flush = [&] {
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    out.clear();
+    return std::fflush(stdout) == 0 && !std::ferror(stdout);
+  };
+  for (;;) {
+    if (std::optional<SourcedTask> task = source.Next()) {
+      out += FormatTask(task->spec);
+      out += '\n';
+      if (out.size() > (1 << 16) && !flush()) return 3;
+      continue;
+    }
+    for (const std::string& error : source.TakeErrors()) std::fprintf(stderr, "%s\n", error.c_str());
+    if (source.ended()) break;
+    if (!flush()) return 3;
+    pollfd wait[2] = {{source.fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    if (poll(wait, 2, -1) < 0 && errno != EINTR) {
+      std::fprintf(stderr, "coordinator: cannot wait for %s: %s\n", source.name().c_str(), std::strerror(errno));
+      return 1;
+    }
+    signalfd_siginfo info{};
+    while (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+      if (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM) return flush() ? 130 : 3;
+    }
+  }
+  if (!flush()) return 3;
+  if (source.total() == 0 && source.bad_lines() == 0) SayNoTasks(source);
+  return source.bad_lines() > 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -1094,20 +1161,7 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
     if (opened.error_lines > 0) std::fprintf(stderr, "nothing was run: fix the task file and try again\n");
     return 2;
   }
-  if (config.dry_run) {
-    // The tasks as they would run, one task line each; nothing starts.
-    std::string out;
-    while (auto task = opened.source->Next()) {
-      out += FormatTask(task->spec);
-      out += '\n';
-      if (out.size() > (1 << 16)) {
-        std::fwrite(out.data(), 1, out.size(), stdout);
-        out.clear();
-      }
-    }
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    return std::fflush(stdout) == 0 && !std::ferror(stdout) ? 0 : 3;
-  }
+  if (config.dry_run) return DryRun(*opened.source, signal_fd.get());
   int code;
   {
     CoordinatorLoop loop(config, *opened.source);

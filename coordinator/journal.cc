@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -16,7 +17,12 @@
 namespace taskfarm {
 namespace {
 
+constexpr char kStreamedHeader[] =
+    "{\"taskfarm_journal\":1,\"fingerprint\":\"0000000000000000\",\"total\":0,"
+    "\"streamed\":true}";
+
 std::string Header(uint64_t fingerprint, uint32_t total) {
+  if (fingerprint == 0) return kStreamedHeader;
   char buf[128];
   std::snprintf(buf, sizeof(buf), "{\"taskfarm_journal\":1,\"fingerprint\":\"%016llx\",\"total\":%u}",
                 static_cast<unsigned long long>(fingerprint), total);
@@ -39,6 +45,7 @@ bool ParseJournalRecord(const std::string& line, uint32_t* id, bool* ok) {
 std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerprint, uint32_t total, bool resume,
                                        Recovered* recovered, std::string* error) {
   std::string header = Header(fingerprint, total);
+  bool streamed = fingerprint == 0;
   struct stat st {};
   bool exists = stat(path.c_str(), &st) == 0;
   if (exists && !S_ISREG(st.st_mode)) {
@@ -60,24 +67,31 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
       ends_with_newline = !in.eof();
       if (line.empty()) continue;
       if (lineno == 1) {
-        if (line != header) {
+        // A stream has no fingerprint: with one on either side, tasks are
+        // matched by their position in the input, which nobody checks.
+        bool by_position = line == kStreamedHeader || (streamed && line.rfind("{\"taskfarm_journal\":1,", 0) == 0);
+        if (line != header && !by_position) {
           *error = path +
                    ": this journal belongs to another task list (or another taskfarm version); "
                    "use a new --journal file for this input";
           return nullptr;
+        }
+        if (by_position && resume) {
+          recovered->note = path + (streamed ? ": the input is a stream" : ": the journal is of a stream") +
+                            ": its tasks are matched to the journal by position, not checked";
         }
         continue;
       }
       if (!resume) continue;
       uint32_t id;
       bool ok;
-      if (!ParseJournalRecord(line, &id, &ok) || id >= total) {
+      if (!ParseJournalRecord(line, &id, &ok) || (!streamed && id >= total)) {
         ++recovered->torn_lines;
         continue;
       }
-      if (recovered->ok.size() < total) {
-        recovered->ok.assign(total, false);
-        recovered->failed.assign(total, false);
+      if (recovered->ok.size() <= id) {
+        recovered->ok.resize(std::max<size_t>(total, size_t{id} + 1), false);
+        recovered->failed.resize(recovered->ok.size(), false);
       }
       if (ok) {
         if (!recovered->ok[id]) recovered->ok_lines.push_back(line);

@@ -3,7 +3,8 @@
 // run killed at any moment can be resumed without losing or repeating work.
 //
 // Format: a header line {"taskfarm_journal":1,"fingerprint":"...","total":N}
-// then one Result per line in protobuf JSON, as in --output. A torn last
+// (a streamed input's: fingerprint 0, total 0 and "streamed":true) then one
+// Result per line in protobuf JSON, as in --output. A torn last
 // line (a crash mid-write) is ignored on reading; a write that fails while
 // running is cut off again (see Sync), so the file never keeps one.
 #pragma once
@@ -27,9 +28,15 @@ class Journal {
     std::vector<std::string> ok_lines;      // the JSON of each ok record
     std::vector<std::string> failed_lines;  // the JSON of each failed record (last one per id)
     size_t torn_lines = 0;
+    // For the user, once: "PATH: the input is a stream: its tasks are
+    // matched to the journal by position, not checked" (or "" ).
+    std::string note;
   };
   // Opens `path` for appending. With resume, reads what it holds first; the
   // journal must have been written for the same input (fingerprint, total).
+  // Fingerprint 0: the input is a stream, whose tasks are not known before
+  // the run. When it or the journal's is one, a task is the journal's by
+  // its id (its position in the input), unchecked, and `note` says so.
   // Without resume, an existing non-empty journal is an error (a user who
   // forgot --resume would otherwise run everything twice). The journal must
   // be a regular file. Returns null and sets `error` on failure, including a

@@ -80,6 +80,9 @@ void RunStats::Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& work
     std::fprintf(out, "%llu finished task(s) could not be journalled: --resume will run them again\n",
                  static_cast<unsigned long long>(x.unjournalled));
   }
+  if (x.bad_input_lines) {
+    std::fprintf(out, "input: %llu bad line(s) skipped\n", static_cast<unsigned long long>(x.bad_input_lines));
+  }
   if (x.peak_rss_kb) std::fprintf(out, "\ncoordinator peak RSS: %.1f MB\n", x.peak_rss_kb / 1024.0);
   if (x.interrupted) std::fprintf(out, "Interrupted.\n");
   std::fprintf(out, "Completed %llu tasks in %.2f seconds\n", static_cast<unsigned long long>(total - cancelled_),

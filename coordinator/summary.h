@@ -46,6 +46,7 @@ class RunStats {
     uint64_t peak_rss_kb = 0;
     uint64_t unjournalled = 0;                // finished, but not durable: not counted above
     std::vector<std::string> write_failures;  // "PATH: cannot write: WHY"
+    uint64_t bad_input_lines = 0;             // a stream's lines skipped as bad
   };
   // Writes the summary to `out`.
   void Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& workers, Extras extras);

@@ -1,14 +1,51 @@
-// Two passes over the input: check everything, then stream.
+// A file: two passes, check everything, then read it again. A stream: one
+// pass, line by line as it arrives, through a bounded buffer.
 #include "coordinator/task_source.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
+#include "common/quote.h"
+
 namespace taskfarm {
 namespace {
+
+// Task ids are 32 bits; a run stops short of where they would wrap.
+constexpr uint64_t kMaxTasks = 4'000'000'000ULL;
+// What one read(2) of a stream takes: a pipe's whole buffer.
+constexpr size_t kReadBytes = 64 * 1024;
+
+// The text before a `#` that starts a word, without blanks around it.
+std::string_view WithoutComment(std::string_view line) {
+  size_t end = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '#' && (i == 0 || IsBlank(line[i - 1]))) break;
+    if (!IsBlank(line[i])) end = i + 1;
+  }
+  size_t start = 0;
+  while (start < end && IsBlank(line[start])) ++start;
+  return line.substr(start, end - start);
+}
+
+// A --urls line: one URL, or a blank or comment line. Its errors speak of
+// the list the user wrote, not of a `url` task line they never did.
+ParsedLine ParseUrlLine(std::string_view line) {
+  Words words = SplitWords(line);
+  if (words.size == 0) return {};
+  if (words.size > 1) return {std::nullopt, "not a URL (a URL has no spaces): " + Excerpt(WithoutComment(line))};
+  if (std::string wanted = HttpUrlWanted(words[0]); !wanted.empty()) {
+    return {std::nullopt, "not " + wanted + ": " + Excerpt(words[0])};
+  }
+  pb::TaskSpec spec;
+  spec.mutable_url()->set_url(std::string(words[0]));
+  return {std::move(spec), ""};
+}
 
 // `number`: the 1-based number the line's task would get ({#}).
 ParsedLine ParseOne(std::string_view line, uint64_t number, const TaskSourceOptions& options) {
@@ -19,11 +56,8 @@ ParsedLine ParseOne(std::string_view line, uint64_t number, const TaskSourceOpti
     if (line.empty()) return {};
     return ParseTaskLine(options.exec_template->TaskLine(line, number), parse);
   }
-  if (!options.urls_only) return ParseTaskLine(line, parse);
-  // --urls: the same language, with the `url` prefix implied.
-  size_t start = line.find_first_not_of(" \t\r");
-  if (start == std::string_view::npos || line[start] == '#') return {};
-  return ParseTaskLine("url " + std::string(line.substr(start)), {});
+  if (options.urls_only) return ParseUrlLine(line);
+  return ParseTaskLine(line, parse);
 }
 
 uint64_t Fnv(uint64_t h, std::string_view s) {
@@ -35,6 +69,12 @@ uint64_t Fnv(uint64_t h, std::string_view s) {
   return h * 1099511628211ULL;
 }
 
+std::string_view WithoutNewline(const char* line, ssize_t len) {
+  std::string_view text(line, static_cast<size_t>(len));
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  return text;
+}
+
 }  // namespace
 
 TaskSource::Opened TaskSource::Open(const TaskSourceOptions& options) {
@@ -42,87 +82,213 @@ TaskSource::Opened TaskSource::Open(const TaskSourceOptions& options) {
   std::unique_ptr<TaskSource> src(new TaskSource());
   src->options_ = options;
   bool from_stdin = options.path == "-";
-  std::string label = from_stdin ? "<stdin>" : options.path;
-  std::FILE* in = from_stdin ? stdin : std::fopen(options.path.c_str(), "re");
-  if (!in) {
-    out.errors.push_back(label + ": cannot open: " + std::strerror(errno));
+  src->name_ = from_stdin ? "<stdin>" : options.path;
+  const std::string& name = src->name_;
+  int fd = STDIN_FILENO;
+  if (!from_stdin) {
+    // O_NONBLOCK: a FIFO opens at once, before its writer has; the wait for
+    // it is then a poll in the coordinator's loop, which hears Ctrl-C.
+    src->owned_fd_ = UniqueFd(::open(options.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!src->owned_fd_) {
+      out.errors.push_back(name + ": cannot open: " + std::strerror(errno));
+      return out;
+    }
+    fd = src->owned_fd_.get();
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    out.errors.push_back(name + ": cannot open: " + std::strerror(errno));
     return out;
   }
-  // A pipe or a FIFO (`--tasks <(generate)`) cannot be read twice: it is
-  // copied to a temporary file on the first pass, like standard input.
-  struct stat st {};
-  bool regular = fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode);
-  std::FILE* spool = nullptr;
-  if (from_stdin || !regular) {
-    spool = std::tmpfile();
-    if (!spool) {
-      out.errors.push_back("cannot create a temporary file to hold standard input: " +
-                           std::string(std::strerror(errno)));
+  if (S_ISDIR(st.st_mode)) {
+    out.errors.push_back(name + ": is a directory, not a list of tasks");
+    return out;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    src->fd_ = fd;  // a stream: nothing is read before the run
+    out.source = std::move(src);
+    return out;
+  }
+
+  // A regular file: checked whole before anything runs. Standard input is
+  // read from where it stands, and comes back there.
+  std::FILE* in = stdin;
+  off_t begin = 0;
+  if (from_stdin) {
+    begin = ftello(stdin);
+    if (begin < 0) begin = 0;
+  } else {
+    in = fdopen(fcntl(fd, F_DUPFD_CLOEXEC, 0), "r");
+    src->owned_fd_ = UniqueFd();
+    if (!in) {
+      out.errors.push_back(name + ": cannot open: " + std::strerror(errno));
       return out;
     }
   }
+  src->file_ = in;
   uint64_t h = 1469598103934665603ULL;
   char* line = nullptr;
   size_t cap = 0;
   ssize_t len;
-  uint64_t lineno = 0, tasks = 0;
   while ((len = getline(&line, &cap, in)) >= 0) {
-    ++lineno;
-    if (spool) std::fwrite(line, 1, static_cast<size_t>(len), spool);
-    std::string_view text(line, static_cast<size_t>(len));
-    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-    // Checked here, on the line as written, before --urls copies it to add
-    // its `url ` prefix.
-    ParsedLine parsed = text.size() > kMaxTaskLineBytes ? ParsedLine{std::nullopt, TaskLineTooLong(text.size())}
-                                                        : ParseOne(text, tasks + 1, options);
+    ParsedLine parsed = src->Parse(WithoutNewline(line, len));
     if (!parsed.error.empty()) {
       ++out.error_lines;
       if (out.errors.size() < options.max_errors) {
-        out.errors.push_back(label + ":" + std::to_string(lineno) + ": " + parsed.error);
+        out.errors.push_back(name + ":" + std::to_string(src->line_number_) + ": " + parsed.error);
       }
       continue;
     }
     if (parsed.spec) {
-      ++tasks;
+      ++src->next_id_;
       h = Fnv(h, FormatTask(*parsed.spec));
     }
   }
   std::free(line);
-  if (std::ferror(in)) out.errors.push_back(label + ": read error: " + std::strerror(errno));
-  if (tasks > 4'000'000'000ULL) out.errors.push_back(label + ": more than 4,000,000,000 tasks");
+  if (std::ferror(in)) out.errors.push_back(name + ": read error: " + std::strerror(errno));
+  if (src->next_id_ > kMaxTasks) out.errors.push_back(name + ": more than 4,000,000,000 tasks");
   if (!out.errors.empty() || out.error_lines > 0) {
-    if (!from_stdin) std::fclose(in);
-    if (spool) std::fclose(spool);
+    if (from_stdin) src->file_ = nullptr;  // stdin stays open
     return out;
   }
-  if (spool) {
-    if (!from_stdin) std::fclose(in);
-    std::rewind(spool);
-    src->file_ = spool;
-  } else {
-    std::rewind(in);
-    src->file_ = in;
+  if (fseeko(in, begin, SEEK_SET) != 0) {
+    out.errors.push_back(name + ": cannot read it again: " + std::strerror(errno));
+    if (from_stdin) src->file_ = nullptr;
+    return out;
   }
-  src->total_ = static_cast<uint32_t>(tasks);
+  src->total_ = static_cast<uint32_t>(src->next_id_);
   src->fingerprint_ = h;
+  src->next_id_ = 0;
+  src->line_number_ = 0;
+  src->ended_ = src->total_ == 0;
   out.source = std::move(src);
   return out;
 }
 
 TaskSource::~TaskSource() {
-  if (file_) std::fclose(file_);
+  if (file_ && file_ != stdin) std::fclose(file_);
   std::free(line_);
 }
 
+ParsedLine TaskSource::Parse(std::string_view text) {
+  // A UTF-8 byte-order mark (what some editors put first) is not text.
+  if (++line_number_ == 1 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  // Checked on the line as written, before --exec makes a task line of it.
+  if (text.size() > kMaxTaskLineBytes) return {std::nullopt, TaskLineTooLong(text.size())};
+  return ParseOne(text, next_id_ + 1, options_);
+}
+
+void TaskSource::BadLine(const std::string& error) {
+  ++bad_lines_;
+  if (bad_lines_ <= options_.max_errors) {
+    errors_.push_back(name_ + ":" + std::to_string(line_number_) + ": " + error);
+  } else if (bad_lines_ == options_.max_errors + 1) {
+    errors_.push_back(name_ + ": further bad lines are counted, not shown");
+  }
+}
+
+std::optional<SourcedTask> TaskSource::Take(ParsedLine parsed) {
+  if (!parsed.error.empty()) {
+    BadLine(parsed.error);  // only a stream has any: a file was checked
+    return std::nullopt;
+  }
+  if (!parsed.spec) return std::nullopt;
+  if (next_id_ == kMaxTasks) {
+    BadLine("more than 4,000,000,000 tasks; the rest of the input is not read");
+    stopped_ = true;
+    buffer_.clear();
+    start_ = scanned_ = 0;
+    return std::nullopt;
+  }
+  return SourcedTask{static_cast<uint32_t>(next_id_++), std::move(*parsed.spec)};
+}
+
 std::optional<SourcedTask> TaskSource::Next() {
+  if (ended_) return std::nullopt;
+  return streamed() ? NextFromStream() : NextFromFile();
+}
+
+std::optional<SourcedTask> TaskSource::NextFromFile() {
   ssize_t len;
   while ((len = getline(&line_, &line_cap_, file_)) >= 0) {
-    std::string_view text(line_, static_cast<size_t>(len));
-    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-    ParsedLine parsed = ParseOne(text, next_id_ + 1ULL, options_);
-    if (parsed.spec) return SourcedTask{next_id_++, std::move(*parsed.spec)};
+    if (auto task = Take(Parse(WithoutNewline(line_, len)))) return task;
   }
+  ended_ = true;
   return std::nullopt;
+}
+
+std::optional<SourcedTask> TaskSource::NextFromStream() {
+  for (;;) {
+    size_t newline = buffer_.find('\n', scanned_);
+    if (newline != std::string::npos) {
+      std::string_view text(buffer_.data() + start_, newline - start_);
+      size_t skipped = skipping_ + text.size();
+      start_ = scanned_ = newline + 1;
+      if (skipping_ > 0) {
+        skipping_ = 0;
+        ++line_number_;
+        BadLine(TaskLineTooLong(skipped));
+        continue;
+      }
+      if (auto task = Take(Parse(text))) return task;
+      continue;
+    }
+    scanned_ = buffer_.size();
+    if (stopped_) break;  // a line not whole yet was never read
+    if (skipping_ > 0 || buffer_.size() - start_ > kMaxTaskLineBytes) {
+      // Too long to be a task: counted up to its newline, not kept.
+      skipping_ += buffer_.size() - start_;
+      buffer_.clear();
+      start_ = scanned_ = 0;
+    }
+    if (eof_) {
+      // A last line without a newline is a line all the same.
+      if (skipping_ == 0 && start_ == buffer_.size()) break;
+      buffer_ += '\n';
+      continue;
+    }
+    buffer_.erase(0, start_);
+    scanned_ -= start_;
+    start_ = 0;
+    if (!ReadMore()) return std::nullopt;
+  }
+  ended_ = true;
+  total_ = static_cast<uint32_t>(next_id_);
+  std::string().swap(buffer_);
+  return std::nullopt;
+}
+
+bool TaskSource::ReadMore() {
+  // Standard input keeps its flags (it may be the terminal, shared with
+  // the shell): it is read only when poll says a read will not wait.
+  pollfd p{fd_, POLLIN, 0};
+  if (poll(&p, 1, 0) <= 0) return false;
+  size_t old = buffer_.size();
+  buffer_.resize(old + kReadBytes);
+  ssize_t n;
+  do {
+    n = ::read(fd_, buffer_.data() + old, kReadBytes);
+  } while (n < 0 && errno == EINTR);
+  int error = errno;
+  buffer_.resize(old + static_cast<size_t>(n > 0 ? n : 0));
+  if (n > 0) return true;
+  if (n < 0 && (error == EAGAIN || error == EWOULDBLOCK)) return false;
+  if (n < 0) {
+    ++bad_lines_;  // what it held is lost: not everything asked was done
+    errors_.push_back(name_ + ": read error: " + std::strerror(error) + "; the rest of the input is not read");
+  }
+  eof_ = true;
+  return true;
+}
+
+void TaskSource::StopReading() {
+  if (streamed()) stopped_ = true;
+}
+
+std::vector<std::string> TaskSource::TakeErrors() {
+  std::vector<std::string> out;
+  out.swap(errors_);
+  return out;
 }
 
 }  // namespace taskfarm

@@ -1,10 +1,26 @@
-// Where tasks come from: a task file, standard input, or a URL list. The
-// whole input is checked before anything runs (bad lines are reported as
-// FILE:LINE: ...), then streamed: never held in memory at once.
+// Where tasks come from: a task file, standard input, a FIFO, or a list of
+// URLs (--urls) or of arguments (--args). What the input is decides how it
+// is read:
 //
-//   auto opened = TaskSource::Open({.path = "tasks.txt"});
+// * A regular file (also `--tasks - < file`) is checked whole first: Open
+//   reports its bad lines as FILE:LINE: ... and then gives no source, so
+//   nothing runs; a good file is then read again, task by task, never held
+//   in memory at once. Next() never waits.
+// * Anything else (a pipe, a FIFO, `<(generate)`, a terminal) is a stream:
+//   Open reads nothing, Next() parses lines as they arrive and never blocks.
+//   A bad line is skipped and counted (bad_lines()); its message waits in
+//   TakeErrors(). An over-long line is skipped without being held.
+//
+//   auto opened = TaskSource::Open({.path = "-"});
 //   if (!opened.errors.empty()) { print them; return 2; }
-//   while (auto task = opened.source->Next()) Schedule(task->id, task->spec);
+//   TaskSource& src = *opened.source;
+//   while (!src.ended()) {
+//     while (auto task = src.Next()) Schedule(task->id, task->spec);
+//     for (const std::string& e : src.TakeErrors()) Print(e);
+//     if (!src.ended()) WaitUntilReadable(src.fd());  // nothing yet: poll
+//   }
+//
+// Not thread-safe: one thread reads it.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +32,7 @@
 
 #include "common/exec_template.h"
 #include "common/task_parser.h"
+#include "common/unique_fd.h"
 
 namespace taskfarm {
 
@@ -43,30 +60,78 @@ class TaskSource {
     std::vector<std::string> errors;     // "FILE:LINE: what is wrong"
     size_t error_lines = 0;              // all bad lines, even past max_errors
   };
-  // Reads the input once to check it; standard input is copied to an
-  // unlinked temporary file on the way, so it can be read a second time.
+  // A file is read once to check it (see above); a stream is only opened.
+  // A FIFO is opened without waiting for its writer.
   [[nodiscard]] static Opened Open(const TaskSourceOptions& options);
 
   ~TaskSource();
   TaskSource(const TaskSource&) = delete;
   TaskSource& operator=(const TaskSource&) = delete;
 
-  // The next task in input order, or nullopt at the end.
+  // The next task in input order. nullopt: the input has ended (ended()),
+  // or, for a stream, no whole line has arrived yet: poll fd() for more.
   [[nodiscard]] std::optional<SourcedTask> Next();
+  [[nodiscard]] bool ended() const { return ended_; }
+  [[nodiscard]] bool streamed() const { return fd_ >= 0; }
+  // The stream's descriptor, to poll for input (POLLIN, or POLLHUP at its
+  // end); -1 for a file.
+  [[nodiscard]] int fd() const { return fd_; }
+  // A stream reads no more: Next() yields the tasks whose lines were read
+  // already, then the input ends. (A file is read to its end regardless.)
+  void StopReading();
+  // A stream's messages since the last call, in order: "NAME:LINE: what is
+  // wrong" for the first max_errors bad lines, then once "NAME: further bad
+  // lines are counted, not shown"; a read error ends the input with one.
+  [[nodiscard]] std::vector<std::string> TakeErrors();
+  // A stream's bad lines so far, shown or not; a read error counts as one.
+  // (A file with a bad line has no source.)
+  [[nodiscard]] uint64_t bad_lines() const { return bad_lines_; }
+
+  // The number of tasks: a file's from the start; a stream's is 0 (unknown)
+  // until it ends, then the number it had.
   [[nodiscard]] uint32_t total() const { return total_; }
   // FNV-1a of the task lines as parsed: tells a journal which input it
-  // belongs to.
+  // belongs to. 0 for a stream, whose tasks are not known before the run.
   [[nodiscard]] uint64_t fingerprint() const { return fingerprint_; }
+  // The input as messages name it: its path, or "<stdin>".
+  [[nodiscard]] const std::string& name() const { return name_; }
 
  private:
   TaskSource() = default;
-  std::FILE* file_ = nullptr;
+  // One line (without its newline), counted: its task, nothing, or an error.
+  ParsedLine Parse(std::string_view text);
+  // A stream's bad line: counted, and said while under max_errors.
+  void BadLine(const std::string& error);
+  // Appends what the stream has without waiting; false if nothing came.
+  bool ReadMore();
+  std::optional<SourcedTask> NextFromFile();
+  std::optional<SourcedTask> NextFromStream();
+  std::optional<SourcedTask> Take(ParsedLine parsed);
+
   TaskSourceOptions options_;
+  std::string name_;
+  uint64_t line_number_ = 0;
+  uint64_t next_id_ = 0;  // the next task's id; while checking a file, its tasks so far
   uint32_t total_ = 0;
-  uint32_t next_id_ = 0;
   uint64_t fingerprint_ = 0;
+  bool ended_ = false;
+
+  // A file: read with getline.
+  std::FILE* file_ = nullptr;
   char* line_ = nullptr;
   size_t line_cap_ = 0;
+
+  // A stream.
+  int fd_ = -1;
+  UniqueFd owned_fd_;    // unless it is standard input
+  std::string buffer_;   // bytes read and not yet taken
+  size_t start_ = 0;     // where the next line starts in buffer_
+  size_t scanned_ = 0;   // buffer_ before this holds no newline past start_
+  size_t skipping_ = 0;  // bytes of an over-long line read so far (0: none)
+  bool eof_ = false;
+  bool stopped_ = false;
+  uint64_t bad_lines_ = 0;
+  std::vector<std::string> errors_;
 };
 
 }  // namespace taskfarm

@@ -5,8 +5,8 @@
 
 #include <thread>
 
-#include "testserver/http_test_server.h"
 #include "tests/farm_test_util.h"
+#include "testserver/http_test_server.h"
 
 namespace taskfarm::testing {
 namespace {
@@ -19,16 +19,27 @@ TEST_F(FarmTest, MixedTaskFileGivesOneRecordPerTask) {
   std::string refused = "http://127.0.0.1:1/nothing-listens-here";
   std::string tasks = dir_.Write("tasks.txt",
                                  "# a mixed workload\n"
-                                 "url " + Url("/page/1") + "\n"
-                                 "url " + Url("/page/2") + "\n"
-                                 "\n"
-                                 "url " + Url("/page/3") + "\n"
-                                 "cpu primes 125000\n"
-                                 "url " + Url("/status/500") + "\n"
-                                 "sleep 20\n"
-                                 "url " + refused + "\n"
-                                 "cpu primes 1000\n"
-                                 "url " + Url("/bytes/5000?chunked=1") + "\n");
+                                 "url " +
+                                     Url("/page/1") +
+                                     "\n"
+                                     "url " +
+                                     Url("/page/2") +
+                                     "\n"
+                                     "\n"
+                                     "url " +
+                                     Url("/page/3") +
+                                     "\n"
+                                     "cpu primes 125000\n"
+                                     "url " +
+                                     Url("/status/500") +
+                                     "\n"
+                                     "sleep 20\n"
+                                     "url " +
+                                     refused +
+                                     "\n"
+                                     "cpu primes 1000\n"
+                                     "url " +
+                                     Url("/bytes/5000?chunked=1") + "\n");
   std::string out = dir_.File("R.jsonl");
   Subprocess p(Coordinator({"--workers", "4", "--tasks", tasks, "--output", out, "--retries", "1"}));
   ProcessResult r = p.Wait(seconds(60));
@@ -86,7 +97,9 @@ TEST_F(FarmTest, BadTaskFileIsRejectedWholeAndNothingRuns) {
   EXPECT_EQ(CountLines(r.err, tasks + ":"), 3) << r.err;
   EXPECT_NE(r.err.find(tasks + ":2: unknown task kind 'frobnicate'"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(tasks + ":4: "), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(tasks + ":5: sleep duration 'soon' is not a number"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(tasks + ":5: 'sleep MS': milliseconds must be a whole number from 0 to 86400000, not 'soon'"),
+            std::string::npos)
+      << r.err;
   EXPECT_EQ(access(out.c_str(), F_OK), -1) << "nothing may run, so no output file";
   EXPECT_EQ(CountLines(r.out, "Slept"), 0);
 }

@@ -260,6 +260,61 @@ TEST_F(JournalTest, CleanJournalResumedTwiceHasNoTornLines) {
   }
 }
 
+// A stream has no fingerprint or total before the run (fingerprint 0): its
+// journal says it was streamed, and resuming matches tasks by position.
+TEST_F(JournalTest, AStreamedInputsJournalSaysSoAndResumesByPosition) {
+  const char kStreamed[] = R"({"taskfarm_journal":1,"fingerprint":"0000000000000000","total":0,"streamed":true})";
+  {
+    Journal::Recovered rec;
+    std::string error;
+    auto j = Journal::Open(path_, 0, 0, false, &rec, &error);
+    ASSERT_NE(j, nullptr) << error;
+    EXPECT_TRUE(rec.note.empty());
+    j->Append(Record(0, true));
+    j->Append(Record(7, false));
+    ASSERT_TRUE(j->Sync(&error)) << error;
+  }
+  EXPECT_EQ(ReadAll().substr(0, ReadAll().find('\n')), kStreamed);
+  std::string before = ReadAll();
+  Journal::Recovered rec;
+  std::string error;
+  EXPECT_EQ(Journal::Open(path_, 0, 0, false, &rec, &error), nullptr) << "without --resume, as for a file";
+  EXPECT_NE(error.find("--resume"), std::string::npos) << error;
+
+  Journal::Recovered streamed;
+  ASSERT_NE(Resume(&streamed, 0, 0), nullptr);
+  EXPECT_EQ(streamed.note,
+            path_ + ": the input is a stream: its tasks are matched to the journal by position, not checked");
+  ASSERT_EQ(streamed.ok.size(), 8u) << "ids are not bounded by a total";
+  EXPECT_TRUE(streamed.ok[0]);
+  EXPECT_TRUE(streamed.failed[7]);
+  EXPECT_EQ(streamed.failed_lines.size(), 1u);
+
+  // The same tasks from a file now: by position too, within its total.
+  Journal::Recovered from_file;
+  ASSERT_NE(Resume(&from_file, kTotal, kFingerprint), nullptr);
+  EXPECT_EQ(from_file.note,
+            path_ + ": the journal is of a stream: its tasks are matched to the journal by position, not checked");
+  EXPECT_TRUE(from_file.ok[0]);
+  EXPECT_EQ(from_file.torn_lines, 1u) << "id 7 is past the file's 5 tasks";
+  EXPECT_EQ(ReadAll(), before) << "resuming rewrites nothing";
+}
+
+TEST_F(JournalTest, AStreamResumesAFilesJournalByPosition) {
+  WriteJournal({Record(1, true), Record(3, true)});
+  Journal::Recovered rec;
+  ASSERT_NE(Resume(&rec, 0, 0), nullptr);
+  EXPECT_EQ(rec.note, path_ + ": the input is a stream: its tasks are matched to the journal by position, not checked");
+  ASSERT_GE(rec.ok.size(), 4u);
+  EXPECT_TRUE(rec.ok[1]);
+  EXPECT_TRUE(rec.ok[3]);
+  EXPECT_FALSE(rec.ok[0]);
+  // Between two files nothing changes: the fingerprint must match.
+  Journal::Recovered exact;
+  ASSERT_NE(Resume(&exact), nullptr);
+  EXPECT_TRUE(exact.note.empty());
+}
+
 TEST_F(JournalTest, MismatchedFingerprintOrTotalIsAnError) {
   WriteJournal({Record(0, true)});
   std::string before = ReadAll();

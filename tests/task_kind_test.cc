@@ -61,5 +61,18 @@ TEST(TaskKindTest, ResultFieldsOfOneKindAreClaimedByThatKindOnly) {
   EXPECT_FALSE(FindKind("sleep")->has_own_fields(url_fields));
 }
 
+TEST(TaskKindTest, HttpUrlWantedTakesHttpAndHttpsWithAHostOnly) {
+  for (const char* url : {"http://h", "https://h/p?q#f", "HTTP://H/", "hTtPs://[::1]:8080/"}) {
+    EXPECT_EQ(HttpUrlWanted(url), "") << url;
+  }
+  for (const char* url :
+       {"", "h", "ftp://h/", "file:///etc/passwd", "http:/h", "https//h", "http\x1a//h", "httpx://h"}) {
+    EXPECT_EQ(HttpUrlWanted(url), "an http:// or https:// URL") << url;
+  }
+  for (const char* url : {"http://", "https:///p", "http://?q", "http://#f"}) {
+    EXPECT_EQ(HttpUrlWanted(url), "an http:// or https:// URL with a host") << url;
+  }
+}
+
 }  // namespace
 }  // namespace taskfarm

@@ -1,16 +1,22 @@
-// TaskSource: checking a task file, numbering errors by line, streaming
-// tasks with ids, --urls mode, and the input fingerprint.
+// TaskSource: checking a task file, numbering errors by line, reading
+// tasks with ids, --urls mode, the input fingerprint, and streams (pipes,
+// FIFOs) read line by line as they arrive.
 #include "coordinator/task_source.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "common/unique_fd.h"
 
 namespace taskfarm {
 namespace {
@@ -50,22 +56,64 @@ class TaskSourceTest : public ::testing::Test {
     return source ? source->fingerprint() : 0;
   }
 
-  // Opens "-" with standard input read from `path`, then puts stdin back.
-  static TaskSource::Opened OpenAsStdin(const std::string& path) {
-    int saved = dup(STDIN_FILENO);
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    EXPECT_GE(saved, 0);
-    EXPECT_GE(fd, 0);
-    dup2(fd, STDIN_FILENO);
-    close(fd);
-    clearerr(stdin);
-    TaskSourceOptions options;
-    options.path = "-";
+  // Standard input comes from `fd` while this lives, then is put back.
+  class StdinFrom {
+   public:
+    explicit StdinFrom(int fd) : saved_(dup(STDIN_FILENO)) {
+      EXPECT_GE(saved_.get(), 0);
+      EXPECT_EQ(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+      clearerr(stdin);
+    }
+    ~StdinFrom() {
+      dup2(saved_.get(), STDIN_FILENO);
+      clearerr(stdin);
+    }
+
+   private:
+    UniqueFd saved_;
+  };
+
+  // A pipe whose read end is the input, as `generate | coordinator` or
+  // `--tasks <(generate)` hand it over.
+  struct Pipe {
+    UniqueFd read, write;
+    Pipe() {
+      int fds[2];
+      EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+      read = UniqueFd(fds[0]);
+      write = UniqueFd(fds[1]);
+    }
+    std::string path() const { return "/proc/self/fd/" + std::to_string(read.get()); }
+    void Send(std::string_view text) const {
+      EXPECT_EQ(::write(write.get(), text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    }
+  };
+  static std::unique_ptr<TaskSource> OpenStream(const std::string& path, TaskSourceOptions options = {}) {
+    options.path = path;
     TaskSource::Opened opened = TaskSource::Open(options);
-    dup2(saved, STDIN_FILENO);
-    close(saved);
-    clearerr(stdin);
-    return opened;
+    EXPECT_TRUE(opened.errors.empty()) << opened.errors[0];
+    EXPECT_NE(opened.source, nullptr);
+    if (opened.source) {
+      EXPECT_TRUE(opened.source->streamed());
+    }
+    return std::move(opened.source);
+  }
+  // Waits (bounded) until the stream has something to read.
+  static void AwaitInput(const TaskSource& source) {
+    pollfd p{source.fd(), POLLIN, 0};
+    EXPECT_EQ(poll(&p, 1, 10'000), 1);
+  }
+  // Every task until the stream ends (its writer must be closed).
+  static std::vector<SourcedTask> DrainStream(TaskSource& source) {
+    std::vector<SourcedTask> out;
+    while (!source.ended()) {
+      if (auto t = source.Next()) {
+        out.push_back(std::move(*t));
+      } else if (!source.ended()) {
+        AwaitInput(source);
+      }
+    }
+    return out;
   }
 
   std::filesystem::path dir_;
@@ -132,8 +180,9 @@ TEST_F(TaskSourceTest, ErrorsNameFileAndLine) {
   EXPECT_EQ(opened.error_lines, 3u);
   ASSERT_EQ(opened.errors.size(), 3u);
   EXPECT_EQ(opened.errors[0], path + ":4: unknown task kind 'bogus' (expected url, cpu, sleep, noop, exec or sh)");
-  EXPECT_EQ(opened.errors[1], path + ":6: cpu primes limit 'x' is not a number");
-  EXPECT_EQ(opened.errors[2].rfind(path + ":8: sleep duration 99999999999 is out of range", 0), 0u) << opened.errors[2];
+  EXPECT_EQ(opened.errors[1], path + ":6: 'cpu primes N': N must be a whole number from 0 to 4000000000, not 'x'");
+  EXPECT_EQ(opened.errors[2].rfind(path + ":8: 'sleep MS': milliseconds must be a whole number", 0), 0u)
+      << opened.errors[2];
 }
 
 TEST_F(TaskSourceTest, ReportsAtMostMaxErrorsButCountsAll) {
@@ -210,12 +259,56 @@ TEST_F(TaskSourceTest, UrlsOnlyMode) {
   }
 }
 
-TEST_F(TaskSourceTest, UrlsOnlyModeRejectsTwoWordLines) {
-  std::string path = Write("urls.txt", "http://a/\n\nhttp://b/ http://c/\n");
+TEST_F(TaskSourceTest, UrlsOnlyModeTakesTrailingComments) {
+  auto source = OpenValid("http://h/a   # the first\nhttp://h/b#frag\t# the second\n", {.path = "", .urls_only = true});
+  ASSERT_NE(source, nullptr);
+  std::vector<SourcedTask> tasks = Drain(*source);
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[0].spec.url().url(), "http://h/a");
+  EXPECT_EQ(tasks[1].spec.url().url(), "http://h/b#frag");
+}
+
+// The errors speak of the URL list the user wrote, not of a `url` task
+// line they never did.
+TEST_F(TaskSourceTest, UrlsOnlyModeErrorsAreAboutTheList) {
+  std::string path = Write("urls.txt",
+                           "http://a/\n\nhttp://b/ http://c/\nhttp://x/a b  # spaces\nftp://f/\nexample.com\n"
+                           "https://\nurl http://u/\n");
   TaskSource::Opened opened = TaskSource::Open({.path = path, .urls_only = true});
   EXPECT_EQ(opened.source, nullptr);
+  ASSERT_EQ(opened.errors.size(), 6u);
+  EXPECT_EQ(opened.errors[0], path + ":3: not a URL (a URL has no spaces): http://b/ http://c/");
+  EXPECT_EQ(opened.errors[1], path + ":4: not a URL (a URL has no spaces): http://x/a b");
+  EXPECT_EQ(opened.errors[2], path + ":5: not an http:// or https:// URL: ftp://f/");
+  EXPECT_EQ(opened.errors[3], path + ":6: not an http:// or https:// URL: example.com");
+  EXPECT_EQ(opened.errors[4], path + ":7: not an http:// or https:// URL with a host: https://");
+  EXPECT_EQ(opened.errors[5], path + ":8: not a URL (a URL has no spaces): url http://u/");
+}
+
+TEST_F(TaskSourceTest, AByteOrderMarkAtTheStartIsSkippedInEveryMode) {
+  EXPECT_EQ(Drain(*OpenValid("\xEF\xBB\xBFnoop\n")).size(), 1u);
+  auto urls = OpenValid("\xEF\xBB\xBFhttp://h/\n", {.path = "", .urls_only = true});
+  EXPECT_EQ(Drain(*urls).at(0).spec.url().url(), "http://h/");
+  std::string error;
+  TaskSourceOptions args{.path = "", .exec_template = ExecTemplate::Parse("gzip {}", &error)};
+  auto source = OpenValid(
+      "\xEF\xBB\xBF"
+      "a.txt\n",
+      args);
+  EXPECT_EQ(Drain(*source).at(0).spec.exec().argv(1), "a.txt");
+  // Only at the start: later, it is part of its line.
+  TaskSource::Opened opened = TaskSource::Open({.path = Write("bom2.txt", "noop\n\xEF\xBB\xBFnoop\n")});
   ASSERT_EQ(opened.errors.size(), 1u);
-  EXPECT_EQ(opened.errors[0].rfind(path + ":3: ", 0), 0u) << opened.errors[0];
+  EXPECT_EQ(opened.errors[0].rfind(opened.errors[0].substr(0, opened.errors[0].find(':')) + ":2: unknown task kind", 0),
+            0u)
+      << opened.errors[0];
+}
+
+TEST_F(TaskSourceTest, ADirectoryIsAnErrorNamingIt) {
+  TaskSource::Opened opened = TaskSource::Open({.path = dir_.string()});
+  EXPECT_EQ(opened.source, nullptr);
+  ASSERT_EQ(opened.errors.size(), 1u);
+  EXPECT_EQ(opened.errors[0], dir_.string() + ": is a directory, not a list of tasks");
 }
 
 TEST_F(TaskSourceTest, ATaskLineOverOneMebibyteIsAFileLineErrorInBothModes) {
@@ -225,8 +318,8 @@ TEST_F(TaskSourceTest, ATaskLineOverOneMebibyteIsAFileLineErrorInBothModes) {
     std::string line;
   };
   for (const Case& c : {Case{false, "url " + url}, Case{true, url}}) {
-    std::string path = Write("big" + std::to_string(c.urls_only) + ".txt",
-                             (c.urls_only ? "http://127.0.0.1/a\n" : "noop\n") + c.line + "\nnoop\n");
+    std::string other = c.urls_only ? "http://127.0.0.1/a\n" : "noop\n";
+    std::string path = Write("big" + std::to_string(c.urls_only) + ".txt", other + c.line + "\n" + other);
     TaskSource::Opened opened = TaskSource::Open({.path = path, .urls_only = c.urls_only});
     EXPECT_EQ(opened.source, nullptr);
     ASSERT_EQ(opened.errors.size(), 1u);
@@ -244,10 +337,15 @@ TEST_F(TaskSourceTest, MissingFileNamesTheFile) {
   EXPECT_NE(opened.errors[0].find("No such file"), std::string::npos) << opened.errors[0];
 }
 
-TEST_F(TaskSourceTest, StandardInputIsSpooledAndReadBack) {
-  TaskSource::Opened opened = OpenAsStdin(Write("stdin.txt", "# from a pipe\nnoop\n\nsleep 3\n"));
+TEST_F(TaskSourceTest, StandardInputThatIsAFileIsCheckedFirstAndReadFromWhereItStood) {
+  UniqueFd file(open(Write("stdin.txt", "sleep 9\n# from a file\nnoop\n\nsleep 3\n").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_EQ(lseek(file.get(), 8, SEEK_SET), 8);  // `(read first; coordinator --tasks -) < file`
+  StdinFrom redirect(file.get());
+  TaskSource::Opened opened = TaskSource::Open({.path = "-"});
   ASSERT_TRUE(opened.errors.empty()) << opened.errors[0];
   ASSERT_NE(opened.source, nullptr);
+  EXPECT_FALSE(opened.source->streamed());
+  EXPECT_EQ(opened.source->name(), "<stdin>");
   EXPECT_EQ(opened.source->total(), 2u);
   std::vector<SourcedTask> tasks = Drain(*opened.source);
   ASSERT_EQ(tasks.size(), 2u);
@@ -258,10 +356,13 @@ TEST_F(TaskSourceTest, StandardInputIsSpooledAndReadBack) {
 }
 
 TEST_F(TaskSourceTest, StandardInputErrorsAreLabelled) {
-  TaskSource::Opened opened = OpenAsStdin(Write("stdin.txt", "noop\nsleep soon\n"));
+  UniqueFd file(open(Write("stdin.txt", "noop\nsleep soon\n").c_str(), O_RDONLY | O_CLOEXEC));
+  StdinFrom redirect(file.get());
+  TaskSource::Opened opened = TaskSource::Open({.path = "-"});
   EXPECT_EQ(opened.source, nullptr);
   ASSERT_EQ(opened.errors.size(), 1u);
-  EXPECT_EQ(opened.errors[0], "<stdin>:2: sleep duration 'soon' is not a number");
+  EXPECT_EQ(opened.errors[0],
+            "<stdin>:2: 'sleep MS': milliseconds must be a whole number from 0 to 86400000, not 'soon'");
 }
 
 TEST_F(TaskSourceTest, FingerprintFollowsContent) {
@@ -279,6 +380,179 @@ TEST_F(TaskSourceTest, FingerprintFollowsContent) {
   // It is taken over the tasks as parsed: comments, blank lines, spacing
   // and line endings do not change which tasks run.
   EXPECT_EQ(a, Fingerprint("# header\n\nurl   http://h/a\r\n\tcpu primes 100\nsleep 5"));
+}
+
+// ---------------------------------------------------------------- streams
+
+TEST_F(TaskSourceTest, AStreamYieldsEachTaskAsItsLineArrivesAndSaysWhenNothingIsThereYet) {
+  Pipe pipe;
+  auto source = OpenStream(pipe.path());
+  ASSERT_NE(source, nullptr);
+  EXPECT_GE(source->fd(), 0);
+  EXPECT_EQ(source->name(), pipe.path());
+  EXPECT_FALSE(source->Next().has_value()) << "nothing was written yet";
+  EXPECT_FALSE(source->ended());
+  pipe.Send("# generated\nnoop\nsle");
+  AwaitInput(*source);
+  std::optional<SourcedTask> first = source->Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->id, 0u);
+  EXPECT_TRUE(first->spec.has_noop());
+  EXPECT_FALSE(source->Next().has_value()) << "half a line is not a task yet";
+  EXPECT_FALSE(source->ended());
+  EXPECT_EQ(source->total(), 0u) << "unknown until the stream ends";
+  pipe.Send("ep 5\n");
+  AwaitInput(*source);
+  std::optional<SourcedTask> second = source->Next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->id, 1u);
+  EXPECT_EQ(FormatTask(second->spec), "sleep 5");
+  ASSERT_TRUE(pipe.write.Close());
+  EXPECT_TRUE(DrainStream(*source).empty());
+  EXPECT_TRUE(source->ended());
+  EXPECT_FALSE(source->Next().has_value());
+  EXPECT_EQ(source->total(), 2u);
+  EXPECT_EQ(source->fingerprint(), 0u);
+  EXPECT_EQ(source->bad_lines(), 0u);
+  EXPECT_TRUE(source->TakeErrors().empty());
+}
+
+TEST_F(TaskSourceTest, AStreamsLastLineWithoutANewlineCounts) {
+  Pipe pipe;
+  auto source = OpenStream(pipe.path());
+  ASSERT_NE(source, nullptr);
+  pipe.Send("\xEF\xBB\xBFnoop\r\ncpu primes 10");
+  ASSERT_TRUE(pipe.write.Close());
+  std::vector<SourcedTask> tasks = DrainStream(*source);
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_TRUE(tasks[0].spec.has_noop()) << "the byte-order mark is skipped";
+  EXPECT_EQ(FormatTask(tasks[1].spec), "cpu primes 10");
+}
+
+TEST_F(TaskSourceTest, AnEmptyStreamEndsWithNoTasks) {
+  Pipe pipe;
+  auto source = OpenStream(pipe.path());
+  ASSERT_NE(source, nullptr);
+  pipe.Send("# nothing here\n\n");
+  ASSERT_TRUE(pipe.write.Close());
+  EXPECT_TRUE(DrainStream(*source).empty());
+  EXPECT_EQ(source->total(), 0u);
+  EXPECT_EQ(source->bad_lines(), 0u);
+}
+
+TEST_F(TaskSourceTest, AStreamsBadLinesAreSkippedCountedAndNamedByLine) {
+  Pipe pipe;
+  StdinFrom redirect(pipe.read.get());
+  auto source = OpenStream("-");
+  ASSERT_NE(source, nullptr);
+  EXPECT_EQ(source->fd(), STDIN_FILENO);
+  pipe.Send("noop\nbogus\nsleep 5 # fine\ncpu primes -5\nnoop\n");
+  ASSERT_TRUE(pipe.write.Close());
+  std::vector<SourcedTask> tasks = DrainStream(*source);
+  ASSERT_EQ(tasks.size(), 3u);
+  for (uint32_t i = 0; i < 3; ++i) EXPECT_EQ(tasks[i].id, i) << "ids count tasks, not lines";
+  EXPECT_EQ(FormatTask(tasks[1].spec), "sleep 5");
+  EXPECT_EQ(source->bad_lines(), 2u);
+  std::vector<std::string> errors = source->TakeErrors();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0], "<stdin>:2: unknown task kind 'bogus' (expected url, cpu, sleep, noop, exec or sh)");
+  EXPECT_EQ(errors[1], "<stdin>:4: 'cpu primes N': N must be a whole number from 0 to 4000000000, not '-5'");
+  EXPECT_TRUE(source->TakeErrors().empty()) << "each said once";
+}
+
+TEST_F(TaskSourceTest, AStreamSaysAtMostMaxErrorsThenThatTheRestAreCounted) {
+  Pipe pipe;
+  auto source = OpenStream(pipe.path(), {.path = "", .max_errors = 3});
+  ASSERT_NE(source, nullptr);
+  pipe.Send(std::string("nope\n") + "nope\n" + "noop\n" + "nope\n" + "nope\n" + "nope\n");
+  ASSERT_TRUE(pipe.write.Close());
+  EXPECT_EQ(DrainStream(*source).size(), 1u);
+  EXPECT_EQ(source->bad_lines(), 5u);
+  std::vector<std::string> errors = source->TakeErrors();
+  ASSERT_EQ(errors.size(), 4u);
+  EXPECT_EQ(errors[2].rfind(pipe.path() + ":4: unknown task kind 'nope'", 0), 0u) << errors[2];
+  EXPECT_EQ(errors[3], pipe.path() + ": further bad lines are counted, not shown");
+}
+
+TEST_F(TaskSourceTest, AStreamsOverLongLineIsSkippedToItsNewlineAndReported) {
+  Pipe pipe;
+  auto source = OpenStream(pipe.path());
+  ASSERT_NE(source, nullptr);
+  // Three lines over the limit: one ending in the middle, one at the end
+  // without a newline; the pipe holds 64 KiB, so a thread writes.
+  std::string big(3'000'000, 'a');
+  std::thread writer([&] {
+    pipe.Send("noop\nurl http://h/?" + big + "\nsleep 1\n" + big + big + "\nnoop\n" + big);
+    EXPECT_TRUE(pipe.write.Close());
+  });
+  std::vector<SourcedTask> tasks = DrainStream(*source);
+  writer.join();
+  ASSERT_EQ(tasks.size(), 3u);
+  EXPECT_EQ(FormatTask(tasks[1].spec), "sleep 1");
+  EXPECT_EQ(tasks[2].id, 2u);
+  EXPECT_EQ(source->bad_lines(), 3u);
+  std::vector<std::string> errors = source->TakeErrors();
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0], pipe.path() + ":2: the task line is 3,000,014 bytes; the limit is 1 MiB (1,048,576 bytes)");
+  EXPECT_EQ(errors[1], pipe.path() + ":4: the task line is 6,000,000 bytes; the limit is 1 MiB (1,048,576 bytes)");
+  EXPECT_EQ(errors[2], pipe.path() + ":6: the task line is 3,000,000 bytes; the limit is 1 MiB (1,048,576 bytes)");
+}
+
+TEST_F(TaskSourceTest, AStreamThatStopsReadingYieldsTheWholeLinesItHasThenEnds) {
+  Pipe pipe;
+  auto source = OpenStream(pipe.path());
+  ASSERT_NE(source, nullptr);
+  pipe.Send("noop\nnoop\nnoop\nno");
+  AwaitInput(*source);
+  ASSERT_TRUE(source->Next().has_value());
+  source->StopReading();
+  pipe.Send("op\nnoop\n");  // never read
+  EXPECT_TRUE(source->Next().has_value());
+  EXPECT_TRUE(source->Next().has_value());
+  EXPECT_FALSE(source->Next().has_value());
+  EXPECT_TRUE(source->ended());
+  EXPECT_EQ(source->total(), 3u);
+}
+
+TEST_F(TaskSourceTest, AFifoOpensAtOnceAndStreamsOnceItsWriterComes) {
+  std::string fifo = (dir_ / "tasks.fifo").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto source = OpenStream(fifo);  // no writer yet: does not wait for one
+  ASSERT_NE(source, nullptr);
+  EXPECT_FALSE(source->Next().has_value());
+  EXPECT_FALSE(source->ended()) << "no writer yet is not the end";
+  UniqueFd writer(open(fifo.c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(writer);
+  ASSERT_EQ(write(writer.get(), "sleep 2\nnoop\n", 13), 13);
+  ASSERT_TRUE(writer.Close());
+  std::vector<SourcedTask> tasks = DrainStream(*source);
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(FormatTask(tasks[0].spec), "sleep 2");
+}
+
+TEST_F(TaskSourceTest, UrlAndArgumentListsStreamToo) {
+  Pipe urls;
+  auto url_source = OpenStream(urls.path(), {.path = "", .urls_only = true});
+  ASSERT_NE(url_source, nullptr);
+  urls.Send("http://h/a # first\nhttp://x/a b\nhttp://h/b\n");
+  ASSERT_TRUE(urls.write.Close());
+  std::vector<SourcedTask> tasks = DrainStream(*url_source);
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[1].spec.url().url(), "http://h/b");
+  std::vector<std::string> errors = url_source->TakeErrors();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0], urls.path() + ":2: not a URL (a URL has no spaces): http://x/a b");
+
+  Pipe args;
+  std::string error;
+  auto arg_source = OpenStream(args.path(), {.path = "", .exec_template = ExecTemplate::Parse("gzip {}", &error)});
+  ASSERT_NE(arg_source, nullptr);
+  args.Send("a b.txt\n\nc.txt");
+  ASSERT_TRUE(args.write.Close());
+  tasks = DrainStream(*arg_source);
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[0].spec.exec().argv(1), "a b.txt");
+  EXPECT_EQ(tasks[1].spec.exec().argv(1), "c.txt");
 }
 
 }  // namespace

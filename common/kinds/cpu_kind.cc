@@ -12,7 +12,7 @@ std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec
   if (words[0] != "primes") return "unknown cpu kernel " + Quote(words[0]) + " (known: primes)";
   uint64_t n = 0;
   // Primes below 2^32 keep the answer in 32 bits and any run finite.
-  std::string err = ParseNumber(words[1], 0, 4'000'000'000ULL, "cpu primes limit", &n);
+  std::string err = ParseNumber(words[1], 0, 4'000'000'000ULL, "'cpu primes N': N", &n);
   if (!err.empty()) return err;
   spec->mutable_cpu()->set_kernel("primes");
   spec->mutable_cpu()->set_n(n);

@@ -9,7 +9,7 @@ std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec
   Words words = SplitWords(args);
   if (words.size != 1) return "'sleep' takes milliseconds: sleep MS";
   uint64_t ms = 0;
-  std::string err = ParseNumber(words[0], 0, 86'400'000, "sleep duration", &ms);
+  std::string err = ParseNumber(words[0], 0, 86'400'000, "'sleep MS': milliseconds", &ms);
   if (!err.empty()) return err;
   spec->mutable_sleep()->set_ms(static_cast<uint32_t>(ms));
   return "";

@@ -1,15 +1,39 @@
-// `url URL`: an HTTP GET on the worker's libcurl multi handle. Lenient on
-// the URL itself: what libcurl refuses becomes a failed task, not a bad line.
+// `url URL`: an HTTP GET on the worker's libcurl multi handle. A URL that
+// is not http:// or https:// with a host is a bad line; anything else wrong
+// with it (what libcurl refuses) becomes a failed task. The worker checks
+// the scheme again, and after every redirect.
 #include <cmath>
 
+#include "common/quote.h"
 #include "common/task_kind.h"
 
 namespace taskfarm {
+
+std::string HttpUrlWanted(std::string_view url) {
+  auto starts_with = [&](std::string_view prefix) {  // prefix: lower case
+    if (url.size() < prefix.size()) return false;
+    for (size_t i = 0; i < prefix.size(); ++i) {
+      char c = url[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != prefix[i]) return false;
+    }
+    return true;
+  };
+  size_t host = starts_with("http://") ? 7 : starts_with("https://") ? 8 : 0;
+  if (host == 0) return "an http:// or https:// URL";
+  if (host == url.size() || url[host] == '/' || url[host] == '?' || url[host] == '#') {
+    return "an http:// or https:// URL with a host";
+  }
+  return "";
+}
+
 namespace {
 
 std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
   Words words = SplitWords(args);
   if (words.size != 1) return "'url' takes one URL: url http://host/path";
+  if (std::string wanted = HttpUrlWanted(words[0]); !wanted.empty())
+    return "'url' takes " + wanted + ": " + Quote(words[0]);
   spec->mutable_url()->set_url(std::string(words[0]));
   return "";
 }
