@@ -21,7 +21,10 @@ std::string Fmt(const char* format, auto... args) {
 }  // namespace
 
 Console::Console(const CoordinatorConfig& config)
-    : quiet_(config.quiet), progress_(config.progress && isatty(STDERR_FILENO)), print_output_(config.print_output) {}
+    : quiet_(config.quiet),
+      progress_(config.progress && isatty(STDERR_FILENO)),
+      print_output_(config.print_output),
+      out_(config.output_path == "-" || config.json_path == "-" ? stderr : stdout) {}
 
 Console::~Console() { Flush(); }
 
@@ -29,11 +32,14 @@ std::string Console::Describe(const pb::Result& r) {
   std::string who = Fmt("worker %s, %.0f ms", r.worker().c_str(), r.duration_ms());
   if (r.attempts() > 1) who += Fmt(", attempt %u", r.attempts());
   if (!r.ok()) {
-    return Fmt("FAILED task %u, %s: %s", r.id(), Excerpt(r.task(), 200).c_str(), r.error().c_str()) +
-           (r.worker().empty() ? "" : " (" + who + ")");
+    // "GET URL failed: ..." names its task already; a bare reason does not.
+    bool named = (!r.url().empty() && r.error().find(r.url()) != std::string::npos) ||
+                 (!r.task().empty() && r.error().find(r.task()) != std::string::npos);
+    std::string task = named || r.task().empty() ? "" : Excerpt(r.task(), 200) + ": ";
+    return Fmt("task %u FAILED: ", r.id()) + task + r.error() + (r.worker().empty() ? "" : " (" + who + ")");
   }
   const TaskKind* kind = FindKind(r.kind());
-  return kind ? kind->describe(r, who) : r.task() + " done (" + who + ")";
+  return Fmt("task %u: ", r.id()) + (kind ? kind->describe(r, who) : r.task() + " done (" + who + ")");
 }
 
 void Console::TaskLine(const pb::Result& result) {
@@ -70,8 +76,8 @@ void Console::Flush() {
     drawn_ = false;
     last_draw_ms_ = -1e9;  // redraw right after
   }
-  std::fwrite(lines_.data(), 1, lines_.size(), stdout);
-  std::fflush(stdout);
+  std::fwrite(lines_.data(), 1, lines_.size(), out_);
+  std::fflush(out_);
   lines_.clear();
 }
 

@@ -83,6 +83,32 @@ void SayNoTasks(const TaskSource& source) {
 
 bool IsCancelled(const pb::Result& r) { return r.error_code() == CodeName(Code::kCancelled); }
 
+// The run's command line for its --json. PLACEHOLDER until the config
+// carries the real argv (config.command_line): the flags that shape a run,
+// rebuilt from the config.
+std::vector<std::string> CommandOf(const CoordinatorConfig& c) {
+  std::vector<std::string> argv{"coordinator",
+                                "--workers",
+                                std::to_string(c.workers),
+                                "--concurrency",
+                                std::to_string(c.concurrency),
+                                "--threads",
+                                std::to_string(c.threads)};
+  for (const auto& [flag, value] : {std::pair{"--tasks", &c.tasks_path},
+                                    {"--urls", &c.urls_path},
+                                    {"--exec", &c.exec_template},
+                                    {"--args", &c.args_path},
+                                    {"--bind", &c.bind},
+                                    {"--output", &c.output_path},
+                                    {"--journal", &c.journal_path},
+                                    {"--report", &c.report_path},
+                                    {"--json", &c.json_path}}) {
+    if (!value->empty()) argv.insert(argv.end(), {flag, *value});
+  }
+  if (c.min_workers != 1) argv.insert(argv.end(), {"--min-workers", std::to_string(c.min_workers)});
+  return argv;
+}
+
 // A worker refused the task's kind: Console::TaskLine says so once per
 // worker even with --quiet, so such a record reaches it either way.
 bool IsRefused(const pb::Result& r) { return r.error_code() == CodeName(Code::kPermissionDenied); }
@@ -140,9 +166,15 @@ class CoordinatorLoop {
   void HeartbeatWorkers();
   void DrainMonitor();
   void ShutDownWorkers();
-  void WriteReport(double wall_ms);
+  // The HTML report (--report); its tables may come from `summary`.
+  void WriteReport(const RunSummary& summary);
+  void WriteRunJson(const RunSummary& summary);
   void WriteWhole(const std::string& path, const std::string& contents);
   bool Ready();
+  void SayWaiting(double waited_ms, size_t live, size_t wanted);
+  // Where records' start_ms count from: the first dispatch (before it,
+  // the coordinator's start).
+  double RunOriginMs() const { return started_ ? dispatch_start_ms_ : start_ms_; }
 
   const CoordinatorConfig& config_;
   TaskSource& source_;
@@ -151,8 +183,9 @@ class CoordinatorLoop {
   Scheduler scheduler_;
   RunStats stats_;
   DropCounts drops_;
-  double start_ms_ = 0;
-  double workers_started_ms_ = 0;  // --wait-workers counts from here
+  double start_ms_ = 0;             // the coordinator listens
+  double workers_started_ms_ = 0;   // local workers start (a stream: with its first line); waits count from here
+  double dispatch_start_ms_ = 0;    // Ready() first said yes: the run proper starts
 
   zmq::context_t ctx_{1};
   std::optional<zmq::socket_t> router_;
@@ -160,6 +193,7 @@ class CoordinatorLoop {
   std::optional<ZapHandler> zap_;         // CURVE client keys, when encrypted
   TempDir tmp_{"taskfarm"};               // private ipc endpoint and local worker keys
   std::string endpoint_;                  // what local workers connect to
+  std::string listening_;                 // what it is bound to (as the user named it)
   std::unique_ptr<WorkerPool> pool_;
   uint64_t replaced_ = 0;
   int early_deaths_ = 0;  // local workers that died before Hello, in a row
@@ -177,10 +211,14 @@ class CoordinatorLoop {
   double grace_deadline_ms_ = 0;
   bool fatal_ = false;
   bool started_ = false;
+  int wait_notes_ = 0;            // "waiting for workers" lines said
+  size_t said_live_ = 0;          // the count the last one gave
+  double last_wait_note_ms_ = 0;  // when
+  double wait_note_every_ms_ = 5000;
   bool warned_auth_ = false;
   int notes_of_lost_messages_ = 0;  // console lines about dropped or rejected messages, capped
 
-  bool want_spans_ = !config_.report_path.empty() || !config_.json_path.empty();
+  bool want_spans_ = !config_.report_path.empty();
   std::vector<TaskSpan> spans_;
   uint64_t spans_left_out_ = 0;
   std::unique_ptr<Journal> journal_;
@@ -210,8 +248,13 @@ class CoordinatorLoop {
 bool CoordinatorLoop::OpenOutputs(std::string* error) {
   // The report files are written at the end; a path that cannot take them
   // is found now, before an hour of work, not after.
+  if (config_.output_path == "-" && config_.json_path == "-") {
+    *error = "--output - and --json - would both write to standard output: give one of them a file";
+    return false;
+  }
   for (const auto& [flag, path] : {std::pair{"--report", &config_.report_path}, {"--json", &config_.json_path}}) {
-    if (!path->empty() && !CheckCanWrite(*path, error)) {
+    bool to_stdout = path == &config_.json_path && *path == "-";
+    if (!path->empty() && !to_stdout && !CheckCanWrite(*path, error)) {
       *error = std::string(flag) + " " + *error;
       return false;
     }
@@ -318,6 +361,7 @@ bool CoordinatorLoop::Bind(std::string* error) {
     return false;
   }
   endpoint_ = router_->get(zmq::sockopt::last_endpoint);
+  listening_ = endpoint_;
   // Local workers reach a wildcard address through loopback.
   if (endpoint_.rfind("tcp://0.0.0.0:", 0) == 0) endpoint_ = "tcp://127.0.0.1:" + endpoint_.substr(14);
   return true;
@@ -690,7 +734,8 @@ void CoordinatorLoop::Interrupt(int signo) {
 void CoordinatorLoop::WriteFinished() {
   std::vector<FinishedTask> finished = scheduler_.TakeFinishedRaw();
   if (finished.empty()) return;
-  double run_start_unix = UnixMs() - (clock_.NowMs() - start_ms_);
+  double now_unix = UnixMs();
+  double run_start_unix = now_unix - (clock_.NowMs() - RunOriginMs());
   bool to_output = output_ && !output_->failed();
   bool as_json = journal_ || to_output;
   // Names and JSON cost allocations; only pay for them if a record is shown.
@@ -704,6 +749,11 @@ void CoordinatorLoop::WriteFinished() {
   batch_ends_.clear();
   for (FinishedTask& f : finished) {
     pb::Result& r = f.result;
+    // Cancelled while it ran: it started duration_ms before now, as far
+    // as this clock knows (the worker never said when it ended).
+    if (!r.has_start_ms() && f.worker >= 0 && !f.cancelled_waiting && IsCancelled(r)) {
+      r.set_start_ms(now_unix - r.duration_ms());
+    }
     if (r.has_start_ms()) r.set_start_ms(r.start_ms() - run_start_unix);
     if (shown || IsRefused(r)) scheduler_.Decorate(f);
     size_t begin = batch_json_.size();
@@ -742,10 +792,10 @@ void CoordinatorLoop::WriteFinished() {
       out_buffer_ += json;
       out_buffer_ += '\n';
     }
-    // A task cancelled before it ever started says nothing one line at a
-    // time (an interrupted run may have millions): they are counted, and
-    // said in one line at the end.
-    if (cancelled && f.worker < 0) {
+    // A task cancelled while it waited says nothing one line at a time
+    // (an interrupted run may have millions): they are counted, and said
+    // in one line at the end.
+    if (cancelled && f.cancelled_waiting) {
       ++cancelled_unstarted_;
     } else if (shown || IsRefused(r)) {
       console_.TaskLine(r);
@@ -767,7 +817,8 @@ void CoordinatorLoop::WriteFailed(const std::string& path, const std::string& wh
   if (during_run) scheduler_.StopDispatching(path + " could not be written");
 }
 
-void CoordinatorLoop::WriteReport(double wall_ms) {
+void CoordinatorLoop::WriteReport(const RunSummary& summary) {
+  double run_ms = summary.run_ms;
   ReportData data;
   data.title = "taskfarm run";
   char buf[64];
@@ -782,15 +833,27 @@ void CoordinatorLoop::WriteReport(double wall_ms) {
   t.title =
       std::to_string(stats_.done()) + " tasks on " + std::to_string(scheduler_.worker_stats().size()) + " workers";
   if (spans_left_out_) t.title += " (the first " + std::to_string(spans_.size()) + " shown)";
-  t.wall_ms = wall_ms;
+  t.wall_ms = run_ms;
   data.histograms = BuildHistograms(spans_);
   t.spans = std::move(spans_);
   data.timelines.push_back(std::move(t));
   data.conclusions.push_back("Completed " + std::to_string(stats_.done()) + " tasks (" +
                              std::to_string(stats_.failed()) + " failed) in " +
-                             std::to_string(wall_ms / 1000).substr(0, 5) + " s.");
-  if (!config_.report_path.empty()) WriteWhole(config_.report_path, RenderHtmlReport(data));
-  if (!config_.json_path.empty()) WriteWhole(config_.json_path, RenderReportJson(data));
+                             std::to_string(run_ms / 1000).substr(0, 5) + " s.");
+  WriteWhole(config_.report_path, RenderHtmlReport(data));
+}
+
+// The --json of a run: the summary's numbers ("-": standard output, where
+// nothing else goes then; see Console::out).
+void CoordinatorLoop::WriteRunJson(const RunSummary& summary) {
+  std::string json = summary.Json(CommandOf(config_));
+  if (config_.json_path != "-") {
+    WriteWhole(config_.json_path, json);
+    return;
+  }
+  if (std::fwrite(json.data(), 1, json.size(), stdout) != json.size() || std::fflush(stdout) != 0) {
+    WriteFailed(config_.json_path, std::string("standard output: cannot write: ") + std::strerror(errno), false);
+  }
 }
 
 void CoordinatorLoop::WriteWhole(const std::string& path, const std::string& contents) {
@@ -875,20 +938,51 @@ void CoordinatorLoop::HeartbeatWorkers() {
 // share as they arrive, so waiting would only add their start-up time.
 bool CoordinatorLoop::Ready() {
   if (started_) return true;
-  double waited = clock_.NowMs() - workers_started_ms_;
+  double now = clock_.NowMs();
+  double waited = now - workers_started_ms_;
   size_t live = scheduler_.live_workers();
-  if (live >= static_cast<size_t>(std::max(1, config_.min_workers))) {
+  size_t wanted = static_cast<size_t>(std::max(1, config_.min_workers));
+  if (live >= wanted) {
     started_ = true;
+    dispatch_start_ms_ = now;
+    if (wait_notes_ > 0) {
+      console_.Note(
+          Format("coordinator: %zu of %zu workers connected after %.1f s; starting", live, wanted, waited / 1000));
+    }
     return true;
   }
   if (config_.wait_workers_s > 0 && waited > config_.wait_workers_s * 1000 && !fatal_) {
     fatal_ = true;
     console_.Note("coordinator: only " + std::to_string(live) + " of the " + std::to_string(config_.min_workers) +
-                  " workers asked for (--min-workers) connected to " + endpoint_ + " within " +
+                  " workers asked for (--min-workers) connected to " + listening_ + " within " +
                   std::to_string(static_cast<int>(config_.wait_workers_s)) + " s (--wait-workers); giving up");
     scheduler_.StopDispatching("not enough workers connected");
   }
+  if (!fatal_ && scheduler_.dispatching()) SayWaiting(waited, live, wanted);
   return false;
+}
+
+// A wait for workers is never silent: said after a second, again when the
+// count changes (at most once a second), else after 5 s, then less and
+// less often (at most once a minute), so an unattended wait does not fill
+// a log.
+void CoordinatorLoop::SayWaiting(double waited_ms, size_t live, size_t wanted) {
+  if (waited_ms < 1000) return;
+  double since = clock_.NowMs() - last_wait_note_ms_;
+  if (wait_notes_ > 0) {
+    bool changed = live != said_live_;
+    if (changed ? since < 1000 : since < wait_note_every_ms_) return;
+    wait_note_every_ms_ = changed ? 5000 : std::min(60000.0, 2 * wait_note_every_ms_);
+  }
+  ++wait_notes_;
+  said_live_ = live;
+  last_wait_note_ms_ = clock_.NowMs();
+  std::string limit = config_.wait_workers_s > 0
+                          ? Format("--wait-workers %.0f s: giving up in %.0f s", config_.wait_workers_s,
+                                   std::max(0.0, config_.wait_workers_s - waited_ms / 1000))
+                          : std::string("--wait-workers: forever");
+  console_.Note(Format("coordinator: waiting for workers on %s: %zu of %zu connected (--min-workers %zu; %s)",
+                       listening_.c_str(), live, wanted, wanted, limit.c_str()));
 }
 
 int CoordinatorLoop::Run(int signal_fd) {
@@ -914,7 +1008,8 @@ int CoordinatorLoop::Run(int signal_fd) {
     if (Ready()) SendDispatches();
     WriteFinished();
     // A stream's total is 0 (unknown) until it ends.
-    console_.Progress(stats_.done(), source_.total(), stats_.failed(), clock_.NowMs() - start_ms_);
+    console_.Progress(stats_.done(), source_.total(), stats_.failed(),
+                      started_ ? clock_.NowMs() - dispatch_start_ms_ : 0);
     if (input_done_ && scheduler_.idle()) break;
     if (interrupted_ && !hard_stop_ && clock_.NowMs() >= grace_deadline_ms_) {
       scheduler_.CancelInFlight("the grace period (--grace) ended before it finished");
@@ -1003,10 +1098,12 @@ int CoordinatorLoop::Run(int signal_fd) {
     HeartbeatWorkers();
   }
   WriteFinished();
+  // The run's end: shutting the workers down is not part of its time.
+  double end_ms = clock_.NowMs();
   console_.ClearProgress();
   if (cancelled_unstarted_ > 0) {
     console_.Text(std::to_string(cancelled_unstarted_) + " task(s) cancelled before they started" +
-                  (output_ && !output_->failed() ? " (each has a record in " + config_.output_path + ")" : ""));
+                  (output_ && !output_->failed() ? " (each has a record in " + output_->path() + ")" : ""));
     console_.Flush();
   }
 
@@ -1028,7 +1125,9 @@ int CoordinatorLoop::Run(int signal_fd) {
   journal_.reset();
 
   RunStats::Extras x;
-  x.wall_ms = clock_.NowMs() - start_ms_;
+  // For a stream, the time before its first line is neither: nothing was asked yet.
+  x.wait_ms = (started_ ? dispatch_start_ms_ : end_ms) - workers_started_ms_;
+  x.run_ms = started_ ? end_ms - dispatch_start_ms_ : 0;
   x.drops = drops_;
   x.late_results = scheduler_.late_results();
   x.workers_replaced = replaced_;
@@ -1041,8 +1140,11 @@ int CoordinatorLoop::Run(int signal_fd) {
     SayNoTasks(source_);  // an empty stream: no summary of nothing
     return 0;
   }
-  stats_.Print(stdout, scheduler_.worker_stats(), x);
-  if (want_spans_) WriteReport(x.wall_ms);
+  RunSummary summary = stats_.Summary(scheduler_.worker_stats(), x);
+  std::fputs(summary.Text().c_str(), console_.out());
+  std::fflush(console_.out());
+  if (want_spans_) WriteReport(summary);
+  if (!config_.json_path.empty()) WriteRunJson(summary);
   // A file that could not be written outranks an interrupt: the user knows
   // they pressed Ctrl-C, not that a result file is incomplete.
   if (!write_failures_.empty()) return 3;

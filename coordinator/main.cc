@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   auto* tasks = app.add_option("--tasks,-t", c.tasks_path, "Task file, one task a line ('-': standard input)");
   auto* urls = app.add_option("--urls", c.urls_path, "File of URLs, one a line (each a url task)");
   tasks->excludes(urls);
-  app.add_option("--output,-o", c.output_path, "Write one JSON result a line to FILE");
+  app.add_option("--output,-o", c.output_path, "Write one JSON result a line to FILE ('-': standard output)");
   app.add_flag("--quiet,-q", c.quiet, "No line per task; only the summary");
   app.add_flag("--dry-run", c.dry_run, "Check the input and print its tasks as task lines; run nothing");
   bool no_progress = false;
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
       ->transform(duration)
       ->group(net);
   app.add_option("--report", c.report_path, "Write an HTML report: a timeline per worker, latency histograms");
-  app.add_option("--json", c.json_path, "Write the report's numbers as JSON");
+  app.add_option("--json", c.json_path, "Write the run summary's numbers as JSON ('-': standard output)");
   app.add_option("--demo-delay", c.demo_delay_ms, "Demo: server delay per page, ms")->capture_default_str()->group("");
   // `run` is the default: `coordinator run --workers 4 ...` is `coordinator --workers 4 ...`.
   auto* run = app.add_subcommand("run", "Run a task list (the default when no subcommand is given)");

@@ -11,6 +11,14 @@
 namespace taskfarm {
 
 std::unique_ptr<OutputFile> OutputFile::Open(const std::string& path, std::string* error) {
+  if (path == "-") {
+    UniqueFd fd(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));
+    if (!fd) {
+      *error = "standard output: cannot write: " + std::string(std::strerror(errno));
+      return nullptr;
+    }
+    return std::unique_ptr<OutputFile>(new OutputFile(std::move(fd), "standard output", false));
+  }
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
   if (!fd) {
     *error = path + ": cannot write: " + std::strerror(errno);

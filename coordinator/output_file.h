@@ -22,7 +22,9 @@ namespace taskfarm {
 
 class OutputFile {
  public:
-  // Creates `path` or truncates it. Null and `error` set on failure.
+  // Creates `path` or truncates it; "-" is standard output (a copy of fd 1,
+  // so Close leaves standard output open; never truncated, since it may be
+  // a file opened for appending). Null and `error` set on failure.
   [[nodiscard]] static std::unique_ptr<OutputFile> Open(const std::string& path, std::string* error);
 
   // Appends `lines` (whole lines, each ending in '\n'). False on failure,
@@ -34,6 +36,7 @@ class OutputFile {
 
   [[nodiscard]] bool failed() const { return !error_.empty(); }
   [[nodiscard]] const std::string& error() const { return error_; }
+  // The path, or "standard output" for "-".
   [[nodiscard]] const std::string& path() const { return path_; }
 
  private:

@@ -112,6 +112,8 @@ void AppendDouble(double v, std::string* out) {
   out->append(buf);
 }
 
+void AppendMs(double v, std::string* out) { AppendDouble(RecordMs(v), out); }
+
 void Key(const char* name, std::string* out) {
   out->push_back(',');
   out->push_back('"');
@@ -121,15 +123,15 @@ void Key(const char* name, std::string* out) {
 
 void AppendTimings(const pb::UrlTimings& t, std::string* out) {
   out->append("{\"namelookup_ms\":");
-  AppendDouble(t.namelookup_ms(), out);
+  AppendMs(t.namelookup_ms(), out);
   Key("connect_ms", out);
-  AppendDouble(t.connect_ms(), out);
+  AppendMs(t.connect_ms(), out);
   Key("tls_ms", out);
-  AppendDouble(t.tls_ms(), out);
+  AppendMs(t.tls_ms(), out);
   Key("first_byte_ms", out);
-  AppendDouble(t.first_byte_ms(), out);
+  AppendMs(t.first_byte_ms(), out);
   Key("total_ms", out);
-  AppendDouble(t.total_ms(), out);
+  AppendMs(t.total_ms(), out);
   Key("new_connections", out);
   AppendUint(t.new_connections(), out);
   out->push_back('}');
@@ -160,9 +162,39 @@ void AppendExec(const pb::ExecResult& e, std::string* out) {
   out->push_back('}');
 }
 
+bool IsUrl(const pb::Result& r) { return r.kind() == "url"; }
+
 }  // namespace
 
-std::string ResultJsonByProtobuf(const pb::Result& r) {
+double RecordMs(double ms) {
+  if (!std::isfinite(ms) || std::fabs(ms) >= 1e12) return ms;
+  return std::round(ms * 1000) / 1000;
+}
+
+void NormalizeRecord(pb::Result* r) {
+  r->set_duration_ms(RecordMs(r->duration_ms()));
+  if (r->has_start_ms()) r->set_start_ms(RecordMs(r->start_ms()));
+  r->set_cpu_user_ms(RecordMs(r->cpu_user_ms()));
+  r->set_cpu_sys_ms(RecordMs(r->cpu_sys_ms()));
+  r->set_cpu_wait_ms(RecordMs(r->cpu_wait_ms()));
+  r->set_worker_max_rss_kb(r->worker_max_rss_kb());
+  if (IsUrl(*r) || r->has_timings()) {
+    pb::UrlTimings* t = r->mutable_timings();
+    t->set_namelookup_ms(RecordMs(t->namelookup_ms()));
+    t->set_connect_ms(RecordMs(t->connect_ms()));
+    t->set_tls_ms(RecordMs(t->tls_ms()));
+    t->set_first_byte_ms(RecordMs(t->first_byte_ms()));
+    t->set_total_ms(RecordMs(t->total_ms()));
+  }
+  if (IsUrl(*r)) {
+    r->set_http_status(r->http_status());
+    r->set_bytes(r->bytes());
+  }
+}
+
+std::string ResultJsonByProtobuf(const pb::Result& result) {
+  pb::Result r = result;
+  NormalizeRecord(&r);
   google::protobuf::util::JsonPrintOptions opts;
   opts.preserve_proto_field_names = true;
   opts.always_print_primitive_fields = true;
@@ -176,6 +208,7 @@ void AppendResultJson(const pb::Result& r, std::string* out) {
     out->append(ResultJsonByProtobuf(r));
     return;
   }
+  bool url = IsUrl(r);
   // Fields without presence, always printed.
   out->append("{\"id\":");
   AppendUint(r.id(), out);
@@ -188,7 +221,7 @@ void AppendResultJson(const pb::Result& r, std::string* out) {
   Key("attempts", out);
   AppendUint(r.attempts(), out);
   Key("duration_ms", out);
-  AppendDouble(r.duration_ms(), out);
+  AppendMs(r.duration_ms(), out);
   Key("failures", out);
   out->push_back('[');
   for (int i = 0; i < r.failures_size(); ++i) {
@@ -196,7 +229,7 @@ void AppendResultJson(const pb::Result& r, std::string* out) {
     AppendString(r.failures(i), out);
   }
   out->push_back(']');
-  if (r.has_timings()) {
+  if (r.has_timings() || url) {
     Key("timings", out);
     AppendTimings(r.timings(), out);
   }
@@ -215,24 +248,26 @@ void AppendResultJson(const pb::Result& r, std::string* out) {
     Key(name, out);
     AppendUint(value, out);
   };
-  auto double_field = [&](bool has, const char* name, double value) {
+  auto ms_field = [&](bool has, const char* name, double value) {
     if (!has) return;
     Key(name, out);
-    AppendDouble(value, out);
+    AppendMs(value, out);
   };
+  // Present whatever was set: see NormalizeRecord.
+  constexpr bool kAlways = true;
   string_field(r.has_error(), "error", r.error());
   string_field(r.has_error_code(), "error_code", r.error_code());
   string_field(r.has_url(), "url", r.url());
-  uint_field(r.has_http_status(), "http_status", r.http_status());
-  uint_field(r.has_bytes(), "bytes", r.bytes());
+  uint_field(r.has_http_status() || url, "http_status", r.http_status());
+  uint_field(r.has_bytes() || url, "bytes", r.bytes());
   uint_field(r.has_result(), "result", r.result());
   string_field(r.has_host(), "host", r.host());
-  double_field(r.has_start_ms(), "start_ms", r.start_ms());
-  double_field(r.has_cpu_user_ms(), "cpu_user_ms", r.cpu_user_ms());
-  double_field(r.has_cpu_sys_ms(), "cpu_sys_ms", r.cpu_sys_ms());
-  uint_field(r.has_worker_max_rss_kb(), "worker_max_rss_kb", r.worker_max_rss_kb());
+  ms_field(r.has_start_ms(), "start_ms", r.start_ms());
+  ms_field(kAlways, "cpu_user_ms", r.cpu_user_ms());
+  ms_field(kAlways, "cpu_sys_ms", r.cpu_sys_ms());
+  uint_field(kAlways, "worker_max_rss_kb", r.worker_max_rss_kb());
   string_field(r.has_task(), "task", r.task());
-  double_field(r.has_cpu_wait_ms(), "cpu_wait_ms", r.cpu_wait_ms());
+  ms_field(kAlways, "cpu_wait_ms", r.cpu_wait_ms());
   out->push_back('}');
 }
 

@@ -47,7 +47,7 @@ void Scheduler::AddTask(uint32_t id, pb::TaskSpec spec) {
   auto [it, inserted] = tasks_.emplace(id, std::move(t));
   assert(inserted && "task ids are unique");
   if (stopped_) {
-    FinishFailed(it->second, Code::kCancelled, "cancelled before it started: " + stop_reason_);
+    FinishCancelled(it->second, "cancelled before it started: " + stop_reason_);
     return;
   }
   ready_.push_back(id);
@@ -379,7 +379,7 @@ void Scheduler::Release(Task& t) {
 
 void Scheduler::Requeue(Task& t, double delay_ms) {
   if (stopped_) {
-    FinishFailed(t, Code::kCancelled, "cancelled before it could run again: " + stop_reason_);
+    FinishCancelled(t, "cancelled before it could run again: " + stop_reason_);
     return;
   }
   if (delay_ms > 0) {
@@ -406,6 +406,16 @@ void Scheduler::FinishFailed(Task& t, Code code, const std::string& error) {
   r.set_error(error);
   r.set_error_code(std::string(CodeName(code)));
   Finish(t, std::move(r));
+}
+
+void Scheduler::FinishCancelled(Task& t, const std::string& error, bool running, double ran_ms) {
+  pb::Result r;
+  r.set_ok(false);
+  r.set_error(error);
+  r.set_error_code(std::string(CodeName(Code::kCancelled)));
+  r.set_duration_ms(ran_ms);
+  Finish(t, std::move(r));
+  finished_.back().cancelled_waiting = !running;
 }
 
 // A failed attempt charged against --retries (the caller checked one is
@@ -499,6 +509,7 @@ bool Scheduler::OnStarted(WorkerId worker, const pb::LeaseRef& lease) {
   Progressed(w);
   if (t->in_slot && w.awaiting > 0) --w.awaiting;
   t->started = true;
+  t->started_ms = now;
   Unqueue(w, *t);
   // The timeout runs from the start the worker reports, as heard here (the
   // worker's clock may be another machine's): time spent queued on the
@@ -666,7 +677,7 @@ void Scheduler::StopDispatching(const std::string& reason) {
   for (uint32_t id : waiting) {
     auto it = tasks_.find(id);
     if (it != tasks_.end() && it->second.worker < 0) {
-      FinishFailed(it->second, Code::kCancelled, "cancelled before it started: " + reason);
+      FinishCancelled(it->second, "cancelled before it started: " + reason);
     }
   }
 }
@@ -675,10 +686,19 @@ void Scheduler::CancelInFlight(const std::string& reason) {
   std::vector<uint32_t> ids;
   for (auto& [id, t] : tasks_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
+  double now = clock_.NowMs();
   for (uint32_t id : ids) {
     Task& t = tasks_.at(id);
+    // Running: reported started, or sent into a free slot (it starts on
+    // arrival, and a worker need not report a start it finishes quickly).
+    bool running = t.worker >= 0 && (t.started || t.in_slot);
+    double since = t.started ? t.started_ms : t.lease_start_ms;
     if (t.worker >= 0) Release(t);
-    FinishFailed(t, Code::kCancelled, "cancelled while running: " + reason);
+    if (running) {
+      FinishCancelled(t, "cancelled while running: " + reason, true, now - since);
+    } else {
+      FinishCancelled(t, "cancelled before it started: " + reason);
+    }
   }
 }
 

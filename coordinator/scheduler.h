@@ -89,6 +89,10 @@ struct FinishedTask {
   pb::Result result;
   pb::TaskSpec spec;
   WorkerId worker = -1;  // the worker of the last attempt, -1: never ran
+  // Cancelled while it waited to start (or to run again): an interrupted
+  // run may have millions, so the console counts them instead of showing
+  // a line each. A task cancelled while it ran is not one of them.
+  bool cancelled_waiting = false;
 };
 
 enum class OutcomeVerdict {
@@ -166,7 +170,10 @@ class Scheduler {
   // ---- interruption
   // No new task starts; queued tasks are recorded cancelled.
   void StopDispatching(const std::string& reason);
-  // Every lease still out is recorded cancelled.
+  // Every lease still out is recorded cancelled: "cancelled while running"
+  // with duration_ms how long it had run (since its reported start, or
+  // since it was sent into a free slot), or, for a prefetched lease that
+  // had not started, "cancelled before it started".
   void CancelInFlight(const std::string& reason);
   // Every lease held by `worker` (for telling the worker to stop them).
   [[nodiscard]] std::vector<pb::Cancel> LeasesOf(WorkerId worker) const;
@@ -207,6 +214,7 @@ class Scheduler {
     WorkerId worker = -1;       // current lease holder, -1: none
     WorkerId last_worker = -1;  // holder of the latest lease
     double lease_start_ms = 0;  // when the current lease was sent
+    double started_ms = 0;      // when its start was heard (if started)
     double deadline_ms = 0;     // from the reported start; 0: none (yet)
     uint32_t lease_pos = 0;     // index in its worker's `leases`
     bool started = false;       // the worker reported starting it
@@ -266,6 +274,9 @@ class Scheduler {
   void Unqueue(Worker& w, Task& t);
   void Finish(Task& t, pb::Result result);
   void FinishFailed(Task& t, Code code, const std::string& error);
+  // Recorded cancelled: `running` while it ran, for `ran_ms`; else while
+  // it waited (see FinishedTask::cancelled_waiting).
+  void FinishCancelled(Task& t, const std::string& error, bool running = false, double ran_ms = 0);
   void ChargeOrFail(Task& t, Code code, const std::string& note, const std::string& error);
   // A slot of this class free: a lease sent now starts on arrival.
   static bool HasFreeSlot(const Worker& w, int cls) {

@@ -1,6 +1,14 @@
-// The end-of-run summary: counts, wall time, throughput, latency per kind,
-// work per worker, dropped input; its last line is the tutorials' own
-// "Completed N tasks in X.XX seconds".
+// The end-of-run summary, computed once (RunSummary) and shown three ways:
+// the terminal's "== Summary ==" (Text), the --json file of a run (Json),
+// and the HTML run report, which shows the same cells (KindTable,
+// WorkerTable, HostTable). Its last line is the tutorials' own "Completed N
+// tasks in X.XX seconds".
+//
+//   RunStats stats;                      // during the run
+//   stats.Add(kind, result);
+//   RunSummary s = stats.Summary(scheduler.worker_stats(), extras);
+//   std::fputs(s.Text().c_str(), out);
+//   WriteWholeFile(path, s.Json(argv), &error);
 #pragma once
 
 #include <cstdint>
@@ -10,10 +18,96 @@
 
 #include "common/frame_codec.h"
 #include "coordinator/scheduler.h"
+#include "coordinator/text_table.h"
 #include "proto/taskfarm.pb.h"
 
 namespace taskfarm {
 
+// Everything the summary says, in numbers. Times in the units the names
+// say. Two clocks: `wait_ms` from the coordinator's start to the first task
+// sent (waiting for --min-workers), `run_ms` from then to the end; the
+// "wall time", the throughput, busy% and "Completed ... in" are over
+// `run_ms`, so a wait for workers does not read as slow work.
+struct RunSummary {
+  uint64_t ok = 0;
+  uint64_t failed = 0;     // not counting the cancelled ones
+  uint64_t cancelled = 0;  // before or while running
+  uint64_t resumed = 0;    // of ok + failed, records taken from the journal
+  [[nodiscard]] uint64_t completed() const { return ok + failed; }
+  // Tasks this run finished (not resumed, not cancelled) per second of run_ms.
+  double throughput_per_s = 0;
+
+  double wait_ms = 0;
+  double run_ms = 0;
+  [[nodiscard]] double elapsed_ms() const { return wait_ms + run_ms; }
+
+  // One row per kind that ran (cancelled tasks are not in it: a task cut
+  // short has no latency). Percentiles are nearest-rank (common/stats.h)
+  // over the records' duration_ms.
+  struct Kind {
+    std::string kind;
+    uint64_t tasks = 0;
+    double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0, mean_ms = 0;
+    double cpu_ms = 0;            // user + sys, summed
+    double wall_ms = 0;           // duration_ms, summed
+    double cpu_wall_percent = 0;  // 100 * cpu_ms / wall_ms
+    std::string verdict;          // "CPU-bound", "I/O-bound", "mixed"; "" for noop (nothing to judge)
+  };
+  std::vector<Kind> kinds;  // by kind name
+
+  // Every worker the scheduler kept stats for (all that registered, but
+  // for remote ones that left having done nothing); the JSON holds them
+  // all, the terminal those that did something or left, capped (see
+  // WorkerTable).
+  struct Worker {
+    std::string name;
+    std::string host;
+    uint64_t tasks = 0;       // records it produced
+    double busy_ms = 0;       // time with at least one task leased
+    double busy_percent = 0;  // of run_ms
+    bool gone = false;
+    std::string gone_reason;
+  };
+  std::vector<Worker> workers;  // by registration order
+
+  uint64_t workers_replaced = 0;
+  DropCounts drops;
+  uint64_t late_results = 0;
+  std::vector<std::string> write_failures;  // "PATH: cannot write: WHY"
+  uint64_t unjournalled = 0;                // finished, but not durable: not counted above
+  uint64_t bad_input_lines = 0;             // a stream's lines skipped as bad
+  uint64_t peak_rss_kb = 0;                 // the coordinator's
+  bool interrupted = false;
+
+  // The terminal shows the wait only past this: a local run's workers take
+  // a few tens of milliseconds to start, which is not worth a line.
+  static constexpr double kNoticeableWaitMs = 500;
+  // The worker table shows every worker up to this many, else the busiest
+  // and the idlest few (and a table by host when there are several).
+  static constexpr size_t kMaxWorkerRows = 12;
+  static constexpr size_t kBusiestAndIdlest = 5;
+
+  // kind, tasks, p50/p90/p99/max ms (one decimal), cpu/wall, verdict ("-"
+  // for noop).
+  [[nodiscard]] TextTable KindTable() const;
+  // worker, host, tasks, busy s, busy%, and "gone: WHY". At most
+  // kMaxWorkerRows workers: past that, the kBusiestAndIdlest busiest and
+  // idlest (a "..." row between them) and a note saying how many more.
+  // Cells are clipped so a line fits 100 columns. Empty when no worker did
+  // anything.
+  [[nodiscard]] TextTable WorkerTable() const;
+  // host, workers, tasks, busy% (of the host's workers' time): only when
+  // WorkerTable leaves workers out and they ran on more than one host;
+  // else empty. At most kMaxWorkerRows hosts, the busiest.
+  [[nodiscard]] TextTable HostTable() const;
+  // The terminal summary, from "\n== Summary ==" to "Completed ...".
+  [[nodiscard]] std::string Text() const;
+  // The --json of a run: every number Text shows, under snake_case names
+  // (docs/PROTOCOL.md, "Run summary"), and `command`, the argv.
+  [[nodiscard]] std::string Json(const std::vector<std::string>& command) const;
+};
+
+// Collects the finished records of a run as they come.
 class RunStats {
  public:
   void Add(std::string_view kind, const pb::Result& r);
@@ -23,35 +117,33 @@ class RunStats {
   }
 
   uint64_t ok() const { return ok_; }
-  uint64_t failed() const { return failed_; }
+  uint64_t failed() const { return failed_; }  // cancelled included
   uint64_t cancelled() const { return cancelled_; }
   uint64_t done() const { return ok_ + failed_; }
 
+  // What the coordinator knows beside the records.
+  struct Extras {
+    double wait_ms = 0;  // start to the first dispatch
+    double run_ms = 0;   // first dispatch to the end
+    DropCounts drops = {};
+    uint64_t late_results = 0;
+    uint64_t workers_replaced = 0;
+    bool interrupted = false;
+    uint64_t peak_rss_kb = 0;
+    uint64_t unjournalled = 0;                     // finished, but not durable: not counted above
+    uint64_t bad_input_lines = 0;                  // a stream's lines skipped as bad
+    std::vector<std::string> write_failures = {};  // "PATH: cannot write: WHY"
+  };
+  [[nodiscard]] RunSummary Summary(const std::map<WorkerId, WorkerStats>& workers, const Extras& extras);
+
+ private:
   struct KindStats {
     std::vector<float> latency_ms;
     double cpu_ms = 0;   // user + sys, summed
     double wait_ms = 0;  // run-queue wait, summed
     double wall_ms = 0;  // durations, summed
     uint64_t count = 0;
-    double first_start_ms = 1e300, last_end_ms = 0;  // span of this kind's tasks
   };
-  const std::map<std::string, KindStats, std::less<>>& kinds() const { return kinds_; }
-
-  struct Extras {
-    double wall_ms = 0;
-    DropCounts drops;
-    uint64_t late_results = 0;
-    uint64_t workers_replaced = 0;
-    bool interrupted = false;
-    uint64_t peak_rss_kb = 0;
-    uint64_t unjournalled = 0;                // finished, but not durable: not counted above
-    std::vector<std::string> write_failures;  // "PATH: cannot write: WHY"
-    uint64_t bad_input_lines = 0;             // a stream's lines skipped as bad
-  };
-  // Writes the summary to `out`.
-  void Print(std::FILE* out, const std::map<WorkerId, WorkerStats>& workers, Extras extras);
-
- private:
   uint64_t ok_ = 0, failed_ = 0, cancelled_ = 0, resumed_ = 0;
   std::map<std::string, KindStats, std::less<>> kinds_;
 };

@@ -1,8 +1,30 @@
+// Plain-text rendering of a TextTable; see text_table.h.
 #include "coordinator/text_table.h"
 
 #include <algorithm>
 
 namespace taskfarm {
+namespace {
+
+bool Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// Characters as a terminal counts them, near enough: UTF-8 code points.
+size_t Width(std::string_view s) {
+  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return !Continuation(c); }));
+}
+
+}  // namespace
+
+std::string Clip(std::string_view text, size_t max_chars) {
+  if (Width(text) <= max_chars) return std::string(text);
+  if (max_chars == 0) return "";
+  // Keep max_chars - 1 characters, then the ellipsis.
+  size_t kept = 0, i = 0;
+  for (; i < text.size(); ++i) {
+    if (!Continuation(text[i]) && kept++ == max_chars - 1) break;
+  }
+  return std::string(text.substr(0, i)) + "…";
+}
 
 std::string RenderText(const TextTable& t) {
   size_t columns = t.header.size();
@@ -13,7 +35,7 @@ std::string RenderText(const TextTable& t) {
     return i < row.size() ? row[i] : empty;
   };
   auto measure = [&](const std::vector<std::string>& row) {
-    for (size_t i = 0; i < columns; ++i) width[i] = std::max(width[i], cell(row, i).size());
+    for (size_t i = 0; i < columns; ++i) width[i] = std::max(width[i], Width(cell(row, i)));
   };
   measure(t.header);
   for (const auto& row : t.rows) measure(row);
@@ -26,7 +48,7 @@ std::string RenderText(const TextTable& t) {
       const std::string& c = cell(row, i);
       bool right = i < t.numeric.size() && t.numeric[i];
       bool last = i + 1 == columns;
-      size_t pad = width[i] - c.size();
+      size_t pad = width[i] - Width(c);
       if (i > 0) text += "  ";
       if (right) text.append(pad, ' ');
       text += c;

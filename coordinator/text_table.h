@@ -7,22 +7,32 @@
 //   std::fputs(RenderText(t).c_str(), stdout);
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace taskfarm {
 
+// Default member initializers, so designated initializers may leave any
+// field out without -Wmissing-field-initializers.
 struct TextTable {
-  std::string title;                // what the table shows; "" for none
-  std::vector<std::string> header;  // one cell per column
-  std::vector<bool> numeric;        // per column: right-aligned (missing: false)
-  std::vector<std::vector<std::string>> rows;
-  std::string note;  // under the table, e.g. "... and 990 more workers"
+  std::string title = "";                // what the table shows; "" for none
+  std::vector<std::string> header = {};  // one cell per column
+  std::vector<bool> numeric = {};        // per column: right-aligned (missing: false)
+  std::vector<std::vector<std::string>> rows = {};
+  std::string note = "";  // under the table, e.g. "... and 990 more workers"
 };
 
 // Columns padded to their widest cell, two spaces apart, numbers
 // right-aligned, the last column never padded. Rows shorter than the header
-// are padded with empty cells. Ends with a newline.
+// are padded with empty cells. Widths count characters (UTF-8 code points),
+// not bytes. Ends with a newline.
 [[nodiscard]] std::string RenderText(const TextTable& table);
+
+// `text` cut to at most `max_chars` characters, the last of them "…" when
+// cut: for cells that must keep a line within 100 columns (a 128-byte
+// worker name). Never splits a UTF-8 character.
+[[nodiscard]] std::string Clip(std::string_view text, size_t max_chars);
 
 }  // namespace taskfarm

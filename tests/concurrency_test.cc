@@ -7,15 +7,14 @@
 
 #include "common/frame_codec.h"
 #include "common/zmq_util.h"
-#include "testserver/http_test_server.h"
 #include "tests/farm_test_util.h"
+#include "testserver/http_test_server.h"
 
 namespace taskfarm::testing {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
 
 // True when every task started before any of them finished: one wave.
 bool OneWave(const std::map<int, nlohmann::json>& by_id) {
@@ -71,7 +70,6 @@ TEST(ConcurrencyTest, ThreadsRunCpuTasksSideBySide) {
 
 class ConnectionReuseTest : public LoopbackServerTest {
  protected:
-
   // Runs 50 URL tasks on one worker; returns (sum of new_connections in the
   // records, connections the server accepted).
   std::pair<int, uint64_t> Run(std::vector<std::string> extra) {
@@ -108,7 +106,7 @@ TEST(BatchingTest, AFinishedResultIsNotHeldForItsBatch) {
   ScratchDir dir;
   std::string tasks = dir.Write("t.txt", "sleep 3000\nsleep 50\n");
   Subprocess p(Coordinator({"--workers", "1", "--concurrency", "2", "--batch", "256", "--tasks", tasks}));
-  auto line = p.WaitForLine([](const std::string& l) { return l.rfind("Slept", 0) == 0; }, seconds(20));
+  auto line = p.WaitForLine([](const std::string& l) { return l.find(": Slept ") != std::string::npos; }, seconds(20));
   ASSERT_TRUE(line.has_value());
   EXPECT_NE(line->find("Slept 50 ms"), std::string::npos) << *line;
   EXPECT_TRUE(p.Running()) << "the 3 s task should still be running";

@@ -369,13 +369,15 @@ TEST_F(ExecTest, PrintOutputShowsEachTasksWholeOutputRightAfterItsLine) {
   ProcessResult r = p.Wait(seconds(60));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines = Lines(r.out);
-  const std::regex task_line(R"(^exit 0: sh 'for .*task (\d+) line.*\(worker .*\)$)");
+  // "task 3: exit 0: sh 'for ... task 3 line ...' (worker w1, ...)": the id first.
+  const std::regex task_line(R"(^task (\d+): exit 0: sh 'for .*task (\d+) line.*\(worker .*\)$)");
   std::set<int> seen;
   for (size_t i = 0; i < lines.size() && lines[i] != "== Summary =="; ++i) {
     std::smatch m;
     if (lines[i].empty()) continue;
     ASSERT_TRUE(std::regex_match(lines[i], m, task_line)) << "line " << i << " is out of place:\n" << r.out;
-    int t = std::stoi(m[1]);
+    int t = std::stoi(m[2]);
+    EXPECT_EQ(std::stoi(m[1]), t) << lines[i];
     EXPECT_TRUE(seen.insert(t).second) << "task " << t << " shown twice";
     for (int k = 1; k <= lines_each; ++k) {
       ASSERT_LT(i + k, lines.size());

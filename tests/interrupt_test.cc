@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "tests/farm_test_util.h"
@@ -90,6 +91,63 @@ TEST(InterruptTest, CancelledTasksGetOneConsoleLineNotOneEach) {
   EXPECT_EQ(CountLines(r.out, "cancelled before it started"), 0) << r.out;
   EXPECT_NE(r.out.find("task(s) cancelled before they started"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("500 cancelled"), std::string::npos) << r.out;
+}
+
+// 600 queued two-second sleeps on 8 slots, Ctrl-C after a second and again
+// 300 ms later: the queued tasks are one console line, every id has one
+// record, and the ones that were running say how long they ran (over a
+// second), not 0 ms.
+TEST(InterruptTest, SecondCtrlCRecordsHowLongTheRunningTasksRan) {
+  const int n = 600;
+  ScratchDir dir;
+  std::string tasks = dir.Write("t.txt", Repeat("sleep 2000", n));
+  std::string out = dir.File("R.jsonl");
+  Subprocess p(Coordinator({"--workers", "2", "--concurrency", "4", "--tasks", tasks, "--output", out}));
+  std::this_thread::sleep_for(milliseconds(1000));
+  p.Signal(SIGINT);
+  std::this_thread::sleep_for(milliseconds(300));
+  p.Signal(SIGINT);
+  ProcessResult r = p.Wait(seconds(30));
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_NE(r.err.find("Second SIGINT: stopping now."), std::string::npos) << r.err;
+
+  auto by_id = ById(ReadJsonLines(out), n);
+  int running = 0, queued = 0;
+  for (auto& [id, rec] : by_id) {
+    EXPECT_EQ(rec["error_code"], "cancelled") << rec.dump();
+    std::string error = rec["error"];
+    if (error == "cancelled while running: interrupted by a second SIGINT") {
+      ++running;
+      EXPECT_GT(rec["duration_ms"].get<double>(), 500) << rec.dump();  // ran ~1.2 s; generous for a busy box
+      EXPECT_LT(rec["duration_ms"].get<double>(), 2000) << rec.dump();
+      EXPECT_TRUE(rec.contains("start_ms")) << rec.dump();
+    } else {
+      ++queued;
+      EXPECT_EQ(error, "cancelled before it started: the run was interrupted (SIGINT)") << rec.dump();
+      EXPECT_EQ(rec["duration_ms"], 0) << rec.dump();
+    }
+  }
+  EXPECT_EQ(running, 8) << "2 workers x 4 slots";
+  EXPECT_EQ(running + queued, n);
+
+  // One line for the queued ones; one each for the running ones, with their time.
+  EXPECT_EQ(CountLines(r.out, std::to_string(queued) + " task(s) cancelled before they started (each has a record in " +
+                                  out + ")"),
+            1)
+      << r.out;
+  EXPECT_EQ(CountLines(r.out, "cancelled before it started"), 0) << r.out;
+  std::regex line(R"(^task \d+ FAILED: sleep 2000: cancelled while running: interrupted by a second SIGINT )"
+                  R"(\(worker w\d, (\d+) ms\)$)");
+  int lines = 0;
+  std::istringstream in(r.out);
+  for (std::string text; std::getline(in, text);) {
+    std::smatch m;
+    if (!std::regex_match(text, m, line)) continue;
+    ++lines;
+    EXPECT_GT(std::stoi(m[1]), 500) << text;
+  }
+  EXPECT_EQ(lines, running) << r.out;
+  EXPECT_NE(r.out.find("tasks: 0 ok, 0 failed, 600 cancelled"), std::string::npos) << r.out;
 }
 
 }  // namespace

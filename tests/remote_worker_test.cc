@@ -16,8 +16,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-
+using Json = nlohmann::json;
 
 class RemoteWorkerTest : public ::testing::Test {
  protected:
@@ -61,6 +60,38 @@ TEST_F(RemoteWorkerTest, NoWorkerWithinWaitWorkersIsAClearFailure) {
   EXPECT_NE(r.err.find("--wait-workers"), std::string::npos) << r.err;
   auto by_id = ById(ReadJsonLines(out), 3);
   for (auto& [id, rec] : by_id) EXPECT_EQ(rec["error_code"], "cancelled");
+}
+
+// --bind + --min-workers 2 with one local worker: the coordinator says what
+// it waits for (once here: after a second, and the next would come at 6 s),
+// and the summary keeps the wait out of the wall time and the throughput.
+TEST_F(RemoteWorkerTest, AWaitForWorkersIsSaidAndKeptOutOfTheRunsTime) {
+  std::string tasks = dir_.Write("t.txt", Repeat("sleep 200", 4));
+  std::string out = dir_.File("R.jsonl"), json = dir_.File("run.json");
+  Subprocess c(Coordinator({"--workers", "1", "--bind", endpoint_, "--min-workers", "2", "--tasks", tasks, "--output",
+                            out, "--json", json}));
+  std::this_thread::sleep_for(milliseconds(2500));
+  Subprocess w(Worker("second"));
+  ProcessResult r = c.Wait(seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(CountLines(r.err, "coordinator: waiting for workers on " + endpoint_ +
+                                  ": 1 of 2 connected (--min-workers 2; --wait-workers: forever)"),
+            1)
+      << r.err;
+  EXPECT_EQ(CountLines(r.err, "coordinator: 2 of 2 workers connected after "), 1) << r.err;
+  Json s = Json::parse(std::ifstream(json));
+  double wait_s = s["wait_s"], run_s = s["run_s"];
+  EXPECT_GE(wait_s, 2.4);
+  EXPECT_LT(run_s, 1.5) << "4 sleeps of 200 ms on 2 workers, after the wait";
+  size_t waited = r.out.find("\nwaited ");
+  ASSERT_NE(waited, std::string::npos) << r.out;
+  EXPECT_NEAR(std::stod(r.out.substr(waited + 8)), wait_s, 0.051) << r.out;
+  EXPECT_NE(r.out.find(" s for workers before the first task was sent"), std::string::npos) << r.out;
+  size_t completed = r.out.find("Completed 4 tasks in ");
+  ASSERT_NE(completed, std::string::npos) << r.out;
+  EXPECT_NEAR(std::stod(r.out.substr(completed + 21)), run_s, 0.0051) << r.out;
+  ById(ReadJsonLines(out), 4);
+  EXPECT_EQ(w.Wait(seconds(10)).exit_code, 0);
 }
 
 TEST_F(RemoteWorkerTest, AWorkerJoiningMidRunTakesTasksAndOneLeavingOnCtrlCHandsBack) {

@@ -1,7 +1,9 @@
-// The hand-written Result printer against protobuf's own: equal byte for
-// byte on the records the coordinator writes (cancelled ones of each kind,
-// failures, URLs with timings), on every field set, and on awkward strings
-// and numbers.
+// The hand-written Result printer against protobuf's own (of the
+// normalized record): equal byte for byte on the records the coordinator
+// writes (cancelled ones of each kind, failures, URLs with timings), on
+// every field set, and on awkward strings and numbers; and what
+// normalizing promises scripts: times to the microsecond, every number of
+// the record's kind present, 0 included.
 #include "coordinator/result_json.h"
 
 #include <google/protobuf/descriptor.h>
@@ -159,6 +161,57 @@ TEST(ResultJsonTest, EveryFieldSet) {
     ExpectSame(one);
     one.GetReflection()->SwapFields(&one, &r, {f});
   }
+}
+
+TEST(ResultJsonTest, EveryNumberOfTheKindIsPresentZeroIncluded) {
+  pb::Result cpu;
+  cpu.set_id(1);
+  cpu.set_kind("cpu");
+  cpu.set_ok(true);
+  cpu.set_result(9592);
+  cpu.set_cpu_user_ms(2.5);  // no cpu_sys_ms, cpu_wait_ms, worker_max_rss_kb: 0
+  EXPECT_EQ(Fast(cpu),
+            R"({"id":1,"kind":"cpu","ok":true,"worker":"","attempts":0,"duration_ms":0,"failures":[],"result":9592,)"
+            R"("cpu_user_ms":2.5,"cpu_sys_ms":0,"worker_max_rss_kb":0,"cpu_wait_ms":0})");
+  ExpectSame(cpu);
+
+  // A url task that never got a response (cancelled before it started):
+  // status, bytes and timings 0, not missing; start_ms missing (it never
+  // started, and 0 would place it on the timeline).
+  pb::Result url =
+      Cancelled(2, "url", "url http://h/", "cancelled before it started: the run was interrupted (SIGINT)");
+  url.set_url("http://h/");
+  std::string json = Fast(url);
+  for (const char* field : {R"("http_status":0)", R"("bytes":0)", R"("total_ms":0)", R"("cpu_user_ms":0)",
+                            R"("cpu_sys_ms":0)", R"("cpu_wait_ms":0)", R"("worker_max_rss_kb":0)"}) {
+    EXPECT_NE(json.find(field), std::string::npos) << field << " missing from " << json;
+  }
+  EXPECT_EQ(json.find("start_ms"), std::string::npos) << json;
+  ExpectSame(url);
+
+  // Numbers of other kinds stay out of a record: no http_status on a sleep.
+  pb::Result sleep = Cancelled(3, "sleep", "sleep 10", "cancelled before it started: x");
+  EXPECT_EQ(Fast(sleep).find("http_status"), std::string::npos) << Fast(sleep);
+  EXPECT_EQ(Fast(sleep).find("timings"), std::string::npos) << Fast(sleep);
+}
+
+TEST(ResultJsonTest, TimesAreRoundedToTheMicrosecond) {
+  pb::Result r;
+  r.set_kind("url");
+  r.set_start_ms(10.63232421875);  // a double's noise, as a wall clock difference gives it
+  r.set_duration_ms(101.73400000000001);
+  r.set_cpu_wait_ms(0.0004999);
+  r.mutable_timings()->set_total_ms(1.23456789);
+  std::string json = Fast(r);
+  EXPECT_NE(json.find(R"("start_ms":10.632)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("duration_ms":101.734,)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("cpu_wait_ms":0})"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("total_ms":1.235,)"), std::string::npos) << json;
+  ExpectSame(r);
+  EXPECT_EQ(RecordMs(2000.1234999), 2000.123);
+  EXPECT_EQ(RecordMs(-3.2506), -3.251);
+  EXPECT_TRUE(std::isnan(RecordMs(std::numeric_limits<double>::quiet_NaN())));
+  EXPECT_EQ(RecordMs(4e15), 4e15);  // too large to round exactly: as is
 }
 
 TEST(ResultJsonTest, EveryAsciiCharacterInAString) {

@@ -858,6 +858,51 @@ TEST(SchedulerTest, CancelInFlightRecordsLeasedTasksCancelled) {
   EXPECT_TRUE(h.s.LeasesOf(w).empty());
 }
 
+// A second Ctrl-C: each running task's record says how long it ran (from
+// its reported start, else from when it went into a free slot); a lease
+// still queued on the worker never started, and is counted with the
+// queued ones rather than shown one line each.
+TEST(SchedulerTest, CancelInFlightRecordsHowLongEachTaskRan) {
+  Harness h;  // prefetch on
+  WorkerId w = h.Add("w1", 2);
+  h.s.AddTask(0, Sleep(10));
+  h.Pump();
+  h.CompleteAll(w, 10);  // sleeps take 10 ms: two more fit behind the slots
+  h.AddTasks(1, 20, Sleep(10));
+  h.Pump();
+  ASSERT_EQ(h.held[w].size(), 4u);  // two in the slots, two prefetched
+  std::vector<pb::Assignment> leases = h.held[w];
+  h.clock.Advance(500);
+  pb::LeaseRef started;
+  started.set_task_id(leases[0].task_id());
+  started.set_attempt(leases[0].attempt());
+  ASSERT_TRUE(h.s.OnStarted(w, started));
+  h.clock.Advance(1000);
+  h.s.StopDispatching("interrupted");
+  h.s.CancelInFlight("second interrupt");
+  std::map<uint32_t, FinishedTask> by_id;
+  for (FinishedTask& f : h.s.TakeFinishedRaw()) by_id.emplace(f.result.id(), std::move(f));
+  ASSERT_EQ(by_id.size(), 20u);  // 1..20; 0 finished before
+  const FinishedTask& reported = by_id.at(leases[0].task_id());
+  EXPECT_EQ(reported.result.error(), "cancelled while running: second interrupt");
+  EXPECT_DOUBLE_EQ(reported.result.duration_ms(), 1000);  // from the start it reported
+  EXPECT_FALSE(reported.cancelled_waiting);
+  const FinishedTask& silent = by_id.at(leases[1].task_id());
+  EXPECT_EQ(silent.result.error(), "cancelled while running: second interrupt");
+  EXPECT_DOUBLE_EQ(silent.result.duration_ms(), 1500);  // from when it went into a free slot
+  EXPECT_FALSE(silent.cancelled_waiting);
+  for (size_t i : {2u, 3u}) {
+    const FinishedTask& queued = by_id.at(leases[i].task_id());
+    EXPECT_EQ(queued.result.error(), "cancelled before it started: second interrupt");
+    EXPECT_EQ(queued.result.duration_ms(), 0);
+    EXPECT_TRUE(queued.cancelled_waiting);
+    EXPECT_EQ(queued.worker, w);  // the record still names where it waited
+  }
+  size_t waiting = 0;
+  for (auto& [id, f] : by_id) waiting += f.cancelled_waiting;
+  EXPECT_EQ(waiting, 18u);  // all but the two that ran
+}
+
 // ---------------------------------------------------------------- balance
 
 TEST(SchedulerTest, LongTaskDoesNotHoldBackShortOnes) {

@@ -13,6 +13,7 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/cpu_kernels_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/stats_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/text_table_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/summary_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/task_source_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/journal_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/result_json_test.cc
@@ -23,5 +24,5 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/peer_registry_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/utf8_test.cc)
 target_link_libraries(unit_tests PRIVATE GTest::gtest_main taskfarm_coordinator taskfarm_worker taskfarm_test_support
-  taskfarm_warnings)
+  nlohmann_json::nlohmann_json taskfarm_warnings)
 gtest_discover_tests(unit_tests PROPERTIES TIMEOUT 60 LABELS unit)

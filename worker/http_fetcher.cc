@@ -206,10 +206,12 @@ void HttpFetcher::Finish(Transfer& t, CURLcode code, std::vector<FetchResult>* d
     r.code = Classify(code);
     r.error = Describe(code, t.error_buffer, t.url);
   } else if (status >= 400) {
-    // 5xx and 429 may pass; other 4xx will not.
-    r.code = (status >= 500 || status == 429) ? Code::kUnavailable : Code::kInvalidArgument;
+    // Whether another attempt may help depends on the status (5xx and 429
+    // may pass): FetchResult::retryable.
+    r.code = Code::kHttpError;
     r.error = "GET " + Excerpt(t.url) + " answered HTTP " + std::to_string(status);
   }
+  r.retryable = r.code == Code::kHttpError ? IsRetryableHttpStatus(status) : IsRetryable(r.code);
   done->push_back(std::move(r));
 }
 

@@ -33,9 +33,10 @@ struct FetchOptions {
 struct FetchResult {
   uint64_t token = 0;
   Code code = Code::kOk;
-  std::string error;     // set when code != kOk
-  long http_status = 0;  // 0 when no response arrived
-  uint64_t bytes = 0;    // body bytes received
+  std::string error;       // set when code != kOk
+  long http_status = 0;    // 0 when no response arrived
+  bool retryable = false;  // another attempt may succeed (a 503, a refused connection)
+  uint64_t bytes = 0;      // body bytes received
   pb::UrlTimings timings;
 };
 

@@ -32,7 +32,7 @@ void UrlExecutor::Collect(double, std::vector<Finished>* done) {
       r.set_error(std::move(f.error));
       r.set_error_code(std::string(CodeName(f.code)));
     }
-    out.retryable = IsRetryable(f.code);
+    out.retryable = f.retryable;
     done->push_back(std::move(out));
   }
 }
