@@ -7,15 +7,14 @@
 
 #include "common/frame_codec.h"
 #include "common/zmq_util.h"
-#include "testserver/http_test_server.h"
 #include "tests/farm_test_util.h"
+#include "testserver/http_test_server.h"
 
 namespace taskfarm::testing {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
 
 // True when every task started before any of them finished: one wave.
 bool OneWave(const std::map<int, nlohmann::json>& by_id) {
@@ -71,7 +70,6 @@ TEST(ConcurrencyTest, ThreadsRunCpuTasksSideBySide) {
 
 class ConnectionReuseTest : public LoopbackServerTest {
  protected:
-
   // Runs 50 URL tasks on one worker; returns (sum of new_connections in the
   // records, connections the server accepted).
   std::pair<int, uint64_t> Run(std::vector<std::string> extra) {
@@ -139,7 +137,7 @@ TEST(BatchingTest, AWorkerPutsAtMostItsBatchOfResultsInOneMessage) {
   std::string endpoint = "ipc://" + dir.File("coordinator.sock");
   router.bind(endpoint);
   // A long batch delay: only the size limit can split the results.
-  Subprocess worker({BinaryPath("worker"), "--connect", endpoint, "--batch", "3", "--batch-delay-ms", "1000"});
+  Subprocess worker({BinaryPath("worker"), "--connect", endpoint, "--batch", "3", "--batch-delay", "1s"});
 
   std::string identity;
   auto receive = [&]() -> std::optional<pb::Frame> {
