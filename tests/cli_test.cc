@@ -1,6 +1,7 @@
 // What a new user types, against the real binaries: --version, a typo, a
 // duration with a unit, --workers 0 without --bind, keygen into a fresh
 // directory, and a worker started by hand saying what it does.
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -144,6 +145,21 @@ TEST(CliTest, AWorkerStartedByHandSaysWhatItDoesAndLocalOnesKeepQuiet) {
   ProcessResult local = RunToEnd(Coordinator({"--workers", "2", "--tasks", tasks, "-q", "--no-progress"}));
   EXPECT_EQ(local.exit_code, 0) << local.err;
   EXPECT_EQ(local.err.find("worker"), std::string::npos) << local.err;
+}
+
+TEST(CliTest, AWorkerWithNoCoordinatorSaysSoOnceNotAtEveryRetry) {
+  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());  // nobody listens
+  Subprocess w({BinaryPath("worker"), "--connect", endpoint, "--coordinator-timeout", "300ms"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // several timeouts
+  w.Signal(SIGINT);
+  ProcessResult r = w.Wait(seconds(10));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> expected{
+      "worker: connecting to " + endpoint + " (no CURVE keys: not encrypted)",
+      "worker: no answer from " + endpoint + " in 300ms (is a coordinator running there?); still trying",
+      "worker: signal 2, handing back 0 tasks and leaving",
+  };
+  EXPECT_EQ(Lines(r.err), expected) << r.err;
 }
 
 TEST(CliTest, HelpFitsTheTerminalAndRunsHelpIsTheCoordinators) {
