@@ -14,8 +14,11 @@
 namespace taskfarm {
 namespace {
 
+std::string AlreadyThere(const std::string& path) { return path + " already exists (keygen never overwrites a key)"; }
+
 std::string WriteFile(const std::string& path, const std::string& text, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0 && errno == EEXIST) return AlreadyThere(path);
   if (fd < 0) return path + ": " + std::strerror(errno);
   fchmod(fd, mode);  // whatever the umask says
   ssize_t n = ::write(fd, text.data(), text.size());
@@ -24,9 +27,30 @@ std::string WriteFile(const std::string& path, const std::string& text, mode_t m
   return "";
 }
 
+// Makes the missing directories above `path` (`keygen keys/coord` in a
+// fresh directory), each mode 0700: a directory made for keys holds secrets.
+std::string MakeParents(const std::string& path) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    std::string dir = path.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+      ::chmod(dir.c_str(), 0700);  // whatever the umask says
+    } else if (errno != EEXIST) {
+      return "cannot create directory " + dir + ": " + std::strerror(errno);
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string WriteKeyPair(const std::string& path) {
+  // Both names checked first, so an existing .pub is not found only after
+  // a new .key was written (O_EXCL below still decides a race).
+  for (const char* ext : {".key", ".pub"}) {
+    struct stat st;
+    if (::lstat((path + ext).c_str(), &st) == 0) return AlreadyThere(path + ext);
+  }
+  if (std::string err = MakeParents(path); !err.empty()) return err;
   char pub[41] = {0}, sec[41] = {0};
   if (zmq_curve_keypair(pub, sec) != 0) {
     return std::string("cannot generate a CURVE keypair: ") + zmq_strerror(zmq_errno());
@@ -45,8 +69,9 @@ std::string ReadZ85Key(const std::string& path) {
   std::string key;
   in >> key;
   if (key.size() != 40) {
-    throw std::runtime_error(path + ": not a CURVE key (expected one 40-character Z85 line, as written by "
-                                    "`coordinator keygen`)");
+    throw std::runtime_error(path +
+                             ": not a CURVE key (expected one 40-character Z85 line, as written by "
+                             "`coordinator keygen`)");
   }
   uint8_t raw[32];
   if (!zmq_z85_decode(raw, key.c_str())) throw std::runtime_error(path + ": not valid Z85 text");

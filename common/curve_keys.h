@@ -9,8 +9,9 @@
 
 namespace taskfarm {
 
-// Generates a keypair and writes PATH.key and PATH.pub. Refuses to overwrite
-// existing files. Returns "" or an error sentence.
+// Generates a keypair and writes PATH.key and PATH.pub, making missing
+// directories above them (mode 0700). Refuses to overwrite either file:
+// nothing is written if one exists. Returns "" or an error sentence.
 [[nodiscard]] std::string WriteKeyPair(const std::string& path);
 
 // Reads a Z85 key from `path`. Throws std::runtime_error naming the file

@@ -1,4 +1,4 @@
-// Parsing of command-line durations.
+// Parsing and printing of command-line durations.
 #include "common/duration.h"
 
 #include <charconv>
@@ -7,13 +7,15 @@
 
 namespace taskfarm {
 
-std::optional<double> ParseSeconds(std::string_view text) {
+std::optional<double> ParseSeconds(std::string_view text, double bare_unit_s) {
   double value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || !std::isfinite(value) || value < 0) return std::nullopt;
   std::string_view unit(ptr, static_cast<size_t>(text.data() + text.size() - ptr));
   double scale = 0;
-  if (unit.empty() || unit == "s")
+  if (unit.empty())
+    scale = bare_unit_s;
+  else if (unit == "s")
     scale = 1;
   else if (unit == "ms")
     scale = 0.001;
@@ -26,13 +28,27 @@ std::optional<double> ParseSeconds(std::string_view text) {
   return value * scale;
 }
 
-std::string DurationToSeconds(std::string& text) {
-  std::optional<double> s = ParseSeconds(text);
-  if (!s) return "'" + text + "' is not a duration (seconds, or a number with ms, s, m or h: 0.2, 200ms, 5s)";
+bool IsBareNumber(std::string_view text) {
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+std::string FormatDuration(double seconds) {
+  if (seconds == 0) return "0";
+  auto whole = [&](double unit) { return seconds >= unit && std::fmod(seconds, unit) == 0; };
+  double value = seconds;
+  const char* unit = "s";
+  if (whole(3600)) {
+    value = seconds / 3600, unit = "h";
+  } else if (whole(60)) {
+    value = seconds / 60, unit = "m";
+  } else if (seconds < 1) {
+    value = seconds * 1000, unit = "ms";
+  }
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.17g", *s);
-  text = buf;
-  return "";
+  std::snprintf(buf, sizeof(buf), "%.6g%s", value, unit);
+  return buf;
 }
 
 }  // namespace taskfarm

@@ -2,7 +2,9 @@
 // an optional suffix for people who think in another (`0.2`, `200ms`, `5s`,
 // `2m`, `1h`).
 //
-//   std::optional<double> s = ParseSeconds("250ms");  // 0.25
+//   std::optional<double> s = ParseSeconds("250ms");   // 0.25
+//   std::optional<double> d = ParseSeconds("100", 1e-3);  // 0.1: a bare number counts ms here
+//   FormatDuration(0.25) == "250ms"
 #pragma once
 
 #include <optional>
@@ -12,11 +14,15 @@
 namespace taskfarm {
 
 // Seconds in `text`: a non-negative decimal number, optionally followed by
-// ms, s, m or h. nullopt if it is not one.
-[[nodiscard]] std::optional<double> ParseSeconds(std::string_view text);
+// ms, s, m (or min) or h. A bare number counts `bare_unit_s` seconds each
+// (1: seconds, 1e-3: milliseconds). nullopt if it is not one.
+[[nodiscard]] std::optional<double> ParseSeconds(std::string_view text, double bare_unit_s = 1);
 
-// For CLI11's ->transform(): turns a duration into its seconds, or returns
-// a sentence saying what is wrong (CLI11 reports it with the option name).
-[[nodiscard]] std::string DurationToSeconds(std::string& text);
+// True if `text` is a number without a unit ("5000", "1.5").
+[[nodiscard]] bool IsBareNumber(std::string_view text);
+
+// `seconds` as a person writes it, in the largest unit it is a whole number
+// of, and that ParseSeconds reads back: "0", "250ms", "5s", "1.5s", "2m", "1h".
+[[nodiscard]] std::string FormatDuration(double seconds);
 
 }  // namespace taskfarm

@@ -50,6 +50,7 @@ struct TaskKind {
   pb::TaskSpec::WhatCase what;  // its TaskSpec field
   std::string_view usage;       // "url URL": the line's shape, for --help and errors
   std::string_view example;     // a line of this kind, as a user would write it
+  std::string_view summary;     // what a task of this kind does, for --help (under 60 characters)
   Resource resource;
   // A worker runs this kind only when started with this flag ("" : always).
   // Any other worker answers such a task with a permanent failure.

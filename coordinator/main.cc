@@ -1,26 +1,34 @@
 // coordinator: runs a task list over a farm of worker processes. Parses
 // flags into a CoordinatorConfig and calls RunCoordinator.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <thread>
 
+#include "common/cli_help.h"
 #include "common/curve_keys.h"
-#include "common/duration.h"
 #include "common/zmq_util.h"
 #include "coordinator/compare.h"
 #include "coordinator/coordinator.h"
 
 int main(int argc, char** argv) {
   taskfarm::CoordinatorConfig c;
-  c.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  c.workers = static_cast<int>(cores);
   CLI::App app{
       "taskfarm coordinator: starts worker processes, hands them url / cpu / sleep / exec tasks over\n"
-      "ZeroMQ and collects the results. With no task file it runs a built-in demo on loopback."};
+      "ZeroMQ and collects the results. With no task file it runs a built-in demo on loopback.",
+      "coordinator"};
   app.get_formatter()->column_width(36);
-  app.footer(
-      "Exit status: 0 every task succeeded; 1 some failed; 2 bad command line or task file, or an output\n"
-      "file that cannot be written (nothing ran); 3 a result file (--output, --journal, --report, --json)\n"
-      "could not be written during the run (wins over 130 and 1); 130 interrupted (Ctrl-C, SIGTERM).");
-  app.add_option("--workers,-w", c.workers, "Local worker processes to start (0: only remote workers)")
+  app.footer(taskfarm::TaskLanguageHelp() +
+             "\nDURATION: seconds, or a number with a unit: 200ms, 5s, 1m, 1h.\n"
+             "\nExit status: 0 every task succeeded; 1 some failed; 2 bad command line or task file, or an\n"
+             "output file that cannot be written (nothing ran); 3 a result file (--output, --journal, --report,\n"
+             "--json) could not be written during the run (wins over 130 and 1); 130 interrupted (Ctrl-C,\n"
+             "SIGTERM).");
+  taskfarm::AddVersionFlag(app);
+  app.add_option(
+         "--workers,-w", c.workers,
+         "Local worker processes to start (default: one per core;\n0: only workers started elsewhere, with --bind)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
   auto* tasks = app.add_option("--tasks,-t", c.tasks_path, "Task file, one task a line ('-': standard input)");
@@ -82,35 +90,29 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{4294967295ULL}))
       ->group(perf);
-  app.add_option("--stall-timeout", c.stall_timeout_s, "Give up on a download stalled (< 1 byte/s) this many seconds")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 86400))
+  // Durations: seconds, or with a unit (200ms, 5s, 1m), the same in both
+  // programs. libcurl counts the stall time in whole seconds.
+  double stall_timeout_s = c.stall_timeout_s;
+  taskfarm::AddDuration(app, "--stall-timeout", &stall_timeout_s,
+                        "Give up on a download below 1 byte/s this long (seconds,\nor 1m; rounded up to whole seconds)",
+                        {.min_s = 1, .max_s = 86400})
       ->group(perf);
   app.add_option("--worker-bin", c.worker_binary, "The worker program (default: beside this one)")->group(perf);
 
   auto* rel = "Reliability";
-  app.add_option("--retries", c.retries, "Extra attempts for a task that failed transiently or lost its worker")
+  app.add_option("--retries", c.retries, "Extra attempts after a transient failure or a lost worker")
       ->capture_default_str()
       ->check(CLI::Range(0, 100))
       ->group(rel);
-  // Durations: seconds, or with a unit (200ms, 5s, 2m), the same in both programs.
-  CLI::Validator duration(taskfarm::DurationToSeconds, "DURATION");
-  app.add_option("--heartbeat-timeout", c.heartbeat_timeout_s,
-                 "Silence before a worker is lost (seconds, or 500ms, 1m)")
-      ->capture_default_str()
-      ->transform(duration)
-      ->check(CLI::Range(0.2, 3600.0))
+  taskfarm::AddDuration(app, "--heartbeat-timeout", &c.heartbeat_timeout_s,
+                        "Silence before a worker is lost (seconds, or 500ms, 1m)", {.min_s = 0.2, .max_s = 3600})
       ->group(rel);
-  app.add_option("--task-timeout", c.task_timeout_s,
-                 "Time a task may run, from its start on a worker (seconds, or 200ms, 5m; 0: no limit)")
-      ->capture_default_str()
-      ->transform(duration)
-      ->check(CLI::Range(0.0, 1e6))
+  taskfarm::AddDuration(app, "--task-timeout", &c.task_timeout_s,
+                        "Time a task may run, from its start on a worker (seconds,\nor 200ms, 5m; 0: no limit)",
+                        {.max_s = 1e6})
       ->group(rel);
-  app.add_option("--grace", c.grace_s, "Time running tasks get to finish after Ctrl-C (seconds)")
-      ->capture_default_str()
-      ->transform(duration)
-      ->check(CLI::Range(0.0, 3600.0))
+  taskfarm::AddDuration(app, "--grace", &c.grace_s, "Time running tasks get to finish after Ctrl-C (seconds, or 1m)",
+                        {.max_s = 3600})
       ->group(rel);
   app.add_option("--journal", c.journal_path, "Durable record of finished tasks, for --resume")->group(rel);
   app.add_flag("--resume", c.resume, "Run only what the journal has no successful record of")->group(rel);
@@ -124,38 +126,45 @@ int main(int argc, char** argv) {
   app.add_option("--authorized-keys", c.authorized_keys_dir, "Directory of workers' .pub keys")->group(net);
   app.add_option("--min-workers", c.min_workers, "Workers to wait for before the first task")
       ->capture_default_str()
+      ->check(CLI::Range(0, 100000))
       ->group(net);
-  app.add_option("--wait-workers", c.wait_workers_s, "Time to wait for them (seconds; 0: forever)")
-      ->transform(duration)
+  taskfarm::AddDuration(app, "--wait-workers", &c.wait_workers_s,
+                        "Time to wait for them, then give up (seconds, or 1m; 0: forever)", {.max_s = 1e6})
       ->group(net);
   app.add_option("--report", c.report_path, "Write an HTML report: a timeline per worker, latency histograms");
   app.add_option("--json", c.json_path, "Write the run summary's numbers as JSON ('-': standard output)");
-  app.add_option("--demo-delay", c.demo_delay_ms, "Demo: server delay per page, ms")->capture_default_str()->group("");
+  double demo_delay_s = c.demo_delay_ms / 1000.0;
+  taskfarm::AddDuration(app, "--demo-delay", &demo_delay_s, "Demo: the server's delay per page (seconds, or 100ms)",
+                        {.max_s = 60})
+      ->group("");
   // `run` is the default: `coordinator run --workers 4 ...` is `coordinator --workers 4 ...`.
   auto* run = app.add_subcommand("run", "Run a task list (the default when no subcommand is given)");
   run->fallthrough();
 
   taskfarm::CompareConfig cmp;
-  auto* compare = app.add_subcommand(
-      "compare",
-      "Run one workload the tutorials' ways (sequential, session, threads, async, processes, hybrid)\n"
-      "and say which kind of concurrency pays. Without --tasks: the built-in I/O and CPU workloads.\n"
-      "A task file of exec/sh commands runs sequential, processes (1 per core) and oversubscribed.");
+  auto* compare = app.add_subcommand("compare",
+                                     "Run one workload the tutorials' ways (sequential, session,\n"
+                                     "threads, async, processes, hybrid) and say which kind of\n"
+                                     "concurrency pays. Without --tasks: the built-in I/O and CPU\n"
+                                     "workloads. A task file of exec/sh commands runs sequential,\n"
+                                     "processes (1 per core) and oversubscribed.");
   compare->add_option("--tasks,-t", cmp.tasks_path, "Task file to compare the modes on");
   compare->add_option("--modes", cmp.modes, "Modes to run (default all)")->delimiter(',');
   compare->add_option("--runs", cmp.runs, "Runs per mode (the median is reported)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   compare->add_option("--sweep", cmp.sweep,
-                      "Also sweep a parameter: workers=1,2,4,8 or concurrency=1,10,100 (exec/sh: commands at once)");
+                      "Also sweep a parameter: workers=1,2,4,8 or concurrency=1,10,100\n(exec/sh: commands at once)");
   compare->add_option("--report", cmp.report_path, "Write a self-contained HTML report");
   compare->add_option("--json", cmp.json_path, "Write the numbers as JSON");
   compare->add_option("--io-pages", cmp.io_pages, "Built-in I/O workload: pages")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  compare->add_option("--delay", cmp.delay_ms, "Built-in I/O workload: server delay, ms")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 60000));
+  // The server's delay is written like its ?delay=MS: a bare number is ms.
+  double delay_s = cmp.delay_ms / 1000.0;
+  taskfarm::AddDuration(*compare, "--delay", &delay_s,
+                        "Built-in I/O workload: the server's delay per page\n(milliseconds, as in ?delay=MS; or 1s)",
+                        {.max_s = 60, .bare_ms = true});
   compare->add_option("--cpu-tasks", cmp.cpu_tasks, "Built-in CPU workload: tasks")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
@@ -165,15 +174,20 @@ int main(int argc, char** argv) {
 
   std::string keygen_path;
   auto* keygen = app.add_subcommand("keygen", "Write a CURVE keypair: PATH.key (secret, mode 0600) and PATH.pub");
-  keygen->add_option("path", keygen_path, "Path without extension, e.g. keys/worker1")->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "coordinator: %s\nRun with --help for the options.\n", e.what());
-    return 2;
+  keygen
+      ->add_option("PATH", keygen_path,
+                   "Path without extension, e.g. keys/worker1 (missing\ndirectories are made, mode 0700)")
+      ->required();
+  keygen->footer(
+      "Exit status: 0 both files written; 1 a key file exists or cannot be written (nothing\n"
+      "is overwritten); 2 bad command line.");
+  if (std::optional<int> code = taskfarm::ParseCommandLine(app, argc, argv, "a task file is given as --tasks FILE")) {
+    return *code;
   }
-  if (compare->parsed()) return taskfarm::RunCompare(cmp);
+  if (compare->parsed()) {
+    cmp.delay_ms = static_cast<int>(std::lround(delay_s * 1000));
+    return taskfarm::RunCompare(cmp);
+  }
   if (keygen->parsed()) {
     std::string err = taskfarm::WriteKeyPair(keygen_path);
     if (!err.empty()) {
@@ -183,6 +197,31 @@ int main(int argc, char** argv) {
     std::printf("wrote %s.key (secret: keep it on this machine) and %s.pub (public: share it)\n", keygen_path.c_str(),
                 keygen_path.c_str());
     return 0;
+  }
+  c.stall_timeout_s = static_cast<int>(std::ceil(stall_timeout_s));
+  c.demo_delay_ms = static_cast<int>(std::lround(demo_delay_s * 1000));
+  if (!c.dry_run && c.bind.empty()) {
+    // Without --bind the workers meet the coordinator on a private ipc://
+    // socket: only the local ones can ever come.
+    if (c.workers == 0) {
+      std::fprintf(stderr,
+                   "coordinator: --workers 0 starts no local worker, and no other worker can reach the private\n"
+                   "ipc:// socket: give --bind ENDPOINT\n");
+      return 2;
+    }
+    if (c.min_workers > c.workers) {
+      std::fprintf(stderr,
+                   "coordinator: --min-workers %d waits for more than the %d local workers, and no other worker\n"
+                   "can reach the private ipc:// socket: give --bind ENDPOINT\n",
+                   c.min_workers, c.workers);
+      return 2;
+    }
+  }
+  if (!c.dry_run && c.workers > 4 * static_cast<int>(cores)) {
+    std::fprintf(stderr,
+                 "coordinator: %d local workers on %u cores: each is a process;\n"
+                 "--concurrency/--threads/--processes raise the work per worker instead\n",
+                 c.workers, cores);
   }
   if (no_batch) c.batch = 1;
   c.progress = !no_progress;

@@ -137,7 +137,7 @@ TEST(BatchingTest, AWorkerPutsAtMostItsBatchOfResultsInOneMessage) {
   std::string endpoint = "ipc://" + dir.File("coordinator.sock");
   router.bind(endpoint);
   // A long batch delay: only the size limit can split the results.
-  Subprocess worker({BinaryPath("worker"), "--connect", endpoint, "--batch", "3", "--batch-delay-ms", "1000"});
+  Subprocess worker({BinaryPath("worker"), "--connect", endpoint, "--batch", "3", "--batch-delay", "1s"});
 
   std::string identity;
   auto receive = [&]() -> std::optional<pb::Frame> {

@@ -159,7 +159,7 @@ TEST(OversizeInputTest, AWorkerAnswersAFrameItCannotTakeWithRejectedAndStaysHeal
   ScratchDir dir;
   std::string endpoint = "ipc://" + dir.File("coordinator.sock");
   FakeCoordinator coordinator(endpoint);
-  Subprocess worker({BinaryPath("worker"), "--connect", endpoint, "--batch-delay-ms", "1"});
+  Subprocess worker({BinaryPath("worker"), "--connect", endpoint, "--batch-delay", "1ms"});
 
   std::optional<pb::Frame> hello = coordinator.Receive();
   ASSERT_TRUE(hello && hello->has_hello());

@@ -138,13 +138,16 @@ def run(cmd, cwd, where):
 def run_together(cmds, cwd, where_of):
     """Sequential lines first; then every farm program at once, all to exit 0."""
     background = [(n, c) for n, c in cmds if re.match(r"build/bin/(coordinator|worker) --", c)]
+    # Each program of the farm runs in the background and is waited for,
+    # whether the README starts it with `&` or not.
+    strip = lambda c: c[:-1].rstrip() if c.endswith("&") and not c.endswith("&&") else c
     for n, c in cmds:
         if (n, c) not in background:
             run(c, cwd, where_of(n))
     procs = []
     for n, c in background:
         log = open(os.path.join(cwd, f"readme-line-{n}.log"), "w+b")
-        procs.append((n, c, log, subprocess.Popen(["bash", "-c", c], cwd=cwd, stdin=subprocess.DEVNULL,
+        procs.append((n, c, log, subprocess.Popen(["bash", "-c", strip(c)], cwd=cwd, stdin=subprocess.DEVNULL,
                                                    stdout=log, stderr=subprocess.STDOUT)))
         time.sleep(0.3)
     deadline = time.monotonic() + TOGETHER_TIMEOUT_S

@@ -1,16 +1,22 @@
 // worker: runs tasks for a taskfarm coordinator. Parses flags, calls RunWorker.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <map>
 #include <set>
 
-#include "common/duration.h"
+#include "common/cli_help.h"
 #include "common/task_kind.h"
 #include "common/zmq_util.h"
 #include "worker/worker.h"
 
 int main(int argc, char** argv) {
   taskfarm::WorkerConfig config;
-  CLI::App app{"taskfarm worker: connects to a coordinator and runs the tasks it hands out"};
+  CLI::App app{"taskfarm worker: connects to a coordinator and runs the tasks it hands out", "worker"};
+  app.footer(
+      "DURATION: seconds, or a number with a unit: 200ms, 5s, 1m, 1h.\n"
+      "\nExit status: 0 the run ended, or Ctrl-C / SIGTERM (unfinished tasks are handed back); 1 a fatal\n"
+      "error (a key file that cannot be read); 2 bad command line.");
+  taskfarm::AddVersionFlag(app);
   app.add_option("--connect", config.connect, "Coordinator endpoint, e.g. tcp://10.0.0.1:5555")->required();
   app.add_option("--name", config.name, "Name shown in results (default HOST:PID)");
   app.add_option("--concurrency", config.concurrency, "Tasks in flight at once, any kind (URLs and sleeps overlap)")
@@ -27,15 +33,17 @@ int main(int argc, char** argv) {
   app.add_option("--max-body", config.max_body_bytes, "Largest response body accepted, in bytes")
       ->default_val(1ULL << 30)
       ->check(CLI::Range(uint64_t{1}, uint64_t{4294967295ULL}));
-  app.add_option("--stall-timeout", config.stall_timeout_s, "Give up on a download below 1 byte/s this long (s)")
-      ->default_val(10)
-      ->check(CLI::Range(1, 86400));
+  // libcurl counts the stall time in whole seconds.
+  double stall_timeout_s = config.stall_timeout_s;
+  taskfarm::AddDuration(app, "--stall-timeout", &stall_timeout_s,
+                        "Give up on a download below 1 byte/s this long\n(seconds, or 1m; rounded up to whole seconds)",
+                        {.min_s = 1, .max_s = 86400});
   app.add_option("--batch", config.max_batch, "Most results per message (1: no batching)")
       ->default_val(256)
       ->check(CLI::Range(1, 65536));
-  app.add_option("--batch-delay-ms", config.batch_delay_ms, "Longest a result waits to share a message")
-      ->default_val(2.0)
-      ->check(CLI::Range(0.0, 1000.0));
+  double batch_delay_s = config.batch_delay_ms / 1000;
+  taskfarm::AddDuration(app, "--batch-delay", &batch_delay_s,
+                        "Longest a result waits to share a message (seconds, or 2ms)", {.max_s = 1});
   app.add_option("--parent-pid", config.parent_pid, "Exit when this process is no longer the parent")
       ->group("");  // set by the coordinator for the workers it starts
   // One flag per kind that needs the worker's consent (the kinds table says
@@ -59,22 +67,22 @@ int main(int argc, char** argv) {
         ->group(what.second ? "" : "Options");
   }
   app.add_flag("--forever", config.forever, "After a run ends, wait for the next one");
-  double coordinator_timeout_s = 10;
-  app.add_option("--coordinator-timeout", coordinator_timeout_s,
-                 "Silence from the coordinator before reconnecting: seconds, or 500ms, 2m")
-      ->default_val(10.0)
-      ->transform(CLI::Validator(taskfarm::DurationToSeconds, "DURATION"));
+  double coordinator_timeout_s = config.coordinator_timeout_ms / 1000;
+  // Its bare number once counted milliseconds: a bare 5000 now is most likely a leftover.
+  taskfarm::AddDuration(app, "--coordinator-timeout", &coordinator_timeout_s,
+                        "Silence from the coordinator before reconnecting\n(seconds, or 500ms, 2m)",
+                        {.min_s = 0.1, .max_s = 86400, .bare_was_ms = true});
   app.add_option("--curve-secret", config.curve_secret_file, "This worker's CURVE secret key file (.key)");
   app.add_option("--server-key", config.server_key_file, "The coordinator's CURVE public key file (.pub)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+  if (std::optional<int> code =
+          taskfarm::ParseCommandLine(app, argc, argv, "the coordinator is given as --connect ENDPOINT")) {
+    return *code;
   }
   config.reuse_connections = !no_reuse;
   config.opt_ins.assign(flags_given.begin(), flags_given.end());
   config.coordinator_timeout_ms = coordinator_timeout_s * 1000;
+  config.batch_delay_ms = batch_delay_s * 1000;
+  config.stall_timeout_s = static_cast<int>(std::ceil(stall_timeout_s));
   if (std::string err = taskfarm::CheckEndpoint(config.connect); !err.empty()) {
     std::fprintf(stderr, "worker: %s\n", err.c_str());
     return 2;

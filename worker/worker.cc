@@ -29,6 +29,7 @@
 
 #include "common/clock.h"
 #include "common/curve_keys.h"
+#include "common/duration.h"
 #include "common/frame_codec.h"
 #include "common/quote.h"
 #include "common/status.h"
@@ -117,6 +118,12 @@ class WorkerLoop {
   bool HasPending() const { return pending_.outcomes_size() > 0 || pending_.started_size() > 0; }
   int NextTimeoutMs();
   bool ParentGone() const { return config_.parent_pid > 0 && getppid() != config_.parent_pid; }
+  // A worker started by hand says on stderr what it is doing (connecting,
+  // registered, lost, run over, leaving); the coordinator's local workers
+  // (--parent-pid) keep quiet, and their warnings carry their name, since
+  // many share one terminal.
+  bool ByHand() const { return config_.parent_pid <= 0; }
+  std::string Who() const { return ByHand() ? "worker" : "worker " + name_; }
 
   const WorkerConfig& config_;
   std::string name_;
@@ -137,6 +144,9 @@ class WorkerLoop {
   std::vector<curl_waitfd> waits_;  // reused by the loop's wait
 
   bool registered_ = false;
+  uint32_t run_id_ = 0;        // the run of the last Welcome
+  uint64_t tasks_done_ = 0;    // results of this run, for "run over: N tasks done"
+  bool said_no_word_ = false;  // "no word from" is said once until registered again
   double next_hello_ms_ = 0;
   bool hello_waits_for_handshake_ = false;  // a Hello failed: the connection is not up yet
   double hello_backoff_ms_ = 1000;
@@ -217,7 +227,7 @@ bool WorkerLoop::SendBytes(const std::string& bytes) {
     if (sent) last_send_ms_ = clock_.NowMs();
     return sent.has_value();
   } catch (const zmq::error_t& e) {
-    std::fprintf(stderr, "worker %s: send failed: %s\n", name_.c_str(), e.what());
+    std::fprintf(stderr, "%s: send failed: %s\n", Who().c_str(), e.what());
     return false;
   }
 }
@@ -246,14 +256,14 @@ void WorkerLoop::CheckHandshake() {
     warned_handshake_ = true;
     if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
       std::fprintf(stderr,
-                   "worker %s: %s refused this worker's key; is the .pub of %s in the coordinator's "
+                   "%s: %s refused this worker's key; is the .pub of %s in the coordinator's "
                    "--authorized-keys directory? Still trying.\n",
-                   name_.c_str(), config_.connect.c_str(), config_.curve_secret_file.c_str());
+                   Who().c_str(), config_.connect.c_str(), config_.curve_secret_file.c_str());
     } else {
       std::fprintf(stderr,
-                   "worker %s: the handshake with %s failed (wrong --server-key, missing keys on one side, or "
+                   "%s: the handshake with %s failed (wrong --server-key, missing keys on one side, or "
                    "not a taskfarm coordinator). Still trying.\n",
-                   name_.c_str(), config_.connect.c_str());
+                   Who().c_str(), config_.connect.c_str());
     }
   }
 }
@@ -295,11 +305,13 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
       hello_backoff_ms_ = 1000;
       if (frame.welcome().heartbeat_ms() > 0) heartbeat_ms_ = frame.welcome().heartbeat_ms();
       if (!frame.welcome().worker_name().empty()) name_ = frame.welcome().worker_name();
-      // A worker someone started by hand says where it is; the coordinator's
-      // own local workers stay quiet.
-      if (config_.parent_pid <= 0) {
-        std::fprintf(stderr, "worker %s: registered with %s (run %08x)\n", name_.c_str(), config_.connect.c_str(),
-                     frame.welcome().run_id());
+      // Coming back within a run keeps its count; a new run starts at 0.
+      if (frame.welcome().run_id() != run_id_) tasks_done_ = 0;
+      run_id_ = frame.welcome().run_id();
+      said_no_word_ = false;
+      if (ByHand()) {
+        std::fprintf(stderr, "worker: registered as %s (concurrency %d, threads %d, processes %d)\n", name_.c_str(),
+                     std::max(1, config_.concurrency), std::max(1, config_.threads), std::max(1, config_.processes));
       }
       {
         // Ready: a remote worker gets its first tasks once it has said
@@ -333,6 +345,7 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
     case pb::Frame::kReregister:
       // We were declared lost: whatever we hold has been (or will be) run
       // elsewhere, so drop it all and start over.
+      if (ByHand()) std::fprintf(stderr, "worker: the coordinator had given this worker up; registering again\n");
       DropAllLeases();
       registered_ = false;
       next_hello_ms_ = 0;
@@ -344,6 +357,13 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
       pb::Frame bye;
       bye.mutable_goodbye();
       Send(std::move(bye));
+      if (ByHand()) {
+        std::fprintf(stderr, "worker: run over: %llu task%s done; %s\n", static_cast<unsigned long long>(tasks_done_),
+                     tasks_done_ == 1 ? "" : "s", config_.forever ? "waiting for the next run" : "exiting");
+      }
+      tasks_done_ = 0;
+      // Waiting for the next run is not a silence worth a line.
+      said_no_word_ = config_.forever;
       if (config_.forever) {
         registered_ = false;
         next_hello_ms_ = clock_.NowMs() + 500;
@@ -363,6 +383,7 @@ void WorkerLoop::Accept(const pb::Assignment& a) {
     // Nothing to run: answer at once, without the bookkeeping of a lease.
     // This is the whole cost of a task when measuring dispatch overhead.
     pb::Outcome* o = pending_.add_outcomes();
+    ++tasks_done_;
     o->set_task_id(a.task_id());
     o->set_attempt(a.attempt());
     o->set_started_unix_ms(UnixMs());
@@ -492,6 +513,7 @@ void WorkerLoop::Complete(uint64_t key, pb::Result result, bool retryable) {
     result.clear_cpu_sys_ms();
   result.set_worker_max_rss_kb(max_rss_kb_);
   pb::Outcome* o = pending_.add_outcomes();
+  ++tasks_done_;
   o->set_task_id(a.task_id());
   o->set_attempt(a.attempt());
   o->set_retryable(retryable);
@@ -620,7 +642,7 @@ void WorkerLoop::FlushResults() {
     all->Clear();  // keeps the elements for reuse: no allocation per result
   } else {
     all->DeleteSubrange(0, sent);
-    oldest_pending_ms_ = clock_.NowMs();  // retry after --batch-delay-ms, not in a spin
+    oldest_pending_ms_ = clock_.NowMs();  // retry after --batch-delay, not in a spin
   }
 }
 
@@ -661,7 +683,7 @@ void WorkerLoop::Reject(std::string_view bytes, DropReason drop) {
     default:
       reason = "a message of " + WithThousands(bytes.size()) + " bytes that is not a taskfarm frame";
   }
-  if (rejections_logged_++ < 5) std::fprintf(stderr, "worker %s: rejected %s\n", name_.c_str(), reason.c_str());
+  if (rejections_logged_++ < 5) std::fprintf(stderr, "%s: rejected %s\n", Who().c_str(), reason.c_str());
   // Many tiny assignments recovered from a 16 MiB frame may name more leases
   // than one frame holds: the answer splits like any batch.
   pb::Frame answer;
@@ -732,6 +754,11 @@ int WorkerLoop::NextTimeoutMs() {
 
 int WorkerLoop::Run(int signal_fd) {
   max_rss_kb_ = static_cast<uint32_t>(PeakRssKb());
+  if (ByHand()) {
+    std::string how = config_.server_key_file.empty() ? "no CURVE keys: not encrypted"
+                                                      : "CURVE, server key " + config_.server_key_file;
+    std::fprintf(stderr, "worker: connecting to %s (%s)\n", config_.connect.c_str(), how.c_str());
+  }
   Connect();
   int zmq_fd = socket_->get(zmq::sockopt::fd);
   while (!quit_) {
@@ -788,8 +815,18 @@ int WorkerLoop::Run(int signal_fd) {
     if (now - last_recv_ms_ > config_.coordinator_timeout_ms) {
       if (config_.parent_pid > 0) return 0;  // a local worker outlived its run
       // Paranoid Pirate: the coordinator is silent; start a fresh connection.
-      std::fprintf(stderr, "worker %s: no word from %s for %.3g s; reconnecting\n", name_.c_str(),
-                   config_.connect.c_str(), config_.coordinator_timeout_ms / 1000);
+      // Said once per silence, not at every retry.
+      if (!said_no_word_) {
+        std::string silence = FormatDuration(config_.coordinator_timeout_ms / 1000);
+        if (registered_) {
+          std::fprintf(stderr, "%s: lost the coordinator (no word from %s for %s); reconnecting\n", Who().c_str(),
+                       config_.connect.c_str(), silence.c_str());
+        } else {
+          std::fprintf(stderr, "%s: no answer from %s in %s (is a coordinator running there?); still trying\n",
+                       Who().c_str(), config_.connect.c_str(), silence.c_str());
+        }
+        said_no_word_ = true;
+      }
       DropAllLeases();
       Connect();
       zmq_fd = socket_->get(zmq::sockopt::fd);
@@ -807,8 +844,10 @@ int WorkerLoop::Run(int signal_fd) {
     if (signal_fd >= 0 && (waits_[1].revents & CURL_WAIT_POLLIN)) {
       signalfd_siginfo info{};
       if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
-        std::fprintf(stderr, "worker %s: signal %u, handing back %zu task(s) and leaving\n", name_.c_str(),
-                     info.ssi_signo, leases_.size());
+        if (ByHand()) {
+          std::fprintf(stderr, "worker: signal %u, handing back %zu task%s and leaving\n", info.ssi_signo,
+                       leases_.size(), leases_.size() == 1 ? "" : "s");
+        }
         CollectDone();
         HandBack();
         socket_->set(zmq::sockopt::linger, 500);  // let the hand-back go out

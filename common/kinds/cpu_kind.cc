@@ -42,6 +42,7 @@ extern const TaskKind kCpuKind{
     .what = pb::TaskSpec::kCpu,
     .usage = "cpu primes N",
     .example = "cpu primes 125000",
+    .summary = "count the primes below N (deterministic CPU work)",
     .resource = Resource::kCpu,
     .worker_flag = "",
     .test_only = false,

@@ -23,6 +23,7 @@ extern const TaskKind kFaultKind{
     .what = pb::TaskSpec::kFault,
     .usage = "fault kill|hang",
     .example = "fault kill",
+    .summary = "test only: kill or hang the worker that runs it",
     .resource = Resource::kInline,
     .worker_flag = "--enable-fault-tasks",
     .test_only = true,

@@ -21,6 +21,7 @@ extern const TaskKind kNoopKind{
     .what = pb::TaskSpec::kNoop,
     .usage = "noop",
     .example = "noop",
+    .summary = "nothing: measures the farm's own overhead",
     .resource = Resource::kInline,
     .worker_flag = "",
     .test_only = false,

@@ -30,6 +30,7 @@ extern const TaskKind kSleepKind{
     .what = pb::TaskSpec::kSleep,
     .usage = "sleep MS",
     .example = "sleep 250",
+    .summary = "wait MS milliseconds (stands in for waiting on something)",
     .resource = Resource::kIo,
     .worker_flag = "",
     .test_only = false,

@@ -77,6 +77,7 @@ extern const TaskKind kUrlKind{
     .what = pb::TaskSpec::kUrl,
     .usage = "url URL",
     .example = "url http://127.0.0.1:8080/page/1",
+    .summary = "HTTP(S) GET: status, bytes, libcurl's timings",
     .resource = Resource::kIo,
     .worker_flag = "",
     .test_only = false,

@@ -1,0 +1,185 @@
+// What a new user types, against the real binaries: --version, a typo, a
+// duration with a unit, --workers 0 without --bind, keygen into a fresh
+// directory, and a worker started by hand saying what it does.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/farm_test_util.h"
+
+namespace taskfarm::testing {
+namespace {
+
+using std::chrono::seconds;
+
+ProcessResult RunToEnd(std::vector<std::string> argv, seconds timeout = seconds(60)) {
+  Subprocess p(std::move(argv));
+  return p.Wait(timeout);
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+TEST(CliTest, BothProgramsSayTheirVersion) {
+  for (std::string program : {"coordinator", "worker"}) {
+    ProcessResult r = RunToEnd({BinaryPath(program), "--version"});
+    EXPECT_EQ(r.exit_code, 0) << program << ": " << r.err;
+    EXPECT_EQ(r.out, program + " (taskfarm) " TASKFARM_VERSION "\n");
+    EXPECT_EQ(r.err, "");
+  }
+}
+
+TEST(CliTest, AMisspelledOptionNamesTheRightOne) {
+  ProcessResult c = RunToEnd(Coordinator({"--wokers", "2"}));
+  EXPECT_EQ(c.exit_code, 2);
+  EXPECT_EQ(c.err,
+            "coordinator: unknown option '--wokers' (did you mean '--workers'?)\n"
+            "Run with --help for the options.\n");
+  ProcessResult w = RunToEnd({BinaryPath("worker"), "--conect", "tcp://127.0.0.1:5555"});
+  EXPECT_EQ(w.exit_code, 2);
+  EXPECT_EQ(w.err,
+            "worker: unknown option '--conect' (did you mean '--connect'?)\n"
+            "Run with --help for the options.\n");
+  ProcessResult k = RunToEnd(Coordinator({"compare", "--rnus", "2"}));
+  EXPECT_EQ(k.exit_code, 2);
+  EXPECT_EQ(k.err,
+            "coordinator compare: unknown option '--rnus' (did you mean '--runs'?)\n"
+            "Run with --help for the options.\n");
+}
+
+TEST(CliTest, ATaskTimeoutWithAUnitIsHonouredInThatUnit) {
+  ScratchDir dir;
+  std::string tasks = dir.Write("t.txt", "noop\nsleep 10\nsleep 5000\n");
+  std::string out = dir.File("r.jsonl");
+  auto start = std::chrono::steady_clock::now();
+  ProcessResult r = RunToEnd(Coordinator({"--workers", "1", "--task-timeout", "500ms", "--retries", "0", "--tasks",
+                                          tasks, "--output", out, "-q", "--no-progress"}));
+  double took_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // the 5 s sleep was stopped: 500 ms, not 500 s
+  auto by_id = ById(ReadJsonLines(out), 3);
+  EXPECT_TRUE(by_id[0]["ok"].get<bool>());
+  EXPECT_TRUE(by_id[1]["ok"].get<bool>());
+  EXPECT_EQ(by_id[2].value("error_code", ""), "deadline_exceeded") << by_id[2].dump();
+  EXPECT_LT(took_s, 4.5);
+
+  ProcessResult ok = RunToEnd(Coordinator({"--workers", "1", "--task-timeout", "5s", "--tasks",
+                                           dir.Write("ok.txt", "sleep 10\nnoop\n"), "-q", "--no-progress"}));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+TEST(CliTest, WorkersZeroWithoutBindIsRefusedBeforeAnythingRuns) {
+  ScratchDir dir;
+  std::string tasks = dir.Write("t.txt", "noop\n");
+  auto start = std::chrono::steady_clock::now();
+  ProcessResult r = RunToEnd(Coordinator({"--workers", "0", "--tasks", tasks}), seconds(20));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--workers 0 starts no local worker"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("give --bind ENDPOINT"), std::string::npos) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+}
+
+TEST(CliTest, KeygenMakesMissingDirectoriesPrivateAndNeverOverwrites) {
+  ScratchDir dir;
+  std::string base = dir.File("keys/site/coord");
+  ProcessResult r = RunToEnd(Coordinator({"keygen", base}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ModeOf(dir.File("keys")), 0700u);
+  EXPECT_EQ(ModeOf(dir.File("keys/site")), 0700u);
+  EXPECT_EQ(ModeOf(base + ".key"), 0600u);
+  EXPECT_EQ(ModeOf(base + ".pub"), 0644u);
+  std::ifstream in(base + ".key");
+  std::string secret;
+  in >> secret;
+
+  ProcessResult again = RunToEnd(Coordinator({"keygen", base}));
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.err, "coordinator keygen: " + base + ".key already exists (keygen never overwrites a key)\n");
+  std::ifstream still(base + ".key");
+  std::string unchanged;
+  still >> unchanged;
+  EXPECT_EQ(unchanged, secret);
+}
+
+// The README's remote-worker steps on loopback: keys from keygen, a CURVE
+// coordinator on tcp://127.0.0.1, one worker started by hand.
+TEST(CliTest, AWorkerStartedByHandSaysWhatItDoesAndLocalOnesKeepQuiet) {
+  ScratchDir dir;
+  ASSERT_EQ(RunToEnd(Coordinator({"keygen", dir.File("keys/coord")})).exit_code, 0);
+  ASSERT_EQ(RunToEnd(Coordinator({"keygen", dir.File("keys/host1")})).exit_code, 0);
+  ASSERT_EQ(mkdir(dir.File("keys/authorized").c_str(), 0700), 0);
+  std::ifstream pub(dir.File("keys/host1.pub"));
+  std::ofstream(dir.File("keys/authorized/host1.pub")) << pub.rdbuf();
+  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  std::string tasks = dir.Write("t.txt", Repeat("sleep 20", 5));
+  Subprocess c(Coordinator({"--workers", "0", "--bind", endpoint, "--curve-secret", dir.File("keys/coord.key"),
+                            "--authorized-keys", dir.File("keys/authorized"), "--wait-workers", "30s", "--tasks", tasks,
+                            "-q", "--no-progress"}));
+  Subprocess w({BinaryPath("worker"), "--connect", endpoint, "--name", "host1", "--curve-secret",
+                dir.File("keys/host1.key"), "--server-key", dir.File("keys/coord.pub")});
+  ProcessResult cr = c.Wait(seconds(60));
+  ASSERT_EQ(cr.exit_code, 0) << cr.err;
+  ProcessResult wr = w.Wait(seconds(20));
+  EXPECT_EQ(wr.exit_code, 0) << wr.err;
+  std::vector<std::string> expected{
+      "worker: connecting to " + endpoint + " (CURVE, server key " + dir.File("keys/coord.pub") + ")",
+      "worker: registered as host1 (concurrency 32, threads 1, processes 1)",
+      "worker: run over: 5 tasks done; exiting",
+  };
+  EXPECT_EQ(Lines(wr.err), expected) << wr.err;
+
+  // The coordinator's own workers say nothing of the kind on its stderr.
+  ProcessResult local = RunToEnd(Coordinator({"--workers", "2", "--tasks", tasks, "-q", "--no-progress"}));
+  EXPECT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_EQ(local.err.find("worker"), std::string::npos) << local.err;
+}
+
+TEST(CliTest, AWorkerWithNoCoordinatorSaysSoOnceNotAtEveryRetry) {
+  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());  // nobody listens
+  Subprocess w({BinaryPath("worker"), "--connect", endpoint, "--coordinator-timeout", "300ms"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // several timeouts
+  w.Signal(SIGINT);
+  ProcessResult r = w.Wait(seconds(10));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> expected{
+      "worker: connecting to " + endpoint + " (no CURVE keys: not encrypted)",
+      "worker: no answer from " + endpoint + " in 300ms (is a coordinator running there?); still trying",
+      "worker: signal 2, handing back 0 tasks and leaving",
+  };
+  EXPECT_EQ(Lines(r.err), expected) << r.err;
+}
+
+TEST(CliTest, HelpFitsTheTerminalAndRunsHelpIsTheCoordinators) {
+  ProcessResult top = RunToEnd(Coordinator({"--help"}));
+  ASSERT_EQ(top.exit_code, 0);
+  ProcessResult run = RunToEnd(Coordinator({"run", "--help"}));
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.out, top.out);
+  EXPECT_NE(top.out.find("--wait-workers DURATION=0"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("0: forever"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("Task lines"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("Exit status: 0"), std::string::npos) << top.out;
+  for (std::vector<std::string> argv :
+       {Coordinator({"--help"}), Coordinator({"compare", "--help"}), Coordinator({"keygen", "--help"}),
+        std::vector<std::string>{BinaryPath("worker"), "--help"}}) {
+    ProcessResult r = RunToEnd(argv);
+    EXPECT_EQ(r.exit_code, 0) << argv[1];
+    for (const std::string& line : Lines(r.out)) EXPECT_LE(line.size(), 100u) << argv[1] << ": " << line;
+  }
+}
+
+}  // namespace
+}  // namespace taskfarm::testing
