@@ -27,6 +27,7 @@
 #include "common/file_writer.h"
 #include "common/frame_codec.h"
 #include "common/quote.h"
+#include "common/stats.h"
 #include "common/task_kind.h"
 #include "common/temp_dir.h"
 #include "common/thread_stats.h"
@@ -42,6 +43,8 @@
 #include "coordinator/scheduler.h"
 #include "coordinator/summary.h"
 #include "coordinator/task_source.h"
+#include "coordinator/text_table.h"
+#include "coordinator/verdict.h"
 #include "coordinator/worker_pool.h"
 #include "coordinator/zap_handler.h"
 #include "testserver/http_test_server.h"
@@ -756,6 +759,43 @@ void CoordinatorLoop::WriteFailed(const std::string& path, const std::string& wh
   if (during_run) scheduler_.StopDispatching(path + " could not be written");
 }
 
+// The summary's per-kind and per-worker tables, in the terminal's columns
+// and units, for the page.
+// replaced by RunSummary's tables at merge
+std::vector<TextTable> RunTables(const RunStats& stats, const std::map<WorkerId, WorkerStats>& workers,
+                                 double wall_ms) {
+  auto fixed = [](double v, int decimals) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return std::string(buf);
+  };
+  std::vector<TextTable> tables;
+  TextTable kinds;
+  kinds.title = "by kind";
+  kinds.header = {"kind", "tasks", "p50 ms", "p90 ms", "p99 ms", "max ms", "cpu/wall", "verdict"};
+  kinds.numeric = {false, true, true, true, true, true, true, false};
+  for (const auto& [kind, k] : stats.kinds()) {
+    std::vector<float> latencies = k.latency_ms;
+    LatencySummary s = Summarize(latencies);
+    kinds.rows.push_back({kind, std::to_string(k.count), fixed(s.p50, 1), fixed(s.p90, 1), fixed(s.p99, 1),
+                          fixed(s.max, 1), fixed(k.wall_ms > 0 ? 100.0 * k.cpu_ms / k.wall_ms : 0.0, 0) + "%",
+                          kind == "noop" ? "-" : Judge(k.cpu_ms, k.wall_ms, k.wait_ms).verdict});
+  }
+  if (!kinds.rows.empty()) tables.push_back(std::move(kinds));
+  TextTable by_worker;
+  by_worker.title = "by worker";
+  by_worker.header = {"worker", "host", "tasks", "busy s", "busy%", ""};
+  by_worker.numeric = {false, false, true, true, true, false};
+  for (const auto& [id, w] : workers) {
+    if (w.tasks == 0 && !w.gone) continue;
+    by_worker.rows.push_back({w.name, w.host, std::to_string(w.tasks), fixed(w.busy_ms / 1000.0, 2),
+                              fixed(wall_ms > 0 ? 100.0 * w.busy_ms / wall_ms : 0.0, 0) + "%",
+                              w.gone ? "gone: " + w.gone_reason : ""});
+  }
+  if (!by_worker.rows.empty()) tables.push_back(std::move(by_worker));
+  return tables;
+}
+
 void CoordinatorLoop::WriteReport(double wall_ms) {
   ReportData data;
   data.title = "taskfarm run";
@@ -764,12 +804,11 @@ void CoordinatorLoop::WriteReport(double wall_ms) {
   std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
   data.generated_at = buf;
   data.machine = std::to_string(std::thread::hardware_concurrency()) + " cores";
-  data.command = "coordinator run --workers " + std::to_string(config_.workers) + " --concurrency " +
-                 std::to_string(config_.concurrency) + " --threads " + std::to_string(config_.threads) +
-                 (config_.tasks_path.empty() ? "" : " --tasks " + config_.tasks_path);
+  data.command = config_.command_line;
+  data.tables = RunTables(stats_, scheduler_.worker_stats(), wall_ms);
   RunTimeline t;
-  t.title =
-      std::to_string(stats_.done()) + " tasks on " + std::to_string(scheduler_.worker_stats().size()) + " workers";
+  t.title = "Tasks per worker: " + std::to_string(stats_.done()) + " tasks on " +
+            std::to_string(scheduler_.worker_stats().size()) + " workers";
   if (spans_left_out_) t.title += " (the first " + std::to_string(spans_.size()) + " shown)";
   t.wall_ms = wall_ms;
   data.histograms = BuildHistograms(spans_);

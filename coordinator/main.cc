@@ -5,6 +5,7 @@
 
 #include "common/curve_keys.h"
 #include "common/duration.h"
+#include "common/shell_words.h"
 #include "common/zmq_util.h"
 #include "coordinator/compare.h"
 #include "coordinator/coordinator.h"
@@ -136,6 +137,8 @@ int main(int argc, char** argv) {
   run->fallthrough();
 
   taskfarm::CompareConfig cmp;
+  // The reports show the command as typed, quoted so that it pastes back.
+  c.command_line = cmp.command_line = taskfarm::JoinShellWords(std::vector<std::string>(argv, argv + argc));
   auto* compare = app.add_subcommand(
       "compare",
       "Run one workload the tutorials' ways (sequential, session, threads, async, processes, hybrid)\n"
