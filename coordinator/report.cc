@@ -238,6 +238,7 @@ tr.failed td.mode{color:var(--fail)}
 #conclusions p{margin:0 0 8px;padding:8px 14px;border-left:4px solid var(--accent);background:#f8fafc;border-radius:0 6px 6px 0;font-size:14.5px}
 #conclusions p:last-child{margin-bottom:0}
 .charts{display:flex;flex-wrap:wrap;gap:18px 28px}
+.charts figure{max-width:548px}
 figure{margin:0}
 figcaption{font-size:12px;color:var(--muted);margin-top:2px}
 svg{display:block;max-width:100%;height:auto;overflow:visible}

@@ -30,6 +30,13 @@ std::map<std::string, nlohmann::json> Rows(const nlohmann::json& j, const std::s
   return out;
 }
 
+// What compare printed with its lines joined again: paragraphs are wrapped
+// at 100 columns, so a phrase may span a line break.
+std::string Words(std::string out) {
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  return out;
+}
+
 // Every line of what compare prints fits a 100-column terminal.
 void ExpectFitsColumns(const std::string& out) {
   std::istringstream lines(out);
@@ -168,8 +175,8 @@ TEST(CompareTest, BuiltInWorkloadsGetTheRightVerdictsAndOrder) {
   // CPU: one event loop cannot use a second core; one worker per core can.
   EXPECT_LT(cpu["hybrid"]["median_s"].get<double>(), cpu["async"]["median_s"].get<double>());
   // The printed table and the words that explain it.
-  EXPECT_NE(r.out.find("Overlapping waits is what pays"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("Overlapping does not help CPU work"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("Overlapping waits is what pays"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("Overlapping does not help CPU work"), std::string::npos) << r.out;
   EXPECT_FALSE(j["conclusions"].empty());
   // The report: one file, no script, a timeline per workload.
   std::ifstream in(html);
@@ -200,7 +207,7 @@ TEST(CompareTest, SweepFitsASerialFraction) {
   double s = sweep["serial_fraction"].get<double>();
   EXPECT_GE(s, 0.0);
   EXPECT_LE(s, 1.0);
-  EXPECT_NE(r.out.find("serial fraction"), std::string::npos);
+  EXPECT_NE(Words(r.out).find("serial fraction"), std::string::npos);
 }
 
 // Your own commands (exec/sh tasks): the modes for child processes, judged
@@ -242,14 +249,14 @@ TEST(CompareTest, ACpuBoundCommandIsJudgedCpuBoundAndStopsPayingAtTheCores) {
   EXPECT_TRUE(rows["sequential"]["ok"].get<bool>());
   // A command waiting for a core looks like one waiting on I/O. Where other
   // work took the cores in every run, compare says so instead of being sure.
-  bool crowded = r.out.find("Other work kept") != std::string::npos;
+  bool crowded = Words(r.out).find("Other work kept") != std::string::npos;
   if (crowded) {
     EXPECT_NE(rows["sequential"]["verdict"], "I/O-bound") << r.out;
   } else {
     EXPECT_EQ(rows["sequential"]["verdict"], "CPU-bound") << r.out;
-    EXPECT_NE(r.out.find("Your command is CPU-bound"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("Run one per core"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("cores, and a CPU-bound command keeps one busy"), std::string::npos) << r.out;
+    EXPECT_NE(Words(r.out).find("Your command is CPU-bound"), std::string::npos) << r.out;
+    EXPECT_NE(Words(r.out).find("Run one per core"), std::string::npos) << r.out;
+    EXPECT_NE(Words(r.out).find("cores, and a CPU-bound command keeps one busy"), std::string::npos) << r.out;
   }
   ASSERT_EQ(j["sweeps"].size(), 1u);
   auto speedup = Speedups(j["sweeps"][0]);
@@ -290,10 +297,10 @@ TEST(CompareTest, AnIoBoundCommandIsJudgedIoBoundAndKeepsPayingPastTheCores) {
   auto speedup = Speedups(j["sweeps"][0]);
   ASSERT_EQ(speedup.size(), 4u);
   EXPECT_GT(speedup[4 * c], 1.5 * speedup[c]) << r.out;
-  EXPECT_NE(r.out.find("Your command is I/O-bound"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("keeps paying"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("Left out: session"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("serial fraction"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("Your command is I/O-bound"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("keeps paying"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("Left out: session"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("serial fraction"), std::string::npos) << r.out;
 }
 
 TEST(CompareTest, ModesForConnectionsAreLeftOutForCommands) {
@@ -307,7 +314,7 @@ TEST(CompareTest, ModesForConnectionsAreLeftOutForCommands) {
   auto rows = Rows(ReadJson(json), tasks);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_TRUE(rows.count("sequential"));
-  EXPECT_NE(r.out.find("Left out: async"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("Left out: async"), std::string::npos) << r.out;
   // Nothing left to run is a bad command line, not an empty table.
   Subprocess none(Coordinator({"compare", "--tasks", tasks, "--modes", "async,hybrid"}));
   ProcessResult n = none.Wait(seconds(20));
