@@ -32,6 +32,7 @@
 #include "common/task_parser.h"
 #include "common/temp_dir.h"
 #include "coordinator/report.h"
+#include "coordinator/text_table.h"
 #include "coordinator/verdict.h"
 #include "proto/taskfarm.pb.h"
 #include "testserver/http_test_server.h"
@@ -445,19 +446,58 @@ bool ParseSweep(const std::string& spec, std::string* param, std::vector<int>* v
   return true;
 }
 
+// The terminal is 100 columns: `text` broken at spaces into lines that fit
+// (a word longer than a line stays whole). Widths count UTF-8 characters.
+constexpr size_t kColumns = 100;
+
+std::string Wrap(const std::string& text, size_t columns = kColumns) {
+  std::string out, line;
+  auto width = [](const std::string& s) {
+    return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+  };
+  std::istringstream words(text);
+  std::string word;
+  while (words >> word) {
+    if (!line.empty() && width(line) + 1 + width(word) > columns) {
+      out += line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return out + line;
+}
+
+// One workload's modes: the numbers (the cells the page shows too, the JSON
+// holds them as numbers) in at most 100 columns, what each mode runs under it.
 void PrintRows(const Workload& w, const std::vector<ModeResult>& rs, int runs, const std::string& base) {
-  std::printf("\n== %s (%zu tasks, %d run%s per mode) ==\n", w.name.c_str(), w.tasks, runs, runs == 1 ? "" : "s");
-  int mode_width = 12;  // "oversubscribed" is wider than the built-in modes' names
-  for (const ModeResult& r : rs) mode_width = std::max(mode_width, static_cast<int>(r.row.mode.size()));
-  std::printf("%-*s %-44s %22s %9s %8s %7s %7s %8s  %s\n", mode_width, "mode", "what", "wall s median [min-max]",
-              "tasks/s", ("vs " + base.substr(0, 4)).c_str(), "effic.", "CPU s", "CPU/wall", "verdict");
+  TextTable t;
+  t.title = Wrap("== " + w.name + " (" + std::to_string(w.tasks) + " tasks, " + std::to_string(runs) + " run" +
+                 (runs == 1 ? "" : "s") + " per mode) ==");
+  bool range = runs > 1;
+  t.header = {"mode", "wall s"};
+  if (range) t.header.push_back("min-max s");
+  for (const char* h : {"tasks/s", "speedup", "effic.", "CPU s", "CPU/wall", "verdict"}) t.header.push_back(h);
+  t.numeric.assign(t.header.size(), true);
+  t.numeric.front() = t.numeric.back() = false;
+  TextTable modes;  // mode, what it runs: under the table
   for (const ModeResult& r : rs) {
     const ModeRow& row = r.row;
-    std::string wall = Fmt("%.2f [%.2f-%.2f]", row.median_s, row.min_s, row.max_s);
-    std::printf("%-*s %-44s %22s %9.1f %7.1fx %6.0f%% %7.2f %7.0f%%  %s%s\n", mode_width, row.mode.c_str(),
-                row.description.c_str(), wall.c_str(), row.tasks_per_s, row.speedup, 100 * row.efficiency, row.cpu_s,
-                100 * row.cpu_over_wall, row.verdict.c_str(), row.ok ? "" : "  (FAILED)");
+    ModeCells c = CellsOf(row);
+    std::vector<std::string> cells{row.mode, c.median_s};
+    if (range) cells.push_back(c.range_s);
+    for (const std::string* cell : {&c.tasks_per_s, &c.speedup, &c.efficiency, &c.cpu_s, &c.cpu_over_wall}) {
+      cells.push_back(*cell);
+    }
+    cells.push_back(row.verdict + (row.ok ? "" : " FAILED"));
+    t.rows.push_back(std::move(cells));
+    modes.rows.push_back({"", row.mode, row.description});
   }
+  std::string units = "speedup: over " + base +
+                      "; effic.: speedup / what the mode could overlap at best; CPU s: what the run's processes "
+                      "used; CPU/wall: 100% is one core busy.";
+  t.note = Wrap(units) + "\n" + RenderText(modes);
+  t.note.pop_back();  // RenderText's own newline: the table adds one
+  std::printf("\n%s", RenderText(t).c_str());
 }
 
 bool HasMode(const std::vector<ModePreset>& modes, const std::string& name) {
@@ -674,14 +714,7 @@ int RunCompare(const CompareConfig& config) {
     std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
     report.generated_at = buf;
   }
-  report.command = "coordinator compare";
-  if (!config.tasks_path.empty()) report.command += " --tasks " + config.tasks_path;
-  if (!config.modes.empty()) {
-    report.command += " --modes ";
-    for (size_t i = 0; i < config.modes.size(); ++i) report.command += (i ? "," : "") + config.modes[i];
-  }
-  report.command += " --runs " + std::to_string(config.runs);
-  if (!config.sweep.empty()) report.command += " --sweep " + config.sweep;
+  report.command = config.command_line;
 
   bool all_ok = true;
   for (const Workload& w : workloads) {
@@ -759,9 +792,9 @@ int RunCompare(const CompareConfig& config) {
       r.row.efficiency = r.row.speedup / r.row.parallelism;
     }
     PrintRows(w, results, config.runs, base ? base->mode.name : "-");
-    if (!left_out.empty()) std::printf("%s\n", LeftOutNote(w, left_out).c_str());
+    if (!left_out.empty()) std::printf("%s\n", Wrap(LeftOutNote(w, left_out)).c_str());
     std::vector<std::string> words = Conclude(w, results, cores);
-    for (const std::string& p : words) std::printf("\n%s\n", p.c_str());
+    for (const std::string& p : words) std::printf("\n%s\n", Wrap(p).c_str());
     report.conclusions.insert(report.conclusions.end(), words.begin(), words.end());
     // The fastest mode's last run, as a timeline, and its latencies.
     const ModeResult* best = nullptr;
@@ -769,12 +802,15 @@ int RunCompare(const CompareConfig& config) {
       if (!best || r.row.median_s < best->row.median_s) best = &r;
     }
     if (best) {
+      // Which run every chart shows, in its title: the page has several modes.
+      std::string which = w.name + ", mode " + best->mode.name + " (fastest; " +
+                          (config.runs > 1 ? "last of " + std::to_string(config.runs) + " runs" : "1 run") + ")";
       RunTimeline t;
-      t.title = w.name + " - " + best->mode.name + " (" + best->mode.description + ")";
+      t.title = "Tasks per worker: " + which + ": " + best->mode.description;
       t.wall_ms = best->last.wall_s * 1000;
       t.spans = best->last.spans;
       for (auto& h : BuildHistograms(t.spans)) {
-        h.kind = w.name + ": " + h.kind;
+        h.title = h.kind + " task durations: " + which;
         report.histograms.push_back(std::move(h));
       }
       report.timelines.push_back(std::move(t));
@@ -785,8 +821,6 @@ int RunCompare(const CompareConfig& config) {
       SweepResult sweep;
       sweep.workload = w.name;
       sweep.param = sweep_param;
-      std::printf("\n-- sweep %s on %s --\n%12s %10s %9s %10s %9s\n", sweep_param.c_str(), w.name.c_str(),
-                  sweep_param.c_str(), "wall s", "speedup", "efficiency", "ideal");
       std::vector<double> rel, speedups;
       double first_wall = 0;
       for (int v : sweep_values) {
@@ -800,22 +834,25 @@ int RunCompare(const CompareConfig& config) {
           m.concurrency = v;
           m.threads = v;
         }
+        std::fprintf(stderr, "  %s: %s ...", w.name.c_str(), m.name.c_str());
+        std::fflush(stderr);
         std::vector<double> walls;
         for (int run = 0; run < config.runs; ++run) {
           RunOutcome o = RunOnce(binary, m, w, tmp);
           all_ok &= o.ok;
+          if (!o.ok) std::fprintf(stderr, " run %d failed (%s)", run + 1, o.error.c_str());
           walls.push_back(o.wall_s);
         }
         SweepPoint p;
         p.value = v;
         p.median_s = Median(walls);
+        std::fprintf(stderr, " %.2f s\n", p.median_s);
         if (first_wall == 0) first_wall = p.median_s;
         p.speedup = first_wall / p.median_s;
         p.ideal = static_cast<double>(v) / sweep_values.front();
         p.efficiency = p.speedup / p.ideal;
         rel.push_back(p.ideal);
         speedups.push_back(p.speedup);
-        std::printf("%12d %10.2f %8.2fx %9.0f%% %8.0fx\n", v, p.median_s, p.speedup, 100 * p.efficiency, p.ideal);
         sweep.points.push_back(p);
       }
       sweep.serial_fraction = FitSerialFraction(rel, speedups);
@@ -823,7 +860,10 @@ int RunCompare(const CompareConfig& config) {
         sweep.points[i].amdahl = 1.0 / (sweep.serial_fraction + (1 - sweep.serial_fraction) / rel[i]);
       }
       sweep.note = ExplainSweep(w, results.front().row.verdict, sweep, cores);
-      std::printf("%s\n", sweep.note.c_str());
+      TextTable table = SweepTable(sweep);
+      table.title = Wrap("-- " + table.title + " --");
+      table.note = Wrap(sweep.note);
+      std::printf("\n%s", RenderText(table).c_str());
       report.sweeps.push_back(std::move(sweep));
     }
   }

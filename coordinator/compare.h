@@ -44,6 +44,7 @@ struct CompareConfig {
   std::string report_path;  // HTML
   std::string json_path;
   std::string coordinator_binary;  // default: this program
+  std::string command_line;        // as typed, shell-quoted: the report's and the JSON's "command"
   // Built-in workload sizes.
   int io_pages = 90;
   int delay_ms = 100;

@@ -28,6 +28,7 @@
 #include "common/file_writer.h"
 #include "common/frame_codec.h"
 #include "common/quote.h"
+#include "common/shell_words.h"
 #include "common/task_kind.h"
 #include "common/temp_dir.h"
 #include "common/thread_stats.h"
@@ -43,6 +44,7 @@
 #include "coordinator/scheduler.h"
 #include "coordinator/summary.h"
 #include "coordinator/task_source.h"
+#include "coordinator/text_table.h"
 #include "coordinator/worker_pool.h"
 #include "coordinator/zap_handler.h"
 #include "testserver/http_test_server.h"
@@ -82,32 +84,6 @@ void SayNoTasks(const TaskSource& source) {
 }
 
 bool IsCancelled(const pb::Result& r) { return r.error_code() == CodeName(Code::kCancelled); }
-
-// The run's command line for its --json. PLACEHOLDER until the config
-// carries the real argv (config.command_line): the flags that shape a run,
-// rebuilt from the config.
-std::vector<std::string> CommandOf(const CoordinatorConfig& c) {
-  std::vector<std::string> argv{"coordinator",
-                                "--workers",
-                                std::to_string(c.workers),
-                                "--concurrency",
-                                std::to_string(c.concurrency),
-                                "--threads",
-                                std::to_string(c.threads)};
-  for (const auto& [flag, value] : {std::pair{"--tasks", &c.tasks_path},
-                                    {"--urls", &c.urls_path},
-                                    {"--exec", &c.exec_template},
-                                    {"--args", &c.args_path},
-                                    {"--bind", &c.bind},
-                                    {"--output", &c.output_path},
-                                    {"--journal", &c.journal_path},
-                                    {"--report", &c.report_path},
-                                    {"--json", &c.json_path}}) {
-    if (!value->empty()) argv.insert(argv.end(), {flag, *value});
-  }
-  if (c.min_workers != 1) argv.insert(argv.end(), {"--min-workers", std::to_string(c.min_workers)});
-  return argv;
-}
 
 // A worker refused the task's kind: Console::TaskLine says so once per
 // worker even with --quiet, so such a record reaches it either way.
@@ -826,12 +802,18 @@ void CoordinatorLoop::WriteReport(const RunSummary& summary) {
   std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
   data.generated_at = buf;
   data.machine = std::to_string(std::thread::hardware_concurrency()) + " cores";
-  data.command = "coordinator run --workers " + std::to_string(config_.workers) + " --concurrency " +
-                 std::to_string(config_.concurrency) + " --threads " + std::to_string(config_.threads) +
-                 (config_.tasks_path.empty() ? "" : " --tasks " + config_.tasks_path);
+  data.command = config_.command_line;
+  // The terminal's own tables, cell for cell, with captions for the page.
+  for (auto [table, caption] : {std::pair{summary.KindTable(), "by kind"},
+                                {summary.HostTable(), "by host"},
+                                {summary.WorkerTable(), "by worker"}}) {
+    if (table.rows.empty()) continue;
+    table.title = caption;
+    data.tables.push_back(std::move(table));
+  }
   RunTimeline t;
-  t.title =
-      std::to_string(stats_.done()) + " tasks on " + std::to_string(scheduler_.worker_stats().size()) + " workers";
+  t.title = "Tasks per worker: " + std::to_string(stats_.done()) + " tasks on " +
+            std::to_string(scheduler_.worker_stats().size()) + " workers";
   if (spans_left_out_) t.title += " (the first " + std::to_string(spans_.size()) + " shown)";
   t.wall_ms = run_ms;
   data.histograms = BuildHistograms(spans_);
@@ -846,7 +828,8 @@ void CoordinatorLoop::WriteReport(const RunSummary& summary) {
 // The --json of a run: the summary's numbers ("-": standard output, where
 // nothing else goes then; see Console::out).
 void CoordinatorLoop::WriteRunJson(const RunSummary& summary) {
-  std::string json = summary.Json(CommandOf(config_));
+  // The command line as typed: JoinShellWords in main() reads back word for word.
+  std::string json = summary.Json(SplitShellWords(config_.command_line).words);
   if (config_.json_path != "-") {
     WriteWhole(config_.json_path, json);
     return;

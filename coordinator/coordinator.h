@@ -55,6 +55,7 @@ struct CoordinatorConfig {
   std::string report_path;           // HTML
   std::string json_path;             // the same numbers for scripts
   size_t report_max_spans = 100000;  // bounded: later tasks are left out of the timeline
+  std::string command_line;          // as typed, shell-quoted, for the report's header
 
   // Your own commands: exec and sh tasks.
   std::string exec_template;      // --exec 'gzip -9 {}': one task per line of --args

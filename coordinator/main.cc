@@ -6,6 +6,8 @@
 
 #include "common/cli_help.h"
 #include "common/curve_keys.h"
+#include "common/duration.h"
+#include "common/shell_words.h"
 #include "common/zmq_util.h"
 #include "coordinator/compare.h"
 #include "coordinator/coordinator.h"
@@ -142,12 +144,13 @@ int main(int argc, char** argv) {
   run->fallthrough();
 
   taskfarm::CompareConfig cmp;
-  auto* compare = app.add_subcommand("compare",
-                                     "Run one workload the tutorials' ways (sequential, session,\n"
-                                     "threads, async, processes, hybrid) and say which kind of\n"
-                                     "concurrency pays. Without --tasks: the built-in I/O and CPU\n"
-                                     "workloads. A task file of exec/sh commands runs sequential,\n"
-                                     "processes (1 per core) and oversubscribed.");
+  // The reports show the command as typed, quoted so that it pastes back.
+  c.command_line = cmp.command_line = taskfarm::JoinShellWords(std::vector<std::string>(argv, argv + argc));
+  auto* compare = app.add_subcommand(
+      "compare",
+      "Run one workload the tutorials' ways (sequential, session, threads, async, processes, hybrid)\n"
+      "and say which kind of concurrency pays. Without --tasks: the built-in I/O and CPU workloads.\n"
+      "A task file of exec/sh commands runs sequential, processes (1 per core) and oversubscribed.");
   compare->add_option("--tasks,-t", cmp.tasks_path, "Task file to compare the modes on");
   compare->add_option("--modes", cmp.modes, "Modes to run (default all)")->delimiter(',');
   compare->add_option("--runs", cmp.runs, "Runs per mode (the median is reported)")

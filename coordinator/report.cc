@@ -70,8 +70,10 @@ void AppendEscaped(std::string& out, std::string_view text) {
 // coordinates must stay finite or the whole element disappears.
 double Finite(double v) { return std::isfinite(v) ? v : 0.0; }
 
+// Non-finite numbers show as "-": the cells are the terminal's too, where
+// every character is one byte wide.
 std::string Fixed(double v, int decimals) {
-  if (!std::isfinite(v)) return "–";
+  if (!std::isfinite(v)) return "-";
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
@@ -79,19 +81,23 @@ std::string Fixed(double v, int decimals) {
 
 // Seconds with as many decimals as a reader can use.
 std::string Seconds(double s) {
-  if (!std::isfinite(s)) return "–";
+  if (!std::isfinite(s)) return "-";
   if (s < 0.1) return Fixed(s, 3);
   if (s < 100) return Fixed(s, 2);
   return Fixed(s, 1);
 }
 
-std::string Ratio(double v) { return Fixed(v, std::fabs(v) < 10 ? 2 : 1) + "×"; }
+// "4.93x", as the terminal writes a speedup (one byte a character).
+std::string Ratio(double v) { return std::isfinite(v) ? Fixed(v, std::fabs(v) < 10 ? 2 : 1) + "x" : "-"; }
 
 std::string Rate(double v) { return Fixed(v, std::fabs(v) < 100 ? 1 : 0); }
 
-// Milliseconds in about three significant digits, for tooltips and bucket labels.
+// 0.994 -> "99%", 1.94 -> "194%".
+std::string Percent(double fraction) { return std::isfinite(fraction) ? Fixed(100 * fraction, 0) + "%" : "-"; }
+
+// Milliseconds in about three significant digits, for tooltips and captions.
 std::string Millis(double ms) {
-  if (!std::isfinite(ms)) return "–";
+  if (!std::isfinite(ms)) return "-";
   if (ms >= 100) return Fixed(ms, 0);
   if (ms >= 10) return Fixed(ms, 1);
   if (ms >= 1) return Fixed(ms, 2);
@@ -101,7 +107,7 @@ std::string Millis(double ms) {
 // 1, 2 or 5 times a power of ten, so axis labels read as round numbers.
 double NiceStep(double range, int target_ticks) {
   if (!(range > 0) || !std::isfinite(range)) return 1;
-  double raw = range / target_ticks;
+  double raw = range / std::max(1, target_ticks);
   double mag = std::pow(10.0, std::floor(std::log10(raw)));
   double f = raw / mag;
   double nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
@@ -111,6 +117,36 @@ double NiceStep(double range, int target_ticks) {
 std::string TickLabel(double v, double step) {
   int decimals = step >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
   return Fixed(std::fabs(v) < step * 1e-6 ? 0.0 : v, std::clamp(decimals, 0, 6));
+}
+
+// Labels for a set of ticks from AxisTicks: as many decimals as the step
+// between them needs on a linear axis; 1, 20, 0.5 on a log one.
+std::string TickText(double v, const std::vector<double>& ticks, bool log_scale) {
+  if (log_scale) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+  }
+  double step = ticks.size() >= 2 ? ticks[1] - ticks[0] : 1;
+  return TickLabel(v, step);
+}
+
+// 10^k, exact for the exponents durations have.
+double Pow10(int k) { return k >= 0 ? std::pow(10.0, k) : 1 / std::pow(10.0, -k); }
+
+// An axis title, marked so a reader (and the browser check) can find it:
+// x under the plot, y turned up along its left side.
+void AxisLabel(std::string& out, char axis, double x, double y, std::string_view text) {
+  if (axis == 'x') {
+    Appendf(out, "<text class=\"ttl axis-label\" data-axis=\"x\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y);
+  } else {
+    Appendf(out,
+            "<text class=\"ttl axis-label\" data-axis=\"y\" text-anchor=\"middle\" "
+            "transform=\"translate(%.1f %.1f) rotate(-90)\">",
+            x, y);
+  }
+  AppendEscaped(out, text);
+  out += "</text>\n";
 }
 
 // "w2" before "w10": workers are numbered.
@@ -188,7 +224,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 tbody.grp th.wl{background:#f9fafb;font-weight:600;border-right:1px solid var(--line);min-width:130px;max-width:190px}
 tbody.grp tr:last-child td,tbody.grp tr:last-child th{border-bottom:2px solid #d1d5db}
 td.mode{font-weight:600;white-space:nowrap}
-td.desc{color:#4b5563;min-width:230px}
+td.desc{color:#4b5563;min-width:200px}
 .rng{color:var(--muted);font-size:12px}
 tr.best td.med{font-weight:700;color:#065f46}
 tr.best td.med .rng{font-weight:400}
@@ -202,6 +238,7 @@ tr.failed td.mode{color:var(--fail)}
 #conclusions p{margin:0 0 8px;padding:8px 14px;border-left:4px solid var(--accent);background:#f8fafc;border-radius:0 6px 6px 0;font-size:14.5px}
 #conclusions p:last-child{margin-bottom:0}
 .charts{display:flex;flex-wrap:wrap;gap:18px 28px}
+.charts figure{max-width:548px}
 figure{margin:0}
 figcaption{font-size:12px;color:var(--muted);margin-top:2px}
 svg{display:block;max-width:100%;height:auto;overflow:visible}
@@ -215,6 +252,11 @@ svg .ttl{font-size:12px;fill:#4b5563}
 .bar.fail{fill:url(#tf-hatch);stroke:var(--fail)}
 .sweep-wrap{display:flex;flex-wrap:wrap;gap:18px 32px;align-items:flex-start}
 .sweep-wrap table{width:auto;min-width:360px}
+.tables{display:flex;flex-wrap:wrap;gap:18px 40px;align-items:flex-start}
+table.tt{width:auto;min-width:320px}
+table.tt caption{caption-side:top;text-align:left;font-weight:600;font-size:14px;padding:0 0 6px}
+.tt-note{white-space:pre-line}
+svg .sub{font-size:10.5px;fill:#6b7280}
 .scroll{overflow-x:auto}
 .line-measured{stroke:#2563eb;stroke-width:2.5;fill:none}
 .line-ideal{stroke:#9ca3af;stroke-width:1.5;stroke-dasharray:6 4;fill:none}
@@ -240,6 +282,49 @@ svg .ttl{font-size:12px;fill:#4b5563}
 footer{color:var(--muted);font-size:12px;text-align:center;margin-top:8px}
 )css";
 
+// ---- a table as the terminal prints it ----------------------------------------
+
+// The cells as they are; the title as caption, the note (lines kept) under it.
+void RenderTextTable(std::string& out, const TextTable& t, const char* cls) {
+  size_t columns = t.header.size();
+  for (const auto& row : t.rows) columns = std::max(columns, row.size());
+  auto numeric = [&](size_t i) { return i < t.numeric.size() && t.numeric[i]; };
+  out += "<div class=\"tt-wrap\"><div class=\"scroll\"><table class=\"tt ";
+  out += cls;
+  out += "\">";
+  if (!t.title.empty()) {
+    out += "<caption>";
+    AppendEscaped(out, t.title);
+    out += "</caption>";
+  }
+  if (!t.header.empty()) {
+    out += "<thead><tr>";
+    for (size_t i = 0; i < columns; ++i) {
+      out += numeric(i) ? "<th class=\"num\">" : "<th>";
+      if (i < t.header.size()) AppendEscaped(out, t.header[i]);
+      out += "</th>";
+    }
+    out += "</tr></thead>";
+  }
+  out += "<tbody>\n";
+  for (const auto& row : t.rows) {
+    out += "<tr>";
+    for (size_t i = 0; i < columns; ++i) {
+      out += numeric(i) ? "<td class=\"num\">" : "<td>";
+      if (i < row.size()) AppendEscaped(out, row[i]);
+      out += "</td>";
+    }
+    out += "</tr>\n";
+  }
+  out += "</tbody></table></div>";
+  if (!t.note.empty()) {
+    out += "<p class=\"note tt-note\">";
+    AppendEscaped(out, t.note);
+    out += "</p>";
+  }
+  out += "</div>\n";
+}
+
 // ---- comparison table ------------------------------------------------------
 
 using Group = std::pair<std::string, std::vector<const ModeRow*>>;
@@ -260,7 +345,7 @@ std::vector<Group> GroupByWorkload(const std::vector<ModeRow>& rows) {
 void RenderTable(std::string& out, const std::vector<Group>& groups) {
   out +=
       "<section id=\"comparison\"><h2>Modes compared</h2>\n<div class=\"scroll\"><table class=\"cmp\"><thead><tr>"
-      "<th>workload</th><th>mode</th><th>description</th><th class=\"num\">wall median [min–max]</th>"
+      "<th>workload</th><th>mode</th><th>description</th><th class=\"num\">wall s median [min-max]</th>"
       "<th class=\"num\">tasks/s</th><th class=\"num\">speedup</th><th class=\"num\">efficiency</th>"
       "<th class=\"num\">CPU s</th><th class=\"num\">CPU/wall</th><th>verdict</th></tr></thead>\n";
   for (const auto& [workload, rows] : groups) {
@@ -287,13 +372,12 @@ void RenderTable(std::string& out, const std::vector<Group>& groups) {
       if (!r->ok) out += "<span class=\"badge\">failed</span>";
       out += "</td><td class=\"desc\">";
       AppendEscaped(out, r->description);
-      out += "</td><td class=\"num med\">" + Seconds(r->median_s) + " s";
-      if (r->wall_s.size() > 1) {
-        out += " <span class=\"rng\">[" + Seconds(r->min_s) + "–" + Seconds(r->max_s) + "]</span>";
-      }
-      out += "</td><td class=\"num\">" + Rate(r->tasks_per_s) + "</td><td class=\"num\">" + Ratio(r->speedup) +
-             "</td><td class=\"num\">" + Fixed(r->efficiency * 100, 0) + " %</td><td class=\"num\">" +
-             Fixed(r->cpu_s, 2) + "</td><td class=\"num\">" + Fixed(r->cpu_over_wall, 2) + "</td><td>";
+      ModeCells c = CellsOf(*r);
+      out += "</td><td class=\"num med\">" + c.median_s;
+      if (!c.range_s.empty()) out += " <span class=\"rng\">[" + c.range_s + "]</span>";
+      out += "</td><td class=\"num\">" + c.tasks_per_s + "</td><td class=\"num\">" + c.speedup +
+             "</td><td class=\"num\">" + c.efficiency + "</td><td class=\"num\">" + c.cpu_s +
+             "</td><td class=\"num\">" + c.cpu_over_wall + "</td><td>";
       if (!r->verdict.empty()) {
         out += "<span class=\"pill " + VerdictClass(r->verdict) + "\">";
         AppendEscaped(out, r->verdict);
@@ -305,15 +389,15 @@ void RenderTable(std::string& out, const std::vector<Group>& groups) {
   }
   out +=
       "</table></div>\n<p class=\"note\">Speedup is over <em>sequential</em>; efficiency is speedup divided by what the"
-      " mode could overlap at best; CPU/wall near 0 means the tasks mostly waited, near the number of busy"
-      " cores means they computed.</p></section>\n";
+      " mode could overlap at best; CPU s is the CPU time the run's processes used; CPU/wall near 0% means the"
+      " tasks mostly waited, 100% per busy core means they computed.</p></section>\n";
 }
 
 // ---- bar chart of wall time per mode ----------------------------------------
 
 void RenderBarChart(std::string& out, const Group& group, std::map<std::string, size_t>& mode_index) {
   const auto& rows = group.second;
-  const double width = 530, left = 96, right = 104, top = 6, row_h = 28, bar_h = 16, bottom = 42;
+  const double width = 548, left = 114, right = 104, top = 6, row_h = 28, bar_h = 16, bottom = 42;
   const double plot_w = width - left - right;
   const double height = top + rows.size() * row_h + bottom;
   double xmax = 0;
@@ -329,7 +413,7 @@ void RenderBarChart(std::string& out, const Group& group, std::map<std::string, 
 
   out += "<figure><h3>";
   AppendEscaped(out, group.first);
-  out += "</h3>";
+  out += ": median wall time per mode</h3>";
   Appendf(out, "<svg class=\"bars\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n", width,
           height, width, height);
   for (double t = 0; t <= axis_max + step * 1e-6; t += step) {
@@ -362,16 +446,16 @@ void RenderBarChart(std::string& out, const Group& group, std::map<std::string, 
               yc - 5, yc + 5, x1, yc - 5, yc + 5);
       end = std::max(end, x1);
     }
-    std::string value = Seconds(r.median_s) + " s";
+    std::string value = CellsOf(r).median_s + " s";
     if (r.speedup > 0 && std::isfinite(r.speedup)) value += " · " + Ratio(r.speedup);
     if (!r.ok) value += " · failed";
     Appendf(out, "<text class=\"val\" x=\"%.1f\" y=\"%.1f\" dominant-baseline=\"central\">%s</text></g>\n", end + 6, yc,
             value.c_str());
   }
   std::string axis_title = "median wall time (s)";
-  if (runs > 1) axis_title += ", whiskers: min–max of " + std::to_string(runs) + " runs";
-  Appendf(out, "<text class=\"ttl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", left + plot_w / 2,
-          axis_y + 34, axis_title.c_str());
+  if (runs > 1) axis_title += ", whiskers: min-max of " + std::to_string(runs) + " runs";
+  AxisLabel(out, 'x', left + plot_w / 2, axis_y + 34, axis_title);
+  AxisLabel(out, 'y', 11, top + rows.size() * row_h / 2, "mode");
   out += "</svg></figure>\n";
 }
 
@@ -380,10 +464,9 @@ void RenderBarChart(std::string& out, const Group& group, std::map<std::string, 
 void RenderSweep(std::string& out, const SweepResult& sweep) {
   out += "<div class=\"sweep\"><h3>";
   AppendEscaped(out, sweep.workload);
-  out += sweep.workload.empty() ? "" : " — ";
-  out += "sweep over ";
+  out += sweep.workload.empty() ? "Speedup as " : ": speedup as ";
   AppendEscaped(out, sweep.param);
-  out += "</h3>\n";
+  out += " grows</h3>\n";
   const auto& pts = sweep.points;
   if (!pts.empty()) {
     const double width = 560, height = 330, left = 52, right = 18, top = 14, bottom = 50;
@@ -418,7 +501,7 @@ void RenderSweep(std::string& out, const SweepResult& sweep) {
     for (double t = 0; t <= ytop + ystep * 1e-6; t += ystep) {
       Appendf(out, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", left, y(t), left + plot_w,
               y(t));
-      Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"central\">%s×</text>\n",
+      Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"central\">%sx</text>\n",
               left - 6, y(t), TickLabel(t, ystep).c_str());
     }
     std::set<int> ticks;
@@ -477,25 +560,15 @@ void RenderSweep(std::string& out, const SweepResult& sweep) {
       Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" dominant-baseline=\"central\">%s</text>\n", lx + 34, yy,
               legend[i].second.c_str());
     }
-    out += "<text class=\"ttl\" text-anchor=\"middle\" ";
-    Appendf(out, "x=\"%.1f\" y=\"%.1f\">", left + plot_w / 2, height - 8);
-    AppendEscaped(out, sweep.param);
-    out += log_x ? " (log scale)</text>" : "</text>";
-    Appendf(out,
-            "<text class=\"ttl\" text-anchor=\"middle\" transform=\"translate(13 %.1f) rotate(-90)\">speedup</text>\n",
-            top + plot_h / 2);
-    out += "</svg></figure>\n<table class=\"sweep-table\"><thead><tr><th class=\"num\">";
-    AppendEscaped(out, sweep.param);
-    out +=
-        "</th><th class=\"num\">wall median</th><th class=\"num\">speedup</th><th class=\"num\">efficiency</th>"
-        "<th class=\"num\">ideal</th><th class=\"num\">Amdahl</th></tr></thead><tbody>\n";
-    for (const SweepPoint& p : pts) {
-      Appendf(out, "<tr><td class=\"num\">%d</td>", p.value);
-      out += "<td class=\"num\">" + Seconds(p.median_s) + " s</td><td class=\"num\">" + Ratio(p.speedup) +
-             "</td><td class=\"num\">" + Fixed(p.efficiency * 100, 0) + " %</td><td class=\"num\">" + Ratio(p.ideal) +
-             "</td><td class=\"num\">" + Ratio(p.amdahl) + "</td></tr>\n";
-    }
-    out += "</tbody></table></div>\n";
+    std::string x_title = sweep.param + (log_x ? " (log scale)" : "");
+    AxisLabel(out, 'x', left + plot_w / 2, height - 8, x_title);
+    AxisLabel(out, 'y', 13, top + plot_h / 2,
+              "speedup over " + sweep.param + "=" + std::to_string(pts.front().value) + " (x)");
+    out += "</svg></figure>\n";
+    TextTable table = SweepTable(sweep);
+    table.title.clear();  // the heading above says it
+    RenderTextTable(out, table, "sweep-table");
+    out += "</div>\n";
   }
   out += "<p class=\"note\">Serial fraction from a fit of Amdahl's law: <strong>" +
          Fixed(sweep.serial_fraction * 100, 1) + " %</strong>";
@@ -513,6 +586,14 @@ void RenderSweep(std::string& out, const SweepResult& sweep) {
 // ---- timeline -----------------------------------------------------------------
 
 enum SpanState { kOk = 0, kRetried = 1, kFailed = 2 };
+
+// A worker's overlapping tasks get a row each, at least kMinRowPx tall; past
+// kMaxRows (a worker with hundreds in flight) rows are reused in turn, so
+// the lane stays at most 64 x 6 px tall and every bar still shows.
+constexpr double kMinRowPx = 6;
+constexpr size_t kMaxRows = 64;
+
+double RowGap(double row_px) { return row_px >= 8 ? 2 : 1; }
 
 SpanState StateOf(const TaskSpan& s) { return !s.ok ? kFailed : s.attempts > 1 ? kRetried : kOk; }
 
@@ -566,7 +647,8 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
   placed.reserve(run.spans.size());
   struct Lane {
     std::string worker;
-    size_t rows = 1;
+    size_t rows = 1;          // rows drawn
+    size_t most_at_once = 1;  // tasks overlapping at most, in first-fit rows
   };
   std::vector<Lane> lanes;
   for (auto& [worker, idx] : by_worker) {
@@ -583,21 +665,23 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
         row_end.push_back(stop);
       else
         row_end[row] = stop;
-      placed.push_back({i, lanes.size(), row});
+      placed.push_back({i, lanes.size(), row % kMaxRows});
     }
-    lanes.push_back({worker, std::max<size_t>(1, row_end.size())});
+    size_t most = std::max<size_t>(1, row_end.size());
+    lanes.push_back({worker, std::min(most, kMaxRows), most});
   }
 
-  const double width = 1130, left = 70, right = 16, top = 4, lane_gap = 4, pad = 3;
+  const double width = 1130, left = 92, right = 16, top = 4, lane_gap = 4, pad = 3;
   const double plot_w = width - left - right;
   std::vector<double> lane_y(lanes.size()), row_h(lanes.size()), lane_h(lanes.size());
   double y = top;
   for (size_t l = 0; l < lanes.size(); ++l) {
     size_t n = lanes[l].rows;
-    // Up to 4 overlapping tasks get full-height rows; beyond that rows thin out
-    // so a worker with 100 in flight stays a band, not a page.
-    row_h[l] = n <= 4 ? 16 : std::max(2.0, 64.0 / n);
-    double gap = row_h[l] >= 8 ? 2 : 0;
+    // Up to 4 overlapping tasks get full-height rows; more thin out, but
+    // never below kMinRowPx: the chart grows instead, so 32 at once on a
+    // worker (the default --concurrency) are 32 bars a reader can tell apart.
+    row_h[l] = n <= 4 ? 16 : std::max(kMinRowPx, 80.0 / n);
+    double gap = RowGap(row_h[l]);
     lane_h[l] = n * row_h[l] + (n - 1) * gap + 2 * pad;
     lane_y[l] = y;
     y += lane_h[l] + lane_gap;
@@ -614,10 +698,20 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
   for (size_t l = 0; l < lanes.size(); ++l) {
     Appendf(out, "<rect class=\"lane%zu\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", l % 2, left,
             lane_y[l], plot_w, lane_h[l]);
+    const Lane& lane = lanes[l];
+    bool sub = lane.most_at_once > 1 && lane_h[l] >= 30;
     Appendf(out, "<text class=\"lbl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"central\">",
-            left - 8, lane_y[l] + lane_h[l] / 2);
-    AppendEscaped(out, lanes[l].worker.empty() ? std::string("?") : lanes[l].worker);
-    out += "</text>\n";
+            left - 8, lane_y[l] + lane_h[l] / 2 - (sub ? 7 : 0));
+    AppendEscaped(out, lane.worker.empty() ? std::string("?") : lane.worker);
+    out += "</text>";
+    if (sub) {
+      // How many ran at once on this worker (past kMaxRows the stats line says bars share rows).
+      Appendf(out, "<text class=\"sub\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"central\">",
+              left - 8, lane_y[l] + lane_h[l] / 2 + 8);
+      Appendf(out, "%zu at once", lane.most_at_once);
+      out += "</text>";
+    }
+    out += "\n";
   }
   for (double t = 0; t <= axis_max_s + step_s * 1e-6; t += step_s) {
     double xx = x(t * 1000);
@@ -628,8 +722,8 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
   }
   Appendf(out, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", left, axis_y - lane_gap / 2,
           left + plot_w, axis_y - lane_gap / 2);
-  Appendf(out, "<text class=\"ttl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time since start (s)</text>\n",
-          left + plot_w / 2, axis_y + 30);
+  AxisLabel(out, 'x', left + plot_w / 2, axis_y + 30, "time since start (s)");
+  AxisLabel(out, 'y', 11, top + (axis_y - top) / 2, "worker");
 
   // Bars grouped by kind and state: the group carries the color, so each span
   // costs one rect and its title, which keeps 100,000-task runs loadable.
@@ -659,7 +753,7 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
       open_kind = k;
       open_state = state;
     }
-    double gap = row_h[p.lane] >= 8 ? 2 : 0;
+    double gap = RowGap(row_h[p.lane]);
     double bx = x(s.start_ms);
     double bw = std::max(1.0, x(Finite(s.start_ms) + std::max(0.0, Finite(s.duration_ms))) - bx);
     double by = lane_y[p.lane] + pad + p.row * (row_h[p.lane] + gap);
@@ -684,74 +778,97 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
         "<line class=\"wall-end\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"><title>wall %s s</title></line>\n",
         x(run.wall_ms), top, x(run.wall_ms), axis_y - lane_gap / 2, Seconds(run.wall_ms / 1000).c_str());
   }
-  out += "</svg></div>\n";
+  out += "</svg>";
+  if (std::any_of(lanes.begin(), lanes.end(), [](const Lane& l) { return l.most_at_once > l.rows; })) {
+    Appendf(out,
+            "<p class=\"note\">More than %zu tasks at once on a worker: their bars share its %zu rows in turn, so a"
+            " bar may cover another.</p>",
+            kMaxRows, kMaxRows);
+  }
+  out += "</div>\n";
 }
 
 // ---- latency histogram --------------------------------------------------------
 
 void RenderHistogram(std::string& out, const LatencyHistogram& h, size_t kind_index) {
-  const size_t n = std::min(h.bucket_upper_ms.size(), h.counts.size());
+  const size_t n = h.edges_ms.size() >= 2 ? std::min(h.edges_ms.size() - 1, h.counts.size()) : 0;
   out += "<figure><h3>";
-  AppendEscaped(out, h.kind);
+  AppendEscaped(out, h.title.empty() ? h.kind + ": duration of each task" : h.title);
   out += "</h3>";
   if (n == 0) {
     out += "<p class=\"note\">no samples</p></figure>\n";
     return;
   }
-  const double width = 530, height = 220, left = 46, right = 14, top = 10, bottom = 44;
+  const double width = 530, height = 232, left = 58, right = 16, top = 10, bottom = 48;
   const double plot_w = width - left - right, plot_h = height - top - bottom;
   uint64_t cmax = 0, total = 0;
   for (size_t i = 0; i < n; ++i) {
     cmax = std::max(cmax, h.counts[i]);
     total += h.counts[i];
   }
-  double ystep = std::max(1.0, NiceStep(static_cast<double>(std::max<uint64_t>(cmax, 1)), 4));
+  const double lo = Finite(h.edges_ms.front()), hi = Finite(h.edges_ms[n]);
+  const bool log_x = h.log_scale && lo > 0 && hi > lo;
+  auto x = [&](double v) {
+    double t = log_x ? std::log(std::max(v, lo) / lo) / std::log(hi / lo) : hi > lo ? (Finite(v) - lo) / (hi - lo) : 0;
+    return left + std::clamp(t, 0.0, 1.0) * plot_w;
+  };
+  std::vector<double> yticks = AxisTicks(0, static_cast<double>(std::max<uint64_t>(cmax, 1)), false, 4);
+  double ystep = yticks.size() >= 2 ? std::max(1.0, yticks[1] - yticks[0]) : 1;
   double ytop = std::max(ystep, std::ceil(cmax / ystep - 1e-9) * ystep);
   auto y = [&](double c) { return top + plot_h - c / ytop * plot_h; };
-  double bw = plot_w / n;
-  // The lower edge of the first bucket, one log step below its upper bound.
-  double first_lower = n >= 2 && h.bucket_upper_ms[1] > 0
-                           ? h.bucket_upper_ms[0] * h.bucket_upper_ms[0] / h.bucket_upper_ms[1]
-                           : h.bucket_upper_ms[0] / 2;
 
-  Appendf(out, "<svg class=\"histogram\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
-          width, height, width, height);
+  Appendf(out,
+          "<svg class=\"histogram\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\""
+          " data-total=\"%llu\" data-min-ms=\"%.10g\" data-max-ms=\"%.10g\" data-scale=\"%s\" data-kind=\"",
+          width, height, width, height, static_cast<unsigned long long>(h.total ? h.total : total), h.min_ms, h.max_ms,
+          log_x ? "log" : "linear");
+  AppendEscaped(out, h.kind);
+  out += "\">\n";
   for (double t = 0; t <= ytop + 1e-9; t += ystep) {
     Appendf(out, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", left, y(t), left + plot_w,
             y(t));
     Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"central\">%s</text>\n", left - 6,
             y(t), TickLabel(t, ystep).c_str());
   }
+  // One bar per bin that holds a task, from its lower to its upper edge;
+  // the edges ride along as data so a reader (or a test) can check them.
   Appendf(out, "<g class=\"k%zu\">", kind_index);
   for (size_t i = 0; i < n; ++i) {
     if (h.counts[i] == 0) continue;
-    double lower = i == 0 ? first_lower : h.bucket_upper_ms[i - 1];
-    Appendf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"1.5\">", left + i * bw + 1,
-            y(static_cast<double>(h.counts[i])), std::max(1.0, bw - 2),
-            plot_h - (y(static_cast<double>(h.counts[i])) - top));
-    Appendf(out, "<title>%s–%s ms: %llu</title></rect>", Millis(lower).c_str(), Millis(h.bucket_upper_ms[i]).c_str(),
+    double x0 = x(h.edges_ms[i]), x1 = x(h.edges_ms[i + 1]);
+    double c = static_cast<double>(h.counts[i]);
+    double gap = x1 - x0 > 4 ? 1 : 0;
+    Appendf(out,
+            "<rect class=\"bin\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" data-lo-ms=\"%.10g\""
+            " data-hi-ms=\"%.10g\" data-count=\"%llu\">",
+            x0 + gap / 2, y(c), std::max(0.8, x1 - x0 - gap), top + plot_h - y(c), h.edges_ms[i], h.edges_ms[i + 1],
+            static_cast<unsigned long long>(h.counts[i]));
+    Appendf(out, "<title>%.10g-%.10g ms: %llu tasks</title></rect>", h.edges_ms[i], h.edges_ms[i + 1],
             static_cast<unsigned long long>(h.counts[i]));
   }
   out += "</g>\n";
   Appendf(out, "<path class=\"axis\" d=\"M%.1f %.1fV%.1fH%.1f\"/>\n", left, top, top + plot_h, left + plot_w);
-  // Label bucket edges, at most about 7 of them so they never collide.
-  size_t every = std::max<size_t>(1, (n + 6) / 7);
-  for (size_t e = 0; e <= n; e += every) {
-    double v = e == 0 ? first_lower : h.bucket_upper_ms[e - 1];
-    double xx = left + e * bw;
+  std::vector<double> xticks = AxisTicks(lo, hi, log_x, 6);
+  for (double v : xticks) {
+    double xx = x(v);
     Appendf(out, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", xx, top + plot_h, xx,
             top + plot_h + 4);
-    Appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", xx, top + plot_h + 16,
-            Millis(v).c_str());
+    Appendf(out, "<text class=\"xtick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", xx,
+            top + plot_h + 16, TickText(v, xticks, log_x).c_str());
   }
-  Appendf(out, "<text class=\"ttl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">task duration (ms, log scale)</text>",
-          left + plot_w / 2, height - 6);
+  AxisLabel(out, 'x', left + plot_w / 2, height - 8, log_x ? "task duration (ms, log scale)" : "task duration (ms)");
+  AxisLabel(out, 'y', 12, top + plot_h / 2, "tasks");
   out += "</svg><figcaption>";
   uint64_t count = h.total ? h.total : total;
-  Appendf(out, "%llu tasks", static_cast<unsigned long long>(count));
+  Appendf(out, "%llu task%s", static_cast<unsigned long long>(count), count == 1 ? "" : "s");
   if (h.max_ms > 0) {
-    out += " · p50 " + Millis(h.p50_ms) + " ms · p90 " + Millis(h.p90_ms) + " ms · p99 " + Millis(h.p99_ms) +
-           " ms · max " + Millis(h.max_ms) + " ms";
+    out += " · min " + Millis(h.min_ms) + " · p50 " + Millis(h.p50_ms) + " · p90 " + Millis(h.p90_ms) + " · p99 " +
+           Millis(h.p99_ms) + " · max " + Millis(h.max_ms) + " ms";
+  }
+  if (!log_x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", h.edges_ms[1] - h.edges_ms[0]);
+    out += std::string(" · bins of ") + buf + " ms";
   }
   out += "</figcaption></figure>\n";
 }
@@ -771,6 +888,39 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
+std::vector<double> AxisTicks(double lo, double hi, bool log_scale, int target) {
+  std::vector<double> ticks;
+  if (!std::isfinite(lo) || !std::isfinite(hi) || hi < lo) return ticks;
+  if (log_scale && lo > 0 && hi > lo) {
+    // Powers of ten when there are three or more; otherwise 1, 2, 5 x 10^k.
+    int k0 = static_cast<int>(std::floor(std::log10(lo))), k1 = static_cast<int>(std::ceil(std::log10(hi)));
+    for (int mantissas : {1, 3}) {
+      ticks.clear();
+      for (int k = k0; k <= k1; ++k) {
+        for (int m : {1, 2, 5}) {
+          if (mantissas == 1 && m != 1) continue;
+          double v = m * Pow10(k);
+          if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) ticks.push_back(v);
+        }
+      }
+      if (ticks.size() >= 3) break;
+    }
+    // Thin out decades past about twice the target, keeping every m-th.
+    if (ticks.size() > static_cast<size_t>(2 * target)) {
+      size_t every = (ticks.size() + 2 * target - 1) / (2 * target);
+      std::vector<double> kept;
+      for (size_t i = 0; i < ticks.size(); i += every) kept.push_back(ticks[i]);
+      ticks = std::move(kept);
+    }
+    if (ticks.size() >= 2) return ticks;
+    ticks.clear();  // under a factor of 5 or so: round numbers on a linear step read better
+  }
+  double step = NiceStep(hi > lo ? hi - lo : std::max(std::fabs(lo), 1.0), target);
+  long first = static_cast<long>(std::ceil(lo / step - 1e-9)), last = static_cast<long>(std::floor(hi / step + 1e-9));
+  for (long k = first; k <= last; ++k) ticks.push_back(std::fabs(k * step) < step * 1e-9 ? 0.0 : k * step);
+  return ticks;
+}
+
 std::vector<LatencyHistogram> BuildHistograms(const std::vector<TaskSpan>& spans) {
   std::map<std::string, std::vector<double>> by_kind;
   for (const TaskSpan& s : spans) {
@@ -779,33 +929,88 @@ std::vector<LatencyHistogram> BuildHistograms(const std::vector<TaskSpan>& spans
   std::vector<LatencyHistogram> out;
   for (auto& [kind, d] : by_kind) {
     std::sort(d.begin(), d.end());
-    // Durations below a microsecond share the first bucket rather than sending log() to -inf.
-    double lo = std::max(d.front(), 1e-3), hi = std::max(d.back(), lo);
-    double decades = std::log10(hi / lo);
-    // Buckets per decade: about 16 buckets over the range, at most 200 per
-    // decade (1.2 % wide) so a tight 100-110 ms spread still shows its shape.
-    double per_decade = decades > 0 ? std::clamp(std::ceil(16 / decades), 2.0, 200.0) : 10.0;
-    auto edge = [&](double v) { return std::log10(v) * per_decade; };
-    long first = static_cast<long>(std::floor(edge(lo) + 1e-9));
-    long last = static_cast<long>(std::ceil(edge(hi) - 1e-9));
-    if (last <= first) last = first + 1;
     LatencyHistogram h;
     h.kind = kind;
-    for (long j = first + 1; j <= last; ++j) h.bucket_upper_ms.push_back(std::pow(10.0, j / per_decade));
-    h.counts.assign(h.bucket_upper_ms.size(), 0);
+    const double lo = d.front(), hi = d.back();
+    // A spread over more than a factor of 20 gets a log scale, so the fast
+    // tasks are not one bar at the left of the slow ones.
+    h.log_scale = lo > 0 && hi / lo > 20;
+    if (h.log_scale) {
+      // Round edges, as many per decade as keep the bins at most about 32:
+      // ten (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8), then 1-2-5, then decades.
+      static const std::vector<int> kTenths[] = {{10, 12, 15, 20, 25, 30, 40, 50, 60, 80}, {10, 20, 50}, {10}};
+      const double decades = std::log10(hi / lo);
+      const std::vector<int>* mantissas = &kTenths[2];
+      for (const auto& m : kTenths) {
+        if (decades * m.size() <= 32) {
+          mantissas = &m;
+          break;
+        }
+      }
+      std::vector<double> candidates;
+      int k0 = static_cast<int>(std::floor(std::log10(lo))) - 1, k1 = static_cast<int>(std::ceil(std::log10(hi))) + 1;
+      for (int k = k0; k <= k1; ++k) {
+        // Tenths over a power of ten, so 1.2 x 10^-2 is 12 / 1000, not 1.2 * 0.01.
+        for (int m : *mantissas) candidates.push_back(k >= 1 ? m * Pow10(k - 1) : m / Pow10(1 - k));
+      }
+      auto first = std::upper_bound(candidates.begin(), candidates.end(), lo) - 1;
+      auto last = std::lower_bound(candidates.begin(), candidates.end(), hi);
+      if (last == first) ++last;
+      h.edges_ms.assign(first, last + 1);
+    } else {
+      // About 20 bins of a round width over the data's own range. When every
+      // duration is the same: a bin a hundredth of the value wide, with empty
+      // ones beside it so the chart shows one narrow bar, not a wall.
+      double step = hi > lo ? NiceStep(hi - lo, 20) : NiceStep(std::max(lo, 1e-3) / 100, 1);
+      long k0 = static_cast<long>(std::floor(lo / step + 1e-7));
+      long k1 = static_cast<long>(std::ceil(hi / step - 1e-7));
+      if (hi <= lo) {
+        k1 = k0 + 3;
+        k0 -= std::min(2L, k0);  // durations are never negative
+      } else if (k1 <= k0) {
+        k1 = k0 + 1;
+      }
+      for (long k = k0; k <= k1; ++k) h.edges_ms.push_back(k * step);
+    }
+    h.counts.assign(h.edges_ms.size() - 1, 0);
     for (double v : d) {
-      auto it = std::lower_bound(h.bucket_upper_ms.begin(), h.bucket_upper_ms.end(), v);
-      size_t i = std::min<size_t>(static_cast<size_t>(it - h.bucket_upper_ms.begin()), h.counts.size() - 1);
-      ++h.counts[i];
+      // The bin whose lower edge is the last one at or below v; the top edge belongs to the last bin.
+      size_t i = static_cast<size_t>(std::upper_bound(h.edges_ms.begin(), h.edges_ms.end(), v) - h.edges_ms.begin());
+      ++h.counts[std::clamp<size_t>(i, 1, h.counts.size()) - 1];
     }
     h.total = d.size();
+    h.min_ms = lo;
     h.p50_ms = NearestRank(d, 50);
     h.p90_ms = NearestRank(d, 90);
     h.p99_ms = NearestRank(d, 99);
-    h.max_ms = d.back();
+    h.max_ms = hi;
     out.push_back(std::move(h));
   }
   return out;
+}
+
+ModeCells CellsOf(const ModeRow& r) {
+  ModeCells c;
+  c.median_s = Seconds(r.median_s);
+  if (r.wall_s.size() > 1) c.range_s = Seconds(r.min_s) + "-" + Seconds(r.max_s);
+  c.tasks_per_s = Rate(r.tasks_per_s);
+  c.speedup = Ratio(r.speedup);
+  c.efficiency = Percent(r.efficiency);
+  c.cpu_s = Fixed(r.cpu_s, 2);
+  c.cpu_over_wall = Percent(r.cpu_over_wall);
+  return c;
+}
+
+TextTable SweepTable(const SweepResult& sweep) {
+  TextTable t;
+  t.title = "sweep over " + sweep.param + (sweep.workload.empty() ? "" : " on " + sweep.workload);
+  t.header = {sweep.param, "wall s", "speedup", "efficiency", "ideal", "Amdahl"};
+  t.numeric.assign(t.header.size(), true);
+  for (const SweepPoint& p : sweep.points) {
+    t.rows.push_back({std::to_string(p.value), Seconds(p.median_s), Ratio(p.speedup), Percent(p.efficiency),
+                      Ratio(p.ideal), Ratio(p.amdahl)});
+  }
+  return t;
 }
 
 std::string RenderHtmlReport(const ReportData& data) {
@@ -875,6 +1080,12 @@ std::string RenderHtmlReport(const ReportData& data) {
       out += "</p>\n";
     }
     out += "</section>\n";
+  }
+
+  if (!data.tables.empty()) {
+    out += "<section id=\"tables\"><h2>Summary</h2>\n<div class=\"tables\">\n";
+    for (const TextTable& t : data.tables) RenderTextTable(out, t, "summary-table");
+    out += "</div></section>\n";
   }
 
   if (!groups.empty()) {
@@ -980,9 +1191,12 @@ std::string RenderReportJson(const ReportData& data) {
   Json histograms = Json::array();
   for (const LatencyHistogram& h : data.histograms) {
     histograms.push_back({{"kind", h.kind},
-                          {"bucket_upper_ms", h.bucket_upper_ms},
+                          {"title", h.title},
+                          {"log_scale", h.log_scale},
+                          {"edges_ms", h.edges_ms},
                           {"counts", h.counts},
                           {"total", h.total},
+                          {"min_ms", h.min_ms},
                           {"p50_ms", h.p50_ms},
                           {"p90_ms", h.p90_ms},
                           {"p99_ms", h.p99_ms},

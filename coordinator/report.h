@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "coordinator/text_table.h"
+
 namespace taskfarm {
 
 // One task as it ran, for the timeline and the histograms.
@@ -55,22 +57,34 @@ struct SweepResult {
   std::string note;            // e.g. where adding more stops paying
 };
 
-// counts[i] holds durations in (bucket_upper_ms[i-1], bucket_upper_ms[i]]; the
-// first bucket also holds everything below its bound, the last everything above.
+// Task durations of one kind, binned over their own range (min..max) with
+// edges at round values: linear bins of 1, 2 or 5 x 10^k ms, about 20 of
+// them, so 500 tasks within 1000-1004 ms get 0.2 ms bins; when the
+// durations span more than a factor of 20, bins on a log scale at
+// 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k (or 1-2-5, or powers of ten
+// when that would make too many).
 struct LatencyHistogram {
   std::string kind;
-  std::vector<double> bucket_upper_ms;
+  std::string title;             // what the chart shows; "" for "<kind>: duration of each task"
+  std::vector<double> edges_ms;  // counts.size() + 1, ascending
+  // counts[i]: durations in [edges_ms[i], edges_ms[i + 1]); the last bin
+  // also holds its upper edge. Every duration is in exactly one bin.
   std::vector<uint64_t> counts;
-  // Exact figures from the durations; left 0 when only buckets are known.
+  bool log_scale = false;  // edges (and the chart's axis) by ratio, not by difference
+  // Exact figures from the durations.
   uint64_t total = 0;
-  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+  double min_ms = 0, p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
 };
 
 struct ReportData {
   std::string title;
   std::string generated_at;
   std::string machine;
-  std::string command;
+  std::string command;  // the command line as typed, shell-quoted; "" leaves it out
+  // Tables as the terminal prints them (the run's per-kind and per-worker
+  // tables), shown as HTML tables: the title as caption, numbers right-aligned,
+  // the note under the table.
+  std::vector<TextTable> tables;
   std::vector<ModeRow> rows;
   std::vector<std::string> conclusions;  // one paragraph each
   std::vector<SweepResult> sweeps;
@@ -78,9 +92,26 @@ struct ReportData {
   std::vector<LatencyHistogram> histograms;
 };
 
-// One histogram per kind (sorted by kind) over log-spaced buckets sized to the
-// kind's range, about 16 of them, so narrow and wide spreads both show a shape.
-std::vector<LatencyHistogram> BuildHistograms(const std::vector<TaskSpan>& spans);
+// One histogram per kind (sorted by kind), binned as LatencyHistogram says.
+[[nodiscard]] std::vector<LatencyHistogram> BuildHistograms(const std::vector<TaskSpan>& spans);
+
+// Tick values for an axis over [lo, hi], all inside it, at round values: on
+// a linear axis multiples of a 1, 2 or 5 x 10^k step (about `target` of
+// them); on a log axis (lo > 0) powers of ten, or 1, 2 and 5 x 10^k when
+// the range holds fewer than three powers of ten.
+[[nodiscard]] std::vector<double> AxisTicks(double lo, double hi, bool log_scale, int target = 6);
+
+// The numbers of one mode as the terminal table and the page both show them,
+// in the same units: seconds with two decimals, speedup as "4.93x",
+// efficiency and CPU/wall in percent ("99%", "194%").
+struct ModeCells {
+  std::string median_s, range_s;  // "9.15", "9.14-9.16" ("" for one run)
+  std::string tasks_per_s, speedup, efficiency, cpu_s, cpu_over_wall;
+};
+[[nodiscard]] ModeCells CellsOf(const ModeRow& row);
+
+// A sweep's points as the terminal prints them and the page shows them.
+[[nodiscard]] TextTable SweepTable(const SweepResult& sweep);
 
 // One self-contained HTML document; sections without data are left out.
 std::string RenderHtmlReport(const ReportData& data);

@@ -3,8 +3,13 @@
 // (flat past the cores, or still rising), not the times themselves.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <regex>
+#include <sstream>
 #include <thread>
 
+#include "common/shell_words.h"
 #include "tests/farm_test_util.h"
 
 namespace taskfarm::testing {
@@ -25,6 +30,119 @@ std::map<std::string, nlohmann::json> Rows(const nlohmann::json& j, const std::s
   return out;
 }
 
+// What compare printed with its lines joined again: paragraphs are wrapped
+// at 100 columns, so a phrase may span a line break.
+std::string Words(std::string out) {
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  return out;
+}
+
+// Every line of what compare prints fits a 100-column terminal.
+void ExpectFitsColumns(const std::string& out) {
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    size_t width = std::count_if(line.begin(), line.end(), [](char c) { return (c & 0xC0) != 0x80; });
+    EXPECT_LE(width, 100u) << line;
+  }
+}
+
+// A table as TextTable prints it: cells two or more spaces apart. The rows
+// under the header line that starts with `first_header`, up to the first line
+// that has fewer cells than `min_cells`.
+std::vector<std::vector<std::string>> TableAfter(const std::string& out, const std::string& first_header,
+                                                 size_t from = 0, size_t min_cells = 3) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(out.substr(from));
+  std::string line;
+  bool in_table = false;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> cells;
+    std::regex gap(" {2,}");
+    for (std::sregex_token_iterator it(line.begin(), line.end(), gap, -1), end; it != end; ++it) {
+      if (!it->str().empty()) cells.push_back(*it);
+    }
+    if (!in_table) {
+      in_table = !cells.empty() && cells[0] == first_header;
+      if (in_table) rows.push_back(cells);
+      continue;
+    }
+    if (cells.size() < min_cells) break;
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+// `cell` ("9.15", "1.94x", "194%") shows `value` (times `scale`) to the
+// precision it was printed with.
+void ExpectShows(const std::string& cell, double value, double scale, const std::string& what) {
+  std::string digits = cell;
+  while (!digits.empty() && (digits.back() == 'x' || digits.back() == '%')) digits.pop_back();
+  size_t dot = digits.find('.');
+  int decimals = dot == std::string::npos ? 0 : static_cast<int>(digits.size() - dot - 1);
+  double shown = std::stod(digits);
+  EXPECT_NEAR(shown, value * scale, 0.5 * std::pow(10.0, -decimals) + 1e-9) << what << ": '" << cell << "'";
+}
+
+TEST(CompareTest, JsonHoldsEveryNumberOfTheTerminalTables) {
+  ScratchDir dir;
+  std::string tasks = dir.Write("sleep.txt", Repeat("sleep 20", 12));
+  std::string json = dir.File("compare.json");
+  std::vector<std::string> argv = Coordinator({"compare", "--tasks", tasks, "--modes", "sequential,async,processes",
+                                               "--runs", "2", "--sweep", "concurrency=1,4", "--json", json});
+  Subprocess p(argv);
+  ProcessResult r = p.Wait(seconds(120));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ExpectFitsColumns(r.out);
+  nlohmann::json j = ReadJson(json);
+  // The command as typed, quoted so it pastes back.
+  EXPECT_EQ(j["command"], JoinShellWords(argv));
+
+  auto table = TableAfter(r.out, "mode");
+  ASSERT_EQ(table.size(), 4u) << r.out;
+  EXPECT_EQ(table[0], (std::vector<std::string>{"mode", "wall s", "min-max s", "tasks/s", "speedup", "effic.", "CPU s",
+                                                "CPU/wall", "verdict"}));
+  auto rows = Rows(j, tasks);
+  ASSERT_EQ(rows.size(), 3u);
+  for (size_t i = 1; i < table.size(); ++i) {
+    const auto& cells = table[i];
+    ASSERT_EQ(cells.size(), 9u) << r.out;
+    ASSERT_TRUE(rows.count(cells[0])) << cells[0];
+    const nlohmann::json& row = rows[cells[0]];
+    ASSERT_EQ(row["wall_s"].size(), 2u);
+    EXPECT_EQ(row["min_s"].get<double>(), std::min(row["wall_s"][0].get<double>(), row["wall_s"][1].get<double>()));
+    EXPECT_EQ(row["max_s"].get<double>(), std::max(row["wall_s"][0].get<double>(), row["wall_s"][1].get<double>()));
+    ExpectShows(cells[1], row["median_s"], 1, cells[0] + " wall s");
+    size_t dash = cells[2].find('-');
+    ASSERT_NE(dash, std::string::npos) << cells[2];
+    ExpectShows(cells[2].substr(0, dash), row["min_s"], 1, cells[0] + " min");
+    ExpectShows(cells[2].substr(dash + 1), row["max_s"], 1, cells[0] + " max");
+    ExpectShows(cells[3], row["tasks_per_s"], 1, cells[0] + " tasks/s");
+    ExpectShows(cells[4], row["speedup"], 1, cells[0] + " speedup");
+    ExpectShows(cells[5], row["efficiency"], 100, cells[0] + " efficiency");
+    ExpectShows(cells[6], row["cpu_s"], 1, cells[0] + " CPU s");
+    ExpectShows(cells[7], row["cpu_over_wall"], 100, cells[0] + " CPU/wall");
+    EXPECT_EQ(cells[8], row["verdict"].get<std::string>());
+  }
+
+  ASSERT_EQ(j["sweeps"].size(), 1u);
+  const auto& points = j["sweeps"][0]["points"];
+  auto sweep = TableAfter(r.out, "concurrency", r.out.find("-- sweep over concurrency"));
+  ASSERT_EQ(sweep.size(), 1 + points.size()) << r.out;
+  EXPECT_EQ(sweep[0], (std::vector<std::string>{"concurrency", "wall s", "speedup", "efficiency", "ideal", "Amdahl"}));
+  for (size_t i = 0; i < points.size(); ++i) {
+    const auto& cells = sweep[i + 1];
+    const auto& pt = points[i];
+    ASSERT_EQ(cells.size(), 6u);
+    EXPECT_EQ(std::stoi(cells[0]), pt["value"].get<int>());
+    ExpectShows(cells[1], pt["median_s"], 1, "sweep wall s");
+    ExpectShows(cells[2], pt["speedup"], 1, "sweep speedup");
+    ExpectShows(cells[3], pt["efficiency"], 100, "sweep efficiency");
+    ExpectShows(cells[4], pt["ideal"], 1, "sweep ideal");
+    ExpectShows(cells[5], pt["amdahl"], 1, "sweep Amdahl");
+  }
+}
+
 TEST(CompareTest, BuiltInWorkloadsGetTheRightVerdictsAndOrder) {
   ScratchDir dir;
   std::string json = dir.File("compare.json");
@@ -34,6 +152,7 @@ TEST(CompareTest, BuiltInWorkloadsGetTheRightVerdictsAndOrder) {
                    "400000", "--modes", "sequential,async,processes,hybrid", "--json", json, "--report", html}));
   ProcessResult r = p.Wait(seconds(240));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ExpectFitsColumns(r.out);
   nlohmann::json j = ReadJson(json);
   auto io = Rows(j, "I/O");
   auto cpu = Rows(j, "CPU");
@@ -56,8 +175,8 @@ TEST(CompareTest, BuiltInWorkloadsGetTheRightVerdictsAndOrder) {
   // CPU: one event loop cannot use a second core; one worker per core can.
   EXPECT_LT(cpu["hybrid"]["median_s"].get<double>(), cpu["async"]["median_s"].get<double>());
   // The printed table and the words that explain it.
-  EXPECT_NE(r.out.find("Overlapping waits is what pays"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("Overlapping does not help CPU work"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("Overlapping waits is what pays"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("Overlapping does not help CPU work"), std::string::npos) << r.out;
   EXPECT_FALSE(j["conclusions"].empty());
   // The report: one file, no script, a timeline per workload.
   std::ifstream in(html);
@@ -88,7 +207,7 @@ TEST(CompareTest, SweepFitsASerialFraction) {
   double s = sweep["serial_fraction"].get<double>();
   EXPECT_GE(s, 0.0);
   EXPECT_LE(s, 1.0);
-  EXPECT_NE(r.out.find("serial fraction"), std::string::npos);
+  EXPECT_NE(Words(r.out).find("serial fraction"), std::string::npos);
 }
 
 // Your own commands (exec/sh tasks): the modes for child processes, judged
@@ -123,20 +242,21 @@ TEST(CompareTest, ACpuBoundCommandIsJudgedCpuBoundAndStopsPayingAtTheCores) {
                             SweepAroundCores(c), "--json", json}));
   ProcessResult r = p.Wait(seconds(240));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ExpectFitsColumns(r.out);
   nlohmann::json j = ReadJson(json);
   auto rows = Rows(j, tasks);
   ASSERT_EQ(rows.size(), 1u) << r.out;
   EXPECT_TRUE(rows["sequential"]["ok"].get<bool>());
   // A command waiting for a core looks like one waiting on I/O. Where other
   // work took the cores in every run, compare says so instead of being sure.
-  bool crowded = r.out.find("Other work kept") != std::string::npos;
+  bool crowded = Words(r.out).find("Other work kept") != std::string::npos;
   if (crowded) {
     EXPECT_NE(rows["sequential"]["verdict"], "I/O-bound") << r.out;
   } else {
     EXPECT_EQ(rows["sequential"]["verdict"], "CPU-bound") << r.out;
-    EXPECT_NE(r.out.find("Your command is CPU-bound"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("Run one per core"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("cores, and a CPU-bound command keeps one busy"), std::string::npos) << r.out;
+    EXPECT_NE(Words(r.out).find("Your command is CPU-bound"), std::string::npos) << r.out;
+    EXPECT_NE(Words(r.out).find("Run one per core"), std::string::npos) << r.out;
+    EXPECT_NE(Words(r.out).find("cores, and a CPU-bound command keeps one busy"), std::string::npos) << r.out;
   }
   ASSERT_EQ(j["sweeps"].size(), 1u);
   auto speedup = Speedups(j["sweeps"][0]);
@@ -156,6 +276,7 @@ TEST(CompareTest, AnIoBoundCommandIsJudgedIoBoundAndKeepsPayingPastTheCores) {
       Coordinator({"compare", "--tasks", tasks, "--runs", "1", "--sweep", SweepAroundCores(c), "--json", json}));
   ProcessResult r = p.Wait(seconds(240));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ExpectFitsColumns(r.out);
   nlohmann::json j = ReadJson(json);
   auto rows = Rows(j, tasks);
   ASSERT_EQ(rows.size(), 3u) << r.out;
@@ -176,10 +297,10 @@ TEST(CompareTest, AnIoBoundCommandIsJudgedIoBoundAndKeepsPayingPastTheCores) {
   auto speedup = Speedups(j["sweeps"][0]);
   ASSERT_EQ(speedup.size(), 4u);
   EXPECT_GT(speedup[4 * c], 1.5 * speedup[c]) << r.out;
-  EXPECT_NE(r.out.find("Your command is I/O-bound"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("keeps paying"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("Left out: session"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("serial fraction"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("Your command is I/O-bound"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("keeps paying"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("Left out: session"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("serial fraction"), std::string::npos) << r.out;
 }
 
 TEST(CompareTest, ModesForConnectionsAreLeftOutForCommands) {
@@ -193,7 +314,7 @@ TEST(CompareTest, ModesForConnectionsAreLeftOutForCommands) {
   auto rows = Rows(ReadJson(json), tasks);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_TRUE(rows.count("sequential"));
-  EXPECT_NE(r.out.find("Left out: async"), std::string::npos) << r.out;
+  EXPECT_NE(Words(r.out).find("Left out: async"), std::string::npos) << r.out;
   // Nothing left to run is a bad command line, not an empty table.
   Subprocess none(Coordinator({"compare", "--tasks", tasks, "--modes", "async,hybrid"}));
   ProcessResult n = none.Wait(seconds(20));

@@ -13,11 +13,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <numeric>
 #include <regex>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace taskfarm {
 namespace {
@@ -37,9 +38,8 @@ struct Lcg {
   }
 };
 
-ModeRow Mode(std::string workload, std::string mode, std::string description, int workers, int concurrency,
-             int threads, double parallelism, std::vector<double> wall_s, int tasks, double cpu_s,
-             std::string verdict) {
+ModeRow Mode(std::string workload, std::string mode, std::string description, int workers, int concurrency, int threads,
+             double parallelism, std::vector<double> wall_s, int tasks, double cpu_s, std::string verdict) {
   ModeRow r;
   r.workload = std::move(workload);
   r.mode = std::move(mode);
@@ -69,7 +69,7 @@ RunTimeline SampleTimeline() {
   const int workers = 5;
   std::vector<double> free_at(workers, 0.0);
   std::vector<std::pair<std::string, double>> tasks;  // kind, nominal ms
-  const double page_ms[] = {101.5, 103.0, 108.5};      // 11 kB, 108 kB, 608 kB
+  const double page_ms[] = {101.5, 103.0, 108.5};     // 11 kB, 108 kB, 608 kB
   for (int i = 0; i < 90; ++i) {
     tasks.push_back({"url", page_ms[i % 3]});
     if (i % 9 == 8) tasks.push_back({"cpu", 236});
@@ -145,8 +145,8 @@ ReportData SampleReport() {
   const std::string io = "I/O: 90 pages, 100 ms delay";
   const std::string cpu = "CPU: 20 × primes below 2,000,000";
   d.rows = {
-      Mode(io, "sequential", "1 worker, 1 at a time, new connection per URL", 1, 1, 1, 1, {9.61, 9.55, 9.72}, 90,
-           0.094, "I/O-bound"),
+      Mode(io, "sequential", "1 worker, 1 at a time, new connection per URL", 1, 1, 1, 1, {9.61, 9.55, 9.72}, 90, 0.094,
+           "I/O-bound"),
       Mode(io, "session", "1 worker, 1 at a time, one reused connection", 1, 1, 1, 1, {9.38, 9.41, 9.35}, 90, 0.071,
            "I/O-bound"),
       Mode(io, "threads-5", "1 worker, 5 at a time", 1, 5, 5, 5, {1.98, 1.95, 2.04}, 90, 0.074, "I/O-bound"),
@@ -182,7 +182,10 @@ ReportData SampleReport() {
   };
   d.sweeps.push_back(SampleSweep());
   d.timelines.push_back(SampleTimeline());
+  // As compare titles them: which workload, which mode, which run.
+  d.timelines[0].title = "Tasks per worker: demo, mode processes (its last run): 5 workers, 1 at a time each";
   d.histograms = BuildHistograms(d.timelines[0].spans);
+  for (LatencyHistogram& h : d.histograms) h.title = h.kind + " task durations: demo, mode processes (its last run)";
   return d;
 }
 
@@ -242,8 +245,8 @@ TEST(ReportHtml, EscapesEverythingItShows) {
   EXPECT_EQ(html.find("<b>&\""), std::string::npos);
   EXPECT_EQ(Count(html, "<script"), 0u);
   EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
-  for (const char* raw : {"<i>", "<machine>", "<x>", "<mode>", "<param>", "<note>", "<run>", "<w&1>", "<kind>",
-                          "<reply>", "<bound>"}) {
+  for (const char* raw :
+       {"<i>", "<machine>", "<x>", "<mode>", "<param>", "<note>", "<run>", "<w&1>", "<kind>", "<reply>", "<bound>"}) {
     EXPECT_EQ(html.find(raw), std::string::npos) << raw;
   }
   EXPECT_NE(html.find("&lt;w&amp;1&gt;"), std::string::npos);
@@ -352,10 +355,81 @@ TEST(ReportHtml, NonFiniteNumbersDoNotBreakTheSvg) {
   EXPECT_EQ(Count(html, "class=\"task-bar\""), d.timelines[0].spans.size());
 }
 
-TEST(Histograms, LogSpacedBucketsCoverEverySpan) {
+// Whether v is m x 10^k for one of the mantissas (within rounding).
+bool IsRound(double v, std::initializer_list<double> mantissas) {
+  if (v == 0) return true;
+  double k = std::floor(std::log10(std::fabs(v)) + 1e-12);
+  double m = std::fabs(v) / std::pow(10.0, k);
+  for (double want : mantissas) {
+    if (std::fabs(m - want) < 1e-9 * want) return true;
+  }
+  return false;
+}
+
+// The bin each value falls in, recounted from the edges alone.
+std::vector<uint64_t> Recount(const LatencyHistogram& h, const std::vector<double>& values) {
+  std::vector<uint64_t> counts(h.counts.size(), 0);
+  for (double v : values) {
+    size_t hits = 0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+      bool last = i + 1 == counts.size();
+      if (v >= h.edges_ms[i] && (v < h.edges_ms[i + 1] || (last && v <= h.edges_ms[i + 1]))) {
+        ++counts[i];
+        ++hits;
+      }
+    }
+    EXPECT_EQ(hits, 1u) << "value " << v << " is in " << hits << " bins";
+  }
+  return counts;
+}
+
+TEST(Histograms, FiveHundredSleepsOfAboutOneSecondGetBinsNarrowerThanOneMs) {
   std::vector<TaskSpan> spans;
-  for (uint32_t i = 0; i < 100; ++i) spans.push_back({i, "w1", "url", 0, 100.0 + i * 0.1, true, 1, ""});
-  for (uint32_t i = 0; i < 50; ++i) spans.push_back({i, "w1", "cpu", 0, 5.0 * std::pow(1.1, i), true, 1, ""});
+  std::vector<double> values;
+  Lcg rng{7};
+  for (uint32_t i = 0; i < 500; ++i) {
+    double v = i == 0 ? 1000.0 : i == 1 ? 1004.0 : 1000.0 + 4 * rng.Next();
+    values.push_back(v);
+    spans.push_back({i, "w1", "sleep", 0, v, true, 1, ""});
+  }
+  auto hs = BuildHistograms(spans);
+  ASSERT_EQ(hs.size(), 1u);
+  const LatencyHistogram& h = hs[0];
+  EXPECT_FALSE(h.log_scale);
+  ASSERT_EQ(h.edges_ms.size(), h.counts.size() + 1);
+  // From the data's own range, not from zero: the bins start at 1000 and end at 1004.
+  EXPECT_NEAR(h.edges_ms.front(), 1000.0, 1e-9);
+  EXPECT_NEAR(h.edges_ms.back(), 1004.0, 1e-9);
+  EXPECT_GE(h.counts.size(), 8u);
+  EXPECT_LE(h.counts.size(), 25u);
+  double width = h.edges_ms[1] - h.edges_ms[0];
+  EXPECT_TRUE(IsRound(width, {1, 2, 5})) << width;
+  for (size_t i = 0; i + 1 < h.edges_ms.size(); ++i) {
+    EXPECT_LT(h.edges_ms[i + 1] - h.edges_ms[i], 1.0) << "bin " << i;
+    EXPECT_NEAR(h.edges_ms[i + 1] - h.edges_ms[i], width, 1e-9) << "bin " << i;
+    // Every edge a multiple of the width: 1000.2, 1000.4, ...
+    double k = h.edges_ms[i] / width;
+    EXPECT_NEAR(k, std::round(k), 1e-6) << h.edges_ms[i];
+  }
+  // Every value counted once, in the bin its edges say.
+  EXPECT_EQ(Recount(h, values), h.counts);
+  EXPECT_EQ(h.total, 500u);
+  EXPECT_EQ(std::accumulate(h.counts.begin(), h.counts.end(), uint64_t{0}), 500u);
+  EXPECT_DOUBLE_EQ(h.min_ms, 1000.0);
+  EXPECT_DOUBLE_EQ(h.max_ms, 1004.0);
+}
+
+TEST(Histograms, WideSpreadsGetALogScaleWithRoundEdges) {
+  std::vector<TaskSpan> spans;
+  std::vector<double> cpu, url;
+  for (uint32_t i = 0; i < 100; ++i) {
+    url.push_back(100.0 + i * 0.1);
+    spans.push_back({i, "w1", "url", 0, url.back(), true, 1, ""});
+  }
+  for (uint32_t i = 0; i < 50; ++i) {
+    cpu.push_back(5.0 * std::pow(1.1, i));
+    spans.push_back({i, "w1", "cpu", 0, cpu.back(), true, 1, ""});
+  }
   spans.push_back({999, "w1", "noop", 0, 0.0, true, 1, ""});
   auto hs = BuildHistograms(spans);
   ASSERT_EQ(hs.size(), 3u);
@@ -363,29 +437,221 @@ TEST(Histograms, LogSpacedBucketsCoverEverySpan) {
   EXPECT_EQ(hs[1].kind, "noop");
   EXPECT_EQ(hs[2].kind, "url");
   for (const LatencyHistogram& h : hs) {
-    ASSERT_EQ(h.bucket_upper_ms.size(), h.counts.size()) << h.kind;
-    ASSERT_FALSE(h.counts.empty());
-    uint64_t sum = 0;
-    for (uint64_t c : h.counts) sum += c;
-    EXPECT_EQ(sum, h.total) << h.kind;
-    // Log-spaced: a constant ratio between consecutive bounds.
-    for (size_t i = 2; i < h.bucket_upper_ms.size(); ++i) {
-      double r1 = h.bucket_upper_ms[i] / h.bucket_upper_ms[i - 1];
-      double r0 = h.bucket_upper_ms[i - 1] / h.bucket_upper_ms[i - 2];
-      EXPECT_NEAR(r1, r0, 1e-9) << h.kind;
-      EXPECT_GT(r1, 1.0);
+    ASSERT_EQ(h.edges_ms.size(), h.counts.size() + 1) << h.kind;
+    EXPECT_TRUE(std::is_sorted(h.edges_ms.begin(), h.edges_ms.end())) << h.kind;
+    EXPECT_EQ(std::accumulate(h.counts.begin(), h.counts.end(), uint64_t{0}), h.total) << h.kind;
+    EXPECT_LE(h.edges_ms.front(), h.min_ms) << h.kind;
+    EXPECT_GE(h.edges_ms.back(), h.max_ms) << h.kind;
+  }
+  // cpu: 5 ms .. 5 x 1.1^49 (533 ms), two decades: log bins at round edges.
+  const LatencyHistogram& c = hs[0];
+  EXPECT_TRUE(c.log_scale);
+  EXPECT_GE(c.counts.size(), 12u);
+  EXPECT_LE(c.counts.size(), 32u);
+  for (double e : c.edges_ms) EXPECT_TRUE(IsRound(e, {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8})) << e;
+  EXPECT_DOUBLE_EQ(c.edges_ms.front(), 5.0);
+  EXPECT_DOUBLE_EQ(c.edges_ms.back(), 600.0);
+  EXPECT_EQ(Recount(c, cpu), c.counts);
+  // url: 100 .. 109.9 ms, narrow: linear bins of 0.5 ms.
+  const LatencyHistogram& u = hs[2];
+  EXPECT_FALSE(u.log_scale);
+  EXPECT_NEAR(u.edges_ms[1] - u.edges_ms[0], 0.5, 1e-9);
+  EXPECT_EQ(Recount(u, url), u.counts);
+  EXPECT_NEAR(u.p50_ms, 104.9, 1e-9);
+  EXPECT_NEAR(u.max_ms, 109.9, 1e-9);
+  // noop: one value, one narrow bin among empty ones, none below zero.
+  const LatencyHistogram& n = hs[1];
+  EXPECT_EQ(n.total, 1u);
+  EXPECT_GE(n.edges_ms.front(), 0.0);
+  EXPECT_GE(n.counts.size(), 3u);
+  EXPECT_EQ(std::count(n.counts.begin(), n.counts.end(), 0u), static_cast<long>(n.counts.size()) - 1);
+}
+
+TEST(AxisTicks, LogTicksArePowersOfTenOrOneTwoFive) {
+  // Two decades: too few powers of ten, so 1-2-5.
+  EXPECT_EQ(AxisTicks(5, 600, true), (std::vector<double>{5, 10, 20, 50, 100, 200, 500}));
+  // Five decades: powers of ten alone.
+  EXPECT_EQ(AxisTicks(1, 1e5, true), (std::vector<double>{1, 10, 100, 1000, 10000, 100000}));
+  EXPECT_EQ(AxisTicks(0.01, 50, true), (std::vector<double>{0.01, 0.1, 1, 10}));
+  // Under one decade (what once gave 8.19, 11.1, 14.9): round numbers on a linear step.
+  std::vector<double> narrow = AxisTicks(8.19, 14.9, true);
+  ASSERT_GE(narrow.size(), 2u);
+  for (double t : narrow) {
+    EXPECT_GE(t, 8.19);
+    EXPECT_LE(t, 14.9);
+    EXPECT_DOUBLE_EQ(t, std::round(t)) << t;
+  }
+  for (auto [lo, hi] : {std::pair{0.3, 7000.0}, {2.0, 45.0}, {0.004, 0.9}, {13.0, 1.3e7}}) {
+    std::vector<double> ticks = AxisTicks(lo, hi, true);
+    EXPECT_GE(ticks.size(), 2u) << lo << ".." << hi;
+    EXPECT_LE(ticks.size(), 12u) << lo << ".." << hi;
+    for (double t : ticks) {
+      EXPECT_TRUE(IsRound(t, {1, 2, 5})) << t << " in " << lo << ".." << hi;
+      EXPECT_GE(t, lo * (1 - 1e-9));
+      EXPECT_LE(t, hi * (1 + 1e-9));
     }
   }
-  // cpu spans 5 ms .. 5 * 1.1^49 ≈ 533 ms: about 16 buckets over two decades,
-  // the last bound at or above the maximum.
-  EXPECT_GE(hs[0].counts.size(), 12u);
-  EXPECT_LE(hs[0].counts.size(), 24u);
-  EXPECT_GE(hs[0].bucket_upper_ms.back(), hs[0].max_ms);
-  // url spans 100..110 ms: narrow, yet still several buckets.
-  EXPECT_GE(hs[2].counts.size(), 5u);
-  EXPECT_NEAR(hs[2].p50_ms, 104.9, 1e-9);
-  EXPECT_NEAR(hs[2].max_ms, 109.9, 1e-9);
-  EXPECT_EQ(hs[1].total, 1u);
+  // Linear: multiples of a 1-2-5 step.
+  EXPECT_EQ(AxisTicks(1000, 1004, false), (std::vector<double>{1000, 1001, 1002, 1003, 1004}));
+  EXPECT_EQ(AxisTicks(0, 10, false, 5), (std::vector<double>{0, 2, 4, 6, 8, 10}));
+}
+
+TEST(ReportHtml, HistogramAxesShowRoundTicksAndUnits) {
+  ReportData d;
+  std::vector<TaskSpan> spans;
+  for (uint32_t i = 0; i < 50; ++i) spans.push_back({i, "w1", "cpu", 0, 5.0 * std::pow(1.1, i), true, 1, ""});
+  for (uint32_t i = 0; i < 500; ++i) spans.push_back({i, "w1", "sleep", 0, 1000 + (i % 41) * 0.1, true, 1, ""});
+  d.histograms = BuildHistograms(spans);
+  std::string html = RenderHtmlReport(d);
+  std::regex tick(R"re(<text class="xtick"[^>]*>([^<]*)</text>)re");
+  size_t ticks = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), tick); it != std::sregex_iterator(); ++it) {
+    double v = std::stod((*it)[1].str());
+    EXPECT_TRUE(IsRound(v, {1, 2, 5}) || v == std::round(v)) << (*it)[1].str();
+    ++ticks;
+  }
+  EXPECT_GE(ticks, 6u);
+  EXPECT_NE(html.find(">task duration (ms, log scale)</text>"), std::string::npos);
+  EXPECT_NE(html.find(">task duration (ms)</text>"), std::string::npos);
+  EXPECT_EQ(Count(html, "data-axis=\"y\" text-anchor=\"middle\" transform=\"translate(12.0 97.0) rotate(-90)\">tasks<"),
+            2u);
+  EXPECT_NE(html.find("<h3>sleep: duration of each task</h3>"), std::string::npos);  // no title given
+  // Every bar carries its edges; the sleep bins are 0.2 ms.
+  EXPECT_NE(html.find("data-lo-ms=\"1000.2\" data-hi-ms=\"1000.4\""), std::string::npos);
+}
+
+TEST(ReportHtml, EveryChartHasATitleAndBothAxesLabelled) {
+  std::string html = RenderHtmlReport(SampleReport());
+  size_t charts = 0;
+  for (const char* cls : {"bars", "sweep-chart", "timeline-chart", "histogram"}) {
+    std::string open = std::string("<svg class=\"") + cls + "\"";
+    for (size_t pos = html.find(open); pos != std::string::npos; pos = html.find(open, pos + 1)) {
+      std::string svg = html.substr(pos, html.find("</svg>", pos) - pos);
+      EXPECT_EQ(Count(svg, "class=\"ttl axis-label\" data-axis=\"x\""), 1u) << cls;
+      EXPECT_EQ(Count(svg, "class=\"ttl axis-label\" data-axis=\"y\""), 1u) << cls;
+      // The chart's own heading comes right before it.
+      size_t h3 = html.rfind("<h3>", pos);
+      ASSERT_NE(h3, std::string::npos);
+      EXPECT_GT(html.find("</h3>", h3) - h3, 8u) << cls;
+      ++charts;
+    }
+  }
+  EXPECT_EQ(charts, 2u + 1u + 1u + 2u);
+  EXPECT_NE(html.find(">median wall time (s), whiskers: min-max of 3 runs</text>"), std::string::npos);
+  EXPECT_NE(html.find(">time since start (s)</text>"), std::string::npos);
+  EXPECT_NE(html.find(">worker</text>"), std::string::npos);
+  EXPECT_NE(html.find(">mode</text>"), std::string::npos);
+  EXPECT_NE(html.find(">speedup over workers=1 (x)</text>"), std::string::npos);
+}
+
+TEST(ReportHtml, HeaderShowsTheGivenCommandLine) {
+  ReportData d = SampleReport();
+  d.command = "/opt/taskfarm/bin/coordinator run --tasks 'my tasks.txt' --report run.html --json run.json";
+  std::string html = RenderHtmlReport(d);
+  EXPECT_NE(html.find("<dt>command</dt><dd><code>/opt/taskfarm/bin/coordinator run --tasks &#39;my tasks.txt&#39; "
+                      "--report run.html --json run.json</code></dd>"),
+            std::string::npos);
+  d.command.clear();
+  EXPECT_EQ(RenderHtmlReport(d).find("<dt>command</dt>"), std::string::npos);
+}
+
+TEST(ReportHtml, TablesShowTheTerminalCells) {
+  ReportData d;
+  TextTable kinds;
+  kinds.title = "by kind";
+  kinds.header = {"kind", "tasks", "p50 ms", "cpu/wall", "verdict"};
+  kinds.numeric = {false, true, true, true, false};
+  kinds.rows = {{"url", "90", "101.5", "1%", "I/O-bound"}, {"<cpu>", "20", "236.0", "194%", "CPU-bound"}};
+  kinds.note = "noop tasks: no verdict\nsecond line";
+  TextTable workers;
+  workers.title = "by worker";
+  workers.header = {"worker", "tasks"};
+  workers.numeric = {false, true};
+  workers.rows = {{"w1", "55"}, {"w2"}};  // a short row gets empty cells
+  d.tables = {kinds, workers};
+  std::string html = RenderHtmlReport(d);
+  EXPECT_NE(html.find("<section id=\"tables\">"), std::string::npos);
+  EXPECT_EQ(Count(html, "<table class=\"tt summary-table\">"), 2u);
+  EXPECT_NE(html.find("<caption>by kind</caption>"), std::string::npos);
+  EXPECT_NE(html.find("<caption>by worker</caption>"), std::string::npos);
+  EXPECT_NE(html.find("<thead><tr><th>kind</th><th class=\"num\">tasks</th><th class=\"num\">p50 ms</th>"
+                      "<th class=\"num\">cpu/wall</th><th>verdict</th></tr></thead>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<tr><td>&lt;cpu&gt;</td><td class=\"num\">20</td><td class=\"num\">236.0</td>"
+                      "<td class=\"num\">194%</td><td>CPU-bound</td></tr>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<tr><td>w2</td><td class=\"num\"></td></tr>"), std::string::npos);
+  EXPECT_NE(html.find("<p class=\"note tt-note\">noop tasks: no verdict\nsecond line</p>"), std::string::npos);
+  // The note sits under its own table.
+  EXPECT_LT(html.find("</table>"), html.find("noop tasks"));
+  EXPECT_LT(html.find("noop tasks"), html.find("<caption>by worker</caption>"));
+}
+
+TEST(ReportHtml, CompareTableUsesTheTerminalUnits) {
+  ReportData d = SampleReport();
+  ModeRow& r = d.rows[7];  // CPU sequential: 4.80 CPU s over 4.84 s
+  r.cpu_over_wall = 1.94;
+  r.efficiency = 0.994;
+  ModeCells c = CellsOf(r);
+  EXPECT_EQ(c.cpu_over_wall, "194%");
+  EXPECT_EQ(c.efficiency, "99%");
+  EXPECT_EQ(c.speedup, "1.00x");
+  EXPECT_EQ(c.median_s, "4.84");
+  EXPECT_EQ(c.range_s, "4.81-4.90");
+  std::string html = RenderHtmlReport(d);
+  EXPECT_NE(html.find("<td class=\"num\">194%</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"num\">99%</td>"), std::string::npos);
+  EXPECT_EQ(html.find("<td class=\"num\">1.94</td>"), std::string::npos);
+  // The sweep's table is the one the terminal prints.
+  TextTable sweep = SweepTable(d.sweeps[0]);
+  ASSERT_EQ(sweep.rows.size(), 4u);
+  EXPECT_EQ(sweep.header, (std::vector<std::string>{"workers", "wall s", "speedup", "efficiency", "ideal", "Amdahl"}));
+  EXPECT_EQ(sweep.rows[1][0], "2");
+  EXPECT_EQ(sweep.rows[1][1], "2.60");
+  EXPECT_EQ(sweep.rows[1][2], "1.86x");
+  EXPECT_EQ(sweep.rows[1][3], "93%");
+  EXPECT_NE(html.find("<td class=\"num\">1.86x</td><td class=\"num\">93%</td>"), std::string::npos);
+}
+
+TEST(ReportHtml, ThirtyTwoTasksAtOnceOnAWorkerStayLegible) {
+  ReportData d;
+  RunTimeline run;
+  run.title = "2 workers x 32";
+  uint32_t id = 0;
+  for (const char* w : {"w1", "w2"}) {
+    for (int i = 0; i < 32; ++i) run.spans.push_back({id++, w, "sleep", i * 0.5, 200.0 + i, true, 1, ""});
+  }
+  run.wall_ms = 240;
+  d.timelines.push_back(run);
+  std::string html = RenderHtmlReport(d);
+  std::regex bar(R"re(class="task-bar" x="[^"]*" y="([^"]*)" width="[^"]*" height="([^"]*)")re");
+  std::map<std::string, int> at_y;
+  size_t bars = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), bar); it != std::sregex_iterator(); ++it) {
+    EXPECT_GE(std::stod((*it)[2].str()), 6.0) << it->str();
+    ++at_y[(*it)[1].str()];
+    ++bars;
+  }
+  EXPECT_EQ(bars, 64u);
+  EXPECT_EQ(at_y.size(), 64u);  // a row of its own for each task at once
+  EXPECT_EQ(Count(html, ">32 at once</text>"), 2u);
+  EXPECT_EQ(html.find("bars share"), std::string::npos);
+
+  // 100 at once on one worker: 64 rows, shared in turn, and said so.
+  d.timelines[0].spans.clear();
+  for (uint32_t i = 0; i < 100; ++i) d.timelines[0].spans.push_back({i, "w1", "sleep", i * 0.1, 100, true, 1, ""});
+  html = RenderHtmlReport(d);
+  at_y.clear();
+  bars = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), bar); it != std::sregex_iterator(); ++it) {
+    EXPECT_GE(std::stod((*it)[2].str()), 6.0) << it->str();
+    ++at_y[(*it)[1].str()];
+    ++bars;
+  }
+  EXPECT_EQ(bars, 100u);
+  EXPECT_EQ(at_y.size(), 64u);
+  EXPECT_EQ(Count(html, ">100 at once</text>"), 1u);
+  EXPECT_NE(html.find("bars share its 64 rows in turn"), std::string::npos);
 }
 
 TEST(ReportJson, ParsesAndCarriesEveryMode) {
@@ -423,7 +689,14 @@ TEST(ReportJson, ParsesAndCarriesEveryMode) {
   EXPECT_EQ(j["timelines"][0]["spans"].size(), d.timelines[0].spans.size());
   EXPECT_EQ(j["timelines"][0]["spans"][57]["ok"], false);
   EXPECT_EQ(j["timelines"][0]["spans"][57]["attempts"], 3);
-  EXPECT_EQ(j["histograms"].size(), d.histograms.size());
+  ASSERT_EQ(j["histograms"].size(), d.histograms.size());
+  for (size_t i = 0; i < d.histograms.size(); ++i) {
+    const auto& o = j["histograms"][i];
+    EXPECT_EQ(o["kind"], d.histograms[i].kind);
+    EXPECT_EQ(o["edges_ms"].size(), d.histograms[i].counts.size() + 1);
+    EXPECT_EQ(o["counts"].size(), d.histograms[i].counts.size());
+    EXPECT_EQ(o["log_scale"], d.histograms[i].log_scale);
+  }
 }
 
 // Not a check: writes the sample page for tests/browser/run-check.sh and the
@@ -436,7 +709,7 @@ TEST(ReportSample, Write) {
     // A stress page: the sample's timeline repeated until it holds N spans.
     size_t want = std::strtoul(large, nullptr, 10);
     RunTimeline big = d.timelines[0];
-    big.title = "stress: " + std::to_string(want) + " tasks";
+    big.title = "stress: " + std::to_string(want) + " tasks, mode processes";
     big.spans.clear();
     for (size_t i = 0; i < want; ++i) {
       TaskSpan s = d.timelines[0].spans[i % d.timelines[0].spans.size()];
@@ -447,6 +720,16 @@ TEST(ReportSample, Write) {
     big.wall_ms = ((want + d.timelines[0].spans.size() - 1) / d.timelines[0].spans.size()) * d.timelines[0].wall_ms;
     d.timelines = {big};
     d.histograms = BuildHistograms(big.spans);
+    for (LatencyHistogram& h : d.histograms) h.title = h.kind + " task durations: stress, mode processes";
+  }
+  // What a new user saw drawn as one bar: 500 sleeps of 1000-1004 ms. The
+  // browser check measures its bins (tests/browser/check-report.js --narrow).
+  std::vector<TaskSpan> sleeps;
+  Lcg rng{1000};
+  for (uint32_t i = 0; i < 500; ++i) sleeps.push_back({i, "w1", "sleep", 0, 1000 + 4 * rng.Next(), true, 1, ""});
+  for (LatencyHistogram& h : BuildHistograms(sleeps)) {
+    h.title = "sleep task durations: 500 x sleep 1000, mode async";
+    d.histograms.push_back(std::move(h));
   }
   size_t spans = 0;
   for (const RunTimeline& t : d.timelines) spans += t.spans.size();
