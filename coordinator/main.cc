@@ -146,11 +146,12 @@ int main(int argc, char** argv) {
   taskfarm::CompareConfig cmp;
   // The reports show the command as typed, quoted so that it pastes back.
   c.command_line = cmp.command_line = taskfarm::JoinShellWords(std::vector<std::string>(argv, argv + argc));
-  auto* compare = app.add_subcommand(
-      "compare",
-      "Run one workload the tutorials' ways (sequential, session, threads, async, processes, hybrid)\n"
-      "and say which kind of concurrency pays. Without --tasks: the built-in I/O and CPU workloads.\n"
-      "A task file of exec/sh commands runs sequential, processes (1 per core) and oversubscribed.");
+  auto* compare = app.add_subcommand("compare",
+                                     "Run one workload the tutorials' ways (sequential, session,\n"
+                                     "threads, async, processes, hybrid) and say which kind of\n"
+                                     "concurrency pays. Without --tasks: the built-in I/O and CPU\n"
+                                     "workloads. A task file of exec/sh commands runs sequential,\n"
+                                     "processes (1 per core) and oversubscribed.");
   compare->add_option("--tasks,-t", cmp.tasks_path, "Task file to compare the modes on");
   compare->add_option("--modes", cmp.modes, "Modes to run (default all)")->delimiter(',');
   compare->add_option("--runs", cmp.runs, "Runs per mode (the median is reported)")
