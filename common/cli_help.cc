@@ -211,8 +211,9 @@ std::string TaskLanguageHelp() {
   }
   std::string pad(width + 4, ' ');
   std::string text =
-      "Task lines (--tasks FILE): one task a line; a line starting with '#' is a comment,\n"
-      "and blank lines are skipped.\n";
+      "Task lines (--tasks FILE): one task a line; blank lines are skipped, and a '#' that starts\n"
+      "a word starts a comment (to the end of the line). A file is checked whole before anything\n"
+      "runs; a pipe or FIFO runs each task as its line arrives (a bad line is said and skipped).\n";
   for (const TaskKind* k : AllKinds()) {
     if (k->test_only) continue;
     text +=
