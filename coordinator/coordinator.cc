@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +26,7 @@
 
 #include "common/clock.h"
 #include "common/curve_keys.h"
+#include "common/duration.h"
 #include "common/file_writer.h"
 #include "common/frame_codec.h"
 #include "common/quote.h"
@@ -147,6 +149,7 @@ class CoordinatorLoop {
   void WriteRunJson(const RunSummary& summary);
   void WriteWhole(const std::string& path, const std::string& contents);
   bool Ready();
+  bool TimeToSayWaiting(double waited_ms, size_t live);
   void SayWaiting(double waited_ms, size_t live, size_t wanted);
   // Where records' start_ms count from: the first dispatch (before it,
   // the coordinator's start).
@@ -159,9 +162,9 @@ class CoordinatorLoop {
   Scheduler scheduler_;
   RunStats stats_;
   DropCounts drops_;
-  double start_ms_ = 0;             // the coordinator listens
-  double workers_started_ms_ = 0;   // local workers start (a stream: with its first line); waits count from here
-  double dispatch_start_ms_ = 0;    // Ready() first said yes: the run proper starts
+  double start_ms_ = 0;            // the coordinator listens
+  double workers_started_ms_ = 0;  // local workers start (a stream: with its first line); waits count from here
+  double dispatch_start_ms_ = 0;   // Ready() first said yes: the run proper starts
 
   zmq::context_t ctx_{1};
   std::optional<zmq::socket_t> router_;
@@ -187,9 +190,10 @@ class CoordinatorLoop {
   double grace_deadline_ms_ = 0;
   bool fatal_ = false;
   bool started_ = false;
-  int wait_notes_ = 0;            // "waiting for workers" lines said
-  size_t said_live_ = 0;          // the count the last one gave
-  double last_wait_note_ms_ = 0;  // when
+  int wait_notes_ = 0;               // "waiting for workers" lines said
+  size_t said_live_ = 0;             // the count the last one gave
+  double last_wait_note_ms_ = 0;     // when
+  double no_workers_since_ms_ = -1;  // mid-run, every worker gone (-1: some are here)
   double wait_note_every_ms_ = 5000;
   bool warned_auth_ = false;
   int notes_of_lost_messages_ = 0;  // console lines about dropped or rejected messages, capped
@@ -669,7 +673,13 @@ void CoordinatorLoop::HandleSignals(int signal_fd) {
     if (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM) Interrupt(static_cast<int>(info.ssi_signo));
   }
   // SIGCHLD: reap every child that ended (signals coalesce, so always reap all).
-  if (!pool_) return;
+  if (!pool_) {
+    // No worker yet (a stream starts them with its first line): a child
+    // that ended is not ours to replace (`--tasks <(generate)`'s writer).
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    return;
+  }
   for (const ChildExit& c : pool_->Reap()) {
     bool was_lost = lost_local_.erase(c.pid) > 0;
     if (std::optional<WorkerId> w = peers_.ByPid(c.pid)) {
@@ -701,9 +711,13 @@ void CoordinatorLoop::Interrupt(int signo) {
   }
   interrupted_ = true;
   grace_deadline_ms_ = clock_.NowMs() + config_.grace_s * 1000;
-  console_.Note("Interrupted (" + name + "): no new tasks; waiting up to " + std::to_string(int(config_.grace_s)) +
-                " s for " + std::to_string(scheduler_.in_flight()) +
-                " running task(s). Press Ctrl-C again to stop now.");
+  if (scheduler_.in_flight() == 0) {
+    console_.Note("Interrupted (" + name + "): no new tasks; none was running.");
+  } else {
+    console_.Note("Interrupted (" + name + "): no new tasks; waiting up to " + FormatDuration(config_.grace_s) +
+                  " for " + std::to_string(scheduler_.in_flight()) +
+                  " running task(s). Press Ctrl-C again to stop now.");
+  }
   scheduler_.StopDispatching("the run was interrupted (" + name + ")");
 }
 
@@ -941,25 +955,33 @@ bool CoordinatorLoop::Ready() {
                   std::to_string(static_cast<int>(config_.wait_workers_s)) + " s (--wait-workers); giving up");
     scheduler_.StopDispatching("not enough workers connected");
   }
-  if (!fatal_ && scheduler_.dispatching()) SayWaiting(waited, live, wanted);
+  // Before a stream's first line no local worker has started: what is
+  // awaited then is the input, not workers.
+  bool workers_expected = pool_ || config_.workers == 0;
+  if (!fatal_ && scheduler_.dispatching() && workers_expected) SayWaiting(waited, live, wanted);
   return false;
 }
 
 // A wait for workers is never silent: said after a second, again when the
 // count changes (at most once a second), else after 5 s, then less and
 // less often (at most once a minute), so an unattended wait does not fill
-// a log.
-void CoordinatorLoop::SayWaiting(double waited_ms, size_t live, size_t wanted) {
-  if (waited_ms < 1000) return;
+// a log. True when it is time to say it again.
+bool CoordinatorLoop::TimeToSayWaiting(double waited_ms, size_t live) {
+  if (waited_ms < 1000) return false;
   double since = clock_.NowMs() - last_wait_note_ms_;
   if (wait_notes_ > 0) {
     bool changed = live != said_live_;
-    if (changed ? since < 1000 : since < wait_note_every_ms_) return;
+    if (changed ? since < 1000 : since < wait_note_every_ms_) return false;
     wait_note_every_ms_ = changed ? 5000 : std::min(60000.0, 2 * wait_note_every_ms_);
   }
   ++wait_notes_;
   said_live_ = live;
   last_wait_note_ms_ = clock_.NowMs();
+  return true;
+}
+
+void CoordinatorLoop::SayWaiting(double waited_ms, size_t live, size_t wanted) {
+  if (!TimeToSayWaiting(waited_ms, live)) return;
   std::string limit = config_.wait_workers_s > 0
                           ? Format("--wait-workers %.0f s: giving up in %.0f s", config_.wait_workers_s,
                                    std::max(0.0, config_.wait_workers_s - waited_ms / 1000))
@@ -1079,6 +1101,18 @@ int CoordinatorLoop::Run(int signal_fd) {
       }
     }
     HeartbeatWorkers();
+    // Mid-run, the last worker left (remote ones do): the tasks wait for
+    // one, and that is said as at the start, not left to a frozen
+    // progress line.
+    if (started_ && scheduler_.dispatching() && !scheduler_.idle() && scheduler_.live_workers() == 0) {
+      if (no_workers_since_ms_ < 0) no_workers_since_ms_ = clock_.NowMs();
+      if (TimeToSayWaiting(clock_.NowMs() - no_workers_since_ms_, 0)) {
+        console_.Note(Format("coordinator: no worker is connected: %zu task(s) wait for one on %s",
+                             scheduler_.in_memory(), listening_.c_str()));
+      }
+    } else {
+      no_workers_since_ms_ = -1;
+    }
   }
   WriteFinished();
   // The run's end: shutting the workers down is not part of its time.

@@ -53,6 +53,10 @@ ParsedLine ParseOne(std::string_view line, uint64_t number, const TaskSourceOpti
                      .exec_defaults = options.exec_defaults ? &*options.exec_defaults : nullptr};
   if (options.exec_template) {
     // --args: each line is one argument, verbatim; an empty line is none.
+    // But a line ending in CR LF (a file saved on Windows) loses its CR: no
+    // real file name ends in one, and an invisible \r would fail the task
+    // with a name that looks right.
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) return {};
     return ParseTaskLine(options.exec_template->TaskLine(line, number), parse);
   }

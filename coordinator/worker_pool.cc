@@ -91,7 +91,9 @@ std::vector<ChildExit> WorkerPool::Reap() {
   int status = 0;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    children_.erase(pid);
+    // Not every child is a worker: `--tasks <(generate)` makes the shell's
+    // writer our child too. It is reaped (no zombie) and not reported.
+    if (children_.erase(pid) == 0) continue;
     out.push_back(ChildExit{pid, Describe(status), WIFEXITED(status) && WEXITSTATUS(status) == 0});
   }
   return out;

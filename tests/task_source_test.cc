@@ -304,6 +304,15 @@ TEST_F(TaskSourceTest, AByteOrderMarkAtTheStartIsSkippedInEveryMode) {
       << opened.errors[0];
 }
 
+TEST_F(TaskSourceTest, ArgsLinesEndingInCrLfLoseTheCrAndABlankOneIsNoTask) {
+  std::string error;
+  TaskSourceOptions args{.path = "", .exec_template = ExecTemplate::Parse("ls {}", &error)};
+  std::vector<SourcedTask> tasks = Drain(*OpenValid("a.txt\r\n\r\nb c.txt\r\n", args));
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[0].spec.exec().argv(1), "a.txt");
+  EXPECT_EQ(tasks[1].spec.exec().argv(1), "b c.txt");
+}
+
 TEST_F(TaskSourceTest, ADirectoryIsAnErrorNamingIt) {
   TaskSource::Opened opened = TaskSource::Open({.path = dir_.string()});
   EXPECT_EQ(opened.source, nullptr);
