@@ -44,6 +44,18 @@ std::string MakeParents(const std::string& path) {
 }  // namespace
 
 std::string WriteKeyPair(const std::string& path) {
+  // PATH is a name without its extension: `keys/` would write the hidden
+  // `keys/.key`, and `host1.key` would write `host1.key.key`.
+  std::string base = path.substr(path.rfind('/') + 1);
+  if (base.empty() || base == "." || base == "..") {
+    return "'" + path + "' names a directory: give the keys' name without extension, e.g. keys/host1";
+  }
+  for (const char* ext : {".key", ".pub"}) {
+    if (base.size() > 4 && base.compare(base.size() - 4, 4, ext) == 0) {
+      return "give the name without " + std::string(ext) + ": keygen " + path.substr(0, path.size() - 4) + " writes " +
+             path.substr(0, path.size() - 4) + ".key and .pub";
+    }
+  }
   // Both names checked first, so an existing .pub is not found only after
   // a new .key was written (O_EXCL below still decides a race).
   for (const char* ext : {".key", ".pub"}) {

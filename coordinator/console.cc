@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/quote.h"
+#include "common/status.h"
 #include "common/task_kind.h"
 
 namespace taskfarm {
@@ -36,7 +37,10 @@ std::string Console::Describe(const pb::Result& r) {
     bool named = (!r.url().empty() && r.error().find(r.url()) != std::string::npos) ||
                  (!r.task().empty() && r.error().find(r.task()) != std::string::npos);
     std::string task = named || r.task().empty() ? "" : Excerpt(r.task(), 200) + ": ";
-    return Fmt("task %u FAILED: ", r.id()) + task + r.error() + (r.worker().empty() ? "" : " (" + who + ")");
+    // A cancelled task did not fail: the summary counts it apart, and so
+    // does a `grep FAILED`.
+    const char* what = r.error_code() == CodeName(Code::kCancelled) ? "CANCELLED" : "FAILED";
+    return Fmt("task %u %s: ", r.id(), what) + task + r.error() + (r.worker().empty() ? "" : " (" + who + ")");
   }
   const TaskKind* kind = FindKind(r.kind());
   return Fmt("task %u: ", r.id()) + (kind ? kind->describe(r, who) : r.task() + " done (" + who + ")");

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -112,6 +113,18 @@ TEST(CliTest, KeygenMakesMissingDirectoriesPrivateAndNeverOverwrites) {
   std::string unchanged;
   still >> unchanged;
   EXPECT_EQ(unchanged, secret);
+}
+
+TEST(CliTest, KeygenRefusesADirectoryOrANameWithItsExtension) {
+  ScratchDir dir;
+  ProcessResult slash = RunToEnd(Coordinator({"keygen", dir.File("keys") + "/"}));
+  EXPECT_EQ(slash.exit_code, 1);
+  EXPECT_NE(slash.err.find("names a directory"), std::string::npos) << slash.err;
+  ProcessResult ext = RunToEnd(Coordinator({"keygen", dir.File("host1.key")}));
+  EXPECT_EQ(ext.exit_code, 1);
+  EXPECT_NE(ext.err.find("give the name without .key"), std::string::npos) << ext.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.File("keys/.key")));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("host1.key.key")));
 }
 
 // The README's remote-worker steps on loopback: keys from keygen, a CURVE

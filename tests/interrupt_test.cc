@@ -136,7 +136,7 @@ TEST(InterruptTest, SecondCtrlCRecordsHowLongTheRunningTasksRan) {
             1)
       << r.out;
   EXPECT_EQ(CountLines(r.out, "cancelled before it started"), 0) << r.out;
-  std::regex line(R"(^task \d+ FAILED: sleep 2000: cancelled while running: interrupted by a second SIGINT )"
+  std::regex line(R"(^task \d+ CANCELLED: sleep 2000: cancelled while running: interrupted by a second SIGINT )"
                   R"(\(worker w\d, (\d+) ms\)$)");
   int lines = 0;
   std::istringstream in(r.out);
