@@ -17,6 +17,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <set>
@@ -122,6 +123,7 @@ class CoordinatorLoop {
   void SpawnOne();
   void GiveUpOnLocalWorkers(const std::string& why);
   void Feed();
+  bool ReplayJournalRecord(uint32_t id, const pb::TaskSpec& spec);
   bool SendTo(const std::string& identity, pb::Frame frame);
   bool SendTo(const std::string& identity, pb::Frame* frame);
   bool SendWelcome(const std::string& identity, const std::string& name);
@@ -203,6 +205,8 @@ class CoordinatorLoop {
   uint64_t spans_left_out_ = 0;
   std::unique_ptr<Journal> journal_;
   Journal::Recovered recovered_;
+  std::unordered_map<uint32_t, std::string> journal_by_id_;  // a streamed resume's records, until their task is read
+  bool input_mismatch_ = false;                              // a streamed resume found another input
   std::unique_ptr<OutputFile> output_;
   std::string out_buffer_;
   std::string batch_json_;                   // this batch's records, one after another
@@ -263,6 +267,21 @@ bool CoordinatorLoop::OpenOutputs(std::string* error) {
       stats_.AddResumed(ok);
     }
   };
+  if (recovered_.by_position) {
+    // A stream is not known before it is read: each record waits for the
+    // task with its id, to be checked against it (Feed); records past the
+    // stream's end are never reported.
+    auto keep = [&](std::vector<std::string>& lines) {
+      for (std::string& line : lines) {
+        uint32_t id;
+        bool ok;
+        if (ParseJournalRecord(line, &id, &ok)) journal_by_id_.emplace(id, std::move(line));
+      }
+      std::vector<std::string>().swap(lines);
+    };
+    keep(recovered_.ok_lines);
+    if (!config_.retry_failed) keep(recovered_.failed_lines);
+  }
   replay(recovered_.ok_lines, true);
   if (!config_.retry_failed) replay(recovered_.failed_lines, false);
   bool written = !output_ || output_->Append(out_buffer_);
@@ -429,11 +448,45 @@ void CoordinatorLoop::Feed() {
     }
     uint32_t id = task->id;
     if (id < recovered_.ok.size() && (recovered_.ok[id] || (recovered_.failed[id] && !config_.retry_failed))) {
+      if (recovered_.by_position && !ReplayJournalRecord(id, task->spec)) break;
       continue;  // already recorded by the run being resumed
     }
     scheduler_.AddTask(id, std::move(task->spec));
   }
   for (const std::string& error : source_.TakeErrors()) console_.Note(error);  // a stream's bad lines
+  if (!out_buffer_.empty() && output_ && !output_->failed()) {
+    if (!output_->Append(out_buffer_)) WriteFailed(config_.output_path, output_->error(), true);
+  }
+  out_buffer_.clear();
+}
+
+// A streamed resume: the journal's record for `id` is reported now, if it is
+// of the same task; if not, the input is not the one that journal was
+// written for, and nothing more of it is read.
+bool CoordinatorLoop::ReplayJournalRecord(uint32_t id, const pb::TaskSpec& spec) {
+  auto it = journal_by_id_.find(id);
+  if (it == journal_by_id_.end()) return true;  // a failure being retried (--retry-failed)
+  std::string task = FormatTask(spec);
+  auto record = nlohmann::json::parse(it->second, nullptr, false);
+  std::string recorded = record.is_object() ? record.value("task", "") : "";
+  if (recorded != task) {
+    input_mismatch_ = true;
+    console_.Note("coordinator: " + source_.name() + ": task " + std::to_string(id) + " is " + Quote(Excerpt(task)) +
+                  ", but the journal's task " + std::to_string(id) + " is " + Quote(Excerpt(recorded)) +
+                  ": this is not the input of the run being resumed; nothing more of it is read");
+    source_.StopReading();
+    scheduler_.StopDispatching("the input is not the one the journal was written for");
+    input_done_ = true;
+    return false;
+  }
+  bool ok = record.value("ok", false);
+  if (output_) {
+    out_buffer_ += it->second;
+    out_buffer_ += '\n';
+  }
+  stats_.AddResumed(ok);
+  journal_by_id_.erase(it);
+  return true;
 }
 
 bool CoordinatorLoop::SendTo(const std::string& identity, pb::Frame frame) { return SendTo(identity, &frame); }
@@ -1153,7 +1206,7 @@ int CoordinatorLoop::Run(int signal_fd) {
   x.unjournalled = unjournalled_;
   x.write_failures = write_failures_;
   x.bad_input_lines = source_.bad_lines();
-  if (source_.total() == 0 && x.bad_input_lines == 0 && !interrupted_ && write_failures_.empty()) {
+  if (source_.total() == 0 && x.bad_input_lines == 0 && !interrupted_ && write_failures_.empty() && !input_mismatch_) {
     SayNoTasks(source_);  // an empty stream: no summary of nothing
     return 0;
   }
@@ -1165,6 +1218,7 @@ int CoordinatorLoop::Run(int signal_fd) {
   // A file that could not be written outranks an interrupt: the user knows
   // they pressed Ctrl-C, not that a result file is incomplete.
   if (!write_failures_.empty()) return 3;
+  if (input_mismatch_) return 2;  // the wrong input for --resume: a usage error
   if (interrupted_) return 130;
   // A stream's bad line was skipped: not everything asked for was done.
   return stats_.failed() > 0 || fatal_ || x.bad_input_lines > 0 ? 1 : 0;

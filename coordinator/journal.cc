@@ -77,8 +77,9 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
           return nullptr;
         }
         if (by_position && resume) {
+          recovered->by_position = true;
           recovered->note = path + (streamed ? ": the input is a stream" : ": the journal is of a stream") +
-                            ": its tasks are matched to the journal by position, not checked";
+                            ": its tasks are matched to the journal by position, each checked as it is read";
         }
         continue;
       }

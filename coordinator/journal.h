@@ -28,15 +28,19 @@ class Journal {
     std::vector<std::string> ok_lines;      // the JSON of each ok record
     std::vector<std::string> failed_lines;  // the JSON of each failed record (last one per id)
     size_t torn_lines = 0;
-    // For the user, once: "PATH: the input is a stream: its tasks are
-    // matched to the journal by position, not checked" (or "" ).
+    // The input or the journal is a stream: a task is the journal's by its
+    // id (its position in the input), and the caller checks each task's
+    // line against the record's `task` as it reads it (see Feed).
+    bool by_position = false;
+    // For the user, once: "PATH: the input is a stream: ..." (or "").
     std::string note;
   };
   // Opens `path` for appending. With resume, reads what it holds first; the
   // journal must have been written for the same input (fingerprint, total).
   // Fingerprint 0: the input is a stream, whose tasks are not known before
   // the run. When it or the journal's is one, a task is the journal's by
-  // its id (its position in the input), unchecked, and `note` says so.
+  // its id (its position in the input), `by_position` is set and `note`
+  // says so.
   // Without resume, an existing non-empty journal is an error (a user who
   // forgot --resume would otherwise run everything twice). The journal must
   // be a regular file. Returns null and sets `error` on failure, including a

@@ -193,7 +193,11 @@ void TaskSource::BadLine(const std::string& error) {
 
 std::optional<SourcedTask> TaskSource::Take(ParsedLine parsed) {
   if (!parsed.error.empty()) {
-    BadLine(parsed.error);  // only a stream has any: a file was checked
+    // Only a stream has any (a file was checked). The line keeps its
+    // number: no task gets its id, so once it is fixed, --resume runs it
+    // under that id and the tasks after it keep theirs.
+    BadLine(parsed.error);
+    ++next_id_;
     return std::nullopt;
   }
   if (!parsed.spec) return std::nullopt;
@@ -232,6 +236,7 @@ std::optional<SourcedTask> TaskSource::NextFromStream() {
         skipping_ = 0;
         ++line_number_;
         BadLine(TaskLineTooLong(skipped));
+        ++next_id_;  // keeps its number, as any bad line (see Take)
         continue;
       }
       if (auto task = Take(Parse(text))) return task;

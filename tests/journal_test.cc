@@ -283,8 +283,9 @@ TEST_F(JournalTest, AStreamedInputsJournalSaysSoAndResumesByPosition) {
 
   Journal::Recovered streamed;
   ASSERT_NE(Resume(&streamed, 0, 0), nullptr);
-  EXPECT_EQ(streamed.note,
-            path_ + ": the input is a stream: its tasks are matched to the journal by position, not checked");
+  EXPECT_EQ(
+      streamed.note,
+      path_ + ": the input is a stream: its tasks are matched to the journal by position, each checked as it is read");
   ASSERT_EQ(streamed.ok.size(), 8u) << "ids are not bounded by a total";
   EXPECT_TRUE(streamed.ok[0]);
   EXPECT_TRUE(streamed.failed[7]);
@@ -293,8 +294,10 @@ TEST_F(JournalTest, AStreamedInputsJournalSaysSoAndResumesByPosition) {
   // The same tasks from a file now: by position too, within its total.
   Journal::Recovered from_file;
   ASSERT_NE(Resume(&from_file, kTotal, kFingerprint), nullptr);
-  EXPECT_EQ(from_file.note,
-            path_ + ": the journal is of a stream: its tasks are matched to the journal by position, not checked");
+  EXPECT_EQ(
+      from_file.note,
+      path_ +
+          ": the journal is of a stream: its tasks are matched to the journal by position, each checked as it is read");
   EXPECT_TRUE(from_file.ok[0]);
   EXPECT_EQ(from_file.torn_lines, 1u) << "id 7 is past the file's 5 tasks";
   EXPECT_EQ(ReadAll(), before) << "resuming rewrites nothing";
@@ -304,7 +307,9 @@ TEST_F(JournalTest, AStreamResumesAFilesJournalByPosition) {
   WriteJournal({Record(1, true), Record(3, true)});
   Journal::Recovered rec;
   ASSERT_NE(Resume(&rec, 0, 0), nullptr);
-  EXPECT_EQ(rec.note, path_ + ": the input is a stream: its tasks are matched to the journal by position, not checked");
+  EXPECT_EQ(
+      rec.note,
+      path_ + ": the input is a stream: its tasks are matched to the journal by position, each checked as it is read");
   ASSERT_GE(rec.ok.size(), 4u);
   EXPECT_TRUE(rec.ok[1]);
   EXPECT_TRUE(rec.ok[3]);

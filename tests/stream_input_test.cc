@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "common/shell_words.h"
@@ -144,9 +145,45 @@ TEST(StreamInputTest, ABadLineMidStreamIsSaidAndSkippedAndTheRunGoesOnToExitOne)
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("<stdin>:2: unknown task kind 'bogus'"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("input: 1 bad line(s) skipped"), std::string::npos) << r.out;
-  auto by_id = ById(ReadJsonLines(out), 3);
+  // The bad line keeps its number (1): the tasks after it keep theirs.
+  std::map<int, nlohmann::json> by_id;
+  for (const auto& rec : ReadJsonLines(out)) by_id.emplace(rec.value("id", -1), rec);
+  ASSERT_EQ(by_id.size(), 3u);
   for (auto& [id, rec] : by_id) EXPECT_TRUE(rec["ok"].get<bool>()) << rec.dump();
-  EXPECT_EQ(by_id[1]["task"], "sleep 10");
+  EXPECT_EQ(by_id.count(1), 0u);
+  EXPECT_EQ(by_id[2]["task"], "sleep 10");
+  EXPECT_EQ(by_id[3]["task"], "noop");
+}
+
+// The workflow after a bad line: fix it, resume. The fixed line runs under
+// the number it kept; the rest come from the journal, each checked.
+TEST(StreamInputTest, AFixedBadLineRunsOnResumeAndAnotherInputIsRefused) {
+  ScratchDir dir;
+  std::string journal = dir.File("J.jsonl"), out = dir.File("R.jsonl"), marker = dir.File("marker");
+  ProcessResult first = Subprocess(Piped("printf 'noop\\nbogus\\nnoop\\n'",
+                                         {"--workers", "1", "--tasks", "-", "--journal", journal, "-q"}))
+                            .Wait(seconds(60));
+  ASSERT_EQ(first.exit_code, 1) << first.err;
+  ProcessResult fixed =
+      Subprocess(Piped("printf 'noop\\nexec touch " + marker + "\\nnoop\\n'",
+                       {"--workers", "1", "--tasks", "-", "--journal", journal, "--resume", "--output", out, "-q"}))
+          .Wait(seconds(60));
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.err;
+  EXPECT_TRUE(std::filesystem::exists(marker)) << "the fixed line ran";
+  EXPECT_NE(fixed.out.find("(2 from the journal)"), std::string::npos) << fixed.out;
+  auto by_id = ById(ReadJsonLines(out), 3);
+  EXPECT_EQ(by_id[1]["kind"], "exec");
+
+  // Another input: refused at its first task that differs, and none of the
+  // journal's records past it is reported.
+  std::string other = dir.File("O.jsonl");
+  ProcessResult wrong = Subprocess(Piped("printf 'noop\\nsleep 5\\n'", {"--workers", "1", "--tasks", "-", "--journal",
+                                                                        journal, "--resume", "--output", other, "-q"}))
+                            .Wait(seconds(60));
+  EXPECT_EQ(wrong.exit_code, 2) << wrong.err;
+  EXPECT_NE(wrong.err.find("task 1 is 'sleep 5', but the journal's task 1 is 'exec touch"), std::string::npos)
+      << wrong.err;
+  EXPECT_EQ(LinesIn(other), 1u) << "only task 0, the one that matched";
 }
 
 TEST(StreamInputTest, AFifoStreamsToo) {
