@@ -156,6 +156,9 @@ CLI::Option* AddDuration(CLI::App& app, const std::string& name, double* seconds
       return "'" + text + "' is not a duration (" + (rules.bare_ms ? "milliseconds" : "seconds") +
              ", or a number with ms, s, m or h: 200ms, 5s, 1m)";
     }
+    if (*s > 0 && *s < rules.nonzero_min_s) {
+      return "'" + text + "' is below " + FormatDuration(rules.nonzero_min_s) + " (0: no limit)";
+    }
     if (*s < rules.min_s || *s > rules.max_s) {
       return "'" + text + "' is outside " + FormatDuration(rules.min_s) + " to " + FormatDuration(rules.max_s);
     }

@@ -41,6 +41,9 @@ namespace taskfarm {
 struct DurationRules {
   double min_s = 0;
   double max_s = 1e6;
+  // 0 means "none" and other values start here: a timeout of 0.4ms would
+  // otherwise be a limit nobody can keep, or round to none.
+  double nonzero_min_s = 0;
   bool bare_ms = false;
   // The option's bare number was milliseconds in an earlier version: a
   // bare value of 1000 or more gets a one-line warning on stderr.

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1320,9 +1321,16 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
     close(fd);
     src.path = demo_file;
     std::fprintf(stderr,
-                 "No task file given: running the built-in demo. A web server on %s serves the tutorial's "
-                 "three pages with a %d ms delay; %d workers fetch 90 pages and count primes 20 times.\n",
+                 "No task file given: running the built-in demo. A web server on %s\n"
+                 "serves the tutorial's three pages with a %d ms delay; %d workers fetch 90 pages and count\n"
+                 "primes 20 times.\n",
                  demo_server->BaseUrl().c_str(), config.demo_delay_ms, config.workers);
+    // `generate | coordinator` without --tasks -: what was piped in is not
+    // read, and a user expecting xargs' habit should hear why.
+    struct stat in {};
+    if (fstat(STDIN_FILENO, &in) == 0 && (S_ISFIFO(in.st_mode) || (S_ISREG(in.st_mode) && in.st_size > 0))) {
+      std::fprintf(stderr, "(standard input is not read: give --tasks - to run the task lines piped in)\n");
+    }
   }
   TaskSource::Opened opened = TaskSource::Open(src);
   if (!demo_file.empty()) unlink(demo_file.c_str());

@@ -23,10 +23,10 @@ int main(int argc, char** argv) {
   app.get_formatter()->column_width(36);
   app.footer(taskfarm::TaskLanguageHelp() +
              "\nDURATION: seconds, or a number with a unit: 200ms, 5s, 1m, 1h.\n"
-             "\nExit status: 0 every task succeeded; 1 some failed; 2 bad command line or task file, or an\n"
-             "output file that cannot be written (nothing ran); 3 a result file (--output, --journal, --report,\n"
-             "--json) could not be written during the run (wins over 130 and 1); 130 interrupted (Ctrl-C,\n"
-             "SIGTERM).");
+             "\nExit status: 0 every task succeeded; 1 some failed, or a stream had a bad line; 2 bad command\n"
+             "line or task file, or an output file that cannot be written (nothing ran); 3 a result file\n"
+             "(--output, --journal, --report, --json) could not be written during the run (wins over 130 and\n"
+             "1); 130 interrupted (Ctrl-C, SIGTERM).");
   taskfarm::AddVersionFlag(app);
   app.add_option(
          "--workers,-w", c.workers,
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
       ->group(rel);
   taskfarm::AddDuration(app, "--task-timeout", &c.task_timeout_s,
                         "Time a task may run, from its start on a worker (seconds,\nor 200ms, 5m; 0: no limit)",
-                        {.max_s = 1e6})
+                        {.max_s = 1e6, .nonzero_min_s = 1e-3})
       ->group(rel);
   taskfarm::AddDuration(app, "--grace", &c.grace_s, "Time running tasks get to finish after Ctrl-C (seconds, or 1m)",
                         {.max_s = 3600})

@@ -57,6 +57,7 @@ class CommandLineTest : public ::testing::Test {
     app_.add_option("--workers,-w", workers_, "Workers")->required();
     app_.add_option("--tasks", tasks_, "Task file");
     AddDuration(app_, "--grace", &grace_s_, "Grace (seconds)", {.max_s = 3600});
+    AddDuration(app_, "--task-timeout", &task_timeout_s_, "Limit (0: none)", {.nonzero_min_s = 1e-3});
     AddDuration(app_, "--coordinator-timeout", &timeout_s_, "Silence (seconds)", {.min_s = 0.1, .bare_was_ms = true});
     AddVersionFlag(app_);
     app_.add_subcommand("run", "Run (the default)")->fallthrough();
@@ -83,6 +84,7 @@ class CommandLineTest : public ::testing::Test {
   int runs_ = 3;
   std::string tasks_;
   double grace_s_ = 5;
+  double task_timeout_s_ = 0;
   double timeout_s_ = 10;
   double delay_s_ = 0.1;
   std::string err_, out_;
@@ -143,6 +145,9 @@ TEST_F(CommandLineTest, ABadOrOutOfRangeDurationNamesTheOption) {
       << err_;
   EXPECT_EQ(Parse({"-w", "1", "--grace", "2h"}), 2);
   EXPECT_NE(err_.find("--grace: '2h' is outside 0 to 1h"), std::string::npos) << err_;
+  EXPECT_EQ(Parse({"-w", "1", "--task-timeout", "0.4ms"}), 2);
+  EXPECT_NE(err_.find("--task-timeout: '0.4ms' is below 1ms (0: no limit)"), std::string::npos) << err_;
+  EXPECT_EQ(Parse({"-w", "1", "--task-timeout", "0"}), std::nullopt) << err_;
   EXPECT_EQ(Parse({"-w", "1", "--coordinator-timeout", "50ms"}), 2);
   EXPECT_NE(err_.find("'50ms' is outside 100ms to "), std::string::npos) << err_;
 }
