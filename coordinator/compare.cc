@@ -446,26 +446,7 @@ bool ParseSweep(const std::string& spec, std::string* param, std::vector<int>* v
   return true;
 }
 
-// The terminal is 100 columns: `text` broken at spaces into lines that fit
-// (a word longer than a line stays whole). Widths count UTF-8 characters.
-constexpr size_t kColumns = 100;
-
-std::string Wrap(const std::string& text, size_t columns = kColumns) {
-  std::string out, line;
-  auto width = [](const std::string& s) {
-    return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-  };
-  std::istringstream words(text);
-  std::string word;
-  while (words >> word) {
-    if (!line.empty() && width(line) + 1 + width(word) > columns) {
-      out += line + "\n";
-      line.clear();
-    }
-    line += (line.empty() ? "" : " ") + word;
-  }
-  return out + line;
-}
+constexpr size_t kColumns = kTerminalColumns;
 
 // One workload's modes: the numbers (the cells the page shows too, the JSON
 // holds them as numbers) in at most 100 columns, what each mode runs under it.
@@ -504,12 +485,16 @@ bool HasMode(const std::vector<ModePreset>& modes, const std::string& name) {
   return std::any_of(modes.begin(), modes.end(), [&](const ModePreset& m) { return m.name == name; });
 }
 
+}  // namespace
+
 // "sequential, processes, oversubscribed"
 std::string ModeNames(const std::vector<ModePreset>& modes) {
   std::string out;
   for (const ModePreset& m : modes) out += (out.empty() ? "" : ", ") + m.name;
   return out;
 }
+
+namespace {
 
 // One line under the table on the modes that were not run, and why.
 std::string LeftOutNote(const Workload& w, const std::vector<std::string>& names) {

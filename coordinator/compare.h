@@ -33,6 +33,9 @@ struct ModePreset {
 // connections, threads or an event loop, none of which a child process uses.
 [[nodiscard]] std::vector<ModePreset> CommandModes(unsigned cores);
 
+// "sequential, processes, oversubscribed": the modes' names, for messages.
+[[nodiscard]] std::string ModeNames(const std::vector<ModePreset>& modes);
+
 struct CompareConfig {
   std::string tasks_path;          // empty: the built-in workloads
   std::vector<std::string> modes;  // empty: all of them

@@ -33,8 +33,9 @@ std::string Console::Describe(const pb::Result& r) {
   std::string who = Fmt("worker %s, %.0f ms", r.worker().c_str(), r.duration_ms());
   if (r.attempts() > 1) who += Fmt(", attempt %u", r.attempts());
   if (!r.ok()) {
-    // "GET URL failed: ..." names its task already; a bare reason does not.
-    bool named = (!r.url().empty() && r.error().find(r.url()) != std::string::npos) ||
+    // "GET URL failed: ..." names its task already, as does a command's
+    // ("exit 1: gzip -9 a.txt; ..."); a bare reason does not.
+    bool named = r.has_exec() || (!r.url().empty() && r.error().find(r.url()) != std::string::npos) ||
                  (!r.task().empty() && r.error().find(r.task()) != std::string::npos);
     std::string task = named || r.task().empty() ? "" : Excerpt(r.task(), 200) + ": ";
     // A cancelled task did not fail: the summary counts it apart, and so

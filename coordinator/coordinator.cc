@@ -1004,9 +1004,10 @@ bool CoordinatorLoop::Ready() {
   }
   if (config_.wait_workers_s > 0 && waited > config_.wait_workers_s * 1000 && !fatal_) {
     fatal_ = true;
-    console_.Note("coordinator: only " + std::to_string(live) + " of the " + std::to_string(config_.min_workers) +
-                  " workers asked for (--min-workers) connected to " + listening_ + " within " +
-                  std::to_string(static_cast<int>(config_.wait_workers_s)) + " s (--wait-workers); giving up");
+    console_.Note(
+        Format("coordinator: %zu of the %zu worker(s) asked for (--min-workers) connected to %s within %s "
+               "(--wait-workers); giving up",
+               live, wanted, listening_.c_str(), FormatDuration(config_.wait_workers_s).c_str()));
     scheduler_.StopDispatching("not enough workers connected");
   }
   // Before a stream's first line no local worker has started: what is
@@ -1036,10 +1037,10 @@ bool CoordinatorLoop::TimeToSayWaiting(double waited_ms, size_t live) {
 
 void CoordinatorLoop::SayWaiting(double waited_ms, size_t live, size_t wanted) {
   if (!TimeToSayWaiting(waited_ms, live)) return;
-  std::string limit = config_.wait_workers_s > 0
-                          ? Format("--wait-workers %.0f s: giving up in %.0f s", config_.wait_workers_s,
-                                   std::max(0.0, config_.wait_workers_s - waited_ms / 1000))
-                          : std::string("--wait-workers: forever");
+  std::string limit = config_.wait_workers_s > 0 ? Format("--wait-workers %s: giving up in %.1f s",
+                                                          FormatDuration(config_.wait_workers_s).c_str(),
+                                                          std::max(0.0, config_.wait_workers_s - waited_ms / 1000))
+                                                 : std::string("--wait-workers: forever");
   console_.Note(Format("coordinator: waiting for workers on %s: %zu of %zu connected (--min-workers %zu; %s)",
                        listening_.c_str(), live, wanted, wanted, limit.c_str()));
 }
@@ -1339,7 +1340,12 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
     if (opened.error_lines > opened.errors.size()) {
       std::fprintf(stderr, "... and %zu more bad lines\n", opened.error_lines - opened.errors.size());
     }
-    if (opened.error_lines > 0) std::fprintf(stderr, "nothing was run: fix the task file and try again\n");
+    if (opened.error_lines > 0) {
+      std::fprintf(stderr, "nothing was run: fix the %s and try again\n",
+                   src.exec_template ? "argument list"
+                   : src.urls_only   ? "URL list"
+                                     : "task file");
+    }
     return 2;
   }
   if (config.dry_run) return DryRun(*opened.source, signal_fd.get());

@@ -11,6 +11,7 @@
 #include "common/zmq_util.h"
 #include "coordinator/compare.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/text_table.h"
 
 int main(int argc, char** argv) {
   taskfarm::CoordinatorConfig c;
@@ -153,7 +154,14 @@ int main(int argc, char** argv) {
                                      "workloads. A task file of exec/sh commands runs sequential,\n"
                                      "processes (1 per core) and oversubscribed.");
   compare->add_option("--tasks,-t", cmp.tasks_path, "Task file to compare the modes on");
-  compare->add_option("--modes", cmp.modes, "Modes to run (default all)")->delimiter(',');
+  compare
+      ->add_option(
+          "--modes", cmp.modes,
+          // The help column is 62 characters wide.
+          taskfarm::Wrap("Modes to run (default: all that apply): " + taskfarm::ModeNames(taskfarm::AllModes(cores)) +
+                             "; for exec/sh tasks: " + taskfarm::ModeNames(taskfarm::CommandModes(cores)),
+                         62))
+      ->delimiter(',');
   compare->add_option("--runs", cmp.runs, "Runs per mode (the median is reported)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));

@@ -197,8 +197,10 @@ std::string RunSummary::Text() const {
   if (resumed) out += " (" + Count(resumed) + " from the journal)";
   out += "\n";
   if (wait_ms > kNoticeableWaitMs) {
-    out +=
-        Format("waited %.1f s for workers before the first task was sent (not in the times below)\n", wait_ms / 1000);
+    // run_ms is 0 only when no task was ever sent (the wait gave up).
+    out += run_ms > 0 ? Format("waited %.1f s for workers before the first task was sent (not in the times below)\n",
+                               wait_ms / 1000)
+                      : Format("waited %.1f s for workers; no task was sent\n", wait_ms / 1000);
   }
   out += Format("wall time: %.2f s, throughput: %.1f tasks/s\n", run_ms / 1000, throughput_per_s);
   if (!kinds.empty()) out += "\n" + RenderText(KindTable());

@@ -2,6 +2,7 @@
 #include "coordinator/text_table.h"
 
 #include <algorithm>
+#include <sstream>
 
 namespace taskfarm {
 namespace {
@@ -61,6 +62,23 @@ std::string RenderText(const TextTable& t) {
   for (const auto& row : t.rows) line(row);
   if (!t.note.empty()) out += t.note + "\n";
   return out;
+}
+
+std::string Wrap(const std::string& text, size_t columns) {
+  std::string out, line;
+  auto width = [](const std::string& s) {
+    return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+  };
+  std::istringstream words(text);
+  std::string word;
+  while (words >> word) {
+    if (!line.empty() && width(line) + 1 + width(word) > columns) {
+      out += line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return out + line;
 }
 
 }  // namespace taskfarm

@@ -35,4 +35,10 @@ struct TextTable {
 // worker name). Never splits a UTF-8 character.
 [[nodiscard]] std::string Clip(std::string_view text, size_t max_chars);
 
+// The terminal is 100 columns: `text` broken at spaces into lines of at
+// most `columns` characters (a word longer than a line stays whole), no
+// trailing newline.
+constexpr size_t kTerminalColumns = 100;
+[[nodiscard]] std::string Wrap(const std::string& text, size_t columns = kTerminalColumns);
+
 }  // namespace taskfarm
