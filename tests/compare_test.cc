@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -123,7 +124,37 @@ TEST(CompareTest, JsonHoldsEveryNumberOfTheTerminalTables) {
     ExpectShows(cells[6], row["cpu_s"], 1, cells[0] + " CPU s");
     ExpectShows(cells[7], row["cpu_over_wall"], 100, cells[0] + " CPU/wall");
     EXPECT_EQ(cells[8], row["verdict"].get<std::string>());
+    // And the numbers come from the runs: 12 tasks over the median wall
+    // time, the speedup over sequential's.
+    EXPECT_NEAR(row["tasks_per_s"].get<double>(), 12 / row["median_s"].get<double>(),
+                0.01 * row["tasks_per_s"].get<double>());
+    EXPECT_NEAR(row["speedup"].get<double>(),
+                rows["sequential"]["median_s"].get<double>() / row["median_s"].get<double>(),
+                0.01 * row["speedup"].get<double>());
   }
+
+  // The fastest mode's records: its timeline holds each of the 12 tasks
+  // once, and its histogram's numbers are theirs.
+  ASSERT_EQ(j["timelines"].size(), 1u);
+  std::vector<double> durations;
+  std::set<int> ids;
+  for (const auto& span : j["timelines"][0]["spans"]) {
+    durations.push_back(span["duration_ms"].get<double>());
+    ids.insert(span["id"].get<int>());
+  }
+  EXPECT_EQ(ids.size(), 12u);
+  std::sort(durations.begin(), durations.end());
+  ASSERT_EQ(j["histograms"].size(), 1u);
+  const auto& h = j["histograms"][0];
+  EXPECT_EQ(h["total"].get<int>(), 12);
+  int counted = 0;
+  for (const auto& c : h["counts"]) counted += c.get<int>();
+  EXPECT_EQ(counted, 12);
+  auto rank = [&](double p) { return durations[std::max<size_t>(1, std::ceil(p / 100 * 12)) - 1]; };
+  EXPECT_NEAR(h["p50_ms"].get<double>(), rank(50), 1e-3);
+  EXPECT_NEAR(h["p90_ms"].get<double>(), rank(90), 1e-3);
+  EXPECT_NEAR(h["max_ms"].get<double>(), durations.back(), 1e-3);
+  EXPECT_NEAR(h["min_ms"].get<double>(), durations.front(), 1e-3);
 
   ASSERT_EQ(j["sweeps"].size(), 1u);
   const auto& points = j["sweeps"][0]["points"];
