@@ -192,7 +192,7 @@ def check_taskfarm_exec(count, kind, jsonl):
 
 def exec_time_note(label, jsonl, peer_label):
     """E1: where a taskfarm row's time goes, from the records its last timed run
-    wrote (start_ms since run start, duration_ms spawn to reaped, the command's
+    wrote (start_ms since the first task was sent, duration_ms spawn to reaped, the command's
     own CPU), and its client CPU beside a peer's that ran the same commands."""
     def note(wl):
         by = {wl.key: wl}
@@ -213,7 +213,7 @@ def exec_time_note(label, jsonl, peer_label):
         cpu = med([(r.get("cpu_user_ms") or 0) + (r.get("cpu_sys_ms") or 0) for r in recs])
         extra_ms = (t.cpu - p.cpu) / t.count * 1000
         return [f"- Where the time of {t.label.split(' (')[0]} goes (the records of its last timed run): the first "
-                f"task starts {first:.1f} ms into the run; on each worker the next task starts a median "
+                f"task starts {first:.1f} ms after the first dispatch (start-up is the summary's wait); on each worker the next task starts a median "
                 f"{med(gaps) * 1000:.0f} µs after the last one ends (it is already at the worker: no round trip in "
                 f"between); a task takes a median {dur:.2f} ms from spawn to reaped, {cpu:.2f} ms of it the "
                 f"command's own CPU. Client CPU {fmt_s(t.cpu)} s against {p.label.split(' (')[0]}'s {fmt_s(p.cpu)} s "
