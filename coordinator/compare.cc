@@ -446,8 +446,6 @@ bool ParseSweep(const std::string& spec, std::string* param, std::vector<int>* v
   return true;
 }
 
-constexpr size_t kColumns = kTerminalColumns;
-
 // One workload's modes: the numbers (the cells the page shows too, the JSON
 // holds them as numbers) in at most 100 columns, what each mode runs under it.
 void PrintRows(const Workload& w, const std::vector<ModeResult>& rs, int runs, const std::string& base) {

@@ -125,6 +125,7 @@ class CoordinatorLoop {
   void GiveUpOnLocalWorkers(const std::string& why);
   void Feed();
   bool ReplayJournalRecord(uint32_t id, const pb::TaskSpec& spec);
+  void WriteReplayed();
   bool SendTo(const std::string& identity, pb::Frame frame);
   bool SendTo(const std::string& identity, pb::Frame* frame);
   bool SendWelcome(const std::string& identity, const std::string& name);
@@ -208,6 +209,7 @@ class CoordinatorLoop {
   Journal::Recovered recovered_;
   std::unordered_map<uint32_t, std::string> journal_by_id_;  // a streamed resume's records, until their task is read
   bool input_mismatch_ = false;                              // a streamed resume found another input
+  size_t replayed_ = 0;                                      // journal records a streamed resume reported
   std::unique_ptr<OutputFile> output_;
   std::string out_buffer_;
   std::string batch_json_;                   // this batch's records, one after another
@@ -436,7 +438,9 @@ void CoordinatorLoop::Feed() {
   double turn_end_ms = clock_.NowMs() + kCancelTurnMs;
   size_t chunk = 0;
   while (!input_done_ && scheduler_.WantsTasks()) {
-    if (!scheduler_.dispatching() && ++chunk > kCancelChunk) {
+    // Replayed records (a streamed --resume) never fill the window either:
+    // they are bounded the same way.
+    if ((!scheduler_.dispatching() || replayed_ >= kCancelChunk) && ++chunk > kCancelChunk) {
       // Everything read now is cancelled on the spot (see kCancelChunk).
       WriteFinished();
       chunk = 0;
@@ -449,12 +453,18 @@ void CoordinatorLoop::Feed() {
     }
     uint32_t id = task->id;
     if (id < recovered_.ok.size() && (recovered_.ok[id] || (recovered_.failed[id] && !config_.retry_failed))) {
-      if (recovered_.by_position && !ReplayJournalRecord(id, task->spec)) break;
-      continue;  // already recorded by the run being resumed
+      if (!recovered_.by_position) continue;  // already recorded by the run being resumed
+      if (!ReplayJournalRecord(id, task->spec)) break;
+      if (++replayed_ % kCancelChunk == 0) WriteReplayed();
+      continue;
     }
     scheduler_.AddTask(id, std::move(task->spec));
   }
   for (const std::string& error : source_.TakeErrors()) console_.Note(error);  // a stream's bad lines
+  WriteReplayed();
+}
+
+void CoordinatorLoop::WriteReplayed() {
   if (!out_buffer_.empty() && output_ && !output_->failed()) {
     if (!output_->Append(out_buffer_)) WriteFailed(config_.output_path, output_->error(), true);
   }
@@ -465,16 +475,18 @@ void CoordinatorLoop::Feed() {
 // of the same task; if not, the input is not the one that journal was
 // written for, and nothing more of it is read.
 bool CoordinatorLoop::ReplayJournalRecord(uint32_t id, const pb::TaskSpec& spec) {
+  // Every id Feed asks about has a record here (the journal's by-id flags
+  // and these lines come from the same reading).
   auto it = journal_by_id_.find(id);
-  if (it == journal_by_id_.end()) return true;  // a failure being retried (--retry-failed)
   std::string task = FormatTask(spec);
-  auto record = nlohmann::json::parse(it->second, nullptr, false);
+  auto record = it == journal_by_id_.end() ? nlohmann::json() : nlohmann::json::parse(it->second, nullptr, false);
   std::string recorded = record.is_object() ? record.value("task", "") : "";
   if (recorded != task) {
     input_mismatch_ = true;
-    console_.Note("coordinator: " + source_.name() + ": task " + std::to_string(id) + " is " + Quote(Excerpt(task)) +
-                  ", but the journal's task " + std::to_string(id) + " is " + Quote(Excerpt(recorded)) +
-                  ": this is not the input of the run being resumed; nothing more of it is read");
+    console_.Note(Wrap("coordinator: " + source_.name() + ": task " + std::to_string(id) + " is " +
+                       Quote(Excerpt(task, 60)) + ", but the journal's task " + std::to_string(id) + " is " +
+                       Quote(Excerpt(recorded, 60)) +
+                       ": this is not the input of the run being resumed; nothing more of it is read"));
     source_.StopReading();
     scheduler_.StopDispatching("the input is not the one the journal was written for");
     input_done_ = true;
@@ -768,9 +780,8 @@ void CoordinatorLoop::Interrupt(int signo) {
   if (scheduler_.in_flight() == 0) {
     console_.Note("Interrupted (" + name + "): no new tasks; none was running.");
   } else {
-    console_.Note("Interrupted (" + name + "): no new tasks; waiting up to " + FormatDuration(config_.grace_s) +
-                  " for " + std::to_string(scheduler_.in_flight()) +
-                  " running task(s). Press Ctrl-C again to stop now.");
+    console_.Note("Interrupted (" + name + "): no new tasks; up to " + FormatDuration(config_.grace_s) + " for " +
+                  std::to_string(scheduler_.in_flight()) + " running task(s). Ctrl-C again stops now.");
   }
   scheduler_.StopDispatching("the run was interrupted (" + name + ")");
 }
@@ -880,16 +891,18 @@ void CoordinatorLoop::WriteReport(const RunSummary& summary) {
     data.tables.push_back(std::move(table));
   }
   RunTimeline t;
-  t.title = "Tasks per worker: " + std::to_string(stats_.done()) + " tasks on " +
-            std::to_string(scheduler_.worker_stats().size()) + " workers";
+  t.title = "Tasks per worker: " + std::to_string(summary.completed()) + " tasks on " +
+            std::to_string(summary.workers.size()) + " workers";
   if (spans_left_out_) t.title += " (the first " + std::to_string(spans_.size()) + " shown)";
   t.wall_ms = run_ms;
   data.histograms = BuildHistograms(spans_);
   t.spans = std::move(spans_);
   data.timelines.push_back(std::move(t));
-  data.conclusions.push_back("Completed " + std::to_string(stats_.done()) + " tasks (" +
-                             std::to_string(stats_.failed()) + " failed) in " +
-                             std::to_string(run_ms / 1000).substr(0, 5) + " s.");
+  // The terminal's words and numbers (cancelled tasks apart).
+  std::string done = Format("Completed %llu tasks (%llu failed", static_cast<unsigned long long>(summary.completed()),
+                            static_cast<unsigned long long>(summary.failed));
+  if (summary.cancelled) done += Format(", %llu cancelled", static_cast<unsigned long long>(summary.cancelled));
+  data.conclusions.push_back(done + Format(") in %.2f seconds.", run_ms / 1000));
   WriteWhole(config_.report_path, RenderHtmlReport(data));
 }
 
@@ -989,6 +1002,9 @@ void CoordinatorLoop::HeartbeatWorkers() {
 // share as they arrive, so waiting would only add their start-up time.
 bool CoordinatorLoop::Ready() {
   if (started_) return true;
+  // A stream's workers start with its first line (pool_): before it, the
+  // input is awaited, not workers, and no wait is counted or given up on.
+  if (!pool_) return false;
   double now = clock_.NowMs();
   double waited = now - workers_started_ms_;
   size_t live = scheduler_.live_workers();
@@ -1004,16 +1020,14 @@ bool CoordinatorLoop::Ready() {
   }
   if (config_.wait_workers_s > 0 && waited > config_.wait_workers_s * 1000 && !fatal_) {
     fatal_ = true;
-    console_.Note(
-        Format("coordinator: %zu of the %zu worker(s) asked for (--min-workers) connected to %s within %s "
-               "(--wait-workers); giving up",
-               live, wanted, listening_.c_str(), FormatDuration(config_.wait_workers_s).c_str()));
+    console_.Note(Wrap(Format("coordinator: %zu of %zu workers connected to %s within %s (--wait-workers); giving up",
+                              live, wanted, listening_.c_str(), FormatDuration(config_.wait_workers_s).c_str())));
     scheduler_.StopDispatching("not enough workers connected");
   }
-  // Before a stream's first line no local worker has started: what is
-  // awaited then is the input, not workers.
-  bool workers_expected = pool_ || config_.workers == 0;
-  if (!fatal_ && scheduler_.dispatching() && workers_expected) SayWaiting(waited, live, wanted);
+  // Local workers alone are not waited for aloud: they are ours, starting,
+  // and a slow start on a busy machine is no news (a failed one is said).
+  bool remote = !config_.bind.empty();
+  if (!fatal_ && scheduler_.dispatching() && remote) SayWaiting(waited, live, wanted);
   return false;
 }
 
@@ -1037,12 +1051,11 @@ bool CoordinatorLoop::TimeToSayWaiting(double waited_ms, size_t live) {
 
 void CoordinatorLoop::SayWaiting(double waited_ms, size_t live, size_t wanted) {
   if (!TimeToSayWaiting(waited_ms, live)) return;
-  std::string limit = config_.wait_workers_s > 0 ? Format("--wait-workers %s: giving up in %.1f s",
-                                                          FormatDuration(config_.wait_workers_s).c_str(),
-                                                          std::max(0.0, config_.wait_workers_s - waited_ms / 1000))
-                                                 : std::string("--wait-workers: forever");
-  console_.Note(Format("coordinator: waiting for workers on %s: %zu of %zu connected (--min-workers %zu; %s)",
-                       listening_.c_str(), live, wanted, wanted, limit.c_str()));
+  std::string limit = config_.wait_workers_s > 0
+                          ? Format("giving up in %.1f s", std::max(0.0, config_.wait_workers_s - waited_ms / 1000))
+                          : std::string("no time limit");
+  console_.Note(Wrap(Format("coordinator: waiting for workers on %s: %zu of %zu connected (%s)", listening_.c_str(),
+                            live, wanted, limit.c_str())));
 }
 
 int CoordinatorLoop::Run(int signal_fd) {
@@ -1198,7 +1211,7 @@ int CoordinatorLoop::Run(int signal_fd) {
 
   RunStats::Extras x;
   // For a stream, the time before its first line is neither: nothing was asked yet.
-  x.wait_ms = (started_ ? dispatch_start_ms_ : end_ms) - workers_started_ms_;
+  x.wait_ms = !pool_ ? 0 : (started_ ? dispatch_start_ms_ : end_ms) - workers_started_ms_;
   x.run_ms = started_ ? end_ms - dispatch_start_ms_ : 0;
   x.drops = drops_;
   x.late_results = scheduler_.late_results();
@@ -1208,7 +1221,8 @@ int CoordinatorLoop::Run(int signal_fd) {
   x.unjournalled = unjournalled_;
   x.write_failures = write_failures_;
   x.bad_input_lines = source_.bad_lines();
-  if (source_.total() == 0 && x.bad_input_lines == 0 && !interrupted_ && write_failures_.empty() && !input_mismatch_) {
+  if (source_.total() == 0 && x.bad_input_lines == 0 && !interrupted_ && write_failures_.empty() && !input_mismatch_ &&
+      !fatal_) {
     SayNoTasks(source_);  // an empty stream: no summary of nothing
     return 0;
   }

@@ -24,8 +24,9 @@
 namespace taskfarm {
 
 // Everything the summary says, in numbers. Times in the units the names
-// say. Two clocks: `wait_ms` from the coordinator's start to the first task
-// sent (waiting for --min-workers), `run_ms` from then to the end; the
+// say. Two clocks: `wait_ms` from the local workers' start (a stream's:
+// its first line) to the first task sent (waiting for --min-workers),
+// `run_ms` from then to the last record; the
 // "wall time", the throughput, busy% and "Completed ... in" are over
 // `run_ms`, so a wait for workers does not read as slow work.
 struct RunSummary {

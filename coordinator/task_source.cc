@@ -122,10 +122,12 @@ TaskSource::Opened TaskSource::Open(const TaskSourceOptions& options) {
     begin = ftello(stdin);
     if (begin < 0) begin = 0;
   } else {
-    in = fdopen(fcntl(fd, F_DUPFD_CLOEXEC, 0), "r");
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    in = copy >= 0 ? fdopen(copy, "r") : nullptr;
     src->owned_fd_ = UniqueFd();
     if (!in) {
       out.errors.push_back(name + ": cannot open: " + std::strerror(errno));
+      if (copy >= 0) ::close(copy);
       return out;
     }
   }
@@ -201,7 +203,7 @@ std::optional<SourcedTask> TaskSource::Take(ParsedLine parsed) {
     return std::nullopt;
   }
   if (!parsed.spec) return std::nullopt;
-  if (next_id_ == kMaxTasks) {
+  if (next_id_ >= kMaxTasks) {  // >=: a bad line also takes a number
     BadLine("more than 4,000,000,000 tasks; the rest of the input is not read");
     stopped_ = true;
     buffer_.clear();
@@ -285,6 +287,11 @@ bool TaskSource::ReadMore() {
   if (n < 0) {
     ++bad_lines_;  // what it held is lost: not everything asked was done
     errors_.push_back(name_ + ": read error: " + std::strerror(error) + "; the rest of the input is not read");
+    // A line cut short by the error is not a task: a truncated command
+    // must not run.
+    buffer_.resize(start_);
+    scanned_ = start_;
+    skipping_ = 0;
   }
   eof_ = true;
   return true;

@@ -66,13 +66,10 @@ std::string RenderText(const TextTable& t) {
 
 std::string Wrap(const std::string& text, size_t columns) {
   std::string out, line;
-  auto width = [](const std::string& s) {
-    return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-  };
   std::istringstream words(text);
   std::string word;
   while (words >> word) {
-    if (!line.empty() && width(line) + 1 + width(word) > columns) {
+    if (!line.empty() && Width(line) + 1 + Width(word) > columns) {
       out += line + "\n";
       line.clear();
     }

@@ -118,7 +118,9 @@ TEST(InterruptTest, SecondCtrlCRecordsHowLongTheRunningTasksRan) {
     std::string error = rec["error"];
     if (error == "cancelled while running: interrupted by a second SIGINT") {
       ++running;
-      EXPECT_GT(rec["duration_ms"].get<double>(), 500) << rec.dump();  // ran ~1.2 s; generous for a busy box
+      // Ran ~1.2 s; over 100 ms even if the workers started late on a busy
+      // box (the old bug recorded 0).
+      EXPECT_GT(rec["duration_ms"].get<double>(), 100) << rec.dump();
       EXPECT_LT(rec["duration_ms"].get<double>(), 2000) << rec.dump();
       EXPECT_TRUE(rec.contains("start_ms")) << rec.dump();
     } else {
@@ -144,7 +146,7 @@ TEST(InterruptTest, SecondCtrlCRecordsHowLongTheRunningTasksRan) {
     std::smatch m;
     if (!std::regex_match(text, m, line)) continue;
     ++lines;
-    EXPECT_GT(std::stoi(m[1]), 500) << text;
+    EXPECT_GT(std::stoi(m[1]), 100) << text;
   }
   EXPECT_EQ(lines, running) << r.out;
   EXPECT_NE(r.out.find("tasks: 0 ok, 0 failed, 600 cancelled"), std::string::npos) << r.out;

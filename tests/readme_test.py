@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -117,7 +118,16 @@ def run(cmd, cwd, where):
         # and stopped with the namespace.
         log = open(os.path.join(cwd, "background.log"), "ab")
         subprocess.Popen(["bash", "-c", cmd[:-1]], cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        time.sleep(0.5)
+        port = re.search(r"--port (\d+)", cmd)
+        deadline = time.monotonic() + 10
+        while port and time.monotonic() < deadline:  # a server: until it listens
+            try:
+                socket.create_connection(("127.0.0.1", int(port.group(1))), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        if not port:
+            time.sleep(0.5)
         print(f"  bg  {where}: {cmd}", flush=True)
         return None
     started = time.monotonic()
