@@ -1,5 +1,6 @@
 // The report of a comparison or of a single run: one self-contained HTML page
-// (inline CSS and SVG, nothing fetched, no script) and JSON with the same numbers.
+// (inline CSS and SVG, nothing fetched, no script), and for a comparison JSON
+// with the same numbers (a run's --json is its RunSummary, summary.h).
 #pragma once
 
 #include <cstdint>
