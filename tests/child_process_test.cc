@@ -6,7 +6,6 @@
 //   build/bin/child_process_test --gtest_filter='*Background*'
 #include "worker/child_process.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -91,28 +90,6 @@ bool ReapAll(GroupReaper* reaper, std::chrono::milliseconds limit = 2000ms) {
     reaper->Reap();
   }
   return !reaper->lingering();
-}
-
-// Processes (zombies included) whose process group is `pgid`, from /proc/*/stat.
-std::vector<pid_t> InGroup(pid_t pgid) {
-  std::vector<pid_t> out;
-  DIR* proc = opendir("/proc");
-  if (!proc) return out;
-  while (dirent* e = readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end) continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    size_t paren = stat.rfind(')');
-    if (paren == std::string::npos) continue;
-    std::istringstream fields(stat.substr(paren + 1));
-    char state;
-    long ppid, pgrp;
-    if (fields >> state >> ppid >> pgrp && pgrp == pgid) out.push_back(static_cast<pid_t>(pid));
-  }
-  closedir(proc);
-  return out;
 }
 
 std::vector<pid_t> ZombieChildren() {
@@ -403,7 +380,7 @@ TEST(ChildProcessTest, ABackgroundChildDiesWithItsTaskAndLeavesNoZombie) {
   EXPECT_EQ(child->stdout_tail(), "started\n");
   EXPECT_EQ(child->exit_status().exit_code, 0);
   ASSERT_TRUE(ReapAll(&reaper));
-  EXPECT_EQ(InGroup(pgid), std::vector<pid_t>{});
+  EXPECT_EQ(testing::InGroup(pgid), std::vector<pid_t>{});
   EXPECT_EQ(ZombieChildren(), std::vector<pid_t>{});
 }
 
@@ -446,7 +423,7 @@ TEST(ChildProcessTest, DestroyingARunningCommandLeavesNoProcessAndNoZombie) {
     std::this_thread::sleep_for(50ms);  // let the shell start both
   }
   ASSERT_TRUE(ReapAll(&reaper));
-  EXPECT_EQ(InGroup(pgid), std::vector<pid_t>{});
+  EXPECT_EQ(testing::InGroup(pgid), std::vector<pid_t>{});
   EXPECT_EQ(ZombieChildren(), std::vector<pid_t>{});
 }
 

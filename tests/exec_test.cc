@@ -2,7 +2,6 @@
 // real commands. Each record must say how its command ended, nothing a
 // command started may outlive its task, output of any size streams through
 // in bounded memory, and a worker runs user commands only when told to.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -31,24 +30,6 @@ std::vector<std::string> Lines(const std::string& text) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
-
-// Pids of every process on the machine whose argv is exactly `argv`. (A
-// zombie's cmdline reads empty, so only live ones count.)
-std::vector<pid_t> ProcessesRunning(const std::vector<std::string>& argv) {
-  std::string wanted;
-  for (const std::string& a : argv) wanted += a + '\0';
-  std::vector<pid_t> out;
-  DIR* proc = opendir("/proc");
-  if (!proc) return out;
-  while (dirent* e = readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
-    if (ReadText(std::string("/proc/") + e->d_name + "/cmdline") == wanted) out.push_back(static_cast<pid_t>(pid));
-  }
-  closedir(proc);
   return out;
 }
 

@@ -85,8 +85,8 @@ std::vector<std::string> MergedEnvironment(const std::vector<std::string>& extra
 }
 
 // Only async-signal-safe calls: runs in the child between fork and exec.
-[[noreturn]] void ExecChild(int stdin_fd, int stdout_fd, int stderr_fd, int error_fd, pid_t parent,
-                            char* const* argv, char* const* envp) {
+[[noreturn]] void ExecChild(int stdin_fd, int stdout_fd, int stderr_fd, int error_fd, pid_t parent, char* const* argv,
+                            char* const* envp) {
   // Kill the child if the test dies; the re-check covers a parent that
   // died before the prctl took effect.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -107,8 +107,7 @@ std::vector<std::string> MergedEnvironment(const std::vector<std::string>& extra
   sigprocmask(SIG_SETMASK, &empty, nullptr);
 
   // dup2 clears O_CLOEXEC on the copies; the originals close at exec.
-  if (dup2(stdin_fd, STDIN_FILENO) < 0 || dup2(stdout_fd, STDOUT_FILENO) < 0 ||
-      dup2(stderr_fd, STDERR_FILENO) < 0) {
+  if (dup2(stdin_fd, STDIN_FILENO) < 0 || dup2(stdout_fd, STDOUT_FILENO) < 0 || dup2(stderr_fd, STDERR_FILENO) < 0) {
     const int error = errno;
     [[maybe_unused]] ssize_t n = write(error_fd, &error, sizeof(error));
     _exit(127);
@@ -159,13 +158,14 @@ std::optional<std::string> ReadStat(pid_t pid) {
 struct StatFields {
   char state = '?';
   pid_t ppid = -1;
+  pid_t pgrp = -1;
 };
 std::optional<StatFields> ParseStat(const std::string& line) {
   const size_t close = line.rfind(')');
   if (close == std::string::npos) return std::nullopt;
   std::istringstream rest(line.substr(close + 1));
   StatFields fields;
-  if (!(rest >> fields.state >> fields.ppid)) return std::nullopt;
+  if (!(rest >> fields.state >> fields.ppid >> fields.pgrp)) return std::nullopt;
   return fields;
 }
 
@@ -199,8 +199,8 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::vector<std::string> e
     ThrowErrno("fork", error);
   }
   if (pid_ == 0) {
-    ExecChild(stdin_fd, out_pipe.write_end, err_pipe.write_end, exec_error_pipe.write_end, parent,
-              c_argv.data(), c_env.data());
+    ExecChild(stdin_fd, out_pipe.write_end, err_pipe.write_end, exec_error_pipe.write_end, parent, c_argv.data(),
+              c_env.data());
   }
 
   // Parent: keep only our ends, so EOF arrives when the child's side closes.
@@ -334,8 +334,7 @@ ProcessResult Subprocess::Wait(std::chrono::milliseconds timeout) {
       result.timed_out = true;
       break;
     }
-    Pump(std::min<std::chrono::milliseconds>(
-        kSlice, std::chrono::ceil<std::chrono::milliseconds>(deadline - now)));
+    Pump(std::min<std::chrono::milliseconds>(kSlice, std::chrono::ceil<std::chrono::milliseconds>(deadline - now)));
   }
   // Everything the child wrote before exiting is in the pipe buffers now.
   ReadAvailable(&out_fd_, &out_);
@@ -350,8 +349,8 @@ ProcessResult Subprocess::Wait(std::chrono::milliseconds timeout) {
   return result;
 }
 
-std::optional<std::string> Subprocess::WaitForLine(
-    const std::function<bool(const std::string&)>& pred, std::chrono::milliseconds timeout) {
+std::optional<std::string> Subprocess::WaitForLine(const std::function<bool(const std::string&)>& pred,
+                                                   std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (true) {
     size_t newline;
@@ -380,24 +379,57 @@ std::string BinaryPath(const std::string& name) {
   return std::string(TASKFARM_BIN_DIR) + "/" + name;
 }
 
-std::vector<pid_t> ChildrenOf(pid_t parent) {
-  std::vector<pid_t> children;
+std::vector<pid_t> AllPids() {
+  std::vector<pid_t> pids;
   std::unique_ptr<DIR, int (*)(DIR*)> proc(opendir("/proc"), &closedir);
-  if (!proc) return children;
+  if (!proc) return pids;
   while (const dirent* entry = readdir(proc.get())) {
     pid_t pid = 0;
     const char* name = entry->d_name;
     const char* end = name + std::char_traits<char>::length(name);
     auto [ptr, ec] = std::from_chars(name, end, pid);
-    if (ec != std::errc() || ptr != end) continue;
-    // The process may vanish between readdir and the read: skip it then.
+    if (ec == std::errc() && ptr == end) pids.push_back(pid);
+  }
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+namespace {
+
+// The processes whose /proc/PID/stat passes `keep`; one that vanishes
+// between the listing and the read is skipped.
+template <typename Keep>
+std::vector<pid_t> WhereStat(Keep keep) {
+  std::vector<pid_t> out;
+  for (pid_t pid : AllPids()) {
     auto line = ReadStat(pid);
     if (!line) continue;
     auto fields = ParseStat(*line);
-    if (fields && fields->ppid == parent) children.push_back(pid);
+    if (fields && keep(*fields)) out.push_back(pid);
   }
-  std::sort(children.begin(), children.end());
-  return children;
+  return out;
+}
+
+}  // namespace
+
+std::vector<pid_t> ChildrenOf(pid_t parent) {
+  return WhereStat([parent](const StatFields& f) { return f.ppid == parent; });
+}
+
+std::vector<pid_t> InGroup(pid_t pgid) {
+  return WhereStat([pgid](const StatFields& f) { return f.pgrp == pgid; });
+}
+
+std::vector<pid_t> ProcessesRunning(const std::vector<std::string>& argv) {
+  std::string wanted;
+  for (const std::string& a : argv) wanted += a + '\0';
+  std::vector<pid_t> out;
+  for (pid_t pid : AllPids()) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline == wanted) out.push_back(pid);
+  }
+  return out;
 }
 
 bool IsZombie(pid_t pid) {

@@ -99,9 +99,16 @@ class Subprocess {
 // TASKFARM_BIN_DIR, i.e. build/bin) + "/" + NAME.
 std::string BinaryPath(const std::string& name);
 
+// Pids of every process on the machine (zombies included), from /proc.
+std::vector<pid_t> AllPids();
 // Pids of the processes (zombies included) whose parent is `parent`, sorted
 // (reads /proc/*/stat).
 std::vector<pid_t> ChildrenOf(pid_t parent);
+// Pids of the processes (zombies included) in process group `pgid`, sorted.
+std::vector<pid_t> InGroup(pid_t pgid);
+// Pids of the live processes whose argv is exactly `argv` (a zombie's
+// cmdline reads empty, so only live ones count).
+std::vector<pid_t> ProcessesRunning(const std::vector<std::string>& argv);
 // True if `pid` exists and is a zombie (exited, not yet reaped).
 bool IsZombie(pid_t pid);
 // True if a process with this pid exists, zombies included.
