@@ -40,12 +40,7 @@ std::string Words(std::string out) {
 
 // Every line of what compare prints fits a 100-column terminal.
 void ExpectFitsColumns(const std::string& out) {
-  std::istringstream lines(out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    size_t width = std::count_if(line.begin(), line.end(), [](char c) { return (c & 0xC0) != 0x80; });
-    EXPECT_LE(width, 100u) << line;
-  }
+  for (const std::string& line : Lines(out)) EXPECT_LE(Columns(line), 100u) << line;
 }
 
 // A table as TextTable prints it: cells two or more spaces apart. The rows

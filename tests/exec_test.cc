@@ -25,14 +25,6 @@ std::string ReadText(const std::string& path) {
   return ss.str();
 }
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
-
 // "coordinator peak RSS: 11.5 MB" from the summary, in MB; -1 if missing.
 double CoordinatorPeakRssMb(const std::string& out) {
   auto pos = out.find("coordinator peak RSS: ");

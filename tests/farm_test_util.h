@@ -9,19 +9,19 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <ctime>
+#include <fstream>
 #include <map>
-#include <random>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/temp_dir.h"
-#include "testserver/http_test_server.h"
 #include "tests/support/subprocess.h"
+#include "testserver/http_test_server.h"
 
 namespace taskfarm::testing {
 
@@ -70,6 +70,20 @@ inline std::map<int, nlohmann::json> ById(const std::vector<nlohmann::json>& rec
     EXPECT_EQ(by_id.rbegin()->first, expected - 1);
   }
   return by_id;
+}
+
+inline std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// Characters, as a terminal counts them (UTF-8 code points).
+inline size_t Columns(const std::string& line) {
+  size_t n = 0;
+  for (unsigned char c : line) n += (c & 0xC0) != 0x80;
+  return n;
 }
 
 inline int CountLines(const std::string& text, const std::string& needle) {

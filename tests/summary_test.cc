@@ -9,9 +9,13 @@
 #include <sstream>
 
 #include "common/stats.h"
+#include "tests/farm_test_util.h"
 
 namespace taskfarm {
 namespace {
+
+using testing::Columns;
+using testing::Lines;
 
 pb::Result Done(double duration_ms, bool ok = true) {
   pb::Result r;
@@ -26,20 +30,6 @@ pb::Result CancelledRecord() {
   r.set_ok(false);
   r.set_error_code("cancelled");
   return r;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
-// Characters, as the terminal counts them (UTF-8 code points).
-size_t Columns(const std::string& line) {
-  size_t n = 0;
-  for (unsigned char c : line) n += (c & 0xC0) != 0x80;
-  return n;
 }
 
 std::map<WorkerId, WorkerStats> Workers(int n, int hosts) {
