@@ -74,4 +74,7 @@ void AddVersionFlag(CLI::App& app);
 // kind a user may write, its usage, what it does and an example.
 [[nodiscard]] std::string TaskLanguageHelp();
 
+// The help's one line on what a DURATION is, the same in both programs.
+inline constexpr const char* kDurationHelp = "DURATION: seconds, or a number with a unit: 200ms, 5s, 1m, 1h.\n";
+
 }  // namespace taskfarm

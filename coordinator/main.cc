@@ -22,8 +22,7 @@ int main(int argc, char** argv) {
       "ZeroMQ and collects the results. With no task file it runs a built-in demo on loopback.",
       "coordinator"};
   app.get_formatter()->column_width(36);
-  app.footer(taskfarm::TaskLanguageHelp() +
-             "\nDURATION: seconds, or a number with a unit: 200ms, 5s, 1m, 1h.\n"
+  app.footer(taskfarm::TaskLanguageHelp() + "\n" + taskfarm::kDurationHelp +
              "\nExit status: 0 every task succeeded; 1 some failed, or a stream had a bad line; 2 bad command\n"
              "line or task file, or an output file that cannot be written (nothing ran); 3 a result file\n"
              "(--output, --journal, --report, --json) could not be written during the run (wins over 130 and\n"

@@ -12,10 +12,9 @@
 int main(int argc, char** argv) {
   taskfarm::WorkerConfig config;
   CLI::App app{"taskfarm worker: connects to a coordinator and runs the tasks it hands out", "worker"};
-  app.footer(
-      "DURATION: seconds, or a number with a unit: 200ms, 5s, 1m, 1h.\n"
-      "\nExit status: 0 the run ended, or Ctrl-C / SIGTERM (unfinished tasks are handed back); 1 a fatal\n"
-      "error (a key file that cannot be read); 2 bad command line.");
+  app.footer(std::string(taskfarm::kDurationHelp) +
+             "\nExit status: 0 the run ended, or Ctrl-C / SIGTERM (unfinished tasks are handed back); 1 a fatal\n"
+             "error (a key file that cannot be read); 2 bad command line.");
   taskfarm::AddVersionFlag(app);
   app.add_option("--connect", config.connect, "Coordinator endpoint, e.g. tcp://10.0.0.1:5555")->required();
   app.add_option("--name", config.name, "Name shown in results (default HOST:PID)");
