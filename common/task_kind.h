@@ -43,6 +43,10 @@ struct ParseOptions {
   // --capture, --retry-exit-codes): copied into every such task. nullptr:
   // the ExecTask defaults.
   const pb::ExecTask* exec_defaults = nullptr;
+  // The same for url lines: method, headers (put before the line's own),
+  // expect, save_dir, save_name ("url" to name files from the URL; the
+  // unique name itself is the task source's), compressed.
+  const pb::UrlTask* url_defaults = nullptr;
 };
 
 struct TaskKind {

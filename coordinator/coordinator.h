@@ -32,6 +32,19 @@ struct CoordinatorConfig {
   uint64_t max_body = 1ULL << 30;
   int stall_timeout_s = 10;   // give up on a transfer slower than 1 B/s this long
   std::string worker_binary;  // default: `worker` beside this program
+  bool http2 = false;         // --http2: HTTP/2 over TLS (one connection per worker)
+  std::string cacert;         // --cacert FILE: a CA the workers trust besides the system's
+  bool insecure_tls = false;  // --insecure-tls: workers do not verify certificates
+
+  // URL tasks: run-wide defaults folded into every url task (see UrlTask).
+  std::string method;                // --method: for lines without -X
+  std::vector<std::string> headers;  // --header 'Name: value', before each line's own -H
+  std::vector<uint32_t> expect;      // --expect CODES: for lines without --expect
+  std::string save_dir;              // --save DIR: every body to a file, on the worker
+  std::string save_name = "id";      // --save-name id|url
+  bool compressed = false;           // --compressed
+  double rate_per_s = 0;             // --rate N/s: task starts per second, farm-wide (0: no limit)
+  int per_host = 0;                  // --per-host K: url tasks in flight per host, farm-wide (0: no limit)
 
   // Reliability.
   int retries = 2;

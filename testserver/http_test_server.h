@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace taskfarm::testserver {
 
@@ -15,6 +16,10 @@ struct Options {
   std::string address = "127.0.0.1";
   uint16_t port = 0;         // 0: pick a free ephemeral port
   int default_delay_ms = 0;  // applied when a request has no ?delay=
+  // HTTPS: serve TLS with this certificate chain and key (PEM files, e.g. a
+  // TestCa's). Both empty: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // The three tutorial page sizes, in bytes (served at /page/1, /page/2, /page/3).
@@ -72,6 +77,9 @@ class HttpTestServer {
   // yet finished. A drip whose client went away leaves this count at its
   // next tick. Thread-safe.
   size_t pending_replies() const;
+  // Requests read, by whole second since the server started ([0] is the
+  // first second). Thread-safe.
+  std::vector<uint64_t> RequestsPerSecond() const;
 
  private:
   class Impl;

@@ -23,6 +23,9 @@ struct WorkerConfig {
   int processes = 1;              // tasks that run a child process, at once
   bool reuse_connections = true;  // false: new HTTP connection per URL
   uint64_t max_body_bytes = 1ULL << 30;
+  bool http2 = false;         // HTTP/2 over TLS, many transfers on one connection
+  std::string ca_file;        // --cacert: a CA trusted besides the system's
+  bool insecure_tls = false;  // --insecure-tls: no certificate verification
   int stall_timeout_s = 10;   // a transfer below 1 byte/s this long fails
   int max_batch = 256;        // results per message (1: no batching)
   double batch_delay_ms = 2;  // a result waits at most this for company
