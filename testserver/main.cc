@@ -10,9 +10,11 @@
 #include <exception>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "testserver/http_test_server.h"
+#include "testserver/latency_proxy.h"
 
 namespace {
 
@@ -45,12 +47,15 @@ int main(int argc, char** argv) {
   std::string port_file;
   CLI::App app{"Loopback HTTP/1.1 test server (see testserver/http_test_server.h for routes)"};
   app.add_option("--address", options.address, "Address to listen on")->capture_default_str();
-  app.add_option("--port", options.port, "Port to listen on (0: any free port)")
-      ->capture_default_str();
+  app.add_option("--port", options.port, "Port to listen on (0: any free port)")->capture_default_str();
   app.add_option("--delay", options.default_delay_ms, "Delay in ms for requests without ?delay=")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--port-file", port_file, "Write the bound port to this file (atomically)");
+  double rtt_ms = 0;
+  app.add_option("--rtt", rtt_ms, "Round-trip time in ms, by a latency proxy on --port (0: off)")
+      ->check(CLI::Range(0.0, 60000.0))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -68,19 +73,40 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   taskfarm::testserver::RaiseOpenFileLimit();
+  // With --rtt the proxy takes --port and the server any free port behind it.
+  const uint16_t public_port = options.port;
+  if (rtt_ms > 0) options.port = 0;
   try {
     taskfarm::testserver::HttpTestServer server(options);
+    std::unique_ptr<taskfarm::testserver::LatencyProxy> proxy;
+    uint16_t port = server.port();
+    std::string url = server.BaseUrl();
+    if (rtt_ms > 0) {
+      proxy = std::make_unique<taskfarm::testserver::LatencyProxy>(
+          taskfarm::testserver::LatencyProxyOptions{.listen_address = options.address,
+                                                    .listen_port = public_port,
+                                                    .upstream_address = options.address,
+                                                    .upstream_port = server.port(),
+                                                    .rtt_ms = rtt_ms});
+      port = proxy->port();
+      url = url.substr(0, url.rfind(':') + 1) + std::to_string(port);  // BaseUrl ends in :PORT
+    }
     if (!port_file.empty()) {
       std::string error;
-      if (!WritePortFile(port_file, server.port(), &error)) {
+      if (!WritePortFile(port_file, port, &error)) {
         std::cerr << "testserver: " << error << std::endl;
         return 1;
       }
     }
-    std::cout << "listening on " << server.BaseUrl() << std::endl;
+    std::cout << "listening on " << url << std::endl;
+    if (proxy) {
+      std::cout << "round-trip time: " << rtt_ms << " ms (a latency proxy in front of port " << server.port()
+                << ": a stand-in for a network)" << std::endl;
+    }
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
+    if (proxy) proxy->Stop();
     server.Stop();
   } catch (const std::exception& e) {
     std::cerr << e.what() << std::endl;
