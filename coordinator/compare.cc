@@ -36,6 +36,8 @@
 #include "coordinator/verdict.h"
 #include "proto/taskfarm.pb.h"
 #include "testserver/http_test_server.h"
+#include "testserver/latency_proxy.h"
+#include "testserver/test_ca.h"
 
 extern char** environ;
 
@@ -52,6 +54,10 @@ struct Workload {
   bool cpu_heavy() const { return resource == Resource::kCpu; }
   // Mostly exec/sh tasks: parallelism is child processes (--processes).
   bool commands() const { return resource == Resource::kProcess; }
+  // What every run of it needs besides the mode's flags (--cacert CA).
+  std::vector<std::string> run_args;
+  // The round trip a latency proxy in front of its server adds; 0: loopback.
+  double rtt_ms = 0;
 };
 
 // More exec/sh commands at once than cores, per core, in `oversubscribed`.
@@ -69,6 +75,12 @@ struct RunOutcome {
   bool ok = false;
   std::string error;
   std::vector<TaskSpan> spans;
+  // From the url records: how each request got its connection.
+  uint64_t url_records = 0;
+  uint64_t new_connections = 0;
+  std::vector<double> connect_ms;  // of the records that opened a connection
+  std::vector<double> tls_ms;      // ... their appconnect: TCP and TLS handshakes done
+  std::vector<double> wait_ms;     // every record's first byte less its handshake
 };
 
 std::string Fmt(const char* format, auto... args) {
@@ -135,6 +147,7 @@ RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workloa
                                 "--quiet",
                                 "--no-progress"};
   if (m.no_reuse) args.push_back("--no-reuse");
+  args.insert(args.end(), w.run_args.begin(), w.run_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -184,6 +197,18 @@ RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workloa
     out.task_wait_ms += r.cpu_wait_ms();
     out.spans.push_back(
         TaskSpan{r.id(), r.worker(), r.kind(), r.start_ms(), r.duration_ms(), r.ok(), r.attempts(), r.error()});
+    if (r.kind() != "url" || !r.ok()) continue;
+    // libcurl's times all count from the request's start; a reused
+    // connection's connect and appconnect are (near) 0.
+    const pb::UrlTimings& t = r.timings();
+    ++out.url_records;
+    double handshake = std::max(t.connect_ms(), t.tls_ms());
+    if (t.new_connections() > 0) {
+      out.new_connections += t.new_connections();
+      out.connect_ms.push_back(t.connect_ms());
+      out.tls_ms.push_back(t.tls_ms());
+    }
+    out.wait_ms.push_back(std::max(0.0, t.first_byte_ms() - handshake));
   }
   return out;
 }
@@ -202,6 +227,9 @@ struct ModeResult {
   double cpu_share = 0;
   double other_cores = 0;          // the rest of the machine's load in the run judged
   double busiest_other_cores = 0;  // ... and in its busiest run
+  // The url records' connection figures, over all runs (ModeRow's medians).
+  std::vector<double> new_connections;  // one per run
+  std::vector<double> connect_ms, tls_ms, wait_ms;
 };
 
 std::string Times(double x) { return x >= 10 ? Fmt("%.0fx", x) : Fmt("%.1fx", x); }
@@ -220,6 +248,50 @@ std::string Faster(double speedup, const std::string& than) {
 }
 
 std::string Cores(unsigned cores) { return std::to_string(cores) + (cores == 1 ? " core" : " cores"); }
+
+// `ms` in round trips of `rtt_ms`: "2 round trips" when within a quarter of
+// a whole number of them, else "1.6 round trips".
+std::string RoundTrips(double ms, double rtt_ms) {
+  double n = ms / rtt_ms;
+  double whole = std::round(n);
+  if (whole >= 1 && std::fabs(n - whole) <= 0.25) return Fmt("%.0f round trip%s", whole, whole == 1 ? "" : "s");
+  return Fmt("%.1f round trips", n);
+}
+
+// The tutorials' Session lesson, from the records: what each of
+// sequential's new connections spent on handshakes before its request went
+// out, against what a request on session's one connection waited, in round
+// trips of the latency proxy; then what the concurrent modes do instead.
+std::string ExplainSession(const Workload& w, const ModeResult& seq, const ModeResult& session,
+                           const ModeResult& best) {
+  const ModeRow& a = seq.row;
+  const ModeRow& b = session.row;
+  double speedup = b.median_s > 0 ? a.median_s / b.median_s : 0;
+  double rtt = w.rtt_ms;
+  std::string s = "Reusing one connection (session) is " + Faster(speedup, "a new one per request (sequential)");
+  s += Fmt(
+      ": sequential opened %.0f connections, each spending %.0f ms (median) on the TCP and TLS handshakes "
+      "before its request was sent, %s at %g ms, then waiting %.0f ms for its response; session opened %.0f "
+      "and then waited %.0f ms per request, %s.",
+      a.new_connections, std::max(a.connect_ms, a.tls_ms), RoundTrips(std::max(a.connect_ms, a.tls_ms), rtt).c_str(),
+      rtt, a.wait_ms, b.new_connections, b.wait_ms, RoundTrips(b.wait_ms, rtt).c_str());
+  double handshakes_s = (a.new_connections - b.new_connections) * std::max(a.connect_ms, a.tls_ms) / 1000;
+  s += Fmt(
+      " Those handshakes are the difference: %.0f of them at %.0f ms make %.1f s, and sequential took %.1f s "
+      "longer.",
+      a.new_connections - b.new_connections, std::max(a.connect_ms, a.tls_ms), handshakes_s, a.median_s - b.median_s);
+  if (&best != &seq && &best != &session) {
+    s += Fmt(" The concurrent modes open connections too (%s: %.0f) but overlap their handshakes and waits: %s is ",
+             best.mode.name.c_str(), best.row.new_connections, best.mode.name.c_str()) +
+         Faster(best.row.median_s > 0 ? a.median_s / best.row.median_s : 0, "sequential") + ".";
+  }
+  s +=
+      Fmt(" The %g ms round trips are a latency proxy's, in front of the loopback test server: a stand-in for a "
+          "network, holding each direction's bytes %g ms and a new connection's first flight %g ms more, for its "
+          "TCP handshake.",
+          rtt, rtt / 2, rtt);
+  return s;
+}
 
 // The table in words for a workload of the user's own commands (exec/sh):
 // what the command is, whether one per core is the most that pays, and how
@@ -371,7 +443,9 @@ std::vector<std::string> Conclude(const Workload& w, const std::vector<ModeResul
     }
     out.push_back(p);
     const ModeResult* session = Find(rs, "session");
-    if (session && seq && !w.cpu_heavy()) {
+    if (session && seq && w.rtt_ms > 0) {
+      out.push_back(ExplainSession(w, *seq, *session, *best));
+    } else if (session && seq && !w.cpu_heavy()) {
       double saved = 1 - session->row.median_s / seq->row.median_s;
       out.push_back("Reusing one connection (session) instead of opening one per request (sequential) " +
                     std::string(saved >= 0 ? "saves " : "costs ") + Fmt("%.0f%%", 100 * std::fabs(saved)) +
@@ -560,6 +634,11 @@ std::vector<ModePreset> CommandModes(unsigned cores) {
   };
 }
 
+const std::vector<std::string>& BuiltInWorkloads() {
+  static const std::vector<std::string> names{"io", "cpu", "downloads"};
+  return names;
+}
+
 std::vector<ModePreset> AllModes(unsigned cores) {
   int c = static_cast<int>(std::max(1u, cores));
   return {
@@ -602,6 +681,29 @@ int RunCompare(const CompareConfig& config) {
       return 2;
     }
     own.tasks = CountTasks(own.path, &own.resource);
+  }
+  std::vector<std::string> builtin;  // the built-in workloads to run, in BuiltInWorkloads() order
+  if (!config.tasks_path.empty() && !config.workloads.empty()) {
+    std::fprintf(stderr, "coordinator compare: --workload names built-in workloads; --tasks %s is one of its own\n",
+                 config.tasks_path.c_str());
+    return 2;
+  }
+  if (config.tasks_path.empty()) {
+    std::vector<std::string> asked =
+        config.workloads.empty() ? std::vector<std::string>{"io", "cpu"} : config.workloads;
+    for (const std::string& name : asked) {
+      const auto& known = BuiltInWorkloads();
+      if (name != "all" && std::find(known.begin(), known.end(), name) == known.end()) {
+        std::fprintf(stderr, "coordinator compare: unknown workload '%s' (io, cpu, downloads or all)\n", name.c_str());
+        return 2;
+      }
+    }
+    for (const std::string& name : BuiltInWorkloads()) {
+      if (std::find(asked.begin(), asked.end(), name) != asked.end() ||
+          std::find(asked.begin(), asked.end(), "all") != asked.end()) {
+        builtin.push_back(name);
+      }
+    }
   }
   const std::vector<ModePreset> applicable = own.commands() ? CommandModes(cores) : AllModes(cores);
   std::vector<ModePreset> modes;
@@ -660,32 +762,68 @@ int RunCompare(const CompareConfig& config) {
   }
 
   TempDir tmp("taskfarm-compare");
-  std::unique_ptr<testserver::HttpTestServer> server;
+  // Declared after tmp: they stop before the CA's files go.
+  std::unique_ptr<testserver::HttpTestServer> server, tls_server;
+  std::unique_ptr<testserver::LatencyProxy> proxy;
   std::vector<Workload> workloads;
-  if (!config.tasks_path.empty()) {
-    workloads.push_back(own);
-  } else {
-    server = std::make_unique<testserver::HttpTestServer>(testserver::Options{});
-    Workload io{Fmt("I/O: %d pages, %d ms delay", config.io_pages, config.delay_ms), tmp.File("io.txt"), 0,
-                Resource::kIo};
-    std::string io_lines, cpu_lines, error;
-    for (int i = 0; i < config.io_pages; ++i) {
-      io_lines += "url " + server->BaseUrl() + "/page/" + std::to_string(i % 3 + 1) +
-                  "?delay=" + std::to_string(config.delay_ms) + "\n";
+  if (!config.tasks_path.empty()) workloads.push_back(own);
+  std::vector<std::string> servers;  // what the start line says about them
+  try {
+    for (const std::string& name : builtin) {
+      Workload w;
+      std::string lines;
+      if (name == "io") {
+        server = std::make_unique<testserver::HttpTestServer>(testserver::Options{});
+        w.name = Fmt("I/O: %d pages, %d ms delay", config.io_pages, config.delay_ms);
+        w.path = tmp.File("io.txt");
+        w.tasks = static_cast<size_t>(config.io_pages);
+        for (int i = 0; i < config.io_pages; ++i) {
+          lines += "url " + server->BaseUrl() + "/page/" + std::to_string(i % 3 + 1) +
+                   "?delay=" + std::to_string(config.delay_ms) + "\n";
+        }
+        servers.push_back("I/O: a loopback web server at " + server->BaseUrl());
+      } else if (name == "cpu") {
+        w.name = Fmt("CPU: %d x primes below %llu", config.cpu_tasks, static_cast<unsigned long long>(config.cpu_n));
+        w.path = tmp.File("cpu.txt");
+        w.tasks = static_cast<size_t>(config.cpu_tasks);
+        w.resource = Resource::kCpu;
+        for (int i = 0; i < config.cpu_tasks; ++i) lines += "cpu primes " + std::to_string(config.cpu_n) + "\n";
+      } else {  // downloads: HTTPS with a CA made for this run, behind the latency proxy
+        testserver::TestCa ca = testserver::MakeTestCa(tmp.path());
+        tls_server = std::make_unique<testserver::HttpTestServer>(
+            testserver::Options{.tls_cert_file = ca.cert_file, .tls_key_file = ca.key_file});
+        proxy = std::make_unique<testserver::LatencyProxy>(
+            testserver::LatencyProxyOptions{.upstream_port = tls_server->port(), .rtt_ms = config.rtt_ms});
+        std::string base = "https://127.0.0.1:" + std::to_string(proxy->port());
+        w.name = Fmt("Downloads: %d HTTPS pages at %g ms round trip", config.downloads, config.rtt_ms);
+        w.path = tmp.File("downloads.txt");
+        w.tasks = static_cast<size_t>(config.downloads);
+        w.run_args = {"--cacert", ca.ca_file};
+        w.rtt_ms = config.rtt_ms;
+        for (int i = 0; i < config.downloads; ++i) lines += "url " + base + "/page/" + std::to_string(i % 3 + 1) + "\n";
+        servers.push_back(
+            Fmt("downloads: HTTPS from a loopback test server behind a latency proxy at %s, %g ms "
+                "round trip (the proxy is a stand-in for a network; no netem needed)",
+                base.c_str(), config.rtt_ms));
+      }
+      // A workload cut short by a full /tmp would compare the wrong thing.
+      std::string error;
+      if (!WriteWholeFile(w.path, lines, &error)) {
+        std::fprintf(stderr, "coordinator compare: %s\n", error.c_str());
+        return 1;
+      }
+      workloads.push_back(std::move(w));
     }
-    io.tasks = static_cast<size_t>(config.io_pages);
-    Workload cpu{Fmt("CPU: %d x primes below %llu", config.cpu_tasks, static_cast<unsigned long long>(config.cpu_n)),
-                 tmp.File("cpu.txt"), static_cast<size_t>(config.cpu_tasks), Resource::kCpu};
-    for (int i = 0; i < config.cpu_tasks; ++i) cpu_lines += "cpu primes " + std::to_string(config.cpu_n) + "\n";
-    // A workload cut short by a full /tmp would compare the wrong thing.
-    if (!WriteWholeFile(io.path, io_lines, &error) || !WriteWholeFile(cpu.path, cpu_lines, &error)) {
-      std::fprintf(stderr, "coordinator compare: %s\n", error.c_str());
-      return 1;
-    }
-    workloads.push_back(io);
-    workloads.push_back(cpu);
-    std::fprintf(stderr, "Comparing %zu modes on the built-in workloads (a loopback web server at %s)...\n",
-                 modes.size(), server->BaseUrl().c_str());
+  } catch (const std::exception& e) {  // the test server, the proxy or the CA
+    std::fprintf(stderr, "coordinator compare: %s\n", e.what());
+    return 1;
+  }
+  if (config.tasks_path.empty()) {
+    std::string where;
+    for (const std::string& s : servers) where += (where.empty() ? " (" : "; ") + s;
+    if (!where.empty()) where += ")";
+    std::fprintf(stderr, "%s\n",
+                 Wrap(Fmt("Comparing %zu modes on the built-in workloads", modes.size()) + where + "...").c_str());
   }
 
   ReportData report;
@@ -736,6 +874,12 @@ int RunCompare(const CompareConfig& config) {
         task_wall += o.task_wall_ms;
         task_wait += o.task_wait_ms;
         proc_cpu += o.process_cpu_s;
+        row.url_records += o.url_records;
+        mr.new_connections.push_back(static_cast<double>(o.new_connections));
+        for (auto [from, to] :
+             {std::pair{&o.connect_ms, &mr.connect_ms}, {&o.tls_ms, &mr.tls_ms}, {&o.wait_ms, &mr.wait_ms}}) {
+          to->insert(to->end(), from->begin(), from->end());
+        }
         if (!o.ok) {
           row.ok = false;
           std::fprintf(stderr, " run %d failed (%s)", run + 1, o.error.c_str());
@@ -743,6 +887,10 @@ int RunCompare(const CompareConfig& config) {
         mr.last = std::move(o);
       }
       row.median_s = Median(row.wall_s);
+      row.new_connections = Median(mr.new_connections);
+      row.connect_ms = Median(mr.connect_ms);
+      row.tls_ms = Median(mr.tls_ms);
+      row.wait_ms = Median(mr.wait_ms);
       row.min_s = *std::min_element(row.wall_s.begin(), row.wall_s.end());
       row.max_s = *std::max_element(row.wall_s.begin(), row.wall_s.end());
       row.tasks_per_s = row.median_s > 0 ? w.tasks / row.median_s : 0;

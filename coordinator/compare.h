@@ -6,6 +6,7 @@
 //
 //   CompareConfig c;                 // no task file: the built-in I/O and CPU workloads
 //   c.modes = {"sequential", "async", "processes"};
+//   c.workloads = {"downloads"};     // or HTTPS at 20 ms round trip: the Session lesson
 //   return RunCompare(c);
 #pragma once
 
@@ -36,8 +37,14 @@ struct ModePreset {
 // "sequential, processes, oversubscribed": the modes' names, for messages.
 [[nodiscard]] std::string ModeNames(const std::vector<ModePreset>& modes);
 
+// The built-in workloads, in the order they run: "io", "cpu", "downloads".
+[[nodiscard]] const std::vector<std::string>& BuiltInWorkloads();
+
 struct CompareConfig {
-  std::string tasks_path;          // empty: the built-in workloads
+  std::string tasks_path;  // empty: the built-in workloads
+  // Built-in workloads to run (names of BuiltInWorkloads(), or "all");
+  // empty: io and cpu. Not with tasks_path.
+  std::vector<std::string> workloads;
   std::vector<std::string> modes;  // empty: all of them
   int runs = 3;
   // "workers=1,2,4,8" or "concurrency=1,10,100". On exec/sh tasks
@@ -53,6 +60,10 @@ struct CompareConfig {
   int delay_ms = 100;
   int cpu_tasks = 100;
   uint64_t cpu_n = 250000;
+  // downloads: the tutorials' 160 pages over HTTPS, through a latency proxy
+  // (testserver/latency_proxy.h) that makes each round trip cost rtt_ms.
+  int downloads = 160;
+  double rtt_ms = 20;
 };
 
 // Fits Amdahl's law, speedup(n) = 1 / (s + (1 - s) / n), to measured

@@ -150,9 +150,15 @@ int main(int argc, char** argv) {
                                      "Run one workload the tutorials' ways (sequential, session,\n"
                                      "threads, async, processes, hybrid) and say which kind of\n"
                                      "concurrency pays. Without --tasks: the built-in I/O and CPU\n"
-                                     "workloads. A task file of exec/sh commands runs sequential,\n"
-                                     "processes (1 per core) and oversubscribed.");
+                                     "workloads (--workload downloads: the Session lesson over HTTPS\n"
+                                     "at 20 ms round trip). A task file of exec/sh commands runs\n"
+                                     "sequential, processes (1 per core) and oversubscribed.");
   compare->add_option("--tasks,-t", cmp.tasks_path, "Task file to compare the modes on");
+  compare
+      ->add_option("--workload", cmp.workloads,
+                   "Built-in workloads (default: io,cpu): io, cpu, downloads (160\n"
+                   "HTTPS pages through a latency proxy, a stand-in for a network), all")
+      ->delimiter(',');
   compare
       ->add_option(
           "--modes", cmp.modes,
@@ -182,6 +188,14 @@ int main(int argc, char** argv) {
   compare->add_option("--cpu-n", cmp.cpu_n, "Built-in CPU workload: count primes below N")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{3}, uint64_t{4000000000ULL}));
+  compare->add_option("--downloads", cmp.downloads, "Built-in downloads workload: pages")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  // Written like the test server's --rtt MS: a bare number is ms.
+  double rtt_s = cmp.rtt_ms / 1000.0;
+  taskfarm::AddDuration(*compare, "--rtt", &rtt_s,
+                        "Built-in downloads workload: the latency proxy's round-trip\ntime (milliseconds; or 1s)",
+                        {.max_s = 60, .bare_ms = true});
 
   std::string keygen_path;
   auto* keygen = app.add_subcommand("keygen", "Write a CURVE keypair: PATH.key (secret, mode 0600) and PATH.pub");
@@ -197,6 +211,7 @@ int main(int argc, char** argv) {
   }
   if (compare->parsed()) {
     cmp.delay_ms = static_cast<int>(std::lround(delay_s * 1000));
+    cmp.rtt_ms = rtt_s * 1000;
     return taskfarm::RunCompare(cmp);
   }
   if (keygen->parsed()) {

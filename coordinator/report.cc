@@ -1150,6 +1150,14 @@ std::string RenderReportJson(const ReportData& data) {
                     {"cpu_over_wall", r.cpu_over_wall},
                     {"verdict", r.verdict},
                     {"ok", r.ok}});
+    if (r.url_records > 0) {
+      Json& row = rows.back();
+      row["url_records"] = r.url_records;
+      row["new_connections"] = r.new_connections;
+      row["connect_ms"] = r.connect_ms;
+      row["tls_ms"] = r.tls_ms;
+      row["wait_ms"] = r.wait_ms;
+    }
   }
   j["rows"] = std::move(rows);
   j["conclusions"] = data.conclusions;

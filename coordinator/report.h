@@ -43,6 +43,13 @@ struct ModeRow {
   double cpu_s = 0, cpu_over_wall = 0;  // CPU time summed over tasks / wall
   std::string verdict;                  // "I/O-bound" | "CPU-bound" | "mixed"
   bool ok = true;                       // every task succeeded in every run
+  // What the url records of all its runs say about connections (none of
+  // these when url_records is 0). Medians; "opened" is new_connections > 0.
+  uint64_t url_records = 0;
+  double new_connections = 0;  // connections a run opened (the median run's)
+  double connect_ms = 0;       // connect_ms of the records that opened one
+  double tls_ms = 0;           // tls_ms (appconnect: TCP and TLS handshakes done) of those
+  double wait_ms = 0;          // every record's first_byte_ms less its handshake: the request's wait
 };
 
 struct SweepPoint {
