@@ -1125,6 +1125,108 @@ TEST(TestServerBinaryTest, SigintWhileRequestsAreDelayedExitsZero) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
 }
 
+// The announced URL, and the CA line when there is one.
+struct Announcement {
+  std::string url;
+  std::string ca_file;  // empty: no "CA certificate:" line expected
+};
+
+Announcement ReadAnnouncement(taskfarm::testing::Subprocess& server, bool expect_ca) {
+  Announcement announced;
+  std::optional<std::string> line =
+      server.WaitForLine([](const std::string& l) { return l.rfind("listening on ", 0) == 0; }, milliseconds(10000));
+  if (!line) return announced;
+  announced.url = line->substr(std::string("listening on ").size());
+  if (expect_ca) {
+    std::optional<std::string> ca = server.WaitForLine([](const std::string&) { return true; }, milliseconds(10000));
+    const std::string prefix = "CA certificate: ";
+    if (ca && ca->rfind(prefix, 0) == 0) announced.ca_file = ca->substr(prefix.size());
+  }
+  return announced;
+}
+
+TEST(TestServerBinaryTest, HttpsMakesACaInTmpdirAndAnnouncesIt) {
+  TempDir tmpdir("testserver-bin");
+  const std::string port_file = tmpdir.File("port");
+  taskfarm::testing::Subprocess server(
+      {taskfarm::testing::BinaryPath("testserver"), "--https", "--port-file", port_file}, {"TMPDIR=" + tmpdir.path()});
+  const Announcement announced = ReadAnnouncement(server, /*expect_ca=*/true);
+  const std::string prefix = "https://127.0.0.1:";
+  ASSERT_EQ(announced.url.rfind(prefix, 0), 0u) << server.Wait(milliseconds(1000)).err;
+  ASSERT_EQ(announced.ca_file.rfind(tmpdir.path() + "/testserver-tls.", 0), 0u) << announced.ca_file;
+  std::ifstream in(port_file);
+  std::string written;
+  std::getline(in, written);
+  EXPECT_EQ(written, announced.url.substr(prefix.size()));
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  {
+    CurlPtr curl = TlsHandle(announced.ca_file);
+    Response response = Fetch(curl.get(), announced.url + "/page/1");
+    EXPECT_EQ(response.result, CURLE_OK) << curl_easy_strerror(response.result);
+    EXPECT_EQ(response.body.size(), kTutorialPageSizes[0]);
+  }
+  curl_global_cleanup();
+
+  server.Signal(SIGTERM);
+  taskfarm::testing::ProcessResult result = server.Wait(milliseconds(10000));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "listening on " + announced.url + "\nCA certificate: " + announced.ca_file + "\n");
+  // Left in place for clients (TempDir removes it here).
+  EXPECT_TRUE(std::filesystem::exists(announced.ca_file));
+}
+
+TEST(TestServerBinaryTest, HttpsWithTlsDirOrGivenFiles) {
+  TempDir dir("testserver-bin");
+  {
+    taskfarm::testing::Subprocess server(
+        {taskfarm::testing::BinaryPath("testserver"), "--https", "--tls-dir", dir.path()});
+    const Announcement announced = ReadAnnouncement(server, /*expect_ca=*/true);
+    EXPECT_EQ(announced.ca_file, dir.File("ca.pem"));
+    server.Signal(SIGTERM);
+    EXPECT_EQ(server.Wait(milliseconds(10000)).exit_code, 0);
+  }
+  // Serving the files just written: no CA line, the same CA verifies.
+  taskfarm::testing::Subprocess server(
+      {taskfarm::testing::BinaryPath("testserver"), "--cert", dir.File("server.pem"), "--key", dir.File("server.key")});
+  const Announcement announced = ReadAnnouncement(server, /*expect_ca=*/false);
+  ASSERT_EQ(announced.url.rfind("https://127.0.0.1:", 0), 0u);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  {
+    CurlPtr curl = TlsHandle(dir.File("ca.pem"));
+    EXPECT_EQ(Fetch(curl.get(), announced.url + "/json").status, 200);
+  }
+  curl_global_cleanup();
+  server.Signal(SIGTERM);
+  taskfarm::testing::ProcessResult result = server.Wait(milliseconds(10000));
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out, "listening on " + announced.url + "\n");
+}
+
+TEST(TestServerBinaryTest, BadTlsArgumentsExit2AndUnloadableFilesExit1) {
+  TempDir dir("testserver-bin");
+  const std::string junk = dir.File("junk.pem");
+  std::ofstream(junk) << "not a certificate\n";
+  const std::string bin = taskfarm::testing::BinaryPath("testserver");
+  const std::vector<std::vector<std::string>> usage_errors = {
+      {bin, "--cert", junk},                          // no --key
+      {bin, "--tls-dir", dir.path()},                 // no --https
+      {bin, "--https", "--tls-dir", "/nonexistent"},  // no such directory
+      {bin, "--https", "--tls-dir", dir.path(), "--cert", junk, "--key", junk},
+  };
+  for (const std::vector<std::string>& argv : usage_errors) {
+    taskfarm::testing::ProcessResult result = taskfarm::testing::Subprocess(argv).Wait(milliseconds(10000));
+    EXPECT_EQ(result.exit_code, 2) << argv.back() << ": " << result.err;
+    EXPECT_TRUE(result.out.empty());
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  }
+  taskfarm::testing::ProcessResult unloadable =
+      taskfarm::testing::Subprocess({bin, "--cert", junk, "--key", junk}).Wait(milliseconds(10000));
+  EXPECT_EQ(unloadable.exit_code, 1);
+  EXPECT_TRUE(unloadable.out.empty());
+  EXPECT_NE(unloadable.err.find("cannot load TLS certificate " + junk), std::string::npos) << unloadable.err;
+}
+
 TEST(TestServerBinaryTest, BadArgumentsExit2AndBindFailureExits1) {
   taskfarm::testing::ProcessResult bad =
       taskfarm::testing::Subprocess({taskfarm::testing::BinaryPath("testserver"), "--port", "notaport"})
