@@ -417,7 +417,8 @@ std::vector<std::string> Conclude(const Workload& w, const std::vector<ModeResul
   double async = speed("async"), processes = speed("processes"), hybrid = speed("hybrid");
   double threads100 = speed("threads-100"), threads5 = speed("threads-5");
   if (verdict == "I/O-bound") {
-    std::string p = "Overlapping waits is what pays.";
+    const std::string first = "Overlapping waits is what pays.";
+    std::string p = first;
     if (async > 0)
       p += " One worker with up to 100 tasks in flight on one event loop (async) is " + Times(async) +
            " faster than sequential";
@@ -441,7 +442,7 @@ std::vector<std::string> Conclude(const Workload& w, const std::vector<ModeResul
       p += " Five at a time is five at a time, whether threads (" + Times(threads5) + ") or processes (" +
            Times(processes) + ").";
     }
-    out.push_back(p);
+    if (p != first) out.push_back(p);  // not without a mode that overlaps
     const ModeResult* session = Find(rs, "session");
     if (session && seq && w.rtt_ms > 0) {
       out.push_back(ExplainSession(w, *seq, *session, *best));
@@ -781,7 +782,7 @@ int RunCompare(const CompareConfig& config) {
           lines += "url " + server->BaseUrl() + "/page/" + std::to_string(i % 3 + 1) +
                    "?delay=" + std::to_string(config.delay_ms) + "\n";
         }
-        servers.push_back("I/O: a loopback web server at " + server->BaseUrl());
+        servers.push_back("I/O: a loopback web server at " + server->BaseUrl() + ".");
       } else if (name == "cpu") {
         w.name = Fmt("CPU: %d x primes below %llu", config.cpu_tasks, static_cast<unsigned long long>(config.cpu_n));
         w.path = tmp.File("cpu.txt");
@@ -802,8 +803,8 @@ int RunCompare(const CompareConfig& config) {
         w.rtt_ms = config.rtt_ms;
         for (int i = 0; i < config.downloads; ++i) lines += "url " + base + "/page/" + std::to_string(i % 3 + 1) + "\n";
         servers.push_back(
-            Fmt("downloads: HTTPS from a loopback test server behind a latency proxy at %s, %g ms "
-                "round trip (the proxy is a stand-in for a network; no netem needed)",
+            Fmt("Downloads: HTTPS from %s, a latency proxy in front of a loopback test server that "
+                "makes each round trip %g ms (a stand-in for a network; no netem needed).",
                 base.c_str(), config.rtt_ms));
       }
       // A workload cut short by a full /tmp would compare the wrong thing.
@@ -819,11 +820,9 @@ int RunCompare(const CompareConfig& config) {
     return 1;
   }
   if (config.tasks_path.empty()) {
-    std::string where;
-    for (const std::string& s : servers) where += (where.empty() ? " (" : "; ") + s;
-    if (!where.empty()) where += ")";
-    std::fprintf(stderr, "%s\n",
-                 Wrap(Fmt("Comparing %zu modes on the built-in workloads", modes.size()) + where + "...").c_str());
+    std::string line = Fmt("Comparing %zu modes on the built-in workloads.", modes.size());
+    for (const std::string& s : servers) line += " " + s;
+    std::fprintf(stderr, "%s\n", Wrap(line).c_str());
   }
 
   ReportData report;
