@@ -438,7 +438,8 @@ std::vector<std::string> Conclude(const Workload& w, const std::vector<ModeResul
              Fmt("%.0f%%", 100 * (ratio - 1)) + ": at this rate one process's CPU starts to matter.";
       }
     }
-    if (threads5 > 0 && processes > 0) {
+    // Said only where the table agrees (within a quarter).
+    if (threads5 > 0 && processes > 0 && std::max(threads5, processes) < 1.25 * std::min(threads5, processes)) {
       p += " Five at a time is five at a time, whether threads (" + Times(threads5) + ") or processes (" +
            Times(processes) + ").";
     }
