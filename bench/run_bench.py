@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """taskfarm's benchmark harness (run it through scripts/bench).
 
-Starts build/bin/testserver on loopback, writes the URL and task files, then for
-every workload (W1 W2 W3 C1 D1, the million-task stdin run, and E1 E2 for
-exec/sh tasks) runs taskfarm and its peers in the same run:
+Starts build/bin/testserver on loopback (and a second one with --https --rtt 20
+for W4: HTTPS behind the rig's latency proxy), writes the URL and task files,
+then for every workload (W1 W2 W3 W4 C1 D1, the million-task stdin run, and E1
+E2 for exec/sh tasks) runs taskfarm and its peers in the same run:
   1. each command once, output captured and checked (status codes, byte
      totals, prime counts, task counts, E1/E2's record files): a wrong run
      makes its row FAILED CHECK;
@@ -246,6 +247,42 @@ def check_parallel_joblog(count, joblog):
     return check
 
 
+def connection_figures(jsonl):
+    """From a url run's records: (records, connections opened, median tls_ms
+    of the records that opened one, median first_byte_ms less the handshake),
+    or None when the records cannot be read."""
+    try:
+        recs = read_jsonl(jsonl)
+    except (OSError, ValueError):
+        return None
+    med = lambda xs: sorted(xs)[len(xs) // 2] if xs else math.nan
+    t = [r.get("timings") or {} for r in recs]
+    opened = [x for x in t if (x.get("new_connections") or 0) > 0]
+    wait = [(x.get("first_byte_ms") or 0) - max(x.get("tls_ms") or 0, x.get("connect_ms") or 0) for x in t]
+    return (len(recs), sum(x.get("new_connections") or 0 for x in t), med([x.get("tls_ms") or 0 for x in opened]),
+            med(wait))
+
+
+def connection_notes(rtt_ms):
+    """W4: what each taskfarm row's check-run records say about connections."""
+    def note(wl):
+        out = []
+        for r in wl.rows:
+            if r.kind != "taskfarm" or r.status != "ok" or not r.records:
+                continue
+            f = connection_figures(r.records)
+            if not f:
+                continue
+            n, conns, tls, wait = f
+            out.append(f"- {r.label.split(' (')[0]}, from its check run's records: {conns} connections for {n} "
+                       f"requests; a new connection's `tls_ms` (TCP and TLS handshakes done) median {tls:.1f} ms = "
+                       f"{tls / rtt_ms:.2f} round trips; a request then waited a median {wait:.1f} ms for its "
+                       f"response = {wait / rtt_ms:.2f} round trips.")
+        return out
+
+    return note
+
+
 # ---------------------------------------------------------------- rows
 
 
@@ -261,6 +298,7 @@ class Row:
     max_runs: int = 0  # 0: the mode's default
     mem: bool = False  # also measure peak RSS of coordinator + workers
     versus: str = ""  # label prefix of the peer this row is compared with (default: the best peer)
+    records: object = None  # taskfarm url rows: the check run's record file (-o)
     # results
     status: str = "not run"
     detail: str = ""
@@ -350,20 +388,23 @@ def own_cpu_s():
 class OtherLoad:
     """Measures others' CPU use (in cores) between start() and stop()."""
 
-    def __init__(self, server_pid):
-        self.server_pid = server_pid
+    def __init__(self, server_pids):
+        self.server_pids = server_pids
+
+    def servers_cpu_s(self):
+        return sum(pid_cpu_s(pid) for pid in self.server_pids)
 
     def start(self):
         self.t = time.monotonic()
         self.busy = system_busy_s()
         self.own = own_cpu_s()
-        self.srv = pid_cpu_s(self.server_pid)
+        self.srv = self.servers_cpu_s()
         return self
 
     def stop(self):
         dt = time.monotonic() - self.t
         busy = system_busy_s() - self.busy
-        ours = (own_cpu_s() - self.own) + (pid_cpu_s(self.server_pid) - self.srv)
+        ours = (own_cpu_s() - self.own) + (self.servers_cpu_s() - self.srv)
         return max(0.0, busy - ours) / dt if dt > 0 else 0.0
 
 
@@ -375,7 +416,7 @@ def wait_for_quiet(args, label):
     start = time.monotonic()
     waited_note = False
     while True:
-        other = OtherLoad(args.server_pid).start()
+        other = OtherLoad(args.server_pids).start()
         time.sleep(0.5)
         cores = other.stop()
         if cores < args.quiet_cores:
@@ -503,7 +544,7 @@ def run_row(args, wl, row, idx):
             args.retimed += 1
             log(f"    others used {row.others:.2f} cores: timing again ({attempt} of {args.retime_noisy})")
         wait_for_quiet(args, row.label)
-        other = OtherLoad(args.server_pid).start()
+        other = OtherLoad(args.server_pids).start()
         try:
             res = hyperfine(row.cmd, row.runs, args.work / f"{wl.key}-{idx}.hyperfine.json",
                             timeout=row.runs * max(120, 4 * row.check_wall) + 60)
@@ -531,7 +572,7 @@ def run_wrk(args, wl, row, url):
     row.cmd = f"wrk -t1 -c64 -d{dur}s {url}"
     log(f"[{wl.key}] {row.label}: {row.cmd}")
     wait_for_quiet(args, row.label)
-    other = OtherLoad(args.server_pid).start()
+    other = OtherLoad(args.server_pids).start()
     rc, out, err = run_shell(row.cmd, timeout=60)
     row.others = other.stop()
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -553,7 +594,9 @@ def run_wrk(args, wl, row, url):
 # ---------------------------------------------------------------- workloads
 
 
-def build_workloads(args, base):
+def build_workloads(args, base, tls):
+    """base: the plain server's URL; tls: (URL, CA file, RTT ms) of the HTTPS
+    one behind the latency proxy (W4)."""
     q = args.quick
     work = args.work
     rel = lambda p: str(p)  # files live in the work dir; commands name them absolutely
@@ -572,7 +615,7 @@ def build_workloads(args, base):
         cmd = f"{coord} {flags} --urls {urls_file} -q"
         jsonl = work / f"{key}-check.jsonl"
         return Row(label, cmd, "taskfarm", count, check_taskfarm_urls(count, nbytes, jsonl),
-                   check_cmd=f"{cmd} -o {jsonl}", **kw)
+                   check_cmd=f"{cmd} -o {jsonl}", records=jsonl, **kw)
 
     def python_rows(urls_file, count, nbytes, slow_cap, cap_all=0):
         c = check_peer_urls(count, nbytes)
@@ -654,6 +697,57 @@ def build_workloads(args, base):
          Row("hey -c 100", f"hey -n {n3} -c 100 '{url3}'", "peer", n3, check_hey(n3, b3))]
         + python_rows(f3, n3, b3, 2, cap_all=2)))
     wls[-1].wrk_url = url3
+
+    # W4: 300 HTTPS GETs of /json at 20 ms round trip: the server behind the
+    # rig's latency proxy (testserver --https --rtt 20), so every new
+    # connection pays its TCP and TLS handshakes in round trips. Every client
+    # verifies the server's certificate against the run's CA, except hey,
+    # which cannot (it sets InsecureSkipVerify and has no CA option).
+    base4, ca, rtt_ms = tls
+    n8 = 60 if q else 300
+    url4 = f"{base4}/json"
+    f4, cfg4 = write_urls("w4", [url4] * n8)
+    b4 = n8 * JSON_SIZE
+    cores = os.cpu_count()
+    in_flight = min(n8, cores * 32)  # taskfarm's defaults: a worker per core, 32 in flight each
+    waves4 = math.ceil(n8 / in_flight)
+    bound4 = (2 * rtt_ms + waves4 * rtt_ms) / 1000
+    curl4 = lambda label, k: Row(label, f"curl --cacert {ca} -K {cfg4} -Z{f' --parallel-max {k}' if k else ''} -s "
+                                 "-w '%{http_code} %{size_download}\\n'", "peer", n8, check_curl(n8, b4))
+    c4 = check_peer_urls(n8, b4)
+    wls.append(Workload(
+        "W4", f"W4: {n8} HTTPS GETs of the 300-byte /json at {rtt_ms:g} ms round trip",
+        f"{n8} GETs, {b4:,} bytes, from `testserver --https --rtt {rtt_ms:g}`: a latency proxy in front of the "
+        f"test server (the rig's stand-in for a network's round trips, since these machines' kernels have no netem) holds each "
+        f"direction's bytes {rtt_ms / 2:g} ms and a new connection's first flight {rtt_ms:g} ms more, for the TCP "
+        "handshake it stands in for. The server resumes no TLS sessions, so every new connection is 2 round trips "
+        "of handshakes (that stand-in, then TLS 1.3's) before its request's own. Everyone verifies the server's "
+        "certificate against the run's CA (`--cacert`, `verify=`) except hey, which cannot: it skips "
+        "verification (InsecureSkipVerify) and has no CA option. taskfarm runs with its defaults (a worker per "
+        f"core: {cores} × 32 in flight = {cores * 32}); the peers at 100 in flight as in W2 and W3, and curl and hey "
+        "at their own defaults (50) too.", "req/s",
+        [tf_url_row(f"taskfarm defaults ({cores} workers × --concurrency 32)", f"--cacert {ca}", f4, n8, b4, "W4a"),
+         tf_url_row("taskfarm --no-reuse (a new connection per request)", f"--cacert {ca} --no-reuse", f4, n8, b4,
+                    "W4b"),
+         tf_url_row(f"taskfarm --concurrency 1 ({cores} workers, 1 at a time each)", f"--cacert {ca} --concurrency 1",
+                    f4, n8, b4, "W4c"),
+         tf_url_row(f"taskfarm --concurrency 50 ({cores * 50} in flight)", f"--cacert {ca} --concurrency 50", f4, n8,
+                    b4, "W4d"),
+         Row(f"latency bound, {in_flight} at a time: 2 round trips of handshakes + {waves4} waves × {rtt_ms:g} ms",
+             "—", "bound", n8),
+         curl4("curl --parallel (its default --parallel-max 50)", 0),
+         curl4("curl --parallel --parallel-max 100", 100),
+         Row("hey (-c 50, its default; no certificate check)", f"hey -n {n8} '{url4}'", "peer", n8,
+             check_hey(n8, b4)),
+         Row("hey -c 100 (no certificate check)", f"hey -n {n8} -c 100 '{url4}'", "peer", n8, check_hey(n8, b4)),
+         Row("Python sequential requests.get", f"{PY} {PEERS}/seq_requests.py --cacert {ca} {f4}", "peer", n8, c4,
+             max_runs=3),
+         Row("Python one requests.Session", f"{PY} {PEERS}/session_requests.py --cacert {ca} {f4}", "peer", n8, c4,
+             max_runs=3),
+         Row("Python asyncio + httpx.AsyncClient, 100 at once",
+             f"{PY} {PEERS}/asyncio_httpx.py --limit 100 --cacert {ca} {f4}", "peer", n8, c4)],
+        bound=bound4, bound_text=f"2 × {rtt_ms:g} ms of handshakes + {waves4} waves × {rtt_ms:g} ms",
+        notes=connection_notes(rtt_ms)))
 
     # C1: 400 × cpu primes 125000 on 1 and 2 workers vs the bare kernel.
     n4 = 50 if q else 400
@@ -969,6 +1063,34 @@ def exec_target_rows(wls):
     return out
 
 
+def w4_target_rows(wls, rtt_ms):
+    """Issue 14's W4 targets, evaluated on this run."""
+    by = {w.key: w for w in wls}
+    if "W4" not in by:
+        return []
+    out = []
+    w = by["W4"]
+    t = find_row(by, "W4", "taskfarm defaults")
+    bp = best_peer(w)
+    if good(t) and bp:
+        r = bp.median / t.median
+        out.append(("W4 taskfarm's defaults faster than every peer",
+                    f"{r:.2f}× the best peer ({bp.label} {fmt_s(bp.median)} s; taskfarm {fmt_s(t.median)} s)", r > 1))
+    f = connection_figures(t.records) if good(t) else None
+    if f:
+        _, conns, tls, _ = f
+        r = tls / (2 * rtt_ms)
+        ctx = ""
+        c1 = find_row(by, "W4", "taskfarm --concurrency 1")
+        g = connection_figures(c1.records) if good(c1) else None
+        if g:
+            ctx = f"; with --concurrency 1 ({g[1]} connections, {os.cpu_count()} at once) {g[2]:.1f} ms = {g[2] / (2 * rtt_ms):.2f}×"
+        out.append(("W4 the per-connection cost in the records matches the RTT: median `tls_ms` of the records that "
+                    f"opened a connection within 25 % of 2 × RTT ({2 * rtt_ms:g} ms), taskfarm's defaults",
+                    f"{tls:.1f} ms = {r:.2f}× ({conns} connections){ctx}", abs(r - 1) <= 0.25))
+    return out
+
+
 def write_report(args, wls, info, started, finished, load0, load1):
     L = []
     mode = "scripts/bench --quick" if args.quick else "scripts/bench"
@@ -1008,7 +1130,9 @@ def write_report(args, wls, info, started, finished, load0, load1):
     L.append(f"- `{args.bin}/` is a copy of `build/bin/` taken at the start of the run (so a rebuild during the "
              "run cannot swap binaries); URL and task files are in the same work directory.")
     L.append("- The server is `build/bin/testserver` on 127.0.0.1 (one libevent thread; `?delay=MS` is a server-side "
-             "timer standing in for network latency). Client and server share the machine.")
+             "timer standing in for network latency). Client and server share the machine. W4's is a second one, "
+             f"`testserver --https --rtt {args.rtt_ms:g}`: HTTPS with a CA made for the run, behind a latency proxy "
+             "(its own thread, in the same process).")
     L.append("- Each command first runs once with its output captured and checked: HTTP status 200 and the exact byte "
              "total for URL workloads, the prime total for C1, the task count for D1. taskfarm's check run adds "
              "`-o FILE.jsonl` (except for `noop` runs, checked from the summary); a command that fails its check "
@@ -1038,6 +1162,8 @@ def write_report(args, wls, info, started, finished, load0, load1):
     L.append("")
 
     for heading, targets in (("Issue 5 targets, from this run", target_rows(wls)),
+                             ("HTTPS at a round-trip time targets (W4), from this run",
+                              w4_target_rows(wls, args.rtt_ms)),
                              ("exec and sh targets (E1, E2), from this run", exec_target_rows(wls))):
         if not targets:
             continue
@@ -1116,14 +1242,14 @@ def snapshot_bins(args):
         shutil.copy2(src, args.bin / b)
 
 
-def start_server(args):
+def start_server(args, name="testserver", extra=()):
     work = args.work
-    port_file = work / "port"
+    port_file = work / f"{name}.port"
     if port_file.exists():
         port_file.unlink()
-    log_file = open(work / "testserver.log", "w")
-    p = subprocess.Popen([str(args.bin / "testserver"), "--address", "127.0.0.1", "--port", "0", "--port-file", str(port_file)],
-                         cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+    log_file = open(work / f"{name}.log", "w")
+    p = subprocess.Popen([str(args.bin / "testserver"), "--address", "127.0.0.1", "--port", "0", "--port-file", str(port_file),
+                          *extra], cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
     for _ in range(200):
         if port_file.exists() and port_file.read_text().strip():
             return p, int(port_file.read_text().strip())
@@ -1131,14 +1257,14 @@ def start_server(args):
             break
         time.sleep(0.05)
     p.kill()
-    raise SystemExit("testserver did not start (see testserver.log)")
+    raise SystemExit(f"testserver did not start (see {work / name}.log)")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller workloads, 1-2 runs each (smoke test)")
     ap.add_argument("--runs", type=int, default=0, help="runs per command (default: 5/3/2 by duration)")
-    ap.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,C1 (W1 W2 W3 C1 D1 STDIN E1 E2)")
+    ap.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,C1 (W1 W2 W3 W4 C1 D1 STDIN E1 E2)")
     ap.add_argument("--out", default="", help="report file (default BENCHMARKS.md; quick: WORKDIR/BENCHMARKS.quick.md)")
     ap.add_argument("--quiet-cores", type=float, default=0.25,
                     help="before timing a row, wait until other processes use less CPU than this (cores)")
@@ -1171,13 +1297,23 @@ def main():
     started = datetime.datetime.utcnow()
     load0 = os.getloadavg()[0]
     server, port = start_server(args)
+    servers = [server]
     try:
-        args.server_pid = server.pid
+        # W4's: HTTPS with a CA made now in WORKDIR/tls, behind the latency proxy.
+        args.rtt_ms = 20
+        tls_dir = args.work / "tls"
+        tls_dir.mkdir()
+        tls_server, tls_port = start_server(args, "testserver-https",
+                                            ["--https", "--tls-dir", str(tls_dir), "--rtt", str(args.rtt_ms)])
+        servers.append(tls_server)
+        args.server_pids = [p.pid for p in servers]
         args.waited = 0.0
         args.retimed = 0
         base = f"http://127.0.0.1:{port}"
-        log(f"testserver on {base}; work dir {args.work}; load average {load0:.2f}")
-        wls = build_workloads(args, base)
+        tls_base = f"https://127.0.0.1:{tls_port}"
+        log(f"testserver on {base}, {tls_base} (HTTPS, {args.rtt_ms} ms round trip); work dir {args.work}; "
+            f"load average {load0:.2f}")
+        wls = build_workloads(args, base, (tls_base, str(tls_dir / "ca.pem"), args.rtt_ms))
         if args.only:
             keep = {k.strip().upper() for k in args.only.split(",")}
             wls = [w for w in wls if w.key in keep]
@@ -1195,11 +1331,12 @@ def main():
             [{"workload": w.key, "rows": [{k: v for k, v in r.__dict__.items() if k != "check"} for r in w.rows]}
              for w in wls], indent=1, default=str))
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for p in servers:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
     bad = [(w.key, r.label) for w in wls for r in w.rows if r.status.startswith("FAILED")]
     if bad:
         log(f"{len(bad)} row(s) failed: {bad}")

@@ -10,10 +10,10 @@ import httpx
 from peercommon import Tally, parse_args
 
 
-async def run(urls, limit, tally):
+async def run(urls, limit, verify, tally):
     sem = asyncio.Semaphore(limit)
     limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
-    async with httpx.AsyncClient(limits=limits, timeout=60.0) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=60.0, verify=verify) as client:
 
         async def fetch(url):
             async with sem:
@@ -27,7 +27,7 @@ async def run(urls, limit, tally):
 def main():
     args = parse_args(__doc__, lambda p: p.add_argument("--limit", type=int, default=100))
     tally = Tally()
-    asyncio.run(run(args.url_list, args.limit, tally))
+    asyncio.run(run(args.url_list, args.limit, args.verify, tally))
     return tally.finish()
 
 

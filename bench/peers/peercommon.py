@@ -1,6 +1,7 @@
 """Shared bits of the benchmark peers: argument parsing and the check line.
 
-Every peer reads a file of URLs (one a line), fetches each once, and ends with
+Every peer reads a file of URLs (one a line), fetches each once (HTTPS
+verified against the system's CAs, or only --cacert FILE's), and ends with
 two lines the harness (scripts/bench) parses:
     Downloaded N in S seconds
     check: count=N ok=N bytes=B
@@ -14,9 +15,12 @@ import time
 def parse_args(description, extra=None):
     p = argparse.ArgumentParser(description=description)
     p.add_argument("urls", help="file of URLs, one a line")
+    p.add_argument("--cacert", help="verify HTTPS servers with this CA file (PEM) instead of the system's")
     if extra:
         extra(p)
     args = p.parse_args()
+    # requests' and httpx's `verify`: a CA file, or True for the system's CAs.
+    args.verify = args.cacert or True
     with open(args.urls) as f:
         args.url_list = [line.strip() for line in f if line.strip()]
     return args

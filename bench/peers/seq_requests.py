@@ -11,7 +11,7 @@ def main():
     args = parse_args(__doc__)
     tally = Tally()
     for url in args.url_list:
-        r = requests.get(url)
+        r = requests.get(url, verify=args.verify)
         tally.add(r.status_code, len(r.content))
     return tally.finish()
 

@@ -11,6 +11,7 @@ def main():
     args = parse_args(__doc__)
     tally = Tally()
     with requests.Session() as session:
+        session.verify = args.verify
         for url in args.url_list:
             r = session.get(url)
             tally.add(r.status_code, len(r.content))
