@@ -704,7 +704,7 @@ def build_workloads(args, base, tls):
     # verifies the server's certificate against the run's CA, except hey,
     # which cannot (it sets InsecureSkipVerify and has no CA option).
     base4, ca, rtt_ms = tls
-    n8 = 60 if q else 300
+    n8 = 100 if q else 300  # hey splits -n evenly over -c (50, 100)
     url4 = f"{base4}/json"
     f4, cfg4 = write_urls("w4", [url4] * n8)
     b4 = n8 * JSON_SIZE
