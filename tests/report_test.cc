@@ -654,6 +654,30 @@ TEST(ReportHtml, ThirtyTwoTasksAtOnceOnAWorkerStayLegible) {
   EXPECT_NE(html.find("bars share its 64 rows in turn"), std::string::npos);
 }
 
+// A url workload's rows carry what the records said about connections; a
+// row with no url records carries none of those fields, rather than zeros.
+TEST(ReportJson, CarriesConnectionFiguresOnlyForRowsWithUrlRecords) {
+  ReportData d = SampleReport();
+  ASSERT_GE(d.rows.size(), 2u);
+  ModeRow& url = d.rows[0];
+  url.url_records = 160;
+  url.new_connections = 160;
+  url.connect_ms = 0.2;
+  url.tls_ms = 43.5;
+  url.wait_ms = 21.25;
+  d.rows[1].url_records = 0;
+  nlohmann::json j = nlohmann::json::parse(RenderReportJson(d));
+  const auto& o = j["rows"][0];
+  EXPECT_EQ(o["url_records"], 160);
+  EXPECT_DOUBLE_EQ(o["new_connections"].get<double>(), 160);
+  EXPECT_DOUBLE_EQ(o["connect_ms"].get<double>(), 0.2);
+  EXPECT_DOUBLE_EQ(o["tls_ms"].get<double>(), 43.5);
+  EXPECT_DOUBLE_EQ(o["wait_ms"].get<double>(), 21.25);
+  for (const char* key : {"url_records", "new_connections", "connect_ms", "tls_ms", "wait_ms"}) {
+    EXPECT_FALSE(j["rows"][1].contains(key)) << key;
+  }
+}
+
 TEST(ReportJson, ParsesAndCarriesEveryMode) {
   ReportData d = SampleReport();
   d.rows[0].workload = "<b>&\"";
