@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -12,6 +13,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/queue.h>
@@ -23,6 +26,7 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -31,6 +35,8 @@
 #include <thread>
 #include <unordered_map>
 #include <utility>
+
+#include "testserver/request_echo.h"
 
 namespace taskfarm::testserver {
 namespace {
@@ -61,7 +67,11 @@ using EventConfigPtr = std::unique_ptr<event_config, EventConfigDeleter>;
 using EvhttpPtr = std::unique_ptr<evhttp, EvhttpDeleter>;
 using EventPtr = std::unique_ptr<event, EventDeleter>;
 using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferDeleter>;
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
 using AddrinfoPtr = std::unique_ptr<addrinfo, AddrinfoDeleter>;
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
 
 // A socket descriptor closed on scope exit unless released.
 class UniqueFd {
@@ -88,9 +98,7 @@ class QueryParams {
   QueryParams& operator=(const QueryParams&) = delete;
 
   // False if `query` is malformed (e.g. a key without '=').
-  bool Parse(const char* query) {
-    return query == nullptr || evhttp_parse_query_str(query, &params_) == 0;
-  }
+  bool Parse(const char* query) { return query == nullptr || evhttp_parse_query_str(query, &params_) == 0; }
   const char* Find(const char* key) const { return evhttp_find_header(&params_, key); }
 
  private:
@@ -113,8 +121,8 @@ struct Bodies {
 };
 
 std::string MakePage(int number, size_t size) {
-  const std::string head = "<!DOCTYPE html>\n<html><head><title>taskfarm tutorial page " +
-                           std::to_string(number) + "</title></head>\n<body><pre>\n";
+  const std::string head = "<!DOCTYPE html>\n<html><head><title>taskfarm tutorial page " + std::to_string(number) +
+                           "</title></head>\n<body><pre>\n";
   const std::string tail = "\n</pre></body></html>\n";
   std::string page = head;
   for (size_t i = 0; page.size() + tail.size() < size; ++i) page.push_back(FillerByte(i));
@@ -155,6 +163,61 @@ void AddFiller(evbuffer* buf, uint64_t offset, uint64_t length) {
     offset += n;
     length -= n;
   }
+}
+
+// ---------------------------------------------------------------------------
+// TLS.
+
+// The first queued OpenSSL error as text (the queue is then cleared).
+std::string OpenSslError() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof(buf));
+  return buf;
+}
+
+// ALPN: http/1.1 or nothing. This server does not speak h2, and a client
+// that offers only protocols it does not speak is refused in the handshake
+// (no_application_protocol) rather than met with bytes it cannot parse.
+int SelectHttp11(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in, unsigned int in_len,
+                 void*) {
+  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* selected = nullptr;
+  unsigned char selected_len = 0;
+  if (SSL_select_next_proto(&selected, &selected_len, kHttp11, sizeof(kHttp11), in, in_len) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  *out = selected;
+  *out_len = selected_len;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// One context for all of a server's connections: TLS 1.2 and 1.3, the
+// given chain and key, ALPN http/1.1. Sessions are never resumed (no
+// tickets, no cache), so every new connection pays a full handshake: what
+// the rig measures is the cost of a new connection, not of a resumed one.
+SslCtxPtr NewServerTlsContext(const std::string& cert_file, const std::string& key_file) {
+  auto fail = [](const std::string& what) { throw std::runtime_error("testserver: " + what + ": " + OpenSslError()); };
+  if (cert_file.empty() || key_file.empty()) {
+    throw std::runtime_error("testserver: TLS needs both a certificate file and a key file");
+  }
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) fail("SSL_CTX_new");
+  if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) != 1) fail("TLS 1.2 minimum");
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_num_tickets(ctx.get(), 0);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1) {
+    fail("cannot load TLS certificate " + cert_file);
+  }
+  // Also checks that the key is the certificate's ("key values mismatch").
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    fail("cannot load TLS key " + key_file);
+  }
+  SSL_CTX_set_alpn_select_cb(ctx.get(), &SelectHttp11, nullptr);
+  return ctx;
 }
 
 // ---------------------------------------------------------------------------
@@ -224,6 +287,10 @@ class HttpTestServer::Impl {
   uint64_t connections_accepted() const { return connections_accepted_.load(); }
   uint64_t requests_served() const { return requests_served_.load(); }
   size_t pending_replies() const { return pending_count_.load(); }
+  std::vector<uint64_t> RequestsPerSecond() const {
+    std::lock_guard<std::mutex> lock(per_second_mutex_);
+    return per_second_;
+  }
 
  private:
   // A reply waiting on its timer: first for ?delay=, then, for /drip, for
@@ -248,6 +315,9 @@ class HttpTestServer::Impl {
   // Arms op's timer and parks it in pending_; answers 503 if that fails.
   void Park(std::unique_ptr<Pending> op, int delay_ms);
   void OnTimer(Pending* raw);
+  // Counts one request read now in per_second_.
+  void CountRequest();
+  std::string StatsJson() const;
 
   // Entry points from libevent. noexcept: an exception must not unwind
   // through C frames; terminating is the defined alternative.
@@ -262,11 +332,16 @@ class HttpTestServer::Impl {
   std::atomic<uint64_t> connections_accepted_{0};
   std::atomic<uint64_t> requests_served_{0};
   std::atomic<size_t> pending_count_{0};  // pending_.size(), readable anywhere
+  // Steady, so a wall-clock step cannot move a request into another second.
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  mutable std::mutex per_second_mutex_;
+  std::vector<uint64_t> per_second_;  // [s]: requests read in second s
 
   // Members are destroyed bottom-up (Stop() does the same explicitly):
   // pending replies and their timers, the stop event, evhttp (listener,
   // connections), and the base they all live in last.
   EventBasePtr base_;
+  SslCtxPtr ssl_ctx_;  // null: plain HTTP; SSL objects hold their own reference
   EvhttpPtr http_;
   EventPtr stop_event_;
   std::unordered_map<Pending*, std::unique_ptr<Pending>> pending_;
@@ -288,12 +363,24 @@ HttpTestServer::Impl::Impl(Options options) : options_(std::move(options)) {
   event_config_set_flag(config.get(), EVENT_BASE_FLAG_PRECISE_TIMER);
   base_.reset(event_base_new_with_config(config.get()));
   if (!base_) throw std::runtime_error("testserver: event_base_new failed");
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    ssl_ctx_ = NewServerTlsContext(options_.tls_cert_file, options_.tls_key_file);
+  }
   http_.reset(evhttp_new(base_.get()));
   if (!http_) throw std::runtime_error("testserver: evhttp_new failed");
   stop_event_.reset(event_new(base_.get(), -1, 0, &StopThunk, this));
   if (!stop_event_) throw std::runtime_error("testserver: event_new failed");
 
-  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+  // Every method libevent 2.1 parses; each route answers them all alike.
+  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                              EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+  // evhttp reads a whole body before the request callback and answers 413
+  // itself past this. Lingering: it reads (and drops) the rest of a body too
+  // large before answering, so a client still sending gets the 413 instead
+  // of a reset that could destroy it.
+  evhttp_set_max_body_size(http_.get(), kMaxRequestBodyBytes);
+  evhttp_set_flags(http_.get(), EVHTTP_SERVER_LINGERING_CLOSE);
   evhttp_set_gencb(http_.get(), &HandleRequestThunk, this);
   // libevent 2.1 has no new-connection callback, but it asks this callback
   // for a bufferevent exactly once per accepted socket, before any request
@@ -328,16 +415,14 @@ void HttpTestServer::Impl::Bind() {
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* raw_info = nullptr;
   const std::string port_text = std::to_string(options_.port);
-  if (int rc = getaddrinfo(options_.address.c_str(), port_text.c_str(), &hints, &raw_info);
-      rc != 0) {
+  if (int rc = getaddrinfo(options_.address.c_str(), port_text.c_str(), &hints, &raw_info); rc != 0) {
     fail(gai_strerror(rc));
   }
   AddrinfoPtr info(raw_info);
 
   std::string last_error = "no usable address";
   for (const addrinfo* ai = info.get(); ai != nullptr; ai = ai->ai_next) {
-    UniqueFd fd(
-        socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    UniqueFd fd(socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
     if (fd.get() < 0) {
       last_error = std::strerror(errno);
       continue;
@@ -375,7 +460,7 @@ void HttpTestServer::Impl::Bind() {
     if (host == "0.0.0.0") host = "127.0.0.1";
     if (host == "::") host = "::1";
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    base_url_ = "http://" + host + ":" + std::to_string(port_);
+    base_url_ = (ssl_ctx_ ? "https://" : "http://") + host + ":" + std::to_string(port_);
     return;
   }
   fail(last_error);
@@ -418,13 +503,52 @@ void HttpTestServer::Impl::StopThunk(evutil_socket_t, short, void* arg) noexcept
 }
 
 bufferevent* HttpTestServer::Impl::NewConnectionThunk(event_base* base, void* arg) noexcept {
-  static_cast<Impl*>(arg)->connections_accepted_.fetch_add(1);
-  // Same options as evhttp's default: evhttp closes the fd itself, after
-  // its shutdown(); BEV_OPT_CLOSE_ON_FREE would close it before that.
-  return bufferevent_socket_new(base, -1, 0);
+  auto* self = static_cast<Impl*>(arg);
+  self->connections_accepted_.fetch_add(1);
+  if (!self->ssl_ctx_) {
+    // Same options as evhttp's default: evhttp closes the fd itself, after
+    // its shutdown(); BEV_OPT_CLOSE_ON_FREE would close it before that.
+    return bufferevent_socket_new(base, -1, 0);
+  }
+  // evhttp sets the accepted fd on this bufferevent, which then runs the
+  // server side of the handshake before evhttp reads a request; a failed
+  // handshake is a connection error, and evhttp frees the connection.
+  // BEV_OPT_CLOSE_ON_FREE is what makes the bufferevent free the SSL; it
+  // also closes the fd, and evhttp then leaves the close to it (its
+  // shutdown() runs first: the bufferevent is finalized later, on the loop).
+  // If SSL_new fails (out of memory), null makes evhttp fall back to a plain
+  // bufferevent: that client's handshake fails, nothing leaks.
+  SSL* ssl = SSL_new(self->ssl_ctx_.get());
+  if (ssl == nullptr) return nullptr;
+  // Owns `ssl` from here, also when it fails.
+  bufferevent* bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+  // Clients often close without a close_notify; that is an end of stream
+  // here, not an error (nothing is lost: requests are framed by HTTP).
+  if (bev != nullptr) bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+  return bev;
+}
+
+void HttpTestServer::Impl::CountRequest() {
+  const auto second = static_cast<size_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count());
+  std::lock_guard<std::mutex> lock(per_second_mutex_);
+  if (per_second_.size() <= second) per_second_.resize(second + 1, 0);
+  ++per_second_[second];
+}
+
+std::string HttpTestServer::Impl::StatsJson() const {
+  std::string json = "{\"connections\":" + std::to_string(connections_accepted_.load()) +
+                     ",\"requests\":" + std::to_string(requests_served_.load()) + ",\"per_second\":[";
+  const std::vector<uint64_t> per_second = RequestsPerSecond();
+  for (size_t i = 0; i < per_second.size(); ++i) {
+    if (i > 0) json += ',';
+    json += std::to_string(per_second[i]);
+  }
+  return json + "]}";
 }
 
 void HttpTestServer::Impl::HandleRequest(evhttp_request* req) {
+  CountRequest();
   auto op = std::make_unique<Pending>();
   op->server = this;
   op->req = req;
@@ -508,6 +632,14 @@ Reply HttpTestServer::Impl::Route(evhttp_request* req, int* delay_ms) {
     if (url == nullptr || *url == '\0') return TextReply(400, "missing url\n");
     reply = TextReply(302, "redirecting\n");
     reply.location = url;
+  } else if (path == "/echo") {
+    reply.content_type = "application/json";
+    reply.body = Reply::Body::kOwned;
+    try {
+      reply.owned_body = EchoJson(req);
+    } catch (const std::exception& e) {
+      return TextReply(500, std::string(e.what()) + "\n");
+    }
   } else if (path == "/stats") {
     reply.content_type = "application/json";
     reply.body = Reply::Body::kStats;
@@ -542,8 +674,7 @@ void HttpTestServer::Impl::SendFull(evhttp_request* req, const Reply& reply) {
   evkeyvalq* headers = evhttp_request_get_output_headers(req);
   // evhttp_add_header rejects values with CR/LF, so a hostile ?url= cannot
   // inject headers; answer 400 instead.
-  if (!reply.location.empty() &&
-      evhttp_add_header(headers, "Location", reply.location.c_str()) != 0) {
+  if (!reply.location.empty() && evhttp_add_header(headers, "Location", reply.location.c_str()) != 0) {
     SendFull(req, TextReply(400, "bad redirect target\n"));
     return;
   }
@@ -562,20 +693,17 @@ void HttpTestServer::Impl::SendFull(evhttp_request* req, const Reply& reply) {
     case Reply::Body::kFiller:
       break;  // added below, possibly in chunks
     case Reply::Body::kStatic:
-      evbuffer_add_reference(body.get(), reply.static_body.data(), reply.static_body.size(),
-                             nullptr, nullptr);
+      evbuffer_add_reference(body.get(), reply.static_body.data(), reply.static_body.size(), nullptr, nullptr);
       break;
     case Reply::Body::kOwned:
       evbuffer_add(body.get(), reply.owned_body.data(), reply.owned_body.size());
       break;
     case Reply::Body::kStats:
-      stats = "{\"connections\":" + std::to_string(connections_accepted_.load()) +
-              ",\"requests\":" + std::to_string(requests_served_.load()) + "}";
+      stats = StatsJson();
       evbuffer_add(body.get(), stats.data(), stats.size());
       break;
   }
-  const uint64_t size =
-      reply.body == Reply::Body::kFiller ? reply.filler_size : evbuffer_get_length(body.get());
+  const uint64_t size = reply.body == Reply::Body::kFiller ? reply.filler_size : evbuffer_get_length(body.get());
   // libevent 2.1 writes output_buffer even when the reply must not carry a
   // body (HEAD, 204, 304), which would corrupt a persistent connection, so
   // the body is only handed over when it is allowed.
@@ -653,8 +781,7 @@ void HttpTestServer::Impl::DripTick(std::unique_ptr<Pending> op) {
 
 // ---------------------------------------------------------------------------
 
-HttpTestServer::HttpTestServer(Options options)
-    : impl_(std::make_unique<Impl>(std::move(options))) {}
+HttpTestServer::HttpTestServer(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 HttpTestServer::~HttpTestServer() { Stop(); }
 
@@ -668,6 +795,7 @@ std::string HttpTestServer::BaseUrl() const { return impl_->base_url(); }
 uint64_t HttpTestServer::connections_accepted() const { return impl_->connections_accepted(); }
 uint64_t HttpTestServer::requests_served() const { return impl_->requests_served(); }
 size_t HttpTestServer::pending_replies() const { return impl_->pending_replies(); }
+std::vector<uint64_t> HttpTestServer::RequestsPerSecond() const { return impl_->RequestsPerSecond(); }
 
 uint64_t RaiseOpenFileLimit() {
   rlimit limit{};

@@ -1,20 +1,26 @@
 // `testserver`: runs HttpTestServer until SIGINT/SIGTERM, announcing its URL
-// on stdout (and optionally its port in a file) for scripts and other tests.
+// (and, with a CA it made for HTTPS, that CA's certificate) on stdout, and
+// optionally its port in a file, for scripts and other tests.
 #include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "testserver/http_test_server.h"
 #include "testserver/latency_proxy.h"
+#include "testserver/test_ca.h"
 
 namespace {
 
@@ -40,12 +46,34 @@ bool WritePortFile(const std::string& path, uint16_t port, std::string* error) {
   return true;
 }
 
+// A new private directory $TMPDIR/testserver-tls.XXXXXX (TMPDIR unset: /tmp).
+std::string MakeTlsDir() {
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") + "/testserver-tls.XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    throw std::runtime_error("testserver: cannot make a directory like " + tmpl + ": " + std::strerror(errno));
+  }
+  return tmpl;
+}
+
+// The certificate's names: the usual loopback ones, and the listening
+// address when it is a specific one (a wildcard is served as 127.0.0.1).
+std::vector<std::string> CertificateHosts(const std::string& address) {
+  std::vector<std::string> hosts = {"127.0.0.1", "localhost", "::1"};
+  if (address != "0.0.0.0" && address != "::" && std::find(hosts.begin(), hosts.end(), address) == hosts.end()) {
+    hosts.push_back(address);
+  }
+  return hosts;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   taskfarm::testserver::Options options;
   std::string port_file;
-  CLI::App app{"Loopback HTTP/1.1 test server (see testserver/http_test_server.h for routes)"};
+  bool https = false;
+  std::string tls_dir;
+  CLI::App app{"Loopback HTTP/1.1 test server, plain or TLS (see testserver/http_test_server.h for routes)"};
   app.add_option("--address", options.address, "Address to listen on")->capture_default_str();
   app.add_option("--port", options.port, "Port to listen on (0: any free port)")->capture_default_str();
   app.add_option("--delay", options.default_delay_ms, "Delay in ms for requests without ?delay=")
@@ -56,6 +84,20 @@ int main(int argc, char** argv) {
   app.add_option("--rtt", rtt_ms, "Round-trip time in ms, by a latency proxy on --port (0: off)")
       ->check(CLI::Range(0.0, 60000.0))
       ->capture_default_str();
+  CLI::Option* https_flag =
+      app.add_flag("--https", https, "Serve HTTPS with a CA made now; prints 'CA certificate: PATH'");
+  CLI::Option* tls_dir_option =
+      app.add_option("--tls-dir", tls_dir, "--https's files (default: a new $TMPDIR/testserver-tls.XXXXXX, kept)")
+          ->check(CLI::ExistingDirectory)
+          ->needs(https_flag);
+  CLI::Option* cert_option =
+      app.add_option("--cert", options.tls_cert_file, "Serve HTTPS with this PEM certificate chain instead")
+          ->check(CLI::ExistingFile)
+          ->excludes(tls_dir_option);
+  CLI::Option* key_option =
+      app.add_option("--key", options.tls_key_file, "The PEM private key for --cert")->check(CLI::ExistingFile);
+  cert_option->needs(key_option);
+  key_option->needs(cert_option);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -77,6 +119,15 @@ int main(int argc, char** argv) {
   const uint16_t public_port = options.port;
   if (rtt_ms > 0) options.port = 0;
   try {
+    std::string made_ca_file;
+    if (https && options.tls_cert_file.empty()) {
+      if (tls_dir.empty()) tls_dir = MakeTlsDir();
+      const taskfarm::testserver::TestCa ca =
+          taskfarm::testserver::MakeTestCa(tls_dir, CertificateHosts(options.address));
+      options.tls_cert_file = ca.cert_file;
+      options.tls_key_file = ca.key_file;
+      made_ca_file = ca.ca_file;
+    }
     taskfarm::testserver::HttpTestServer server(options);
     std::unique_ptr<taskfarm::testserver::LatencyProxy> proxy;
     uint16_t port = server.port();
@@ -103,6 +154,7 @@ int main(int argc, char** argv) {
       std::cout << "round-trip time: " << rtt_ms << " ms (a latency proxy in front of port " << server.port()
                 << ": a stand-in for a network)" << std::endl;
     }
+    if (!made_ca_file.empty()) std::cout << "CA certificate: " << made_ca_file << std::endl;
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
