@@ -11,6 +11,7 @@ namespace taskfarm {
 
 // One assignment must fit a frame with room to spare, whatever its line.
 static_assert(kMaxTaskLineBytes + 1024 < kMaxFrameBytes / 2);
+static_assert(kMaxTaskLineBytes + kMaxBodyFileBytes + kMaxRunHeaderBytes + 1024 < kMaxFrameBytes);
 
 std::string TaskLineTooLong(size_t bytes) {
   return "the task line is " + WithThousands(bytes) + " bytes; the limit is 1 MiB (" +

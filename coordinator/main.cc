@@ -66,6 +66,31 @@ int main(int argc, char** argv) {
       ->group(own);
   app.add_flag("--print-output", c.print_output, "After each task's line, its captured stdout")->group(own);
 
+  auto* http = "HTTP requests (url tasks and --urls lines)";
+  app.add_option("--method", c.method, "Method of url tasks whose line has no -X (default: GET;\nPOST with -d)")
+      ->group(http);
+  app.add_option("--header", c.headers,
+                 "'Name: value' for every url task, sent before its line's own\n-H (repeat --header for more)")
+      ->allow_extra_args(false)
+      ->group(http);
+  app.add_option("--expect", c.expect,
+                 "The statuses that succeed (CODE[,CODE]), for url lines\nwithout --expect (default: any below 400)")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->group(http);
+  app.add_option("--save", c.save_dir,
+                 "Write each response body to a file in DIR, on the machine\n"
+                 "where the worker runs (as --results); whole files only")
+      ->group(http);
+  app.add_option("--save-name", c.save_name,
+                 "The files' names: id (the task id) or url (the URL's last\n"
+                 "path segment, made unique: page, page.1, ...; / is index.html)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"id", "url"}))
+      ->group(http);
+  app.add_flag("--compressed", c.compressed, "Ask for gzip, br or zstd; records count wire and decoded bytes")
+      ->group(http);
+
   auto* perf = "Speed";
   app.add_option("--concurrency,-c", c.concurrency, "Tasks in flight per worker (url/sleep overlap on one event loop)")
       ->capture_default_str()

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/shell_words.h"
 #include "tests/farm_test_util.h"
 
 namespace taskfarm::testing {
@@ -166,6 +167,75 @@ TEST(CliTest, AWorkerWithNoCoordinatorSaysSoOnceNotAtEveryRetry) {
       "worker: signal 2, handing back 0 tasks and leaving",
   };
   EXPECT_EQ(Lines(r.err), expected) << r.err;
+}
+
+// A url line is checked like every other line: one that cannot be sent as
+// written stops the run before anything starts, named by FILE:LINE. -d @FILE
+// is read from the coordinator's working directory, as curl reads it.
+TEST(CliTest, ABadUrlLineStopsTheRunBeforeAnythingStartsNamingItsFileAndLine) {
+  ScratchDir dir;
+  dir.Write("body.json", "{}");
+  dir.Write("big.bin", std::string(1024 * 1024 + 1, 'x'));
+  dir.Write("t.txt",
+            "url -d @body.json http://127.0.0.1:1/ok\n"
+            "url -X 'P OST' http://127.0.0.1:1/\n"
+            "url -d @big.bin http://127.0.0.1:1/\n"
+            "url --heder 'A: b' http://127.0.0.1:1/\n"
+            "url -d @missing.json http://127.0.0.1:1/\n");
+  ProcessResult r = RunToEnd({"/bin/sh", "-c",
+                              "cd " + ShellQuote(dir.path()) + " && exec " + ShellQuote(BinaryPath("coordinator")) +
+                                  " --workers 1 --tasks t.txt --output r.jsonl --no-progress"},
+                             seconds(20));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("t.txt:2: 'url': -X: the method must be an HTTP token (letters, digits and "
+                       "!#$%&'*+-.^_`|~, RFC 9110), not 'P OST'\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("t.txt:3: 'url': the body file 'big.bin' is 1,048,577 bytes; the limit is 1 MiB "
+                       "(1,048,576 bytes)\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("t.txt:4: 'url': unknown option '--heder' (did you mean '--header'?)\n"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("t.txt:5: 'url': the body file 'missing.json' cannot be opened: No such file or directory\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("t.txt:1:"), std::string::npos) << r.err;
+  std::ifstream records(dir.File("r.jsonl"));
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(records), {}), "") << "nothing ran";
+}
+
+// --dry-run shows each url task as it would be sent: its own options and
+// the run's --method and --header folded in, in the line language.
+TEST(CliTest, ADryRunPrintsUrlTasksWithTheirOptionsAndTheRunsDefaults) {
+  ScratchDir dir;
+  dir.Write("body.json", "{\"a\": 1}");
+  dir.Write("t.txt",
+            "url http://h/page?a=1&b=2\n"
+            "url http://h/api -d @body.json -H 'Content-Type: application/json'  # a POST\n");
+  auto run = [&](const std::string& args) {
+    return RunToEnd({"/bin/sh", "-c",
+                     "cd " + ShellQuote(dir.path()) + " && exec " + ShellQuote(BinaryPath("coordinator")) +
+                         " --dry-run --tasks t.txt " + args},
+                    seconds(20));
+  };
+  ProcessResult plain = run("");
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out,
+            "url http://h/page?a=1&b=2\n"
+            "url -H 'Content-Type: application/json' -d @body.json http://h/api\n");
+  ProcessResult defaults = run("--method PUT --header 'Authorization: Bearer t0k3n' --expect 200,201");
+  EXPECT_EQ(defaults.exit_code, 0) << defaults.err;
+  EXPECT_EQ(defaults.out,
+            "url -X PUT -H 'Authorization: Bearer t0k3n' --expect 200,201 http://h/page?a=1&b=2\n"
+            "url -X PUT -H 'Authorization: Bearer t0k3n' -H 'Content-Type: application/json' -d @body.json "
+            "--expect 200,201 http://h/api\n");
+  ProcessResult bad = run("--header 'Authorization Bearer t0k3n'");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err, "coordinator: --header: a header is 'Name: value', not 'Authorization Bearer t0k3n'\n");
+  ProcessResult stray = run("--header 'A: 1' 'B: 2'");
+  EXPECT_EQ(stray.exit_code, 2);
+  EXPECT_NE(stray.err.find("unexpected argument 'B: 2'"), std::string::npos) << stray.err;
 }
 
 TEST(CliTest, HelpFitsTheTerminalAndRunsHelpIsTheCoordinators) {
