@@ -117,5 +117,35 @@ TEST_F(RateTest, PerHostHoldsEachOfTwoHostsToItsLimitWhileBothProceed) {
       << r.out;
 }
 
+TEST(RateFlagsTest, ABadRateOrPerHostIsRefusedWithASentence) {
+  ScratchDir dir;
+  std::string tasks = dir.Write("t.txt", "noop\n");
+  const std::pair<const char*, const char*> cases[] = {
+      {"fast", "--rate: 'fast' is not a rate: write tasks per second or minute (200/s, 12000/min)"},
+      {"-5/s", "--rate: '-5/s' is not a rate"},
+      {"200/sec", "--rate: '200/sec' is not a rate"},
+      {"0", "--rate: '0' would start nothing: leave --rate out for no limit"},
+      {"0/min", "--rate: '0/min' would start nothing"},
+      {"2000000/s", "--rate: '2000000/s' is above the most, 1000000/s"},
+  };
+  for (auto [rate, said] : cases) {
+    Subprocess p(Coordinator({"--rate", rate, "--tasks", tasks}));
+    ProcessResult r = p.Wait(seconds(30));
+    EXPECT_EQ(r.exit_code, 2) << rate;
+    EXPECT_NE(r.err.find(said), std::string::npos) << r.err;
+    for (const std::string& line : Lines(r.err)) EXPECT_LE(Columns(line), 100u) << line;
+  }
+  Subprocess p(Coordinator({"--per-host", "0", "--tasks", tasks}));
+  ProcessResult r = p.Wait(seconds(30));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--per-host"), std::string::npos) << r.err;
+  // Accepted spellings run.
+  for (const char* rate : {"200/s", "200", "12000/min", "0.5/s", "3/h"}) {
+    Subprocess ok(Coordinator({"--workers", "1", "--rate", rate, "--per-host", "2", "--tasks", tasks, "-q"}));
+    ProcessResult done = ok.Wait(seconds(30));
+    EXPECT_EQ(done.exit_code, 0) << rate << ": " << done.err;
+  }
+}
+
 }  // namespace
 }  // namespace taskfarm::testing
