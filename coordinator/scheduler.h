@@ -64,7 +64,7 @@ struct SchedulerOptions {
 };
 
 // See SchedulerOptions::rate_per_s.
-inline constexpr double kPaceCatchUpMs = 10;
+inline constexpr double kPaceCatchUpMs = 100;
 
 // What the coordinator grants, whatever a Hello claims.
 inline constexpr uint32_t kMaxWorkerConcurrency = 1024;

@@ -56,7 +56,7 @@ TEST_F(RateTest, TwoHundredPerSecondOverFourWorkersIsWhatTheServerSees) {
   EXPECT_NEAR(run_s, 5.0, 0.5) << "process wall time " << wall_s << " s";
   EXPECT_EQ(summary["rate"]["limit_per_s"], 200.0);
   EXPECT_EQ(summary["rate"]["starts"], 1000);
-  EXPECT_NEAR(summary["rate"]["measured_per_s"].get<double>(), 200, 2);
+  EXPECT_NEAR(summary["rate"]["measured_per_s"].get<double>(), 200, 4);
   EXPECT_NE(r.out.find("rate: limit 200/s, measured "), std::string::npos) << r.out;
   // Farm-wide, not per worker: the starts took turns over the four.
   std::vector<int> by_worker;
