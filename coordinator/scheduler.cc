@@ -33,7 +33,7 @@ bool Scheduler::WantsTasks() const {
   // sized from what the coordinator granted (capped concurrency, earned
   // credit), never from what a Hello claimed.
   // Tasks parked for a full host (--per-host) do not count, up to
-  // kMaxWindow: reading on finds other hosts' tasks while one host's wait.
+  // kMaxWindow: reading on finds other hosts' tasks while one host's tasks wait.
   size_t window = std::min(kMaxWindow, std::max<size_t>(4096, 2 * capacity_));
   return tasks_.size() - parked_ < window && tasks_.size() < kMaxWindow;
 }
@@ -306,8 +306,8 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
   // rate, tasks go one at a time, each to the worker after the one that had
   // the last: the starts spread over the farm, not all on the first worker
   // with a free slot.
-  std::vector<std::pair<const WorkerId, Worker>*> order;
-  order.reserve(workers_.size());
+  std::vector<std::pair<const WorkerId, Worker>*>& order = order_;  // reused: no allocation per turn
+  order.clear();
   auto pivot = options_.rate_per_s > 0 ? workers_.upper_bound(pace_last_worker_) : workers_.begin();
   for (auto it = pivot; it != workers_.end(); ++it) order.push_back(&*it);
   for (auto it = workers_.begin(); it != pivot; ++it) order.push_back(&*it);

@@ -376,9 +376,10 @@ class Scheduler {
   std::string stop_reason_;
   uint64_t late_results_ = 0;
   // --rate
-  double pace_next_ms_ = -1;       // no start before this; -1: none made yet
-  bool paced_wait_ = false;        // the last TakeDispatches stopped for the rate alone
-  WorkerId pace_last_worker_ = 0;  // the next paced start goes to a worker after it
+  double pace_next_ms_ = -1;                               // no start before this; -1: none made yet
+  bool paced_wait_ = false;                                // the last TakeDispatches stopped for the rate alone
+  WorkerId pace_last_worker_ = 0;                          // the next paced start goes to a worker after it
+  std::vector<std::pair<const WorkerId, Worker>*> order_;  // TakeDispatches' order of the workers
   StartStats start_stats_;
   // --per-host: leases and parked tasks per host key, an entry only while
   // it has either (memory bounded by the window, not by the hosts of a run).
