@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -117,6 +118,8 @@ class CoordinatorLoop {
     o.heartbeat_timeout_ms = c.heartbeat_timeout_s * 1000;
     o.task_timeout_ms = c.task_timeout_s * 1000;
     o.max_batch = c.batch;
+    o.rate_per_s = c.rate_per_s;
+    o.per_host = static_cast<uint32_t>(std::max(0, c.per_host));
     return o;
   }
   bool Bind(std::string* error);
@@ -1099,7 +1102,14 @@ int CoordinatorLoop::Run(int signal_fd) {
     if (source_.streamed() && !input_done_ && scheduler_.WantsTasks()) {
       items[n_items++] = {nullptr, source_.fd(), ZMQ_POLLIN, 0};
     }
-    zmq::poll(items, n_items, std::chrono::milliseconds(50));
+    // Under --rate the next start is due at a known time: wake then, not at
+    // the end of the usual 50 ms (rounded up: a start a little late is
+    // caught up on, one early is not allowed).
+    double wait_ms = 50;
+    if (std::optional<double> next = scheduler_.NextDispatchMs()) {
+      wait_ms = std::clamp(std::ceil(*next - clock_.NowMs()), 0.0, wait_ms);
+    }
+    zmq::poll(items, n_items, std::chrono::milliseconds(static_cast<int>(wait_ms)));
     if (monitor_) DrainMonitor();
     if (zap_) {
       zap_->Drain([&](const std::string& key, const std::string& peer) {
@@ -1221,6 +1231,12 @@ int CoordinatorLoop::Run(int signal_fd) {
   x.unjournalled = unjournalled_;
   x.write_failures = write_failures_;
   x.bad_input_lines = source_.bad_lines();
+  x.rate_limit_per_s = config_.rate_per_s;
+  x.starts = scheduler_.start_stats().starts;
+  x.starts_span_ms = scheduler_.start_stats().last_ms - scheduler_.start_stats().first_ms;
+  x.per_host_limit = static_cast<uint32_t>(std::max(0, config_.per_host));
+  x.host_peak_in_flight = scheduler_.host_peak_in_flight();
+  x.hosts = scheduler_.hosts_seen();
   if (source_.total() == 0 && x.bad_input_lines == 0 && !interrupted_ && write_failures_.empty() && !input_mismatch_ &&
       !fatal_) {
     SayNoTasks(source_);  // an empty stream: no summary of nothing

@@ -7,6 +7,7 @@
 #include "common/cli_help.h"
 #include "common/curve_keys.h"
 #include "common/duration.h"
+#include "common/rate.h"
 #include "common/shell_words.h"
 #include "common/zmq_util.h"
 #include "coordinator/compare.h"
@@ -125,6 +126,31 @@ int main(int argc, char** argv) {
                         {.min_s = 1, .max_s = 86400})
       ->group(perf);
   app.add_option("--worker-bin", c.worker_binary, "The worker program (default: beside this one)")->group(perf);
+
+  auto* pace = "Pace (for servers that are not yours)";
+  app.add_option("--rate", c.rate_per_s,
+                 "Task starts per second across all workers together, spread\n"
+                 "evenly over time: a global limit, not per worker; retries\n"
+                 "count, they are requests too (200/s, 12000/min, 0.5/s, 3/h)")
+      ->transform(CLI::Validator(
+          [](std::string& text) -> std::string {
+            std::optional<double> r = taskfarm::ParseRate(text);
+            if (r && *r == 0) return "'" + text + "' would start nothing: leave --rate out for no limit";
+            if (!r) return "'" + text + "' is not a rate: write tasks per second or minute (200/s, 12000/min)";
+            if (*r > 1e6) return "'" + text + "' is above the most, 1000000/s";
+            char buf[64];
+            std::snprintf(buf, sizeof(buf), "%.17g", *r);
+            text = buf;
+            return "";
+          },
+          ""))
+      ->type_name("RATE")
+      ->group(pace);
+  app.add_option("--per-host", c.per_host,
+                 "URL tasks in flight to one host across the farm (a host:\n"
+                 "scheme, host and port; the host's case does not matter)")
+      ->check(CLI::Range(1, 100000))
+      ->group(pace);
 
   auto* rel = "Reliability";
   app.add_option("--retries", c.retries, "Extra attempts after a transient failure or a lost worker")

@@ -23,6 +23,8 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/file_writer_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/duration_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/rate_parse_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/url_host_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/cli_help_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_rejected_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/peer_registry_test.cc
