@@ -547,25 +547,6 @@ std::string HttpTestServer::Impl::StatsJson() const {
   return json + "]}";
 }
 
-void HttpTestServer::Impl::CountRequest() {
-  const auto second = static_cast<size_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count());
-  std::lock_guard<std::mutex> lock(per_second_mutex_);
-  if (per_second_.size() <= second) per_second_.resize(second + 1, 0);
-  ++per_second_[second];
-}
-
-std::string HttpTestServer::Impl::StatsJson() const {
-  std::string json = "{\"connections\":" + std::to_string(connections_accepted_.load()) +
-                     ",\"requests\":" + std::to_string(requests_served_.load()) + ",\"per_second\":[";
-  const std::vector<uint64_t> per_second = RequestsPerSecond();
-  for (size_t i = 0; i < per_second.size(); ++i) {
-    if (i > 0) json += ',';
-    json += std::to_string(per_second[i]);
-  }
-  return json + "]}";
-}
-
 void HttpTestServer::Impl::HandleRequest(evhttp_request* req) {
   CountRequest();
   auto op = std::make_unique<Pending>();
