@@ -181,17 +181,18 @@ TEST(UrlKindTest, NoByteThatWouldChangeTheRequestOnTheWayGetsIn) {
   EXPECT_EQ(ErrorOf("url http://h/a\0b"s),
             "'url' takes an http:// or https:// URL without spaces or control characters (a space is %20): "
             "'http://h/a\0b'"s);
-  // A task travels in protobuf strings: UTF-8 only.
+  // A task travels in protobuf strings: UTF-8 only (and the error itself is
+  // UTF-8: the bad bytes are shown as U+FFFD).
   EXPECT_EQ(ErrorOf("url http://h/\xff"),
-            "'url' takes an http:// or https:// URL in UTF-8 (other bytes are written %XX): 'http://h/\xff'");
-  EXPECT_EQ(ErrorOf("url -H 'A: \xe9t\xe9' http://h/"), "'url': -H: a header must be UTF-8 text: 'A: \xe9t\xe9'");
+            "'url' takes an http:// or https:// URL in UTF-8 (other bytes are written %XX): 'http://h/\uFFFD'");
+  EXPECT_EQ(ErrorOf("url -H 'A: \xe9t\xe9' http://h/"), "'url': -H: a header must be UTF-8 text: 'A: \uFFFDt\uFFFD'");
   EXPECT_EQ(MustParse("url -H 'A: \xc3\xa9t\xc3\xa9' http://h/caf\xc3\xa9").url(), "http://h/caf\xc3\xa9");
   // The line is every record's `task`: what it holds is text; a body of
   // other bytes comes from a file.
   EXPECT_EQ(ErrorOf("url -d '\xff' http://h/"),
             "'url': -d: the data on the line must be UTF-8 text (other bytes are sent from a file: -d @FILE)");
   EXPECT_EQ(ErrorOf("url -d @b\xffn.dat http://h/"),
-            "'url': -d @FILE: the file's name must be UTF-8 text: 'b\xffn.dat'");
+            "'url': -d @FILE: the file's name must be UTF-8 text: 'b\uFFFDn.dat'");
 }
 
 TEST_F(BodyFileTest, ABodyFileIsReadWhenTheLineIsCheckedAndSentAsItIs) {
