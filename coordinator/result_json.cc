@@ -26,7 +26,8 @@ bool FastPathFits(const pb::Result& r) {
       if (!PlainAscii(*s)) return false;
     }
   }
-  for (const std::string* s : {&r.kind(), &r.worker(), &r.error(), &r.error_code(), &r.url(), &r.host(), &r.task()}) {
+  for (const std::string* s : {&r.kind(), &r.worker(), &r.error(), &r.error_code(), &r.url(), &r.host(), &r.task(),
+                               &r.sha256(), &r.saved_as()}) {
     if (!PlainAscii(*s)) return false;
   }
   for (const std::string& s : r.failures()) {
@@ -268,6 +269,9 @@ void AppendResultJson(const pb::Result& r, std::string* out) {
   uint_field(kAlways, "worker_max_rss_kb", r.worker_max_rss_kb());
   string_field(r.has_task(), "task", r.task());
   ms_field(kAlways, "cpu_wait_ms", r.cpu_wait_ms());
+  string_field(r.has_sha256(), "sha256", r.sha256());
+  uint_field(r.has_wire_bytes(), "wire_bytes", r.wire_bytes());
+  string_field(r.has_saved_as(), "saved_as", r.saved_as());
   out->push_back('}');
 }
 
