@@ -6,7 +6,8 @@
 // which holds these lines (written here relative to tests/):
 //   add_executable(testserver_test testserver_test.cc)
 //   target_link_libraries(testserver_test PRIVATE taskfarm_testserver
-//     taskfarm_test_support GTest::gtest_main CURL::libcurl taskfarm_warnings)
+//     taskfarm_test_support GTest::gtest_main CURL::libcurl nlohmann_json::nlohmann_json
+//     taskfarm_warnings)
 //   add_dependencies(testserver_test testserver)  # runs the binary as a subprocess
 //   gtest_discover_tests(testserver_test PROPERTIES TIMEOUT 60)
 
@@ -27,6 +28,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -173,8 +175,7 @@ class RawClient {
 
   void SendGet(const std::string& target) {
     const std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    ASSERT_EQ(send(fd_, request.data(), request.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(request.size()));
+    ASSERT_EQ(send(fd_, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
   }
   // Reads until at least `bytes` have arrived or the peer closes.
   std::string ReadAtLeast(size_t bytes) {
@@ -414,9 +415,38 @@ TEST_F(HttpTestServerTest, StatsReportsCounters) {
   Response stats = Fetch(curl.get(), Url("/stats"));
   EXPECT_EQ(stats.status, 200);
   EXPECT_EQ(stats.headers["content-type"], "application/json");
-  EXPECT_EQ(stats.body, "{\"connections\":1,\"requests\":3}");
+  const nlohmann::json json = nlohmann::json::parse(stats.body);
+  EXPECT_EQ(json["connections"], 1);
+  EXPECT_EQ(json["requests"], 3);
+  EXPECT_EQ(json["per_second"].get<std::vector<uint64_t>>(), server_.RequestsPerSecond());
   EXPECT_EQ(server_.connections_accepted(), 1u);
   EXPECT_EQ(server_.requests_served(), 3u);
+}
+
+TEST(HttpTestServerPerSecondTest, RequestsAreCountedInTheSecondTheyArrive) {
+  HttpTestServer server(Options{});
+  EXPECT_TRUE(server.RequestsPerSecond().empty());
+  CurlPtr curl(curl_easy_init());
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(Fetch(curl.get(), server.BaseUrl() + "/json").status, 200);
+  // Well into a later second than the first five (the clock started before
+  // the server was returned), so the last three land in another bucket.
+  std::this_thread::sleep_for(milliseconds(1100));
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Fetch(curl.get(), server.BaseUrl() + "/json").status, 200);
+
+  const std::vector<uint64_t> per_second = server.RequestsPerSecond();
+  ASSERT_GE(per_second.size(), 2u);
+  uint64_t total = 0;
+  for (uint64_t n : per_second) total += n;
+  EXPECT_EQ(total, 8u);
+  EXPECT_GE(per_second.front(), 1u);  // the first request came at once
+  EXPECT_GE(per_second.back(), 1u);
+  EXPECT_LE(per_second.back(), 3u);  // none of the first five
+  // Read from another thread while the loop thread counts: no torn vector.
+  std::thread reader([&] {
+    for (int i = 0; i < 1000; ++i) EXPECT_GE(server.RequestsPerSecond().size(), 2u);
+  });
+  for (int i = 0; i < 20; ++i) Fetch(curl.get(), server.BaseUrl() + "/json");
+  reader.join();
 }
 
 TEST_F(HttpTestServerTest, ThreeHundredConcurrentDelayedRequests) {
@@ -469,18 +499,9 @@ TEST_F(HttpTestServerTest, KeepAliveReusesOneConnection) {
 TEST_F(HttpTestServerTest, KeepAliveSurvivesEveryKindOfReply) {
   const uint64_t before = server_.connections_accepted();
   CurlPtr curl(curl_easy_init());
-  const std::vector<std::string> targets = {"/json",
-                                            "/bytes/100000?chunked=1",
-                                            "/status/500",
-                                            "/page/3",
-                                            "/redirect/1",
-                                            "/bytes/0",
-                                            "/nope",
-                                            "/drip?bytes=3&interval_ms=1",
-                                            "/json?delay=20",
-                                            "/stats",
-                                            "/bytes/0?chunked=1",
-                                            "/status/204"};
+  const std::vector<std::string> targets = {
+      "/json", "/bytes/100000?chunked=1",     "/status/500",    "/page/3", "/redirect/1",        "/bytes/0",
+      "/nope", "/drip?bytes=3&interval_ms=1", "/json?delay=20", "/stats",  "/bytes/0?chunked=1", "/status/204"};
   for (const std::string& target : targets) {
     Response response = Fetch(curl.get(), Url(target));
     ASSERT_EQ(response.result, CURLE_OK) << target;
@@ -586,9 +607,8 @@ TEST(HttpTestServerLifecycleTest, BindFailureThrowsWithClearMessage) {
     HttpTestServer second(clash);
     FAIL() << "second server bound the same port";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(
-        std::string(e.what()).find("cannot listen on 127.0.0.1:" + std::to_string(first.port())),
-        std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("cannot listen on 127.0.0.1:" + std::to_string(first.port())),
+              std::string::npos)
         << e.what();
   }
   Options bogus;
@@ -600,13 +620,12 @@ TEST(HttpTestServerLifecycleTest, BindFailureThrowsWithClearMessage) {
 // The standalone binary.
 
 TEST(TestServerBinaryTest, ServesUntilSigterm) {
-  const std::string port_file =
-      ::testing::TempDir() + "testserver_port_" + std::to_string(getpid());
+  const std::string port_file = ::testing::TempDir() + "testserver_port_" + std::to_string(getpid());
   std::remove(port_file.c_str());
   taskfarm::testing::Subprocess server(
       {taskfarm::testing::BinaryPath("testserver"), "--port=0", "--port-file", port_file});
-  std::optional<std::string> line = server.WaitForLine(
-      [](const std::string& l) { return l.rfind("listening on ", 0) == 0; }, milliseconds(10000));
+  std::optional<std::string> line =
+      server.WaitForLine([](const std::string& l) { return l.rfind("listening on ", 0) == 0; }, milliseconds(10000));
   ASSERT_TRUE(line.has_value()) << server.Wait(milliseconds(1000)).err;
   const std::string prefix = "listening on http://127.0.0.1:";
   ASSERT_EQ(line->rfind(prefix, 0), 0u) << *line;
@@ -630,10 +649,9 @@ TEST(TestServerBinaryTest, ServesUntilSigterm) {
 }
 
 TEST(TestServerBinaryTest, SigintWhileRequestsAreDelayedExitsZero) {
-  taskfarm::testing::Subprocess server(
-      {taskfarm::testing::BinaryPath("testserver"), "--delay", "60000"});
-  std::optional<std::string> line = server.WaitForLine(
-      [](const std::string& l) { return l.rfind("listening on ", 0) == 0; }, milliseconds(10000));
+  taskfarm::testing::Subprocess server({taskfarm::testing::BinaryPath("testserver"), "--delay", "60000"});
+  std::optional<std::string> line =
+      server.WaitForLine([](const std::string& l) { return l.rfind("listening on ", 0) == 0; }, milliseconds(10000));
   ASSERT_TRUE(line.has_value());
   const uint16_t port = static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
   RawClient client(port);
@@ -646,18 +664,16 @@ TEST(TestServerBinaryTest, SigintWhileRequestsAreDelayedExitsZero) {
 
 TEST(TestServerBinaryTest, BadArgumentsExit2AndBindFailureExits1) {
   taskfarm::testing::ProcessResult bad =
-      taskfarm::testing::Subprocess(
-          {taskfarm::testing::BinaryPath("testserver"), "--port", "notaport"})
+      taskfarm::testing::Subprocess({taskfarm::testing::BinaryPath("testserver"), "--port", "notaport"})
           .Wait(milliseconds(10000));
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_TRUE(bad.out.empty());
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
 
   HttpTestServer occupant(Options{});
-  taskfarm::testing::ProcessResult clash =
-      taskfarm::testing::Subprocess(
-          {taskfarm::testing::BinaryPath("testserver"), "--port", std::to_string(occupant.port())})
-          .Wait(milliseconds(10000));
+  taskfarm::testing::ProcessResult clash = taskfarm::testing::Subprocess({taskfarm::testing::BinaryPath("testserver"),
+                                                                          "--port", std::to_string(occupant.port())})
+                                               .Wait(milliseconds(10000));
   EXPECT_EQ(clash.exit_code, 1);
   EXPECT_TRUE(clash.out.empty());
   EXPECT_EQ(std::count(clash.err.begin(), clash.err.end(), '\n'), 1) << clash.err;

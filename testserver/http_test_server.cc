@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -88,9 +89,7 @@ class QueryParams {
   QueryParams& operator=(const QueryParams&) = delete;
 
   // False if `query` is malformed (e.g. a key without '=').
-  bool Parse(const char* query) {
-    return query == nullptr || evhttp_parse_query_str(query, &params_) == 0;
-  }
+  bool Parse(const char* query) { return query == nullptr || evhttp_parse_query_str(query, &params_) == 0; }
   const char* Find(const char* key) const { return evhttp_find_header(&params_, key); }
 
  private:
@@ -113,8 +112,8 @@ struct Bodies {
 };
 
 std::string MakePage(int number, size_t size) {
-  const std::string head = "<!DOCTYPE html>\n<html><head><title>taskfarm tutorial page " +
-                           std::to_string(number) + "</title></head>\n<body><pre>\n";
+  const std::string head = "<!DOCTYPE html>\n<html><head><title>taskfarm tutorial page " + std::to_string(number) +
+                           "</title></head>\n<body><pre>\n";
   const std::string tail = "\n</pre></body></html>\n";
   std::string page = head;
   for (size_t i = 0; page.size() + tail.size() < size; ++i) page.push_back(FillerByte(i));
@@ -224,6 +223,10 @@ class HttpTestServer::Impl {
   uint64_t connections_accepted() const { return connections_accepted_.load(); }
   uint64_t requests_served() const { return requests_served_.load(); }
   size_t pending_replies() const { return pending_count_.load(); }
+  std::vector<uint64_t> RequestsPerSecond() const {
+    std::lock_guard<std::mutex> lock(per_second_mutex_);
+    return per_second_;
+  }
 
  private:
   // A reply waiting on its timer: first for ?delay=, then, for /drip, for
@@ -248,6 +251,9 @@ class HttpTestServer::Impl {
   // Arms op's timer and parks it in pending_; answers 503 if that fails.
   void Park(std::unique_ptr<Pending> op, int delay_ms);
   void OnTimer(Pending* raw);
+  // Counts one request read now in per_second_.
+  void CountRequest();
+  std::string StatsJson() const;
 
   // Entry points from libevent. noexcept: an exception must not unwind
   // through C frames; terminating is the defined alternative.
@@ -262,6 +268,10 @@ class HttpTestServer::Impl {
   std::atomic<uint64_t> connections_accepted_{0};
   std::atomic<uint64_t> requests_served_{0};
   std::atomic<size_t> pending_count_{0};  // pending_.size(), readable anywhere
+  // Steady, so a wall-clock step cannot move a request into another second.
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  mutable std::mutex per_second_mutex_;
+  std::vector<uint64_t> per_second_;  // [s]: requests read in second s
 
   // Members are destroyed bottom-up (Stop() does the same explicitly):
   // pending replies and their timers, the stop event, evhttp (listener,
@@ -328,16 +338,14 @@ void HttpTestServer::Impl::Bind() {
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* raw_info = nullptr;
   const std::string port_text = std::to_string(options_.port);
-  if (int rc = getaddrinfo(options_.address.c_str(), port_text.c_str(), &hints, &raw_info);
-      rc != 0) {
+  if (int rc = getaddrinfo(options_.address.c_str(), port_text.c_str(), &hints, &raw_info); rc != 0) {
     fail(gai_strerror(rc));
   }
   AddrinfoPtr info(raw_info);
 
   std::string last_error = "no usable address";
   for (const addrinfo* ai = info.get(); ai != nullptr; ai = ai->ai_next) {
-    UniqueFd fd(
-        socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    UniqueFd fd(socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
     if (fd.get() < 0) {
       last_error = std::strerror(errno);
       continue;
@@ -424,7 +432,27 @@ bufferevent* HttpTestServer::Impl::NewConnectionThunk(event_base* base, void* ar
   return bufferevent_socket_new(base, -1, 0);
 }
 
+void HttpTestServer::Impl::CountRequest() {
+  const auto second = static_cast<size_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count());
+  std::lock_guard<std::mutex> lock(per_second_mutex_);
+  if (per_second_.size() <= second) per_second_.resize(second + 1, 0);
+  ++per_second_[second];
+}
+
+std::string HttpTestServer::Impl::StatsJson() const {
+  std::string json = "{\"connections\":" + std::to_string(connections_accepted_.load()) +
+                     ",\"requests\":" + std::to_string(requests_served_.load()) + ",\"per_second\":[";
+  const std::vector<uint64_t> per_second = RequestsPerSecond();
+  for (size_t i = 0; i < per_second.size(); ++i) {
+    if (i > 0) json += ',';
+    json += std::to_string(per_second[i]);
+  }
+  return json + "]}";
+}
+
 void HttpTestServer::Impl::HandleRequest(evhttp_request* req) {
+  CountRequest();
   auto op = std::make_unique<Pending>();
   op->server = this;
   op->req = req;
@@ -542,8 +570,7 @@ void HttpTestServer::Impl::SendFull(evhttp_request* req, const Reply& reply) {
   evkeyvalq* headers = evhttp_request_get_output_headers(req);
   // evhttp_add_header rejects values with CR/LF, so a hostile ?url= cannot
   // inject headers; answer 400 instead.
-  if (!reply.location.empty() &&
-      evhttp_add_header(headers, "Location", reply.location.c_str()) != 0) {
+  if (!reply.location.empty() && evhttp_add_header(headers, "Location", reply.location.c_str()) != 0) {
     SendFull(req, TextReply(400, "bad redirect target\n"));
     return;
   }
@@ -562,20 +589,17 @@ void HttpTestServer::Impl::SendFull(evhttp_request* req, const Reply& reply) {
     case Reply::Body::kFiller:
       break;  // added below, possibly in chunks
     case Reply::Body::kStatic:
-      evbuffer_add_reference(body.get(), reply.static_body.data(), reply.static_body.size(),
-                             nullptr, nullptr);
+      evbuffer_add_reference(body.get(), reply.static_body.data(), reply.static_body.size(), nullptr, nullptr);
       break;
     case Reply::Body::kOwned:
       evbuffer_add(body.get(), reply.owned_body.data(), reply.owned_body.size());
       break;
     case Reply::Body::kStats:
-      stats = "{\"connections\":" + std::to_string(connections_accepted_.load()) +
-              ",\"requests\":" + std::to_string(requests_served_.load()) + "}";
+      stats = StatsJson();
       evbuffer_add(body.get(), stats.data(), stats.size());
       break;
   }
-  const uint64_t size =
-      reply.body == Reply::Body::kFiller ? reply.filler_size : evbuffer_get_length(body.get());
+  const uint64_t size = reply.body == Reply::Body::kFiller ? reply.filler_size : evbuffer_get_length(body.get());
   // libevent 2.1 writes output_buffer even when the reply must not carry a
   // body (HEAD, 204, 304), which would corrupt a persistent connection, so
   // the body is only handed over when it is allowed.
@@ -653,8 +677,7 @@ void HttpTestServer::Impl::DripTick(std::unique_ptr<Pending> op) {
 
 // ---------------------------------------------------------------------------
 
-HttpTestServer::HttpTestServer(Options options)
-    : impl_(std::make_unique<Impl>(std::move(options))) {}
+HttpTestServer::HttpTestServer(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 HttpTestServer::~HttpTestServer() { Stop(); }
 
@@ -668,6 +691,7 @@ std::string HttpTestServer::BaseUrl() const { return impl_->base_url(); }
 uint64_t HttpTestServer::connections_accepted() const { return impl_->connections_accepted(); }
 uint64_t HttpTestServer::requests_served() const { return impl_->requests_served(); }
 size_t HttpTestServer::pending_replies() const { return impl_->pending_replies(); }
+std::vector<uint64_t> HttpTestServer::RequestsPerSecond() const { return impl_->RequestsPerSecond(); }
 
 uint64_t RaiseOpenFileLimit() {
   rlimit limit{};

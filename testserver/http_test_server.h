@@ -44,7 +44,8 @@ constexpr char FillerByte(uint64_t i) { return static_cast<char>('a' + i % 26); 
 //   /drip?bytes=N&interval_ms=MS  chunked, one byte every MS (defaults 10, 100)
 //   /redirect/N            302 to /redirect/N-1; /redirect/0 is 200 "ok"
 //   /redirect-to?url=URL   302 to the (percent-decoded) URL
-//   /stats                 {"connections":C,"requests":R}
+//   /stats                 {"connections":C,"requests":R,"per_second":[N0,N1,...]}
+//                          (per_second as RequestsPerSecond())
 //   anything else          404; malformed parameters give 400
 // Connections are HTTP/1.1 persistent unless the client asks otherwise, and
 // are never timed out by the server.
@@ -78,7 +79,9 @@ class HttpTestServer {
   // next tick. Thread-safe.
   size_t pending_replies() const;
   // Requests read, by whole second since the server started ([0] is the
-  // first second). Thread-safe.
+  // first second), up to the last second in which one was read (seconds
+  // without requests before it are 0; empty before the first request).
+  // Thread-safe.
   std::vector<uint64_t> RequestsPerSecond() const;
 
  private:

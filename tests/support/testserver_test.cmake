@@ -2,6 +2,7 @@
 # after add_subdirectory(support) and find_package(GTest)/include(GoogleTest).
 add_executable(testserver_test ${CMAKE_CURRENT_LIST_DIR}/../testserver_test.cc)
 target_link_libraries(testserver_test PRIVATE taskfarm_testserver
-  taskfarm_test_support GTest::gtest_main CURL::libcurl taskfarm_warnings)
+  taskfarm_test_support GTest::gtest_main CURL::libcurl nlohmann_json::nlohmann_json
+  taskfarm_warnings)
 add_dependencies(testserver_test testserver)  # run as a subprocess
 gtest_discover_tests(testserver_test PROPERTIES TIMEOUT 60)
