@@ -1,5 +1,5 @@
 // Tests for the loopback HTTP test server: routes, delays, keep-alive,
-// concurrency, misbehaving clients, shutdown, and the `testserver` binary.
+// concurrency, misbehaving clients, shutdown, HTTPS, and the `testserver` binary.
 //
 // Registered by tests/CMakeLists.txt through
 //   include(${CMAKE_CURRENT_LIST_DIR}/support/testserver_test.cmake)
@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -34,8 +36,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/temp_dir.h"
 #include "tests/support/subprocess.h"
 #include "testserver/http_test_server.h"
+#include "testserver/test_ca.h"
 
 namespace taskfarm::testserver {
 namespace {
@@ -188,6 +192,7 @@ class RawClient {
     }
     return data;
   }
+  int fd() const { return fd_; }
   // With `reset`, an abortive close (RST) instead of a FIN.
   void Close(bool reset = false) {
     if (fd_ < 0) return;
@@ -614,6 +619,263 @@ TEST(HttpTestServerLifecycleTest, BindFailureThrowsWithClearMessage) {
   Options bogus;
   bogus.address = "not an address";
   EXPECT_THROW(HttpTestServer{bogus}, std::runtime_error);
+}
+
+// ---------------------------------------------------------------------------
+// HTTPS: the same routes over TLS, with a certificate from a TestCa.
+
+// Descriptors this process has open: the test's and the in-process server's.
+size_t OpenDescriptors() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++count;
+  return count;
+}
+
+// A handle that trusts `ca_file` and nothing else, verifying peer and host.
+CurlPtr TlsHandle(const std::string& ca_file) {
+  CurlPtr curl(curl_easy_init());
+  curl_easy_setopt(curl.get(), CURLOPT_CAINFO, ca_file.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_CAPATH, nullptr);
+  curl_easy_setopt(curl.get(), CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_SSL_VERIFYHOST, 2L);
+  return curl;
+}
+
+constexpr long kTls12Only = static_cast<long>(CURL_SSLVERSION_TLSv1_2) | CURL_SSLVERSION_MAX_TLSv1_2;
+constexpr long kTls13Only = static_cast<long>(CURL_SSLVERSION_TLSv1_3) | CURL_SSLVERSION_MAX_TLSv1_3;
+
+Options TlsOptions(const TestCa& ca) {
+  Options options;
+  options.tls_cert_file = ca.cert_file;
+  options.tls_key_file = ca.key_file;
+  return options;
+}
+
+class HttpsTestServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+  static void TearDownTestSuite() { curl_global_cleanup(); }
+
+  std::string Url(const std::string& target) const { return server_.BaseUrl() + target; }
+
+  void ExpectHealthy() {
+    CurlPtr curl = TlsHandle(ca_.ca_file);
+    Response response = Fetch(curl.get(), Url("/json"));
+    EXPECT_EQ(response.result, CURLE_OK) << curl_easy_strerror(response.result);
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body.size(), kJsonBodySize);
+  }
+
+  TempDir dir_{"testserver-tls"};
+  TestCa ca_ = MakeTestCa(dir_.path());
+  HttpTestServer server_{TlsOptions(ca_)};
+};
+
+TEST_F(HttpsTestServerTest, ServesThePagesOverVerifiedTls) {
+  EXPECT_EQ(server_.BaseUrl(), "https://127.0.0.1:" + std::to_string(server_.port()));
+  HttpTestServer plain(Options{});
+  for (int page = 1; page <= 3; ++page) {
+    const std::string target = "/page/" + std::to_string(page);
+    CurlPtr curl = TlsHandle(ca_.ca_file);
+    Response response = Fetch(curl.get(), Url(target));
+    ASSERT_EQ(response.result, CURLE_OK) << curl_easy_strerror(response.result);
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body, Get(plain.BaseUrl() + target).body);  // the very same bytes
+    curl_off_t appconnect_us = 0;
+    curl_easy_getinfo(curl.get(), CURLINFO_APPCONNECT_TIME_T, &appconnect_us);
+    EXPECT_GT(appconnect_us, 0);  // a handshake happened
+    long version = 0;
+    curl_easy_getinfo(curl.get(), CURLINFO_HTTP_VERSION, &version);
+    EXPECT_EQ(version, CURL_HTTP_VERSION_1_1);  // curl offered h2 too; ALPN chose http/1.1
+  }
+  // The DNS name in the certificate verifies as well as the IP address.
+  CurlPtr curl = TlsHandle(ca_.ca_file);
+  Response by_name = Fetch(curl.get(), "https://localhost:" + std::to_string(server_.port()) + "/json");
+  EXPECT_EQ(by_name.result, CURLE_OK) << curl_easy_strerror(by_name.result);
+  EXPECT_EQ(by_name.body.size(), kJsonBodySize);
+}
+
+TEST_F(HttpsTestServerTest, LargeChunkedAndDelayedRepliesArriveWhole) {
+  CurlPtr curl = TlsHandle(ca_.ca_file);
+  for (const std::string target : {"/bytes/3145728", "/bytes/200001?chunked=1", "/bytes/1000?delay=50"}) {
+    Response response = Fetch(curl.get(), Url(target));
+    ASSERT_EQ(response.result, CURLE_OK) << target;
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body.size(), std::stoul(target.substr(7)));
+    EXPECT_TRUE(IsFiller(response.body)) << target;
+  }
+  EXPECT_EQ(server_.connections_accepted(), 1u);
+}
+
+TEST_F(HttpsTestServerTest, TwoGetsOnOneHandleReuseTheConnection) {
+  CurlPtr curl = TlsHandle(ca_.ca_file);
+  long connects = -1;
+  ASSERT_EQ(Fetch(curl.get(), Url("/page/1")).status, 200);
+  curl_easy_getinfo(curl.get(), CURLINFO_NUM_CONNECTS, &connects);
+  EXPECT_EQ(connects, 1);
+  ASSERT_EQ(Fetch(curl.get(), Url("/page/2")).status, 200);
+  curl_easy_getinfo(curl.get(), CURLINFO_NUM_CONNECTS, &connects);
+  EXPECT_EQ(connects, 0);
+  EXPECT_EQ(server_.connections_accepted(), 1u);
+}
+
+TEST_F(HttpsTestServerTest, TlsOneTwoAndOneThreeAreBothServed) {
+  for (long version : {kTls12Only, kTls13Only}) {
+    CurlPtr curl = TlsHandle(ca_.ca_file);
+    curl_easy_setopt(curl.get(), CURLOPT_SSLVERSION, version);
+    Response response = Fetch(curl.get(), Url("/json"));
+    EXPECT_EQ(response.result, CURLE_OK) << version << ": " << curl_easy_strerror(response.result);
+    EXPECT_EQ(response.status, 200);
+  }
+}
+
+// Write callback that also notes whether the transfer's TLS session was
+// resumed (the SSL is only reachable while the transfer runs).
+struct ResumptionProbe {
+  CURL* curl = nullptr;
+  int reused = -1;  // SSL_session_reused, -1 until a body byte arrived
+};
+size_t ProbeResumption(char*, size_t size, size_t count, void* user) {
+  auto* probe = static_cast<ResumptionProbe*>(user);
+  curl_tlssessioninfo* info = nullptr;
+  if (curl_easy_getinfo(probe->curl, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info != nullptr &&
+      info->backend == CURLSSLBACKEND_OPENSSL && info->internals != nullptr) {
+    probe->reused = SSL_session_reused(static_cast<SSL*>(info->internals));
+  }
+  return size * count;
+}
+
+TEST_F(HttpsTestServerTest, EveryNewConnectionIsAFullHandshake) {
+  for (long version : {kTls12Only, kTls13Only}) {
+    // One handle keeps curl's TLS session cache: it resumes when it can.
+    CurlPtr curl = TlsHandle(ca_.ca_file);
+    curl_easy_setopt(curl.get(), CURLOPT_SSLVERSION, version);
+    curl_easy_setopt(curl.get(), CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(curl.get(), CURLOPT_URL, Url("/json").c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &ProbeResumption);
+    for (int i = 0; i < 3; ++i) {
+      ResumptionProbe probe{curl.get()};
+      curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &probe);
+      ASSERT_EQ(curl_easy_perform(curl.get()), CURLE_OK);
+      EXPECT_EQ(probe.reused, 0) << version << " #" << i;
+    }
+  }
+  EXPECT_EQ(server_.connections_accepted(), 6u);
+}
+
+TEST_F(HttpsTestServerTest, ClientWithAnotherCaFailsAndServerKeepsServing) {
+  TempDir other_dir("testserver-tls");
+  const TestCa other = MakeTestCa(other_dir.path());
+  ExpectHealthy();  // warm: descriptors libcurl keeps for the process are open now
+  const size_t descriptors = OpenDescriptors();
+  const uint64_t connections = server_.connections_accepted();
+  for (int i = 0; i < 20; ++i) {
+    CurlPtr curl = TlsHandle(other.ca_file);
+    Response response = Fetch(curl.get(), Url("/json"));
+    EXPECT_EQ(response.result, CURLE_PEER_FAILED_VERIFICATION) << curl_easy_strerror(response.result);
+  }
+  EXPECT_EQ(server_.connections_accepted(), connections + 20);
+  // The server closed its side of every failed handshake.
+  EXPECT_TRUE(Eventually([&] { return OpenDescriptors() == descriptors; }))
+      << OpenDescriptors() << " open, " << descriptors << " before";
+  ExpectHealthy();
+}
+
+TEST_F(HttpsTestServerTest, PlainHttpAndBrokenHandshakesAreDroppedWithoutHarm) {
+  ExpectHealthy();
+  const size_t descriptors = OpenDescriptors();
+  {
+    RawClient plain(server_.port());
+    plain.SendGet("/json");  // not a ClientHello
+    const std::string answer = plain.ReadAtLeast(size_t{1} << 20);
+    EXPECT_EQ(answer.find("HTTP/1.1"), std::string::npos);  // never served in the clear
+  }
+  for (int i = 0; i < 10; ++i) {
+    RawClient client(server_.port());
+    if (i % 2 == 0) {
+      const char partial_hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};  // a record header, then silence
+      ASSERT_EQ(send(client.fd(), partial_hello, sizeof(partial_hello), MSG_NOSIGNAL),
+                static_cast<ssize_t>(sizeof(partial_hello)));
+    }
+    client.Close(/*reset=*/i % 4 < 2);
+  }
+  EXPECT_TRUE(Eventually([&] { return OpenDescriptors() == descriptors; }))
+      << OpenDescriptors() << " open, " << descriptors << " before";
+  ExpectHealthy();
+}
+
+TEST_F(HttpsTestServerTest, ClientLeavingMidDripStopsTheDrip) {
+  CurlPtr curl = TlsHandle(ca_.ca_file);
+  Response response = Fetch(curl.get(), Url("/drip?bytes=1000&interval_ms=20"), /*timeout_ms=*/300);
+  EXPECT_EQ(response.result, CURLE_OPERATION_TIMEDOUT);
+  EXPECT_FALSE(response.body.empty());  // it had started
+  EXPECT_TRUE(Eventually([&] { return server_.pending_replies() == 0; }));
+  ExpectHealthy();
+}
+
+TEST(HttpsTestServerLifecycleTest, StopWithTlsConnectionsOpenClosesThemAll) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  TempDir dir("testserver-tls");
+  const TestCa ca = MakeTestCa(dir.path());
+  { HttpTestServer warm(TlsOptions(ca)); }  // OpenSSL's lazily opened files are open now
+  const size_t descriptors = OpenDescriptors();
+  {
+    HttpTestServer server(TlsOptions(ca));
+    std::vector<std::unique_ptr<RawClient>> handshaking;
+    for (int i = 0; i < 5; ++i) handshaking.push_back(std::make_unique<RawClient>(server.port()));
+    std::vector<std::string> urls(10, server.BaseUrl() + "/json?delay=60000");
+    std::thread stopper([&] {
+      Eventually([&] { return server.pending_replies() == 10; });
+      server.Stop();
+    });
+    CurlMultiPtr multi(curl_multi_init());
+    std::vector<CurlPtr> handles;
+    std::vector<Response> responses(urls.size());
+    for (size_t i = 0; i < urls.size(); ++i) {
+      handles.push_back(TlsHandle(ca.ca_file));
+      Prepare(handles.back().get(), urls[i], &responses[i], 20000);
+      curl_multi_add_handle(multi.get(), handles.back().get());
+    }
+    int running = 1;
+    while (running > 0) {
+      curl_multi_perform(multi.get(), &running);
+      if (running > 0) curl_multi_poll(multi.get(), nullptr, 0, 100, nullptr);
+    }
+    stopper.join();
+    EXPECT_EQ(server.pending_replies(), 0u);
+    for (CurlPtr& handle : handles) curl_multi_remove_handle(multi.get(), handle.get());
+  }
+  EXPECT_EQ(OpenDescriptors(), descriptors);
+  curl_global_cleanup();
+}
+
+TEST(HttpsTestServerOptionsTest, BadTlsFilesThrowNamingThem) {
+  TempDir dir("testserver-tls");
+  TempDir other_dir("testserver-tls");
+  const TestCa ca = MakeTestCa(dir.path());
+  const TestCa other = MakeTestCa(other_dir.path());
+  auto message = [](Options options) -> std::string {
+    try {
+      HttpTestServer server(options);
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "no exception";
+  };
+  Options cert_only;
+  cert_only.tls_cert_file = ca.cert_file;
+  EXPECT_NE(message(cert_only).find("both"), std::string::npos) << message(cert_only);
+
+  Options missing = TlsOptions(ca);
+  missing.tls_cert_file = dir.File("nonexistent.pem");
+  EXPECT_NE(message(missing).find("cannot load TLS certificate " + missing.tls_cert_file), std::string::npos)
+      << message(missing);
+
+  Options mismatched = TlsOptions(ca);
+  mismatched.tls_key_file = other.key_file;
+  EXPECT_NE(message(mismatched).find("cannot load TLS key " + other.key_file), std::string::npos)
+      << message(mismatched);
+  EXPECT_NE(message(mismatched).find("mismatch"), std::string::npos) << message(mismatched);
 }
 
 // ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -12,6 +13,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/queue.h>
@@ -62,7 +65,11 @@ using EventConfigPtr = std::unique_ptr<event_config, EventConfigDeleter>;
 using EvhttpPtr = std::unique_ptr<evhttp, EvhttpDeleter>;
 using EventPtr = std::unique_ptr<event, EventDeleter>;
 using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferDeleter>;
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
 using AddrinfoPtr = std::unique_ptr<addrinfo, AddrinfoDeleter>;
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
 
 // A socket descriptor closed on scope exit unless released.
 class UniqueFd {
@@ -154,6 +161,61 @@ void AddFiller(evbuffer* buf, uint64_t offset, uint64_t length) {
     offset += n;
     length -= n;
   }
+}
+
+// ---------------------------------------------------------------------------
+// TLS.
+
+// The first queued OpenSSL error as text (the queue is then cleared).
+std::string OpenSslError() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof(buf));
+  return buf;
+}
+
+// ALPN: http/1.1 or nothing. This server does not speak h2, and a client
+// that offers only protocols it does not speak is refused in the handshake
+// (no_application_protocol) rather than met with bytes it cannot parse.
+int SelectHttp11(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in, unsigned int in_len,
+                 void*) {
+  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* selected = nullptr;
+  unsigned char selected_len = 0;
+  if (SSL_select_next_proto(&selected, &selected_len, kHttp11, sizeof(kHttp11), in, in_len) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  *out = selected;
+  *out_len = selected_len;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// One context for all of a server's connections: TLS 1.2 and 1.3, the
+// given chain and key, ALPN http/1.1. Sessions are never resumed (no
+// tickets, no cache), so every new connection pays a full handshake: what
+// the rig measures is the cost of a new connection, not of a resumed one.
+SslCtxPtr NewServerTlsContext(const std::string& cert_file, const std::string& key_file) {
+  auto fail = [](const std::string& what) { throw std::runtime_error("testserver: " + what + ": " + OpenSslError()); };
+  if (cert_file.empty() || key_file.empty()) {
+    throw std::runtime_error("testserver: TLS needs both a certificate file and a key file");
+  }
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) fail("SSL_CTX_new");
+  if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) != 1) fail("TLS 1.2 minimum");
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_num_tickets(ctx.get(), 0);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1) {
+    fail("cannot load TLS certificate " + cert_file);
+  }
+  // Also checks that the key is the certificate's ("key values mismatch").
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    fail("cannot load TLS key " + key_file);
+  }
+  SSL_CTX_set_alpn_select_cb(ctx.get(), &SelectHttp11, nullptr);
+  return ctx;
 }
 
 // ---------------------------------------------------------------------------
@@ -277,6 +339,7 @@ class HttpTestServer::Impl {
   // pending replies and their timers, the stop event, evhttp (listener,
   // connections), and the base they all live in last.
   EventBasePtr base_;
+  SslCtxPtr ssl_ctx_;  // null: plain HTTP; SSL objects hold their own reference
   EvhttpPtr http_;
   EventPtr stop_event_;
   std::unordered_map<Pending*, std::unique_ptr<Pending>> pending_;
@@ -298,6 +361,9 @@ HttpTestServer::Impl::Impl(Options options) : options_(std::move(options)) {
   event_config_set_flag(config.get(), EVENT_BASE_FLAG_PRECISE_TIMER);
   base_.reset(event_base_new_with_config(config.get()));
   if (!base_) throw std::runtime_error("testserver: event_base_new failed");
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    ssl_ctx_ = NewServerTlsContext(options_.tls_cert_file, options_.tls_key_file);
+  }
   http_.reset(evhttp_new(base_.get()));
   if (!http_) throw std::runtime_error("testserver: evhttp_new failed");
   stop_event_.reset(event_new(base_.get(), -1, 0, &StopThunk, this));
@@ -383,7 +449,7 @@ void HttpTestServer::Impl::Bind() {
     if (host == "0.0.0.0") host = "127.0.0.1";
     if (host == "::") host = "::1";
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    base_url_ = "http://" + host + ":" + std::to_string(port_);
+    base_url_ = (ssl_ctx_ ? "https://" : "http://") + host + ":" + std::to_string(port_);
     return;
   }
   fail(last_error);
@@ -426,10 +492,29 @@ void HttpTestServer::Impl::StopThunk(evutil_socket_t, short, void* arg) noexcept
 }
 
 bufferevent* HttpTestServer::Impl::NewConnectionThunk(event_base* base, void* arg) noexcept {
-  static_cast<Impl*>(arg)->connections_accepted_.fetch_add(1);
-  // Same options as evhttp's default: evhttp closes the fd itself, after
-  // its shutdown(); BEV_OPT_CLOSE_ON_FREE would close it before that.
-  return bufferevent_socket_new(base, -1, 0);
+  auto* self = static_cast<Impl*>(arg);
+  self->connections_accepted_.fetch_add(1);
+  if (!self->ssl_ctx_) {
+    // Same options as evhttp's default: evhttp closes the fd itself, after
+    // its shutdown(); BEV_OPT_CLOSE_ON_FREE would close it before that.
+    return bufferevent_socket_new(base, -1, 0);
+  }
+  // evhttp sets the accepted fd on this bufferevent, which then runs the
+  // server side of the handshake before evhttp reads a request; a failed
+  // handshake is a connection error, and evhttp frees the connection.
+  // BEV_OPT_CLOSE_ON_FREE is what makes the bufferevent free the SSL; it
+  // also closes the fd, and evhttp then leaves the close to it (its
+  // shutdown() runs first: the bufferevent is finalized later, on the loop).
+  // If SSL_new fails (out of memory), null makes evhttp fall back to a plain
+  // bufferevent: that client's handshake fails, nothing leaks.
+  SSL* ssl = SSL_new(self->ssl_ctx_.get());
+  if (ssl == nullptr) return nullptr;
+  // Owns `ssl` from here, also when it fails.
+  bufferevent* bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+  // Clients often close without a close_notify; that is an end of stream
+  // here, not an error (nothing is lost: requests are framed by HTTP).
+  if (bev != nullptr) bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+  return bev;
 }
 
 void HttpTestServer::Impl::CountRequest() {

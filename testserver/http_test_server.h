@@ -1,5 +1,6 @@
-// Loopback HTTP/1.1 server for tests and benchmarks: canned bodies, delays,
-// chunked and dripping replies, redirects and status codes on one libevent loop.
+// Loopback HTTP/1.1 server, plain or TLS, for tests and benchmarks: canned
+// bodies, delays, chunked and dripping replies, redirects and status codes on
+// one libevent loop.
 #ifndef TASKFARM_TESTSERVER_HTTP_TEST_SERVER_H_
 #define TASKFARM_TESTSERVER_HTTP_TEST_SERVER_H_
 
@@ -17,7 +18,7 @@ struct Options {
   uint16_t port = 0;         // 0: pick a free ephemeral port
   int default_delay_ms = 0;  // applied when a request has no ?delay=
   // HTTPS: serve TLS with this certificate chain and key (PEM files, e.g. a
-  // TestCa's). Both empty: plain HTTP.
+  // TestCa's). Both empty: plain HTTP; only one set: the constructor throws.
   std::string tls_cert_file;
   std::string tls_key_file;
 };
@@ -49,11 +50,16 @@ constexpr char FillerByte(uint64_t i) { return static_cast<char>('a' + i % 26); 
 //   anything else          404; malformed parameters give 400
 // Connections are HTTP/1.1 persistent unless the client asks otherwise, and
 // are never timed out by the server.
+// With TLS: TLS 1.2 or 1.3, ALPN "http/1.1" only (a client offering ALPN
+// without it, e.g. h2 alone, fails the handshake), no session resumption
+// (every new connection is a full handshake), and a failed handshake just
+// closes that connection.
 class HttpTestServer {
  public:
   // Binds and starts serving on a background thread. Throws
   // std::runtime_error if it cannot bind ("testserver: cannot listen on
-  // ADDR:PORT: reason") or set up the loop.
+  // ADDR:PORT: reason"), load the TLS files ("testserver: cannot load TLS
+  // certificate FILE: reason", the same for the key) or set up the loop.
   explicit HttpTestServer(Options options);
   // Stop()s: the port is closed and all threads are joined on return.
   ~HttpTestServer();
@@ -68,9 +74,11 @@ class HttpTestServer {
 
   // The bound port (the real one when Options::port was 0). Valid after Stop().
   uint16_t port() const;
-  // "http://ADDRESS:PORT" (IPv6 addresses are bracketed).
+  // "http://ADDRESS:PORT", or "https://..." with TLS (IPv6 addresses are
+  // bracketed).
   std::string BaseUrl() const;
-  // TCP connections accepted so far. Thread-safe.
+  // TCP connections accepted so far (with TLS, also those whose handshake
+  // then failed). Thread-safe.
   uint64_t connections_accepted() const;
   // Responses started so far (a /stats reply counts itself). Thread-safe.
   uint64_t requests_served() const;
