@@ -1,5 +1,6 @@
 // Tests for the loopback HTTP test server: routes, delays, keep-alive,
-// concurrency, misbehaving clients, shutdown, HTTPS, and the `testserver` binary.
+// concurrency, misbehaving clients, shutdown, methods and /echo, HTTPS, and the
+// `testserver` binary.
 //
 // Registered by tests/CMakeLists.txt through
 //   include(${CMAKE_CURRENT_LIST_DIR}/support/testserver_test.cmake)
@@ -15,6 +16,7 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -25,15 +27,18 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/temp_dir.h"
@@ -622,6 +627,192 @@ TEST(HttpTestServerLifecycleTest, BindFailureThrowsWithClearMessage) {
 }
 
 // ---------------------------------------------------------------------------
+// Methods, request bodies and /echo.
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EXPECT_EQ(EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr), 1);
+  std::string hex;
+  char byte[3];
+  for (unsigned int i = 0; i < size; ++i) {
+    std::snprintf(byte, sizeof(byte), "%02x", digest[i]);
+    hex += byte;
+  }
+  return hex;
+}
+
+struct CurlSlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+// The request header lines libcurl sent (the request line left out), as
+// name/value pairs in order: what /echo must report.
+struct SentHeaders {
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+int RecordSentHeaders(CURL*, curl_infotype type, char* data, size_t size, void* user) {
+  if (type != CURLINFO_HEADER_OUT) return 0;
+  auto* sent = static_cast<SentHeaders*>(user);
+  sent->headers.clear();
+  const std::string block(data, size);
+  size_t start = block.find("\r\n") + 2;  // after the request line
+  for (size_t end; (end = block.find("\r\n", start)) != std::string::npos && end > start; start = end + 2) {
+    const std::string line = block.substr(start, end - start);
+    const size_t colon = line.find(':');
+    const size_t value = line.find_first_not_of(' ', colon + 1);
+    sent->headers.emplace_back(line.substr(0, colon), value == std::string::npos ? "" : line.substr(value));
+  }
+  return 0;
+}
+
+// Sends `method` with `headers` and `body` (none if nullopt) on `curl`.
+Response Send(CURL* curl, const std::string& url, const std::string& method, const std::vector<std::string>& headers,
+              const std::optional<std::string>& body, SentHeaders* sent = nullptr) {
+  Response response;
+  Prepare(curl, url, &response);
+  CurlSlistPtr list;
+  for (const std::string& header : headers) {
+    curl_slist* extended = curl_slist_append(list.get(), header.c_str());
+    (void)list.release();
+    list.reset(extended);
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list.get());
+  if (body) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+  } else {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);  // forget an earlier call's body
+  }
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (sent != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, &RecordSentHeaders);
+    curl_easy_setopt(curl, CURLOPT_DEBUGDATA, sent);
+    curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
+  }
+  Collect(curl, curl_easy_perform(curl), &response);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  return response;
+}
+
+// Bytes 0..255 over and over: every byte value, also the ones JSON escapes.
+std::string AllBytes(size_t size) {
+  std::string body(size, '\0');
+  for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>(i * 7 % 256);
+  return body;
+}
+
+TEST_F(HttpTestServerTest, EchoReportsExactlyWhatWasSent) {
+  CurlPtr curl(curl_easy_init());
+  const std::string body = AllBytes(100000);
+  SentHeaders sent;
+  Response response = Send(curl.get(), Url("/echo"), "POST",
+                           {"Content-Type: application/json", "X-Trace-Id: run-7  ;  part=\"a b\""}, body, &sent);
+  ASSERT_EQ(response.result, CURLE_OK);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.headers["content-type"], "application/json");
+  const nlohmann::json echo = nlohmann::json::parse(response.body);
+  EXPECT_EQ(echo["method"], "POST");
+  EXPECT_EQ(echo["body_bytes"], body.size());
+  EXPECT_EQ(echo["body_sha256"], Sha256Hex(body));
+  ASSERT_GE(sent.headers.size(), 4u);  // Host, Accept, the two, Content-Length
+  using HeaderList = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(echo["headers"].get<HeaderList>(), sent.headers);
+  const auto& headers = echo["headers"];
+  EXPECT_NE(std::find(headers.begin(), headers.end(), nlohmann::json::array({"Content-Type", "application/json"})),
+            headers.end());
+  EXPECT_NE(std::find(headers.begin(), headers.end(), nlohmann::json::array({"X-Trace-Id", "run-7  ;  part=\"a b\""})),
+            headers.end());
+  // The keys in the documented order.
+  EXPECT_EQ(response.body.rfind("{\"method\":\"POST\",\"headers\":[[", 0), 0u) << response.body;
+}
+
+TEST_F(HttpTestServerTest, EveryRouteAnswersEveryMethod) {
+  CurlPtr curl(curl_easy_init());
+  for (const std::string method : {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    Response echo = Send(curl.get(), Url("/echo"), method, {}, std::string("x=1"));
+    ASSERT_EQ(echo.status, 200) << method;
+    const nlohmann::json json = nlohmann::json::parse(echo.body);
+    EXPECT_EQ(json["method"], method);
+    EXPECT_EQ(json["body_bytes"], 3);
+    Response page = Send(curl.get(), Url("/page/1"), method, {}, std::nullopt);
+    EXPECT_EQ(page.status, 200) << method;
+    EXPECT_EQ(page.body.size(), kTutorialPageSizes[0]) << method;
+  }
+  // A bodiless echo hashes the empty string.
+  Response get = Send(curl.get(), Url("/echo"), "GET", {}, std::nullopt);
+  EXPECT_EQ(nlohmann::json::parse(get.body)["body_sha256"], Sha256Hex(""));
+  EXPECT_EQ(server_.connections_accepted(), 1u);  // all on one connection
+
+  RawClient raw(server_.port());
+  const std::string brew = "BREW /json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  ASSERT_EQ(send(raw.fd(), brew.data(), brew.size(), MSG_NOSIGNAL), static_cast<ssize_t>(brew.size()));
+  EXPECT_EQ(raw.ReadAtLeast(12).substr(0, 12), "HTTP/1.1 501");
+}
+
+TEST_F(HttpTestServerTest, EchoIsValidJsonForAnyHeaderBytes) {
+  RawClient raw(server_.port());
+  const std::string request =
+      "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bytes: \xff\xfe ok \x01\x1f \"q\" \\ \xc3\xa9\r\n"
+      "Content-Length: 2\r\nConnection: close\r\n\r\nhi";
+  ASSERT_EQ(send(raw.fd(), request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+  const std::string reply = raw.ReadAtLeast(size_t{1} << 20);
+  ASSERT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  const nlohmann::json echo = nlohmann::json::parse(reply.substr(reply.find("\r\n\r\n") + 4));
+  EXPECT_EQ(echo["headers"][1][0], "X-Bytes");
+  // Not UTF-8: U+FFFD each; controls, quote and backslash escaped; é kept.
+  EXPECT_EQ(echo["headers"][1][1], "\xef\xbf\xbd\xef\xbf\xbd ok \x01\x1f \"q\" \\ \xc3\xa9");
+  EXPECT_EQ(echo["body_bytes"], 2);
+  EXPECT_EQ(echo["body_sha256"], Sha256Hex("hi"));
+}
+
+TEST_F(HttpTestServerTest, BodiesUpToTheLimitAreReadAndLargerOnesGet413) {
+  CurlPtr curl(curl_easy_init());
+  const std::string limit = AllBytes(kMaxRequestBodyBytes);
+  Response at_limit = Send(curl.get(), Url("/echo"), "PUT", {}, limit);
+  ASSERT_EQ(at_limit.status, 200);
+  const nlohmann::json echo = nlohmann::json::parse(at_limit.body);
+  EXPECT_EQ(echo["body_bytes"], kMaxRequestBodyBytes);
+  EXPECT_EQ(echo["body_sha256"], Sha256Hex(limit));
+
+  const std::string over = limit + "!";
+  // curl asks "Expect: 100-continue" first; without it the body just comes.
+  for (const std::vector<std::string>& headers : {std::vector<std::string>{}, {"Expect:"}}) {
+    Response too_large = Send(curl.get(), Url("/echo"), "POST", headers, over);
+    EXPECT_EQ(too_large.result, CURLE_OK) << curl_easy_strerror(too_large.result);
+    EXPECT_EQ(too_large.status, 413);
+  }
+  // A chunked body (no size known in advance) is read too.
+  std::string chunked_body = AllBytes(300000);
+  struct Source {
+    const std::string* data;
+    size_t offset = 0;
+  } source{&chunked_body};
+  Response chunked;
+  Prepare(curl.get(), Url("/echo"), &chunked);
+  curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, nullptr);
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, nullptr);
+  curl_easy_setopt(curl.get(), CURLOPT_POST, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t{-1});
+  curl_easy_setopt(curl.get(), CURLOPT_READDATA, &source);
+  curl_easy_setopt(
+      curl.get(), CURLOPT_READFUNCTION, +[](char* buffer, size_t size, size_t count, void* user) -> size_t {
+        auto* s = static_cast<Source*>(user);
+        const size_t n = std::min(size * count, std::min<size_t>(7777, s->data->size() - s->offset));
+        std::memcpy(buffer, s->data->data() + s->offset, n);
+        s->offset += n;
+        return n;
+      });
+  Collect(curl.get(), curl_easy_perform(curl.get()), &chunked);
+  ASSERT_EQ(chunked.status, 200);
+  const nlohmann::json chunked_echo = nlohmann::json::parse(chunked.body);
+  EXPECT_EQ(chunked_echo["body_bytes"], chunked_body.size());
+  EXPECT_EQ(chunked_echo["body_sha256"], Sha256Hex(chunked_body));
+  ExpectHealthy();
+}
+
+// ---------------------------------------------------------------------------
 // HTTPS: the same routes over TLS, with a certificate from a TestCa.
 
 // Descriptors this process has open: the test's and the in-process server's.
@@ -693,6 +884,16 @@ TEST_F(HttpsTestServerTest, ServesThePagesOverVerifiedTls) {
   Response by_name = Fetch(curl.get(), "https://localhost:" + std::to_string(server_.port()) + "/json");
   EXPECT_EQ(by_name.result, CURLE_OK) << curl_easy_strerror(by_name.result);
   EXPECT_EQ(by_name.body.size(), kJsonBodySize);
+}
+
+TEST_F(HttpsTestServerTest, EchoWorksOverTls) {
+  CurlPtr curl = TlsHandle(ca_.ca_file);
+  const std::string body = AllBytes(50000);
+  Response response = Send(curl.get(), Url("/echo"), "POST", {"Content-Type: application/json"}, body);
+  ASSERT_EQ(response.status, 200) << curl_easy_strerror(response.result);
+  const nlohmann::json echo = nlohmann::json::parse(response.body);
+  EXPECT_EQ(echo["method"], "POST");
+  EXPECT_EQ(echo["body_sha256"], Sha256Hex(body));
 }
 
 TEST_F(HttpsTestServerTest, LargeChunkedAndDelayedRepliesArriveWhole) {

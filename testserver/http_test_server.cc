@@ -36,6 +36,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "testserver/request_echo.h"
+
 namespace taskfarm::testserver {
 namespace {
 
@@ -369,7 +371,16 @@ HttpTestServer::Impl::Impl(Options options) : options_(std::move(options)) {
   stop_event_.reset(event_new(base_.get(), -1, 0, &StopThunk, this));
   if (!stop_event_) throw std::runtime_error("testserver: event_new failed");
 
-  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+  // Every method libevent 2.1 parses; each route answers them all alike.
+  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                              EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+  // evhttp reads a whole body before the request callback and answers 413
+  // itself past this. Lingering: it reads (and drops) the rest of a body too
+  // large before answering, so a client still sending gets the 413 instead
+  // of a reset that could destroy it.
+  evhttp_set_max_body_size(http_.get(), kMaxRequestBodyBytes);
+  evhttp_set_flags(http_.get(), EVHTTP_SERVER_LINGERING_CLOSE);
   evhttp_set_gencb(http_.get(), &HandleRequestThunk, this);
   // libevent 2.1 has no new-connection callback, but it asks this callback
   // for a bufferevent exactly once per accepted socket, before any request
@@ -621,6 +632,14 @@ Reply HttpTestServer::Impl::Route(evhttp_request* req, int* delay_ms) {
     if (url == nullptr || *url == '\0') return TextReply(400, "missing url\n");
     reply = TextReply(302, "redirecting\n");
     reply.location = url;
+  } else if (path == "/echo") {
+    reply.content_type = "application/json";
+    reply.body = Reply::Body::kOwned;
+    try {
+      reply.owned_body = EchoJson(req);
+    } catch (const std::exception& e) {
+      return TextReply(500, std::string(e.what()) + "\n");
+    }
   } else if (path == "/stats") {
     reply.content_type = "application/json";
     reply.body = Reply::Body::kStats;

@@ -26,6 +26,9 @@ struct Options {
 // The three tutorial page sizes, in bytes (served at /page/1, /page/2, /page/3).
 inline constexpr size_t kTutorialPageSizes[3] = {11369, 107786, 608312};
 
+// The largest request body read; a larger one is answered 413.
+inline constexpr size_t kMaxRequestBodyBytes = size_t{8} << 20;
+
 // Size of the /json document, in bytes.
 inline constexpr size_t kJsonBodySize = 300;
 
@@ -34,10 +37,14 @@ constexpr char FillerByte(uint64_t i) { return static_cast<char>('a' + i % 26); 
 
 // Serves the routes below on one event-loop thread; every delayed or dripping
 // reply is one libevent timer, so thousands can be pending at once.
-// All routes are GET (HEAD also works) and take `delay=MS` (wait before
-// answering; overrides Options::default_delay_ms; the reply never starts
-// before MS have passed since the request was read) and `status=CODE` (answer
-// with that status, body still sent unless the status forbids a body):
+// Every route answers every method libevent parses (GET, HEAD, POST, PUT,
+// PATCH, DELETE, OPTIONS, TRACE, CONNECT) the same way, HEAD without the
+// body; another method gets 501. A request body (any method but HEAD and
+// TRACE) is read whole first, up to kMaxRequestBodyBytes; a larger one gets
+// 413. Every route takes `delay=MS` (wait before answering; overrides
+// Options::default_delay_ms; the reply never starts before MS have passed
+// since the request was read) and `status=CODE` (answer with that status,
+// body still sent unless the status forbids a body):
 //   /bytes/N[?chunked=1]   N filler bytes; chunked=1 uses chunked encoding
 //   /page/1 /page/2 /page/3  text/html of kTutorialPageSizes[0..2] bytes
 //   /json                  application/json of exactly kJsonBodySize bytes
@@ -45,6 +52,10 @@ constexpr char FillerByte(uint64_t i) { return static_cast<char>('a' + i % 26); 
 //   /drip?bytes=N&interval_ms=MS  chunked, one byte every MS (defaults 10, 100)
 //   /redirect/N            302 to /redirect/N-1; /redirect/0 is 200 "ok"
 //   /redirect-to?url=URL   302 to the (percent-decoded) URL
+//   /echo                  application/json of what the server saw (request_echo.h):
+//                          {"method":"POST","headers":[["Name","value"],...],
+//                           "body_bytes":N,"body_sha256":"<64 hex>"}, headers in
+//                          the order received
 //   /stats                 {"connections":C,"requests":R,"per_second":[N0,N1,...]}
 //                          (per_second as RequestsPerSecond())
 //   anything else          404; malformed parameters give 400

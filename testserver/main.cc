@@ -45,8 +45,7 @@ int main(int argc, char** argv) {
   std::string port_file;
   CLI::App app{"Loopback HTTP/1.1 test server (see testserver/http_test_server.h for routes)"};
   app.add_option("--address", options.address, "Address to listen on")->capture_default_str();
-  app.add_option("--port", options.port, "Port to listen on (0: any free port)")
-      ->capture_default_str();
+  app.add_option("--port", options.port, "Port to listen on (0: any free port)")->capture_default_str();
   app.add_option("--delay", options.default_delay_ms, "Delay in ms for requests without ?delay=")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
