@@ -1,6 +1,6 @@
 // The worker's HttpFetcher against the real loopback test server, plain and
 // HTTPS, in this process: handles reused, methods, headers and bodies as
-// sent, --expect, the body's SHA-256, saved downloads (renamed when whole,
+// the server's /echo saw them, --expect, the body's SHA-256, saved downloads (renamed when whole,
 // nothing left when not, a full disk), flat memory for a 2 GB body, and
 // certificates: trusted by default only through the system's CAs, --cacert
 // adding one, --insecure-tls, and the sentences of each failure.
@@ -14,11 +14,13 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "tests/farm_test_util.h"
@@ -150,6 +152,84 @@ TEST_F(HttpFetcherTest, AFinishedTransfersHandleIsReusedNotRemade) {
   EXPECT_EQ(fetcher.handles_made(), 3u) << "nothing new after that, a cancelled transfer's handle included";
 }
 
+// The value of the first header `name` (case-insensitive) in an echo, or
+// nullopt.
+std::optional<std::string> Header(const nlohmann::json& echo, std::string name) {
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  for (const auto& pair : echo["headers"]) {
+    if (lower(pair[0].get<std::string>()) == lower(name)) return pair[1].get<std::string>();
+  }
+  return std::nullopt;
+}
+
+TEST_F(HttpFetcherTest, MethodHeadersAndBodyReachTheServerAsSent) {
+  HttpFetcher fetcher({});
+  ScratchDir saved;
+  auto echo = [&](pb::UrlTask task) {
+    task.set_save_dir(saved.path());
+    task.set_save_name("echo");
+    FetchResult r = FetchOne(fetcher, task);
+    EXPECT_EQ(r.code, Code::kOk) << r.error;
+    return nlohmann::json::parse(ReadFile(saved.File("echo")));
+  };
+  pb::UrlTask post = Task(Url("/echo"));
+  post.set_method("POST");
+  post.add_headers("Content-Type: application/json");
+  post.add_headers("X-Trace: 1");
+  post.set_body(std::string("{\"a\":1}\0binary", 14));
+  nlohmann::json seen = echo(post);
+  EXPECT_EQ(seen["method"], "POST");
+  EXPECT_EQ(seen["body_bytes"], 14);
+  EXPECT_EQ(seen["body_sha256"], Sha256Of(post.body()));
+  EXPECT_EQ(Header(seen, "Content-Type"), "application/json");
+  EXPECT_EQ(Header(seen, "X-Trace"), "1");
+  EXPECT_EQ(Header(seen, "User-Agent"), "taskfarm/0.1");
+  EXPECT_EQ(Header(seen, "Accept-Encoding"), std::nullopt) << "not asked for: not sent";
+
+  // -d alone: a POST, form-encoded, as curl's.
+  pb::UrlTask form = Task(Url("/echo"));
+  form.set_body("a=1&b=2");
+  seen = echo(form);
+  EXPECT_EQ(seen["method"], "POST");
+  EXPECT_EQ(Header(seen, "Content-Type"), "application/x-www-form-urlencoded");
+  // A body past libcurl's Expect: 100-continue threshold arrives whole too.
+  form.set_body(std::string(2 << 20, 'x'));
+  seen = echo(form);
+  EXPECT_EQ(seen["body_bytes"], 2 << 20);
+  EXPECT_EQ(seen["body_sha256"], Sha256Of(form.body()));
+  // Another method with a body; one without.
+  pb::UrlTask put = Task(Url("/echo"));
+  put.set_method("PUT");
+  put.set_body("new");
+  seen = echo(put);
+  EXPECT_EQ(seen["method"], "PUT");
+  EXPECT_EQ(seen["body_sha256"], Sha256Of("new"));
+  pb::UrlTask del = Task(Url("/echo"));
+  del.set_method("DELETE");
+  seen = echo(del);
+  EXPECT_EQ(seen["method"], "DELETE");
+  EXPECT_EQ(seen["body_bytes"], 0);
+  pb::UrlTask empty_post = Task(Url("/echo"));
+  empty_post.set_method("POST");
+  seen = echo(empty_post);
+  EXPECT_EQ(seen["method"], "POST");
+  EXPECT_EQ(Header(seen, "Content-Length"), "0");
+  // A header of the user's replaces libcurl's own.
+  pb::UrlTask agent = Task(Url("/echo"));
+  agent.add_headers("User-Agent: probe/2");
+  agent.set_compressed(true);
+  seen = echo(agent);
+  EXPECT_EQ(seen["method"], "GET");
+  EXPECT_EQ(Header(seen, "User-Agent"), "probe/2");
+  std::string accepted = Header(seen, "Accept-Encoding").value_or("");
+  for (const char* coding : {"gzip", "deflate", "br", "zstd"}) {
+    EXPECT_NE(accepted.find(coding), std::string::npos) << coding << " missing from " << accepted;
+  }
+}
+
 TEST_F(HttpFetcherTest, TheDigestIsOpenSslsOfTheServedPage) {
   HttpFetcher fetcher({});
   std::string page = RawGet(Url("/page/1"));
@@ -209,8 +289,7 @@ TEST_F(HttpFetcherTest, SentencesStartWithTheMethodSent) {
   EXPECT_TRUE(r.retryable);
   pb::UrlTask put = Task(Url("/status/500"));
   put.set_method("PUT");
-  FetchResult p = FetchOne(fetcher, put);
-  EXPECT_EQ(p.error.rfind("PUT " + Url("/status/500") + " answered HTTP 5", 0), 0u) << p.error;
+  EXPECT_EQ(FetchOne(fetcher, put).error, "PUT " + Url("/status/500") + " answered HTTP 500");
   pb::UrlTask head = Task(Url("/json"));
   head.set_method("HEAD");
   FetchResult h = FetchOne(fetcher, head);
