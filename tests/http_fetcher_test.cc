@@ -299,6 +299,14 @@ TEST_F(HttpFetcherTest, SentencesStartWithTheMethodSent) {
   FetchResult refused = FetchOne(fetcher, head);
   EXPECT_EQ(refused.code, Code::kInvalidArgument);
   EXPECT_EQ(refused.error, "HEAD " + Url("/json") + " failed: a HEAD request has no body to send");
+  pb::UrlTask smuggled = Task(Url("/json"));
+  smuggled.add_headers("X-A: 1\r\n\r\nGET /status/500 HTTP/1.1");
+  FetchResult split = FetchOne(fetcher, smuggled);
+  EXPECT_EQ(split.code, Code::kInvalidArgument);
+  EXPECT_EQ(split.error, "GET " + Url("/json") + " failed: the header 'X-A' has a line break in it");
+  pb::UrlTask spaced = Task(Url("/json"));
+  spaced.set_method("GET /x HTTP/1.0\r\n");
+  EXPECT_EQ(FetchOne(fetcher, spaced).code, Code::kInvalidArgument);
 }
 
 TEST_F(HttpFetcherTest, SaveWritesEachBodyUnderItsNameAndNothingElse) {

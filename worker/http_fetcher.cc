@@ -184,8 +184,16 @@ void HttpFetcher::Start(uint64_t token, const pb::UrlTask& task, uint32_t timeou
   t->max_bytes = options_.max_body_bytes;
   std::string refused;
   Code code = Code::kInvalidArgument;
+  // A line break in a header would start another header, or another
+  // request, on a connection later tasks reuse.
+  auto broken = std::find_if(task.headers().begin(), task.headers().end(),
+                             [](const std::string& h) { return h.find_first_of("\r\n") != std::string::npos; });
   if (t->method == "HEAD" && task.has_body()) {
     refused = "a HEAD request has no body to send";
+  } else if (broken != task.headers().end()) {
+    refused = "the header " + Quote(broken->substr(0, broken->find_first_of(":\r\n"))) + " has a line break in it";
+  } else if (t->method.find_first_of(" \r\n") != std::string::npos) {
+    refused = "the method " + Quote(t->method) + " is not one word";
   } else if (!task.save_dir().empty()) {
     std::string name = task.save_name().empty() ? std::to_string(task_id) : task.save_name();
     if (!IsFileName(name)) {
