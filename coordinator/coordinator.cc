@@ -382,6 +382,9 @@ void CoordinatorLoop::StartLocalWorkers() {
                                 "--max-body",      std::to_string(config_.max_body),
                                 "--stall-timeout", std::to_string(config_.stall_timeout_s)};
   if (config_.no_reuse) args.push_back("--no-reuse");
+  if (config_.http2) args.push_back("--http2");
+  if (!config_.cacert.empty()) args.insert(args.end(), {"--cacert", config_.cacert});
+  if (config_.insecure_tls) args.push_back("--insecure-tls");
   // Local workers run as this user, for this run: they get every kind's
   // consent flag (test-only kinds only when enabled).
   for (const TaskKind* kind : AllKinds()) {

@@ -9,6 +9,7 @@
 #include "common/duration.h"
 #include "common/rate.h"
 #include "common/shell_words.h"
+#include "common/tls_flags.h"
 #include "common/zmq_util.h"
 #include "coordinator/compare.h"
 #include "coordinator/coordinator.h"
@@ -108,6 +109,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024))
       ->group(perf);
   app.add_flag("--no-reuse", c.no_reuse, "A new HTTP connection per URL (no keep-alive)")->group(perf);
+  // How URL tasks speak HTTPS: passed on to the local workers.
+  taskfarm::AddTlsFlags(app, &c.http2, &c.cacert, &c.insecure_tls, perf);
   app.add_option("--batch", c.batch, "Most tasks or results per message (1: no batching)")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536))
@@ -293,6 +296,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (std::string err = taskfarm::CheckTlsFlags(c.cacert, c.insecure_tls); !err.empty()) {
+    std::fprintf(stderr, "coordinator: %s\n", err.c_str());
+    return 2;
+  }
+  if (c.insecure_tls && !c.dry_run) std::fprintf(stderr, "coordinator: %s\n", taskfarm::kInsecureTlsNote);
   if (c.retry_failed && !c.resume) {
     std::fprintf(stderr, "coordinator: --retry-failed only makes sense with --resume\n");
     return 2;

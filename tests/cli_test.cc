@@ -1,6 +1,7 @@
 // What a new user types, against the real binaries: --version, a typo, a
 // duration with a unit, --workers 0 without --bind, keygen into a fresh
-// directory, and a worker started by hand saying what it does.
+// directory, a worker started by hand saying what it does, and the TLS
+// flags (a CA file checked at start, HTTPS tasks trusting what they are told).
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -11,6 +12,7 @@
 
 #include "common/shell_words.h"
 #include "tests/farm_test_util.h"
+#include "testserver/test_ca.h"
 
 namespace taskfarm::testing {
 namespace {
@@ -236,6 +238,61 @@ TEST(CliTest, ADryRunPrintsUrlTasksWithTheirOptionsAndTheRunsDefaults) {
   ProcessResult stray = run("--header 'A: 1' 'B: 2'");
   EXPECT_EQ(stray.exit_code, 2);
   EXPECT_NE(stray.err.find("unexpected argument 'B: 2'"), std::string::npos) << stray.err;
+}
+
+TEST(CliTest, ACaFileThatCannotBeUsedStopsEitherProgramAtStart) {
+  ScratchDir dir;
+  std::string missing = dir.File("missing.pem");
+  std::string tasks = dir.Write("t.txt", "noop\n");
+  ProcessResult c = RunToEnd(Coordinator({"--workers", "1", "--cacert", missing, "--tasks", tasks}));
+  EXPECT_EQ(c.exit_code, 2);
+  EXPECT_EQ(c.err, "coordinator: --cacert " + missing + ": cannot read it: No such file or directory\n");
+  std::string key = dir.Write("server.key", "-----BEGIN PRIVATE KEY-----\n");
+  ProcessResult w = RunToEnd({BinaryPath("worker"), "--connect", "tcp://127.0.0.1:1", "--cacert", key});
+  EXPECT_EQ(w.exit_code, 2);
+  EXPECT_EQ(w.err, "worker: --cacert " + key + ": no PEM certificate in it (-----BEGIN CERTIFICATE-----)\n");
+  ProcessResult both = RunToEnd(Coordinator({"--cacert", key, "--insecure-tls", "--tasks", tasks}));
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_EQ(both.err, "coordinator: --cacert and --insecure-tls contradict each other: give one\n");
+}
+
+// The TLS flags reach the coordinator's own workers: HTTPS against the
+// test server with its CA given, without it, and unverified.
+TEST(CliTest, HttpsTasksTrustTheGivenCaAndNothingElseUnlessTold) {
+  ScratchDir dir;
+  testserver::TestCa ca = testserver::MakeTestCa(dir.path());
+  testserver::Options tls;
+  tls.tls_cert_file = ca.cert_file;
+  tls.tls_key_file = ca.key_file;
+  testserver::HttpTestServer server(tls);
+  std::string tasks = dir.Write("t.txt", Repeat("url " + server.BaseUrl() + "/page/1", 2));
+  std::string out = dir.File("r.jsonl");
+  ProcessResult r = RunToEnd(Coordinator({"--workers", "1", "--concurrency", "1", "--cacert", ca.ca_file, "--tasks",
+                                          tasks, "--output", out, "-q", "--no-progress"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto by_id = ById(ReadJsonLines(out), 2);
+  for (auto& [id, record] : by_id) {
+    EXPECT_TRUE(record.value("ok", false)) << record.dump();
+    EXPECT_EQ(record.value("bytes", 0u), testserver::kTutorialPageSizes[0]);
+  }
+  EXPECT_GT(by_id[0]["timings"].value("tls_ms", 0.0), 0) << by_id[0].dump();
+  EXPECT_EQ(by_id[0]["timings"].value("new_connections", 0), 1);
+  EXPECT_EQ(by_id[1]["timings"].value("new_connections", 1), 0) << "the second reuses the first's connection";
+
+  ProcessResult untrusted =
+      RunToEnd(Coordinator({"--workers", "1", "--tasks", tasks, "--output", out, "-q", "--no-progress"}));
+  EXPECT_EQ(untrusted.exit_code, 1);
+  for (auto& [id, record] : ById(ReadJsonLines(out), 2)) {
+    EXPECT_EQ(record.value("attempts", 0), 1) << "not retried: " << record.dump();
+    EXPECT_NE(record.value("error", "").find("the server's certificate is not trusted"), std::string::npos)
+        << record.dump();
+  }
+
+  ProcessResult insecure =
+      RunToEnd(Coordinator({"--workers", "3", "--insecure-tls", "--tasks", tasks, "-q", "--no-progress"}));
+  EXPECT_EQ(insecure.exit_code, 0) << insecure.err;
+  EXPECT_EQ(CountLines(insecure.err, "certificates are not verified"), 1) << "said once, not per worker:\n"
+                                                                          << insecure.err;
 }
 
 TEST(CliTest, HelpFitsTheTerminalAndRunsHelpIsTheCoordinators) {

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cerrno>
 #include <cmath>
@@ -248,7 +249,8 @@ std::string Describe(const pb::Result& r, const std::string& who) {
 }
 
 bool HasOwnFields(const pb::Result& r) {
-  return r.has_url() || r.has_http_status() || r.has_bytes() || r.has_timings();
+  return r.has_url() || r.has_http_status() || r.has_bytes() || r.has_timings() || r.has_sha256() ||
+         r.has_wire_bytes() || r.has_saved_as();
 }
 
 std::string CheckMs(const char* name, double value) {
@@ -270,6 +272,17 @@ std::string Check(const pb::TaskSpec&, const pb::Result& r) {
     }
   }
   if (r.http_status() > 999) return "http_status is over 999";
+  if (r.has_sha256()) {
+    const std::string& hex = r.sha256();
+    bool digits =
+        std::all_of(hex.begin(), hex.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    if (hex.size() != 64 || !digits) return "sha256 is not 64 lower-case hex digits";
+  }
+  // A whole body is no larger on the wire than decoded, but for a
+  // compression header and an incompressible body's framing (a cut one may
+  // be: the decoder holds back what it has not decoded yet).
+  if (r.ok() && r.wire_bytes() > 2 * uint64_t{r.bytes()} + 1024) return "wire_bytes is over twice bytes";
+  if (r.has_saved_as() && (r.saved_as().empty() || !r.ok())) return "saved_as is set but no file was saved";
   return "";
 }
 
