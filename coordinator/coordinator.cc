@@ -385,6 +385,7 @@ void CoordinatorLoop::StartLocalWorkers() {
   if (config_.http2) args.push_back("--http2");
   if (!config_.cacert.empty()) args.insert(args.end(), {"--cacert", config_.cacert});
   if (config_.insecure_tls) args.push_back("--insecure-tls");
+  if (!config_.save_dir.empty()) args.push_back("--allow-save");
   // Local workers run as this user, for this run: they get every kind's
   // consent flag (test-only kinds only when enabled).
   for (const TaskKind* kind : AllKinds()) {

@@ -65,10 +65,11 @@ std::string Fetch(const std::string& url, const std::string& ca) {
   CURL* curl = curl_easy_init();
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CAINFO, ca.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
-    static_cast<std::string*>(u)->append(d, s * n);
-    return s * n;
-  });
+  curl_easy_setopt(
+      curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
+        static_cast<std::string*>(u)->append(d, s * n);
+        return s * n;
+      });
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
   CURLcode rc = curl_easy_perform(curl);
   curl_easy_cleanup(curl);
@@ -92,8 +93,7 @@ class UrlClientTest : public ::testing::Test {
  protected:
   ScratchDir dir_;
   testserver::TestCa ca_ = testserver::MakeTestCa(dir_.path());
-  testserver::HttpTestServer server_{
-      testserver::Options{.tls_cert_file = ca_.cert_file, .tls_key_file = ca_.key_file}};
+  testserver::HttpTestServer server_{testserver::Options{.tls_cert_file = ca_.cert_file, .tls_key_file = ca_.key_file}};
   std::string Url(const std::string& path) { return server_.BaseUrl() + path; }
 };
 
@@ -101,8 +101,8 @@ TEST_F(UrlClientTest, HttpsTaskHasItsHandshakeTimeAndTheNextTaskReusesTheConnect
   ASSERT_EQ(server_.BaseUrl().rfind("https://", 0), 0u);
   std::string tasks = dir_.Write("t.txt", "url " + Url("/page/1") + "\nurl " + Url("/page/2") + "\n");
   std::string out = dir_.File("out.jsonl");
-  Subprocess p(Coordinator({"--workers", "1", "--concurrency", "1", "--cacert", ca_.ca_file, "--tasks", tasks,
-                            "--output", out, "-q"}));
+  Subprocess p(Coordinator(
+      {"--workers", "1", "--concurrency", "1", "--cacert", ca_.ca_file, "--tasks", tasks, "--output", out, "-q"}));
   ProcessResult r = p.Wait(seconds(60));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(server_.connections_accepted(), 1u);  // before the test's own fetches below
@@ -142,13 +142,13 @@ TEST_F(UrlClientTest, AServerFromAnotherCaIsAPermanentFailureThatSaysTheCertific
 TEST_F(UrlClientTest, EveryPostReachesTheServerExactlyAsSent) {
   std::string body = R"({"name": "taskfarm", "tasks": [1, 2, 3], "note": "bytes \u00e9 and quotes ' \""})";
   dir_.Write("body.json", body);
-  std::string line = "url -X POST -H 'Content-Type: application/json' -H 'X-Trace: t 1' -d @" +
-                     dir_.File("body.json") + " " + Url("/echo");
+  std::string line = "url -X POST -H 'Content-Type: application/json' -H 'X-Trace: t 1' -d @" + dir_.File("body.json") +
+                     " " + Url("/echo");
   std::string tasks = dir_.Write("t.txt", Repeat(line, 100));
   std::string out = dir_.File("out.jsonl");
   std::string saved = dir_.File("echoes");
-  Subprocess p(Coordinator({"--workers", "2", "--cacert", ca_.ca_file, "--tasks", tasks, "--save", saved,
-                            "--output", out, "-q"}));
+  Subprocess p(Coordinator(
+      {"--workers", "2", "--cacert", ca_.ca_file, "--tasks", tasks, "--save", saved, "--output", out, "-q"}));
   ProcessResult r = p.Wait(seconds(60));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto by_id = ById(ReadJsonLines(out), 100);
@@ -211,6 +211,39 @@ TEST_F(UrlClientTest, SavedDownloadsAreWholeFilesWhateverKillsTheWorkers) {
   }
 }
 
+// A worker started by hand saves bodies only when its owner says so: --save
+// lets the coordinator choose where the worker's user writes files.
+TEST_F(UrlClientTest, ARemoteWorkerSavesDownloadsOnlyWithAllowSave) {
+  std::string tasks = dir_.Write("t.txt", Repeat("url " + Url("/page/1"), 3));
+  for (bool allow : {false, true}) {
+    SCOPED_TRACE(allow ? "with --allow-save" : "without --allow-save");
+    std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
+    std::string out = dir_.File(allow ? "allowed.jsonl" : "refused.jsonl");
+    std::string saved = dir_.File(allow ? "allowed" : "refused");
+    Subprocess c(Coordinator({"--workers", "0", "--bind", endpoint, "--wait-workers", "30", "--tasks", tasks, "--save",
+                              saved, "--output", out, "-q"}));
+    std::vector<std::string> worker{BinaryPath("worker"), "--connect", endpoint, "--name", "rw",
+                                    "--cacert",           ca_.ca_file};
+    if (allow) worker.push_back("--allow-save");
+    Subprocess w(worker);
+    ProcessResult r = c.Wait(seconds(60));
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.exit_code, allow ? 0 : 1) << r.err;
+    auto by_id = ById(ReadJsonLines(out), 3);
+    for (auto& [id, rec] : by_id) {
+      if (allow) {
+        EXPECT_TRUE(rec["ok"].get<bool>()) << rec.dump();
+      } else {
+        EXPECT_EQ(rec["error_code"], "permission_denied") << rec.dump();
+        EXPECT_EQ(rec["error"], "worker rw does not save downloads (--save); start it with --allow-save to allow it");
+        EXPECT_EQ(rec["attempts"], 1) << "a refusal is no reason to try again";
+      }
+    }
+    EXPECT_EQ(FinalNames(saved).size(), allow ? 3u : 0u);
+    EXPECT_EQ(w.Wait(seconds(10)).exit_code, 0);
+  }
+}
+
 // A 2 GB body streams to disk through a worker whose memory does not grow
 // with it, and its digest is the body's.
 TEST_F(UrlClientTest, TwoGigabyteDownloadKeepsTheWorkersMemoryFlat) {
@@ -218,14 +251,14 @@ TEST_F(UrlClientTest, TwoGigabyteDownloadKeepsTheWorkersMemoryFlat) {
   std::string tasks = dir_.Write("t.txt", "url " + Url("/bytes/" + std::to_string(kSize)) + "\n");
   std::string out = dir_.File("out.jsonl");
   std::string saved = dir_.File("big");
-  Subprocess p(Coordinator({"--workers", "1", "--max-body", "3000000000", "--cacert", ca_.ca_file, "--tasks",
-                            tasks, "--save", saved, "--output", out, "-q"}));
+  Subprocess p(Coordinator({"--workers", "1", "--max-body", "3000000000", "--cacert", ca_.ca_file, "--tasks", tasks,
+                            "--save", saved, "--output", out, "-q"}));
   ProcessResult r = p.Wait(seconds(240));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto by_id = ById(ReadJsonLines(out), 1);
   const nlohmann::json& rec = by_id[0];
   EXPECT_EQ(rec["bytes"].get<uint64_t>(), kSize);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat((saved + "/0").c_str(), &st), 0);
   EXPECT_EQ(static_cast<uint64_t>(st.st_size), kSize);
   std::string expected = Sha256Of([&](auto sink) {
