@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "tests/farm_test_util.h"
+#include "tests/support/sha256_hex.h"
 #include "testserver/test_ca.h"
 #include "worker/http_fetcher.h"
 
@@ -28,19 +29,6 @@ namespace {
 
 using testing::ScratchDir;
 constexpr const char* kNginx = "/usr/sbin/nginx";
-
-std::string Sha256Of(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
-  std::string hex;
-  char two[3];
-  for (unsigned int i = 0; i < n; ++i) {
-    std::snprintf(two, sizeof(two), "%02x", md[i]);
-    hex += two;
-  }
-  return hex;
-}
 
 bool Accepts(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -142,7 +130,7 @@ class Http2NginxTest : public ::testing::Test {
       std::string text;
       for (int line = 0; line < 20 + i; ++line)
         text += "file " + std::to_string(i) + " line " + std::to_string(line) + "\n";
-      digests.push_back(Sha256Of(nginx_->Serve(std::to_string(i) + ".txt", text)));
+      digests.push_back(testing::Sha256Hex(nginx_->Serve(std::to_string(i) + ".txt", text)));
     }
     return digests;
   }
@@ -264,7 +252,7 @@ TEST_F(Http2NginxTest, WireBytesCountTheBodyAsSentAndBytesAsDecoded) {
       FetchResult compressed = FetchOne(fetcher, Task(url, true));
       EXPECT_EQ(compressed.code, Code::kOk) << compressed.error;
       EXPECT_EQ(compressed.bytes, text.size());
-      EXPECT_EQ(compressed.sha256, Sha256Of(text)) << "the digest is the decoded body's";
+      EXPECT_EQ(compressed.sha256, testing::Sha256Hex(text)) << "the digest is the decoded body's";
       EXPECT_EQ(compressed.wire_bytes, GzipSize(url, ca_.ca_file));
       EXPECT_LT(compressed.wire_bytes * 10, text.size()) << "gzip did compress it";
     }

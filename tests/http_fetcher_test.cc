@@ -24,6 +24,7 @@
 #include <sstream>
 
 #include "tests/farm_test_util.h"
+#include "tests/support/sha256_hex.h"
 #include "testserver/test_ca.h"
 
 namespace taskfarm {
@@ -61,20 +62,6 @@ FetchResult FetchOne(HttpFetcher& fetcher, const pb::UrlTask& task, uint32_t tim
     return {};
   }
   return done[0];
-}
-
-// OpenSSL's one-shot digest, apart from the fetcher's streaming one.
-std::string Sha256Of(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
-  std::string hex;
-  char two[3];
-  for (unsigned int i = 0; i < n; ++i) {
-    std::snprintf(two, sizeof(two), "%02x", md[i]);
-    hex += two;
-  }
-  return hex;
 }
 
 size_t Append(char* data, size_t size, size_t n, void* user) {
@@ -183,7 +170,7 @@ TEST_F(HttpFetcherTest, MethodHeadersAndBodyReachTheServerAsSent) {
   nlohmann::json seen = echo(post);
   EXPECT_EQ(seen["method"], "POST");
   EXPECT_EQ(seen["body_bytes"], 14);
-  EXPECT_EQ(seen["body_sha256"], Sha256Of(post.body()));
+  EXPECT_EQ(seen["body_sha256"], testing::Sha256Hex(post.body()));
   EXPECT_EQ(Header(seen, "Content-Type"), "application/json");
   EXPECT_EQ(Header(seen, "X-Trace"), "1");
   EXPECT_EQ(Header(seen, "User-Agent"), "taskfarm/0.1");
@@ -199,14 +186,14 @@ TEST_F(HttpFetcherTest, MethodHeadersAndBodyReachTheServerAsSent) {
   form.set_body(std::string(2 << 20, 'x'));
   seen = echo(form);
   EXPECT_EQ(seen["body_bytes"], 2 << 20);
-  EXPECT_EQ(seen["body_sha256"], Sha256Of(form.body()));
+  EXPECT_EQ(seen["body_sha256"], testing::Sha256Hex(form.body()));
   // Another method with a body; one without.
   pb::UrlTask put = Task(Url("/echo"));
   put.set_method("PUT");
   put.set_body("new");
   seen = echo(put);
   EXPECT_EQ(seen["method"], "PUT");
-  EXPECT_EQ(seen["body_sha256"], Sha256Of("new"));
+  EXPECT_EQ(seen["body_sha256"], testing::Sha256Hex("new"));
   pb::UrlTask del = Task(Url("/echo"));
   del.set_method("DELETE");
   seen = echo(del);
@@ -236,17 +223,17 @@ TEST_F(HttpFetcherTest, TheDigestIsOpenSslsOfTheServedPage) {
   ASSERT_EQ(page.size(), testserver::kTutorialPageSizes[0]);
   FetchResult r = FetchOne(fetcher, Task(Url("/page/1")));
   EXPECT_EQ(r.code, Code::kOk) << r.error;
-  EXPECT_EQ(r.sha256, Sha256Of(page));
+  EXPECT_EQ(r.sha256, testing::Sha256Hex(page));
   EXPECT_EQ(r.bytes, page.size());
   EXPECT_EQ(r.wire_bytes, page.size()) << "nothing compressed: as many bytes on the wire";
   // A chunked body is digested as its bytes, not its chunks.
   FetchResult chunked = FetchOne(fetcher, Task(Url("/bytes/200000?chunked=1")));
-  EXPECT_EQ(chunked.sha256, Sha256Of(RawGet(Url("/bytes/200000"))));
+  EXPECT_EQ(chunked.sha256, testing::Sha256Hex(RawGet(Url("/bytes/200000"))));
   EXPECT_EQ(chunked.wire_bytes, 200000u) << "the body's bytes, not the chunk framing";
   // An error status still has a whole body, and its digest.
   FetchResult missing = FetchOne(fetcher, Task(Url("/status/404")));
   EXPECT_EQ(missing.code, Code::kHttpError);
-  EXPECT_EQ(missing.sha256, Sha256Of(RawGet(Url("/status/404"))));
+  EXPECT_EQ(missing.sha256, testing::Sha256Hex(RawGet(Url("/status/404"))));
   // A body cut short has none.
   FetchResult cut = FetchOne(fetcher, Task(Url("/drip?bytes=50&interval_ms=20")), 200);
   EXPECT_EQ(cut.code, Code::kDeadlineExceeded);
@@ -319,7 +306,7 @@ TEST_F(HttpFetcherTest, SaveWritesEachBodyUnderItsNameAndNothingElse) {
   EXPECT_EQ(r.saved_as, dir + "/7") << "named by the task id";
   std::string page = RawGet(Url("/page/2"));
   EXPECT_EQ(ReadFile(dir + "/7"), page);
-  EXPECT_EQ(r.sha256, Sha256Of(page));
+  EXPECT_EQ(r.sha256, testing::Sha256Hex(page));
   task.set_save_name("page2.html");
   EXPECT_EQ(FetchOne(fetcher, task, 0, 8).saved_as, dir + "/page2.html");
   EXPECT_EQ(ReadFile(dir + "/page2.html"), page);

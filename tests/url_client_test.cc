@@ -5,7 +5,6 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -17,6 +16,7 @@
 #include <thread>
 
 #include "tests/farm_test_util.h"
+#include "tests/support/sha256_hex.h"
 #include "testserver/http_test_server.h"
 #include "testserver/test_ca.h"
 
@@ -25,32 +25,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-struct EvpCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
-// SHA-256, 64 lower-case hex digits, of what `feed` hands to its sink.
-template <typename Feed>
-std::string Sha256Of(Feed feed) {
-  std::unique_ptr<EVP_MD_CTX, EvpCtxFree> ctx(EVP_MD_CTX_new());
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  feed([&](const char* data, size_t n) { EVP_DigestUpdate(ctx.get(), data, n); });
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[digest[i] >> 4]);
-    out.push_back(hex[digest[i] & 15]);
-  }
-  return out;
-}
-
-std::string Sha256(const std::string& bytes) {
-  return Sha256Of([&](auto sink) { sink(bytes.data(), bytes.size()); });
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -112,7 +86,7 @@ TEST_F(UrlClientTest, HttpsTaskHasItsHandshakeTimeAndTheNextTaskReusesTheConnect
     EXPECT_TRUE(rec["ok"].get<bool>()) << rec.dump();
     EXPECT_EQ(rec["http_status"], 200);
     EXPECT_EQ(rec["bytes"], testserver::kTutorialPageSizes[id]);
-    EXPECT_EQ(rec["sha256"], Sha256(Fetch(Url("/page/" + std::to_string(id + 1)), ca_.ca_file))) << rec.dump();
+    EXPECT_EQ(rec["sha256"], Sha256Hex(Fetch(Url("/page/" + std::to_string(id + 1)), ca_.ca_file))) << rec.dump();
   }
   // The tasks ran one after the other on one worker: the first paid for
   // the TLS handshake, the second used its connection.
@@ -156,11 +130,11 @@ TEST_F(UrlClientTest, EveryPostReachesTheServerExactlyAsSent) {
   for (auto& [id, rec] : by_id) {
     ASSERT_TRUE(rec["ok"].get<bool>()) << rec.dump();
     std::string echo_text = ReadFile(rec["saved_as"].get<std::string>());
-    EXPECT_EQ(rec["sha256"], Sha256(echo_text)) << rec.dump();
+    EXPECT_EQ(rec["sha256"], Sha256Hex(echo_text)) << rec.dump();
     nlohmann::json echo = nlohmann::json::parse(echo_text);
     EXPECT_EQ(echo["method"], "POST");
     EXPECT_EQ(echo["body_bytes"], body.size());
-    EXPECT_EQ(echo["body_sha256"], Sha256(body));
+    EXPECT_EQ(echo["body_sha256"], Sha256Hex(body));
     std::map<std::string, std::string> headers;
     for (const auto& h : echo["headers"]) headers[h[0].get<std::string>()] = h[1].get<std::string>();
     EXPECT_EQ(headers["Content-Type"], "application/json") << echo_text;
@@ -207,7 +181,7 @@ TEST_F(UrlClientTest, SavedDownloadsAreWholeFilesWhateverKillsTheWorkers) {
     EXPECT_EQ(rec["saved_as"], saved + "/" + name);
     std::string file = ReadFile(saved + "/" + name);
     EXPECT_EQ(file, id < 90 ? pages[id % 3] : drip) << "task " << id << ": a partial file under its final name";
-    EXPECT_EQ(rec["sha256"], Sha256(file));
+    EXPECT_EQ(rec["sha256"], Sha256Hex(file));
   }
 }
 
@@ -261,13 +235,14 @@ TEST_F(UrlClientTest, TwoGigabyteDownloadKeepsTheWorkersMemoryFlat) {
   struct stat st {};
   ASSERT_EQ(stat((saved + "/0").c_str(), &st), 0);
   EXPECT_EQ(static_cast<uint64_t>(st.st_size), kSize);
-  std::string expected = Sha256Of([&](auto sink) {
-    std::string chunk;
-    for (uint64_t i = 0; i < 26 * 40960; ++i) chunk.push_back(testserver::FillerByte(i));
-    for (uint64_t done = 0; done < kSize; done += chunk.size()) {
-      sink(chunk.data(), static_cast<size_t>(std::min<uint64_t>(chunk.size(), kSize - done)));
-    }
-  });
+  Sha256Hasher filler;
+  std::string chunk;
+  for (uint64_t i = 0; i < 26 * 40960; ++i) chunk.push_back(testserver::FillerByte(i));
+  for (uint64_t done = 0; done < kSize; done += chunk.size()) {
+    filler.Update(
+        std::string_view(chunk).substr(0, static_cast<size_t>(std::min<uint64_t>(chunk.size(), kSize - done))));
+  }
+  std::string expected = filler.Hex();
   EXPECT_EQ(rec["sha256"], expected);
   // The worker's own high-water mark: libraries and buffers, not the body.
   EXPECT_LT(rec["worker_max_rss_kb"].get<uint64_t>(), 64u * 1024) << rec.dump();
