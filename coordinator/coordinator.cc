@@ -53,6 +53,7 @@
 #include "coordinator/worker_pool.h"
 #include "coordinator/zap_handler.h"
 #include "testserver/http_test_server.h"
+#include "testserver/test_ca.h"
 
 namespace taskfarm {
 namespace {
@@ -1324,6 +1325,7 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   signal(SIGPIPE, SIG_IGN);
   UniqueFd signal_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
 
+  std::unique_ptr<TempDir> demo_tls;  // before the server: it outlives the run
   std::unique_ptr<testserver::HttpTestServer> demo_server;
   std::string demo_file;
   TaskSourceOptions src;
@@ -1335,7 +1337,16 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   if (demo) {
     // The built-in demo: a loopback server and the tutorial's workload.
     try {
-      demo_server = std::make_unique<testserver::HttpTestServer>(testserver::Options{});
+      testserver::Options options;
+      if (config.demo_https) {
+        // The run's own CA, trusted by the workers this run starts.
+        demo_tls = std::make_unique<TempDir>("taskfarm-demo-tls");
+        const testserver::TestCa ca = testserver::MakeTestCa(demo_tls->path());
+        options.tls_cert_file = ca.cert_file;
+        options.tls_key_file = ca.key_file;
+        if (config.cacert.empty() && !config.insecure_tls) config.cacert = ca.ca_file;
+      }
+      demo_server = std::make_unique<testserver::HttpTestServer>(options);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "coordinator: cannot start the demo web server: %s\n", e.what());
       return 1;

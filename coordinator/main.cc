@@ -193,6 +193,9 @@ int main(int argc, char** argv) {
   taskfarm::AddDuration(app, "--demo-delay", &demo_delay_s, "Demo: the server's delay per page (seconds, or 100ms)",
                         {.max_s = 60})
       ->group("");
+  app.add_flag("--demo-https", c.demo_https,
+               "Demo: serve the pages over HTTPS, with a CA made for the run that the workers are given")
+      ->group("");
   // `run` is the default: `coordinator run --workers 4 ...` is `coordinator --workers 4 ...`.
   auto* run = app.add_subcommand("run", "Run a task list (the default when no subcommand is given)");
   run->fallthrough();
