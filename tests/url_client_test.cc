@@ -249,5 +249,25 @@ TEST_F(UrlClientTest, TwoGigabyteDownloadKeepsTheWorkersMemoryFlat) {
   std::remove((saved + "/0").c_str());
 }
 
+// The demo over HTTPS: its own CA, trusted by the workers it starts.
+TEST(UrlClientDemoTest, TheDemoOverHttpsVerifiesEveryPageAgainstTheRunsOwnCa) {
+  ScratchDir dir;
+  std::string out = dir.File("out.jsonl");
+  Subprocess p(Coordinator({"--workers", "2", "--demo-https", "--demo-delay", "0", "--output", out, "-q"}));
+  ProcessResult r = p.Wait(seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int pages = 0;
+  for (const nlohmann::json& rec : ReadJsonLines(out)) {
+    if (rec["kind"] != "url") continue;
+    ++pages;
+    EXPECT_TRUE(rec["ok"].get<bool>()) << rec.dump();
+    EXPECT_EQ(rec["url"].get<std::string>().rfind("https://127.0.0.1:", 0), 0u) << rec.dump();
+    if (rec["timings"]["new_connections"] == 1) {
+      EXPECT_GT(rec["timings"]["tls_ms"].get<double>(), 0) << rec.dump();
+    }
+  }
+  EXPECT_EQ(pages, 90);
+}
+
 }  // namespace
 }  // namespace taskfarm::testing
