@@ -222,6 +222,11 @@ std::string TaskLanguageHelp() {
     text +=
         "  " + std::string(k->usage) + std::string(width + 2 - k->usage.size(), ' ') + std::string(k->summary) + "\n";
     if (k->example != k->usage) text += pad + "e.g. " + std::string(k->example) + "\n";
+    for (std::string_view rest = k->options; !rest.empty();) {
+      size_t end = rest.find('\n');
+      text += pad + std::string(rest.substr(0, end)) + "\n";
+      rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+    }
     if (!k->worker_flag.empty()) {
       text += pad + "(a worker you start yourself runs these only with " + std::string(k->worker_flag) + ")\n";
     }

@@ -43,9 +43,10 @@ struct ParseOptions {
   // --capture, --retry-exit-codes): copied into every such task. nullptr:
   // the ExecTask defaults.
   const pb::ExecTask* exec_defaults = nullptr;
-  // The same for url lines: method, headers (put before the line's own),
-  // expect, save_dir, save_name ("url" to name files from the URL; the
-  // unique name itself is the task source's), compressed.
+  // The same for url lines (ApplyUrlDefaults): method, headers (put before
+  // the line's own), expect, save_dir, compressed. Its save_name ("url": name
+  // files from the URL) is read by the task source, which gives each task
+  // its unique name; a line's parse leaves the task's save_name "".
   const pb::UrlTask* url_defaults = nullptr;
 };
 
@@ -74,6 +75,9 @@ struct TaskKind {
   bool (*has_own_fields)(const pb::Result& result);
   // The kind's own fields of a worker's result checked: "" when believable.
   std::string (*check)(const pb::TaskSpec& spec, const pb::Result& result);
+  // The options its line takes, for --help: one a line, each "-X, --request
+  // METHOD" and what it does, two or more blanks apart ("": none).
+  std::string_view options = {};
 };
 
 // The kind named `name`, or nullptr.
@@ -113,10 +117,18 @@ struct Words {
 [[nodiscard]] std::string ParseNumber(std::string_view word, uint64_t min, uint64_t max, std::string_view what,
                                       uint64_t* out);
 // "" when `url` is one a worker fetches: http:// or https:// (any case)
-// and a host. Else what it should have been, for an error: "an http:// or
-// https:// URL" or "an http:// or https:// URL with a host". Defined with
-// the url kind (its check, and the --urls list's).
+// and a host, no blank or control byte, UTF-8. Else what it should have
+// been, for an error: "an http:// or https:// URL", "... URL with a host",
+// "... URL without spaces or control characters (a space is %20)" or
+// "... URL in UTF-8 (other bytes are written %XX)". Defined with the url
+// kind (its check, and the --urls list's).
 [[nodiscard]] std::string HttpUrlWanted(std::string_view url);
+// Folds the run's url defaults (options.url_defaults; nothing when unset)
+// into `task`, which holds what its line said: the run's method and expect
+// when the line has none, the run's headers before the line's own, and
+// save_dir and compressed. Not save_name: a unique name is the task
+// source's to give. For url task lines and the --urls list's.
+void ApplyUrlDefaults(const ParseOptions& options, pb::UrlTask* task);
 // printf into a std::string (at most 511 bytes).
 [[nodiscard]] std::string Format(const char* format, ...) __attribute__((format(printf, 1, 2)));
 

@@ -6,11 +6,13 @@
 
 #include "common/frame_codec.h"
 #include "common/quote.h"
+#include "common/utf8.h"
 
 namespace taskfarm {
 
 // One assignment must fit a frame with room to spare, whatever its line.
 static_assert(kMaxTaskLineBytes + 1024 < kMaxFrameBytes / 2);
+static_assert(kMaxTaskLineBytes + kMaxBodyFileBytes + kMaxRunHeaderBytes + 1024 < kMaxFrameBytes);
 
 std::string TaskLineTooLong(size_t bytes) {
   return "the task line is " + WithThousands(bytes) + " bytes; the limit is 1 MiB (" +
@@ -32,7 +34,15 @@ ParsedLine ParseTaskLine(std::string_view line, const ParseOptions& options) {
   while (end < line.size() && IsBlank(line[end])) ++end;
   pb::TaskSpec spec;
   std::string error = kind->parse(line.substr(end), options, &spec);
-  if (!error.empty()) return {std::nullopt, std::move(error)};
+  // An error quotes the line: shown as UTF-8 too, wherever it is written.
+  if (!error.empty()) return {std::nullopt, IsValidUtf8(error) ? std::move(error) : ValidUtf8(error)};
+  // A task, its record and its journal line carry the line in protobuf
+  // `string` fields, which a worker refuses to decode unless they are UTF-8:
+  // such a task would be sent, refused and sent again, without end.
+  if (!IsValidUtf8(line)) {
+    return {std::nullopt, "the line is not UTF-8 text: " + Quote(ValidUtf8(line.substr(i))) +
+                              " (tasks travel as UTF-8; a name in another encoding can be matched with a glob)"};
+  }
   return {std::move(spec), ""};
 }
 

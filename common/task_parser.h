@@ -25,6 +25,11 @@ namespace taskfarm {
 // the frame's own fields and is far past any URL a server takes (most stop
 // at 8 KiB), so a longer line is a mistake caught before anything runs.
 inline constexpr size_t kMaxTaskLineBytes = 1024 * 1024;
+// The largest body a url line's -d @FILE sends, and the most bytes the run's
+// --header lines take together: each travels in the task next to its line,
+// so even the largest url task (3 MiB) fits one frame.
+inline constexpr size_t kMaxBodyFileBytes = 1024 * 1024;
+inline constexpr size_t kMaxRunHeaderBytes = 1024 * 1024;
 
 // "the task line is 10,000,004 bytes; the limit is 1 MiB (1,048,576 bytes)"
 [[nodiscard]] std::string TaskLineTooLong(size_t bytes);

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -52,6 +53,7 @@
 #include "coordinator/worker_pool.h"
 #include "coordinator/zap_handler.h"
 #include "testserver/http_test_server.h"
+#include "testserver/test_ca.h"
 
 namespace taskfarm {
 namespace {
@@ -117,6 +119,8 @@ class CoordinatorLoop {
     o.heartbeat_timeout_ms = c.heartbeat_timeout_s * 1000;
     o.task_timeout_ms = c.task_timeout_s * 1000;
     o.max_batch = c.batch;
+    o.rate_per_s = c.rate_per_s;
+    o.per_host = static_cast<uint32_t>(std::max(0, c.per_host));
     return o;
   }
   bool Bind(std::string* error);
@@ -379,6 +383,10 @@ void CoordinatorLoop::StartLocalWorkers() {
                                 "--max-body",      std::to_string(config_.max_body),
                                 "--stall-timeout", std::to_string(config_.stall_timeout_s)};
   if (config_.no_reuse) args.push_back("--no-reuse");
+  if (config_.http2) args.push_back("--http2");
+  if (!config_.cacert.empty()) args.insert(args.end(), {"--cacert", config_.cacert});
+  if (config_.insecure_tls) args.push_back("--insecure-tls");
+  if (!config_.save_dir.empty()) args.push_back("--allow-save");
   // Local workers run as this user, for this run: they get every kind's
   // consent flag (test-only kinds only when enabled).
   for (const TaskKind* kind : AllKinds()) {
@@ -1099,7 +1107,14 @@ int CoordinatorLoop::Run(int signal_fd) {
     if (source_.streamed() && !input_done_ && scheduler_.WantsTasks()) {
       items[n_items++] = {nullptr, source_.fd(), ZMQ_POLLIN, 0};
     }
-    zmq::poll(items, n_items, std::chrono::milliseconds(50));
+    // Under --rate the next start is due at a known time: wake then, not at
+    // the end of the usual 50 ms (rounded up: a start a little late is
+    // caught up on, one early is not allowed).
+    double wait_ms = 50;
+    if (std::optional<double> next = scheduler_.NextDispatchMs()) {
+      wait_ms = std::clamp(std::ceil(*next - clock_.NowMs()), 0.0, wait_ms);
+    }
+    zmq::poll(items, n_items, std::chrono::milliseconds(static_cast<int>(wait_ms)));
     if (monitor_) DrainMonitor();
     if (zap_) {
       zap_->Drain([&](const std::string& key, const std::string& peer) {
@@ -1221,6 +1236,12 @@ int CoordinatorLoop::Run(int signal_fd) {
   x.unjournalled = unjournalled_;
   x.write_failures = write_failures_;
   x.bad_input_lines = source_.bad_lines();
+  x.rate_limit_per_s = config_.rate_per_s;
+  x.starts = scheduler_.start_stats().starts;
+  x.starts_span_ms = scheduler_.start_stats().last_ms - scheduler_.start_stats().first_ms;
+  x.per_host_limit = static_cast<uint32_t>(std::max(0, config_.per_host));
+  x.host_peak_in_flight = scheduler_.host_peak_in_flight();
+  x.hosts = scheduler_.hosts_seen();
   if (source_.total() == 0 && x.bad_input_lines == 0 && !interrupted_ && write_failures_.empty() && !input_mismatch_ &&
       !fatal_) {
     SayNoTasks(source_);  // an empty stream: no summary of nothing
@@ -1304,6 +1325,7 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   signal(SIGPIPE, SIG_IGN);
   UniqueFd signal_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
 
+  std::unique_ptr<TempDir> demo_tls;  // before the server: it outlives the run
   std::unique_ptr<testserver::HttpTestServer> demo_server;
   std::string demo_file;
   TaskSourceOptions src;
@@ -1315,7 +1337,16 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   if (demo) {
     // The built-in demo: a loopback server and the tutorial's workload.
     try {
-      demo_server = std::make_unique<testserver::HttpTestServer>(testserver::Options{});
+      testserver::Options options;
+      if (config.demo_https) {
+        // The run's own CA, trusted by the workers this run starts.
+        demo_tls = std::make_unique<TempDir>("taskfarm-demo-tls");
+        const testserver::TestCa ca = testserver::MakeTestCa(demo_tls->path());
+        options.tls_cert_file = ca.cert_file;
+        options.tls_key_file = ca.key_file;
+        if (config.cacert.empty() && !config.insecure_tls) config.cacert = ca.ca_file;
+      }
+      demo_server = std::make_unique<testserver::HttpTestServer>(options);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "coordinator: cannot start the demo web server: %s\n", e.what());
       return 1;

@@ -81,6 +81,7 @@ struct CoordinatorConfig {
 
   // Built-in demo (no task source given).
   int demo_delay_ms = 100;
+  bool demo_https = false;  // the demo's server speaks HTTPS (a CA made for the run, given to the workers)
 };
 
 // The built-in demo's task lines against a server at base_url: the

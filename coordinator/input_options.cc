@@ -1,7 +1,54 @@
 // The input options, checked together.
 #include "coordinator/input_options.h"
 
+#include "common/http_syntax.h"
+#include "common/quote.h"
+#include "common/task_parser.h"
+#include "common/utf8.h"
+
 namespace taskfarm {
+namespace {
+
+// What url tasks carry from the options (ApplyUrlDefaults), checked as a
+// line's own -X, -H and --expect are.
+std::string UrlDefaults(const CoordinatorConfig& config, TaskSourceOptions* src) {
+  pb::UrlTask url;
+  if (!config.method.empty()) {
+    if (std::string why = MethodProblem(config.method); !why.empty()) return "--method: " + why;
+    url.set_method(config.method);
+  }
+  size_t header_bytes = 0;
+  for (const std::string& header : config.headers) {
+    if (std::string why = HeaderProblem(header); !why.empty()) return "--header: " + why;
+    header_bytes += header.size();
+    url.add_headers(header);
+  }
+  if (header_bytes > kMaxRunHeaderBytes) {
+    return "--header: the headers are " + WithThousands(header_bytes) + " bytes together; the limit is 1 MiB (" +
+           WithThousands(kMaxRunHeaderBytes) + " bytes)";
+  }
+  for (uint32_t code : config.expect) {
+    if (code < 100 || code > 599) {
+      return "--expect: a status code must be a whole number from 100 to 599, not " + std::to_string(code);
+    }
+    url.add_expect(code);
+  }
+  if (config.save_name != "id" && config.save_name != "url") {
+    return "--save-name is id or url, not " + Quote(config.save_name);
+  }
+  if (config.save_name == "url" && config.save_dir.empty()) {
+    return "--save-name url names the files of --save DIR: give --save too";
+  }
+  // The directory travels in every task, in a protobuf string.
+  if (!IsValidUtf8(config.save_dir)) return "--save: the directory's name must be UTF-8 text";
+  url.set_save_dir(config.save_dir);
+  if (config.save_name == "url") url.set_save_name("url");
+  url.set_compressed(config.compressed);
+  src->url_defaults = std::move(url);
+  return "";
+}
+
+}  // namespace
 
 std::string InputOptions(const CoordinatorConfig& config, TaskSourceOptions* src, bool* demo) {
   *demo = false;
@@ -14,6 +61,7 @@ std::string InputOptions(const CoordinatorConfig& config, TaskSourceOptions* src
   exec.set_capture_bytes(config.capture_bytes);
   for (uint32_t code : config.retry_exit_codes) exec.add_retry_exit_codes(code);
   src->exec_defaults = std::move(exec);
+  if (std::string error = UrlDefaults(config, src); !error.empty()) return error;
   if (config.exec_template.empty() != config.args_path.empty()) {
     return config.args_path.empty() ? "--exec needs --args FILE: one argument a line (- for standard input)"
                                     : "--args needs --exec 'COMMAND {}': the command each line is an argument of";

@@ -7,7 +7,9 @@
 #include "common/cli_help.h"
 #include "common/curve_keys.h"
 #include "common/duration.h"
+#include "common/rate.h"
 #include "common/shell_words.h"
+#include "common/tls_flags.h"
 #include "common/zmq_util.h"
 #include "coordinator/compare.h"
 #include "coordinator/coordinator.h"
@@ -66,6 +68,31 @@ int main(int argc, char** argv) {
       ->group(own);
   app.add_flag("--print-output", c.print_output, "After each task's line, its captured stdout")->group(own);
 
+  auto* http = "HTTP requests (url tasks and --urls lines)";
+  app.add_option("--method", c.method, "Method of url tasks whose line has no -X (default: GET;\nPOST with -d)")
+      ->group(http);
+  app.add_option("--header", c.headers,
+                 "'Name: value' for every url task, sent before its line's own\n-H (repeat --header for more)")
+      ->allow_extra_args(false)
+      ->group(http);
+  app.add_option("--expect", c.expect,
+                 "The statuses that succeed (CODE[,CODE]), for url lines\nwithout --expect (default: any below 400)")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->group(http);
+  app.add_option("--save", c.save_dir,
+                 "Write each response body to a file in DIR, on the machine\n"
+                 "where the worker runs (as --results); whole files only")
+      ->group(http);
+  app.add_option("--save-name", c.save_name,
+                 "The files' names: id (the task id) or url (the URL's last\n"
+                 "path segment, made unique: page, page.1, ...; / is index.html)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"id", "url"}))
+      ->group(http);
+  app.add_flag("--compressed", c.compressed, "Ask for gzip, br or zstd; records count wire and decoded bytes")
+      ->group(http);
+
   auto* perf = "Speed";
   app.add_option("--concurrency,-c", c.concurrency, "Tasks in flight per worker (url/sleep overlap on one event loop)")
       ->capture_default_str()
@@ -82,6 +109,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024))
       ->group(perf);
   app.add_flag("--no-reuse", c.no_reuse, "A new HTTP connection per URL (no keep-alive)")->group(perf);
+  // How URL tasks speak HTTPS: passed on to the local workers.
+  taskfarm::AddTlsFlags(app, &c.http2, &c.cacert, &c.insecure_tls, perf);
   app.add_option("--batch", c.batch, "Most tasks or results per message (1: no batching)")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536))
@@ -100,6 +129,31 @@ int main(int argc, char** argv) {
                         {.min_s = 1, .max_s = 86400})
       ->group(perf);
   app.add_option("--worker-bin", c.worker_binary, "The worker program (default: beside this one)")->group(perf);
+
+  auto* pace = "Pace (for servers that are not yours)";
+  app.add_option("--rate", c.rate_per_s,
+                 "Task starts per second across all workers together, spread\n"
+                 "evenly over time: a global limit, not per worker; retries\n"
+                 "count, they are requests too (200/s, 12000/min, 0.5/s, 3/h)")
+      ->transform(CLI::Validator(
+          [](std::string& text) -> std::string {
+            std::optional<double> r = taskfarm::ParseRate(text);
+            if (r && *r == 0) return "'" + text + "' would start nothing: leave --rate out for no limit";
+            if (!r) return "'" + text + "' is not a rate: write tasks per second or minute (200/s, 12000/min)";
+            if (*r > 1e6) return "'" + text + "' is above the most, 1000000/s";
+            char buf[64];
+            std::snprintf(buf, sizeof(buf), "%.17g", *r);
+            text = buf;
+            return "";
+          },
+          ""))
+      ->type_name("RATE")
+      ->group(pace);
+  app.add_option("--per-host", c.per_host,
+                 "URL tasks in flight to one host across the farm (a host:\n"
+                 "scheme, host and port; the host's case does not matter)")
+      ->check(CLI::Range(1, 100000))
+      ->group(pace);
 
   auto* rel = "Reliability";
   app.add_option("--retries", c.retries, "Extra attempts after a transient failure or a lost worker")
@@ -138,6 +192,9 @@ int main(int argc, char** argv) {
   double demo_delay_s = c.demo_delay_ms / 1000.0;
   taskfarm::AddDuration(app, "--demo-delay", &demo_delay_s, "Demo: the server's delay per page (seconds, or 100ms)",
                         {.max_s = 60})
+      ->group("");
+  app.add_flag("--demo-https", c.demo_https,
+               "Demo: serve the pages over HTTPS, with a CA made for the run that the workers are given")
       ->group("");
   // `run` is the default: `coordinator run --workers 4 ...` is `coordinator --workers 4 ...`.
   auto* run = app.add_subcommand("run", "Run a task list (the default when no subcommand is given)");
@@ -257,6 +314,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (std::string err = taskfarm::CheckTlsFlags(c.cacert, c.insecure_tls); !err.empty()) {
+    std::fprintf(stderr, "coordinator: %s\n", err.c_str());
+    return 2;
+  }
+  if (c.insecure_tls && !c.dry_run) std::fprintf(stderr, "coordinator: %s\n", taskfarm::kInsecureTlsNote);
   if (c.retry_failed && !c.resume) {
     std::fprintf(stderr, "coordinator: --retry-failed only makes sense with --resume\n");
     return 2;

@@ -26,8 +26,8 @@ bool FastPathFits(const pb::Result& r) {
       if (!PlainAscii(*s)) return false;
     }
   }
-  for (const std::string* s :
-       {&r.kind(), &r.worker(), &r.error(), &r.error_code(), &r.url(), &r.host(), &r.task(), &r.saved_as()}) {
+  for (const std::string* s : {&r.kind(), &r.worker(), &r.error(), &r.error_code(), &r.url(), &r.host(), &r.task(),
+                               &r.sha256(), &r.saved_as()}) {
     if (!PlainAscii(*s)) return false;
   }
   for (const std::string& s : r.failures()) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "common/task_parser.h"
+#include "common/url_host.h"
 #include "coordinator/result_check.h"
 
 namespace taskfarm {
@@ -31,8 +32,10 @@ bool Scheduler::WantsTasks() const {
   // window is what bounds the coordinator's memory on endless input. It is
   // sized from what the coordinator granted (capped concurrency, earned
   // credit), never from what a Hello claimed.
+  // Tasks parked for a full host (--per-host) do not count, up to
+  // kMaxWindow: reading on finds other hosts' tasks while one host's tasks wait.
   size_t window = std::min(kMaxWindow, std::max<size_t>(4096, 2 * capacity_));
-  return tasks_.size() < window;
+  return tasks_.size() - parked_ < window && tasks_.size() < kMaxWindow;
 }
 
 uint32_t Scheduler::Limit(const Worker& w) const {
@@ -44,6 +47,10 @@ void Scheduler::AddTask(uint32_t id, pb::TaskSpec spec) {
   Task t;
   t.id = id;
   t.spec = std::move(spec);
+  if (options_.per_host > 0 && t.spec.has_url()) {
+    t.host = UrlHostKey(t.spec.url().url());
+    if (hosts_seen_.size() < kMaxWindow) hosts_seen_.insert(t.host);
+  }
   auto [it, inserted] = tasks_.emplace(id, std::move(t));
   assert(inserted && "task ids are unique");
   if (stopped_) {
@@ -108,7 +115,9 @@ bool Scheduler::CanTake(const Worker& w, int cls, double est) const {
   // could not start until the long task ends, while others sit idle. Near
   // the end of the input nobody does: the last tasks go to free slots, not
   // into one worker's queue while another worker has nothing left to do.
-  if (w.straggling || !prefetch_allowed_ || est < 0) return false;
+  // Under a rate nobody does: a start is paced only if it happens when
+  // it is sent.
+  if (w.straggling || !prefetch_allowed_ || est < 0 || options_.rate_per_s > 0) return false;
   uint32_t slots = Slots(w, cls);
   const Queued& q = w.queued[cls];
   if (q.ms + std::max(est, 1e-3) > slots * options_.prefetch_ms) return false;
@@ -145,10 +154,32 @@ Scheduler::Task* Scheduler::Current(const LeaseCheck& c) {
   return &it->second;
 }
 
+void Scheduler::Paced(double now) {
+  pace_next_ms_ =
+      (pace_next_ms_ < 0 ? now : std::max(pace_next_ms_, now - kPaceCatchUpMs)) + 1000 / options_.rate_per_s;
+}
+
+std::optional<double> Scheduler::NextDispatchMs() const {
+  if (!paced_wait_) return std::nullopt;
+  return pace_next_ms_;
+}
+
 std::vector<Dispatch> Scheduler::TakeDispatches() {
   std::vector<Dispatch> out;
-  if (stopped_ || workers_.empty()) return out;
   double now = clock_.NowMs();
+  // --rate: unless the last turn held a task back for the rate (so any
+  // time since is the caller's lateness, caught up on in Paced), time since
+  // the schedule fell due passed with nothing to start: it is not banked.
+  if (!paced_wait_ && pace_next_ms_ >= 0 && pace_next_ms_ < now) pace_next_ms_ = now;
+  paced_wait_ = false;
+  if (stopped_ || workers_.empty()) return out;
+  // --rate: whether a task may start now. When not, the caller is told
+  // when it may (NextDispatchMs).
+  auto pace_allows = [&] {
+    if (options_.rate_per_s <= 0 || pace_next_ms_ < 0 || now >= pace_next_ms_) return true;
+    paced_wait_ = true;
+    return false;
+  };
   while (!delayed_.empty() && delayed_.begin()->first <= now) {
     uint32_t id = delayed_.begin()->second;
     delayed_.erase(delayed_.begin());
@@ -187,6 +218,16 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     t.lease_pos = static_cast<uint32_t>(w.leases.size());
     w.leases.push_back(t.id);
     ++leased_;
+    if (!t.host.empty()) {
+      uint32_t n = ++hosts_[t.host].in_flight;
+      host_peak_ = std::max(host_peak_, n);
+    }
+    if (start_stats_.starts++ == 0) start_stats_.first_ms = now;
+    start_stats_.last_ms = now;
+    if (options_.rate_per_s > 0) {
+      Paced(now);
+      pace_last_worker_ = wid;
+    }
     // A worker's tasks fill one message up to its batch size, then the
     // next: a turn may send a worker several messages.
     auto [pos, fresh] = index.emplace(wid, out.size());
@@ -210,10 +251,15 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
   for (auto& [wid, w] : workers_) {
     if (suspects_.empty()) break;
     if (w.in_flight != 0 || w.isolated || !w.ready) continue;
+    if (!pace_allows()) break;
     uint32_t id = suspects_.front();
     suspects_.pop_front();
     auto it = tasks_.find(id);
     if (it == tasks_.end()) continue;
+    if (HostFull(it->second)) {
+      Park(it->second);
+      continue;
+    }
     lease(wid, w, it->second);
     w.isolated = true;
     w.reserved = false;
@@ -256,7 +302,15 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
   }
 
   // Ready tasks: spread over the workers with room, a fair share each per
-  // round, so a short queue does not all land on the first worker.
+  // round, so a short queue does not all land on the first worker. Under a
+  // rate, tasks go one at a time, each to the worker after the one that had
+  // the last: the starts spread over the farm, not all on the first worker
+  // with a free slot.
+  std::vector<std::pair<const WorkerId, Worker>*>& order = order_;  // reused: no allocation per turn
+  order.clear();
+  auto pivot = options_.rate_per_s > 0 ? workers_.upper_bound(pace_last_worker_) : workers_.begin();
+  for (auto it = pivot; it != workers_.end(); ++it) order.push_back(&*it);
+  for (auto it = workers_.begin(); it != pivot; ++it) order.push_back(&*it);
   constexpr size_t kMaxSkipped = 256;
   std::deque<uint32_t> skipped;  // cpu or process tasks this worker cannot take right now
   while (!ready_.empty()) {
@@ -265,15 +319,24 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     if (with_room == 0) break;
     size_t share = std::max<size_t>(1, (ready_.size() + with_room - 1) / with_room);
     bool progress = false;
-    for (auto& [wid, w] : workers_) {
+    for (auto* entry : order) {
+      auto& [wid, w] = *entry;
       size_t given = 0;
-      while (!ready_.empty() && given < share) {
+      while (!ready_.empty() && given < share && !paced_wait_) {
         auto it = tasks_.find(ready_.front());
         if (it == tasks_.end()) {
           ready_.pop_front();
           continue;
         }
         Task& t = it->second;
+        // A task whose host has all it may have leaves the queue until one
+        // of that host's leases is released: each is looked at once per
+        // release, not on every turn, however many wait.
+        if (HostFull(t)) {
+          ready_.pop_front();
+          Park(t);
+          continue;
+        }
         if (!CanTake(w, ClassOf(t), Estimate(t.spec))) {
           // A cpu or process task this worker cannot start: let the others
           // try it, and keep looking for work this worker can do, but not
@@ -287,6 +350,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
           }
           break;
         }
+        if (!pace_allows()) break;
         ready_.pop_front();
         lease(wid, w, t);
         ++given;
@@ -298,7 +362,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
         skipped.pop_back();
       }
     }
-    if (!progress) break;
+    if (!progress || paced_wait_) break;
   }
   return out;
 }
@@ -370,6 +434,22 @@ void Scheduler::Release(Task& t) {
       if (moved != t.id) tasks_.at(moved).lease_pos = pos;
     }
     if (t.suspect) w.isolated = false;
+  }
+  if (!t.host.empty()) {
+    // The host has room for one more: its first parked task goes back to
+    // the front of its queue (it was ready before anything behind it).
+    auto hit = hosts_.find(t.host);
+    assert(hit != hosts_.end() && hit->second.in_flight > 0 && "a leased task counts on its host");
+    Host& h = hit->second;
+    --h.in_flight;
+    if (!h.parked.empty() && h.in_flight < options_.per_host) {
+      uint32_t id = h.parked.front();
+      h.parked.pop_front();
+      --parked_;
+      auto it = tasks_.find(id);
+      if (it != tasks_.end()) (it->second.suspect ? suspects_ : ready_).push_front(id);
+    }
+    if (h.in_flight == 0 && h.parked.empty()) hosts_.erase(hit);
   }
   --leased_;
   t.worker = -1;
@@ -670,6 +750,11 @@ void Scheduler::StopDispatching(const std::string& reason) {
   std::vector<uint32_t> waiting(ready_.begin(), ready_.end());
   waiting.insert(waiting.end(), suspects_.begin(), suspects_.end());
   for (auto& [when, id] : delayed_) waiting.push_back(id);
+  for (auto& [key, h] : hosts_) {
+    waiting.insert(waiting.end(), h.parked.begin(), h.parked.end());
+    h.parked.clear();
+  }
+  parked_ = 0;
   ready_.clear();
   suspects_.clear();
   delayed_.clear();
@@ -683,6 +768,10 @@ void Scheduler::StopDispatching(const std::string& reason) {
 }
 
 void Scheduler::CancelInFlight(const std::string& reason) {
+  // Every task is about to be recorded: none is to come back from a host's
+  // parked queue as its leases are released.
+  for (auto& [key, h] : hosts_) h.parked.clear();
+  parked_ = 0;
   std::vector<uint32_t> ids;
   for (auto& [id, t] : tasks_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());

@@ -19,8 +19,10 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/clock.h"
@@ -45,7 +47,24 @@ struct SchedulerOptions {
   // result (doubling per round trip, like TCP's slow start): a peer that
   // claims a huge capacity and then says nothing holds this many leases.
   uint32_t initial_credit = 8;
+  // --rate: task starts per second, farm-wide (0: no limit). Every lease
+  // counts, a retry's too (it is a request like any other). The k-th start
+  // is never before the first plus k/rate, and with a rate nothing is
+  // prefetched: a task is sent only into a free slot, so it starts on
+  // arrival. Time when a start could have gone and none was waiting (no
+  // ready task, no free slot, no worker) is not banked: after a pause the
+  // starts resume one interval apart, never as a burst. Time the
+  // coordinator itself was late to wake, up to kPaceCatchUpMs, is caught up
+  // on, so a busy machine's wake-up jitter does not slow the rate.
+  double rate_per_s = 0;
+  // --per-host: url tasks leased at once per host (UrlHostKey: scheme, host,
+  // port), farm-wide (0: no limit). A ready task whose host is at the limit
+  // waits, in order, while other hosts' tasks go on.
+  uint32_t per_host = 0;
 };
+
+// See SchedulerOptions::rate_per_s.
+inline constexpr double kPaceCatchUpMs = 100;
 
 // What the coordinator grants, whatever a Hello claims.
 inline constexpr uint32_t kMaxWorkerConcurrency = 1024;
@@ -160,6 +179,10 @@ class Scheduler {
 
   // ---- output
   [[nodiscard]] std::vector<Dispatch> TakeDispatches();
+  // When the rate lets the next task start (Clock ms), if the last
+  // TakeDispatches held one back for the rate alone; else nullopt. The
+  // caller's wait should end then.
+  [[nodiscard]] std::optional<double> NextDispatchMs() const;
   // Finished records, fully named (kind, task, worker, host).
   [[nodiscard]] std::vector<pb::Result> TakeFinished();
   // Finished records as they are; call Decorate() on the ones to write.
@@ -189,6 +212,24 @@ class Scheduler {
   [[nodiscard]] uint64_t late_results() const { return late_results_; }
   [[nodiscard]] const std::map<WorkerId, WorkerStats>& worker_stats() const { return stats_; }
   [[nodiscard]] bool dispatching() const { return !stopped_; }
+
+  // Leases handed out (retries included) and when the first and the last
+  // were (Clock ms): the measured rate.
+  struct StartStats {
+    uint64_t starts = 0;
+    double first_ms = 0;
+    double last_ms = 0;
+  };
+  [[nodiscard]] const StartStats& start_stats() const { return start_stats_; }
+  // --per-host: the most url tasks one host had leased at once, and the
+  // distinct hosts seen (counted up to kMaxWindow).
+  [[nodiscard]] uint32_t host_peak_in_flight() const { return host_peak_; }
+  [[nodiscard]] size_t hosts_seen() const { return hosts_seen_.size(); }
+  // url tasks of the given host key leased now (0 for one never seen).
+  [[nodiscard]] uint32_t host_in_flight(const std::string& key) const {
+    auto it = hosts_.find(key);
+    return it == hosts_.end() ? 0 : it->second.in_flight;
+  }
 
   // ---- rejections
   // `worker` could not accept the message that carried `lease` (too large,
@@ -220,6 +261,7 @@ class Scheduler {
     bool started = false;       // the worker reported starting it
     bool in_slot = false;       // sent into a free slot: it starts on arrival
     double queued_est_ms = -1;  // >= 0: counted in its worker's queued work
+    std::string host;           // UrlHostKey under --per-host; "": not limited
   };
   // Slot classes, from the kind's Resource: 0 the event loop's slots (io,
   // and inline kinds, which hold one for an instant), 1 cpu threads, 2
@@ -296,6 +338,21 @@ class Scheduler {
   bool HasRoom(const Worker& w) const;
   uint32_t Limit(const Worker& w) const;
   void RemoveWorker(WorkerId id, const std::string& reason, bool blame);
+  // --per-host: whether `t`'s host has all the leases it may have.
+  bool HostFull(const Task& t) const {
+    if (t.host.empty()) return false;
+    auto it = hosts_.find(t.host);
+    return it != hosts_.end() && it->second.in_flight >= options_.per_host;
+  }
+  // Puts a ready task whose host is full aside, until one of that host's
+  // leases is released (Release gives it back to the queue's front).
+  void Park(Task& t) {
+    hosts_[t.host].parked.push_back(t.id);
+    ++parked_;
+  }
+  // --rate (see SchedulerOptions::rate_per_s): a start `now` puts the next
+  // one interval later.
+  void Paced(double now);
 
   SchedulerOptions options_;
   const Clock& clock_;
@@ -318,6 +375,22 @@ class Scheduler {
   double last_straggler_scan_ms_ = -1e18;
   std::string stop_reason_;
   uint64_t late_results_ = 0;
+  // --rate
+  double pace_next_ms_ = -1;                               // no start before this; -1: none made yet
+  bool paced_wait_ = false;                                // the last TakeDispatches stopped for the rate alone
+  WorkerId pace_last_worker_ = 0;                          // the next paced start goes to a worker after it
+  std::vector<std::pair<const WorkerId, Worker>*> order_;  // TakeDispatches' order of the workers
+  StartStats start_stats_;
+  // --per-host: leases and parked tasks per host key, an entry only while
+  // it has either (memory bounded by the window, not by the hosts of a run).
+  struct Host {
+    uint32_t in_flight = 0;
+    std::deque<uint32_t> parked;  // ready tasks waiting for this host, in order
+  };
+  std::unordered_map<std::string, Host> hosts_;
+  size_t parked_ = 0;  // tasks in every Host::parked
+  uint32_t host_peak_ = 0;
+  std::unordered_set<std::string> hosts_seen_;
 };
 
 }  // namespace taskfarm

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "common/rate.h"
 #include "common/stats.h"
 #include "common/task_kind.h"
 #include "coordinator/result_json.h"
@@ -107,6 +108,16 @@ RunSummary RunStats::Summary(const std::map<WorkerId, WorkerStats>& workers, con
   s.bad_input_lines = x.bad_input_lines;
   s.peak_rss_kb = x.peak_rss_kb;
   s.interrupted = x.interrupted;
+  s.rate_limit_per_s = x.rate_limit_per_s;
+  s.starts = x.starts;
+  // n starts evenly spaced span apart are n - 1 intervals: at exactly the
+  // limit, this is the limit.
+  if (x.starts >= 2 && x.starts_span_ms > 0) {
+    s.measured_rate_per_s = static_cast<double>(x.starts - 1) * 1000 / x.starts_span_ms;
+  }
+  s.per_host_limit = x.per_host_limit;
+  s.host_peak_in_flight = x.host_peak_in_flight;
+  s.hosts = x.hosts;
   return s;
 }
 
@@ -203,6 +214,15 @@ std::string RunSummary::Text() const {
                       : Format("waited %.1f s for workers; no task was sent\n", wait_ms / 1000);
   }
   out += Format("wall time: %.2f s, throughput: %.1f tasks/s\n", run_ms / 1000, throughput_per_s);
+  if (rate_limit_per_s > 0) {
+    out += "rate: limit " + FormatRate(rate_limit_per_s) + ", ";
+    out += measured_rate_per_s > 0 ? "measured " + FormatRate(measured_rate_per_s, 4) : std::string("not measured");
+    out += " (" + Count(starts) + (starts == 1 ? " task start" : " task starts") + ", retries included)\n";
+  }
+  if (per_host_limit > 0) {
+    out += Format("per host: at most %u in flight (%llu %s; the busiest had %u at once)\n", per_host_limit,
+                  static_cast<unsigned long long>(hosts), hosts == 1 ? "host" : "hosts", host_peak_in_flight);
+  }
   if (!kinds.empty()) out += "\n" + RenderText(KindTable());
   if (TextTable hosts = HostTable(); !hosts.rows.empty()) out += "\n" + RenderText(hosts);
   if (TextTable table = WorkerTable(); !table.rows.empty()) out += "\n" + RenderText(table);
@@ -235,6 +255,15 @@ std::string RunSummary::Json(const std::vector<std::string>& command) const {
   j["run_s"] = Thousandths(run_ms / 1000);
   j["elapsed_s"] = Thousandths(elapsed_ms() / 1000);
   j["throughput_per_s"] = Thousandths(throughput_per_s);
+  j["rate"] =
+      rate_limit_per_s <= 0
+          ? Json(nullptr)
+          : Json{{"limit_per_s", rate_limit_per_s},
+                 {"measured_per_s", measured_rate_per_s > 0 ? Json(Thousandths(measured_rate_per_s)) : Json(nullptr)},
+                 {"starts", starts}};
+  j["per_host"] = per_host_limit == 0
+                      ? Json(nullptr)
+                      : Json{{"limit", per_host_limit}, {"hosts", hosts}, {"peak_in_flight", host_peak_in_flight}};
   Json ks = Json::array();
   for (const Kind& k : kinds) {
     ks.push_back({{"kind", k.kind},

@@ -42,6 +42,18 @@ struct RunSummary {
   double run_ms = 0;
   [[nodiscard]] double elapsed_ms() const { return wait_ms + run_ms; }
 
+  // --rate (0: none) and what the run did under it: task starts (leases
+  // handed out, retries included) and their measured rate, the starts after
+  // the first over the time from the first to the last (0: fewer than two).
+  double rate_limit_per_s = 0;
+  uint64_t starts = 0;
+  double measured_rate_per_s = 0;
+  // --per-host (0: none): the most url tasks one host had in flight at once,
+  // over how many hosts.
+  uint32_t per_host_limit = 0;
+  uint32_t host_peak_in_flight = 0;
+  uint64_t hosts = 0;
+
   // One row per kind that ran (cancelled tasks are not in it: a task cut
   // short has no latency). Percentiles are nearest-rank (common/stats.h)
   // over the records' duration_ms.
@@ -134,6 +146,12 @@ class RunStats {
     uint64_t unjournalled = 0;                     // finished, but not durable: not counted above
     uint64_t bad_input_lines = 0;                  // a stream's lines skipped as bad
     std::vector<std::string> write_failures = {};  // "PATH: cannot write: WHY"
+    double rate_limit_per_s = 0;                   // --rate; 0: none
+    uint64_t starts = 0;                           // leases handed out, retries included
+    double starts_span_ms = 0;                     // from the first to the last
+    uint32_t per_host_limit = 0;                   // --per-host; 0: none
+    uint32_t host_peak_in_flight = 0;
+    uint64_t hosts = 0;
   };
   [[nodiscard]] RunSummary Summary(const std::map<WorkerId, WorkerStats>& workers, const Extras& extras);
 

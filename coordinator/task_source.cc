@@ -35,7 +35,7 @@ std::string_view WithoutComment(std::string_view line) {
 
 // A --urls line: one URL, or a blank or comment line. Its errors speak of
 // the list the user wrote, not of a `url` task line they never did.
-ParsedLine ParseUrlLine(std::string_view line) {
+ParsedLine ParseUrlLine(std::string_view line, const ParseOptions& options) {
   Words words = SplitWords(line);
   if (words.size == 0) return {};
   if (words.size > 1) return {std::nullopt, "not a URL (a URL has no spaces): " + Excerpt(WithoutComment(line))};
@@ -44,13 +44,15 @@ ParsedLine ParseUrlLine(std::string_view line) {
   }
   pb::TaskSpec spec;
   spec.mutable_url()->set_url(std::string(words[0]));
+  ApplyUrlDefaults(options, spec.mutable_url());
   return {std::move(spec), ""};
 }
 
 // `number`: the 1-based number the line's task would get ({#}).
 ParsedLine ParseOne(std::string_view line, uint64_t number, const TaskSourceOptions& options) {
   ParseOptions parse{.allow_test_kinds = options.allow_test_kinds,
-                     .exec_defaults = options.exec_defaults ? &*options.exec_defaults : nullptr};
+                     .exec_defaults = options.exec_defaults ? &*options.exec_defaults : nullptr,
+                     .url_defaults = options.url_defaults ? &*options.url_defaults : nullptr};
   if (options.exec_template) {
     // --args: each line is one argument, verbatim; an empty line is none.
     // But a line ending in CR LF (a file saved on Windows) loses its CR: no
@@ -60,7 +62,7 @@ ParsedLine ParseOne(std::string_view line, uint64_t number, const TaskSourceOpti
     if (line.empty()) return {};
     return ParseTaskLine(options.exec_template->TaskLine(line, number), parse);
   }
-  if (options.urls_only) return ParseUrlLine(line);
+  if (options.urls_only) return ParseUrlLine(line, parse);
   return ParseTaskLine(line, parse);
 }
 
@@ -108,6 +110,7 @@ TaskSource::Opened TaskSource::Open(const TaskSourceOptions& options) {
     out.errors.push_back(name + ": is a directory, not a list of tasks");
     return out;
   }
+  if (options.url_defaults && options.url_defaults->save_name() == "url") src->save_names_.emplace();
   if (!S_ISREG(st.st_mode)) {
     src->fd_ = fd;  // a stream: nothing is read before the run
     out.source = std::move(src);
@@ -210,7 +213,13 @@ std::optional<SourcedTask> TaskSource::Take(ParsedLine parsed) {
     start_ = scanned_ = 0;
     return std::nullopt;
   }
-  return SourcedTask{static_cast<uint32_t>(next_id_++), std::move(*parsed.spec)};
+  SourcedTask task{static_cast<uint32_t>(next_id_++), std::move(*parsed.spec)};
+  // Named here, as each task is taken in input order, and not while a file
+  // is checked (that pass takes none).
+  if (save_names_ && task.spec.has_url()) {
+    task.spec.mutable_url()->set_save_name(save_names_->Next(task.spec.url().url()));
+  }
+  return task;
 }
 
 std::optional<SourcedTask> TaskSource::Next() {

@@ -20,6 +20,9 @@
 //     if (!src.ended()) WaitUntilReadable(src.fd());  // nothing yet: poll
 //   }
 //
+// With --save-name url, Next() gives each url task its file name, in input
+// order (see SaveNames): the same input names every task the same way.
+//
 // Not thread-safe: one thread reads it.
 #pragma once
 
@@ -33,6 +36,7 @@
 #include "common/exec_template.h"
 #include "common/task_parser.h"
 #include "common/unique_fd.h"
+#include "coordinator/save_names.h"
 
 namespace taskfarm {
 
@@ -45,6 +49,9 @@ struct TaskSourceOptions {
   std::optional<ExecTemplate> exec_template{};
   // What exec and sh tasks get from the run's options (see ParseOptions).
   std::optional<pb::ExecTask> exec_defaults{};
+  // The same for url tasks, --urls lines included. Its save_name "url":
+  // each url task gets a name from its URL, unique in the run (SaveNames).
+  std::optional<pb::UrlTask> url_defaults{};
   size_t max_errors = 20;  // report at most this many bad lines
 };
 
@@ -115,6 +122,7 @@ class TaskSource {
   uint32_t total_ = 0;
   uint64_t fingerprint_ = 0;
   bool ended_ = false;
+  std::optional<SaveNames> save_names_;  // --save-name url
 
   // A file: read with getline.
   std::FILE* file_ = nullptr;

@@ -1,6 +1,7 @@
 // What a new user types, against the real binaries: --version, a typo, a
 // duration with a unit, --workers 0 without --bind, keygen into a fresh
-// directory, and a worker started by hand saying what it does.
+// directory, a worker started by hand saying what it does, and the TLS
+// flags (a CA file checked at start, HTTPS tasks trusting what they are told).
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -9,7 +10,9 @@
 #include <sstream>
 #include <thread>
 
+#include "common/shell_words.h"
 #include "tests/farm_test_util.h"
+#include "testserver/test_ca.h"
 
 namespace taskfarm::testing {
 namespace {
@@ -166,6 +169,130 @@ TEST(CliTest, AWorkerWithNoCoordinatorSaysSoOnceNotAtEveryRetry) {
       "worker: signal 2, handing back 0 tasks and leaving",
   };
   EXPECT_EQ(Lines(r.err), expected) << r.err;
+}
+
+// A url line is checked like every other line: one that cannot be sent as
+// written stops the run before anything starts, named by FILE:LINE. -d @FILE
+// is read from the coordinator's working directory, as curl reads it.
+TEST(CliTest, ABadUrlLineStopsTheRunBeforeAnythingStartsNamingItsFileAndLine) {
+  ScratchDir dir;
+  dir.Write("body.json", "{}");
+  dir.Write("big.bin", std::string(1024 * 1024 + 1, 'x'));
+  dir.Write("t.txt",
+            "url -d @body.json http://127.0.0.1:1/ok\n"
+            "url -X 'P OST' http://127.0.0.1:1/\n"
+            "url -d @big.bin http://127.0.0.1:1/\n"
+            "url --heder 'A: b' http://127.0.0.1:1/\n"
+            "url -d @missing.json http://127.0.0.1:1/\n");
+  ProcessResult r = RunToEnd({"/bin/sh", "-c",
+                              "cd " + ShellQuote(dir.path()) + " && exec " + ShellQuote(BinaryPath("coordinator")) +
+                                  " --workers 1 --tasks t.txt --output r.jsonl --no-progress"},
+                             seconds(20));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("t.txt:2: 'url': -X: the method must be an HTTP token (letters, digits and "
+                       "!#$%&'*+-.^_`|~, RFC 9110), not 'P OST'\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("t.txt:3: 'url': the body file 'big.bin' is 1,048,577 bytes; the limit is 1 MiB "
+                       "(1,048,576 bytes)\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("t.txt:4: 'url': unknown option '--heder' (did you mean '--header'?)\n"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("t.txt:5: 'url': the body file 'missing.json' cannot be opened: No such file or directory\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("t.txt:1:"), std::string::npos) << r.err;
+  std::ifstream records(dir.File("r.jsonl"));
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(records), {}), "") << "nothing ran";
+}
+
+// --dry-run shows each url task as it would be sent: its own options and
+// the run's --method and --header folded in, in the line language.
+TEST(CliTest, ADryRunPrintsUrlTasksWithTheirOptionsAndTheRunsDefaults) {
+  ScratchDir dir;
+  dir.Write("body.json", "{\"a\": 1}");
+  dir.Write("t.txt",
+            "url http://h/page?a=1&b=2\n"
+            "url http://h/api -d @body.json -H 'Content-Type: application/json'  # a POST\n");
+  auto run = [&](const std::string& args) {
+    return RunToEnd({"/bin/sh", "-c",
+                     "cd " + ShellQuote(dir.path()) + " && exec " + ShellQuote(BinaryPath("coordinator")) +
+                         " --dry-run --tasks t.txt " + args},
+                    seconds(20));
+  };
+  ProcessResult plain = run("");
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out,
+            "url http://h/page?a=1&b=2\n"
+            "url -H 'Content-Type: application/json' -d @body.json http://h/api\n");
+  ProcessResult defaults = run("--method PUT --header 'Authorization: Bearer t0k3n' --expect 200,201");
+  EXPECT_EQ(defaults.exit_code, 0) << defaults.err;
+  EXPECT_EQ(defaults.out,
+            "url -X PUT -H 'Authorization: Bearer t0k3n' --expect 200,201 http://h/page?a=1&b=2\n"
+            "url -X PUT -H 'Authorization: Bearer t0k3n' -H 'Content-Type: application/json' -d @body.json "
+            "--expect 200,201 http://h/api\n");
+  ProcessResult bad = run("--header 'Authorization Bearer t0k3n'");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err, "coordinator: --header: a header is 'Name: value', not 'Authorization Bearer t0k3n'\n");
+  ProcessResult stray = run("--header 'A: 1' 'B: 2'");
+  EXPECT_EQ(stray.exit_code, 2);
+  EXPECT_NE(stray.err.find("unexpected argument 'B: 2'"), std::string::npos) << stray.err;
+}
+
+TEST(CliTest, ACaFileThatCannotBeUsedStopsEitherProgramAtStart) {
+  ScratchDir dir;
+  std::string missing = dir.File("missing.pem");
+  std::string tasks = dir.Write("t.txt", "noop\n");
+  ProcessResult c = RunToEnd(Coordinator({"--workers", "1", "--cacert", missing, "--tasks", tasks}));
+  EXPECT_EQ(c.exit_code, 2);
+  EXPECT_EQ(c.err, "coordinator: --cacert " + missing + ": cannot read it: No such file or directory\n");
+  std::string key = dir.Write("server.key", "-----BEGIN PRIVATE KEY-----\n");
+  ProcessResult w = RunToEnd({BinaryPath("worker"), "--connect", "tcp://127.0.0.1:1", "--cacert", key});
+  EXPECT_EQ(w.exit_code, 2);
+  EXPECT_EQ(w.err, "worker: --cacert " + key + ": no PEM certificate in it (-----BEGIN CERTIFICATE-----)\n");
+  ProcessResult both = RunToEnd(Coordinator({"--cacert", key, "--insecure-tls", "--tasks", tasks}));
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_EQ(both.err, "coordinator: --cacert and --insecure-tls contradict each other: give one\n");
+}
+
+// The TLS flags reach the coordinator's own workers: HTTPS against the
+// test server with its CA given, without it, and unverified.
+TEST(CliTest, HttpsTasksTrustTheGivenCaAndNothingElseUnlessTold) {
+  ScratchDir dir;
+  testserver::TestCa ca = testserver::MakeTestCa(dir.path());
+  testserver::Options tls;
+  tls.tls_cert_file = ca.cert_file;
+  tls.tls_key_file = ca.key_file;
+  testserver::HttpTestServer server(tls);
+  std::string tasks = dir.Write("t.txt", Repeat("url " + server.BaseUrl() + "/page/1", 2));
+  std::string out = dir.File("r.jsonl");
+  ProcessResult r = RunToEnd(Coordinator({"--workers", "1", "--concurrency", "1", "--cacert", ca.ca_file, "--tasks",
+                                          tasks, "--output", out, "-q", "--no-progress"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto by_id = ById(ReadJsonLines(out), 2);
+  for (auto& [id, record] : by_id) {
+    EXPECT_TRUE(record.value("ok", false)) << record.dump();
+    EXPECT_EQ(record.value("bytes", 0u), testserver::kTutorialPageSizes[0]);
+  }
+  EXPECT_GT(by_id[0]["timings"].value("tls_ms", 0.0), 0) << by_id[0].dump();
+  EXPECT_EQ(by_id[0]["timings"].value("new_connections", 0), 1);
+  EXPECT_EQ(by_id[1]["timings"].value("new_connections", 1), 0) << "the second reuses the first's connection";
+
+  ProcessResult untrusted =
+      RunToEnd(Coordinator({"--workers", "1", "--tasks", tasks, "--output", out, "-q", "--no-progress"}));
+  EXPECT_EQ(untrusted.exit_code, 1);
+  for (auto& [id, record] : ById(ReadJsonLines(out), 2)) {
+    EXPECT_EQ(record.value("attempts", 0), 1) << "not retried: " << record.dump();
+    EXPECT_NE(record.value("error", "").find("the server's certificate is not trusted"), std::string::npos)
+        << record.dump();
+  }
+
+  ProcessResult insecure =
+      RunToEnd(Coordinator({"--workers", "3", "--insecure-tls", "--tasks", tasks, "-q", "--no-progress"}));
+  EXPECT_EQ(insecure.exit_code, 0) << insecure.err;
+  EXPECT_EQ(CountLines(insecure.err, "certificates are not verified"), 1) << "said once, not per worker:\n"
+                                                                          << insecure.err;
 }
 
 TEST(CliTest, HelpFitsTheTerminalAndRunsHelpIsTheCoordinators) {

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/temp_dir.h"
@@ -124,6 +126,28 @@ inline std::string Repeat(const std::string& line, int n) {
 inline std::vector<std::string> Coordinator(std::vector<std::string> args) {
   args.insert(args.begin(), BinaryPath("coordinator"));
   return args;
+}
+
+// Live (non-zombie) children of `parent`.
+inline std::vector<pid_t> LiveChildren(pid_t parent) {
+  std::vector<pid_t> out;
+  for (pid_t c : ChildrenOf(parent)) {
+    if (!IsZombie(c)) out.push_back(c);
+  }
+  return out;
+}
+
+// Waits until `parent` has `n` live children; returns them.
+inline std::vector<pid_t> WaitForChildren(pid_t parent, size_t n,
+                                          std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<pid_t> kids;
+  while (std::chrono::steady_clock::now() < deadline) {
+    kids = LiveChildren(parent);
+    if (kids.size() >= n) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return kids;
 }
 
 }  // namespace taskfarm::testing

@@ -16,27 +16,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
-// Live (non-zombie) children of `parent`.
-std::vector<pid_t> LiveChildren(pid_t parent) {
-  std::vector<pid_t> out;
-  for (pid_t c : ChildrenOf(parent)) {
-    if (!IsZombie(c)) out.push_back(c);
-  }
-  return out;
-}
-
-// Waits until `parent` has `n` live children; returns them.
-std::vector<pid_t> WaitForChildren(pid_t parent, size_t n, milliseconds timeout = milliseconds(10000)) {
-  auto deadline = Clock::now() + timeout;
-  std::vector<pid_t> kids;
-  while (Clock::now() < deadline) {
-    kids = LiveChildren(parent);
-    if (kids.size() >= n) break;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return kids;
-}
-
 bool AllGone(const std::vector<pid_t>& pids, milliseconds within) {
   auto deadline = Clock::now() + within;
   while (Clock::now() < deadline) {

@@ -1341,5 +1341,339 @@ TEST(SchedulerTest, AddFinishedPassesThrough) {
   EXPECT_EQ(h.records[0].id(), 3u);
 }
 
+// ---------------------------------------------------------------- --rate and --per-host
+
+pb::TaskSpec Url(const std::string& url) {
+  pb::TaskSpec s;
+  s.mutable_url()->set_url(url);
+  return s;
+}
+
+SchedulerOptions Rate(double per_s) {
+  SchedulerOptions o;
+  o.rate_per_s = per_s;
+  return o;
+}
+
+SchedulerOptions PerHost(uint32_t k) {
+  SchedulerOptions o = NoPrefetch();
+  o.per_host = k;
+  return o;
+}
+
+// The clock times of each lease handed out while the clock steps by
+// `step_ms` for `for_ms`, finishing every lease at once (the tasks take no
+// time: only the rate holds them back).
+std::vector<double> StartTimes(Harness& h, double step_ms, double for_ms) {
+  std::vector<double> times;
+  for (double t = 0; t <= for_ms; t += step_ms) {
+    for (const Dispatch& d : h.Pump()) times.insert(times.end(), d.tasks.size(), h.clock.NowMs());
+    for (auto& [w, leases] : std::map<WorkerId, std::vector<pb::Assignment>>(h.held)) h.CompleteAll(w, 0.01);
+    h.clock.Advance(step_ms);
+  }
+  return times;
+}
+
+TEST(SchedulerTest, ARateSpacesStartsOneIntervalApartOverAllWorkers) {
+  Harness h(Rate(200));  // one start every 5 ms
+  std::vector<WorkerId> workers;
+  for (uint32_t i = 1; i <= 4; ++i) workers.push_back(h.Add(WorkerName(i), /*concurrency=*/32));
+  h.AddTasks(0, 100, Noop());
+  std::vector<double> times = StartTimes(h, 1, 600);
+  ASSERT_EQ(times.size(), 100u);
+  for (size_t k = 0; k < times.size(); ++k) EXPECT_DOUBLE_EQ(times[k], times[0] + 5.0 * k) << "start " << k;
+  // Farm-wide, not per worker: the starts take turns over the workers.
+  for (WorkerId w : workers) EXPECT_EQ(h.received[w], 25u);
+  EXPECT_TRUE(EveryTaskRecordedOnce(h.records, 100));
+  EXPECT_EQ(h.s.start_stats().starts, 100u);
+  EXPECT_DOUBLE_EQ(h.s.start_stats().last_ms - h.s.start_stats().first_ms, 99 * 5.0);
+}
+
+TEST(SchedulerTest, ARateSaysWhenTheNextStartIsDue) {
+  Harness h(Rate(100));  // every 10 ms
+  h.Add("w1", 8);
+  h.AddTasks(0, 3, Noop());
+  EXPECT_EQ(h.Pump().size(), 1u);
+  ASSERT_TRUE(h.s.NextDispatchMs().has_value()) << "the rate alone holds the others back";
+  EXPECT_DOUBLE_EQ(*h.s.NextDispatchMs(), h.clock.NowMs() + 10);
+  h.clock.Advance(9.9);
+  EXPECT_TRUE(h.Pump().empty());
+  h.clock.Advance(0.1);
+  EXPECT_EQ(h.Pump().size(), 1u);
+  h.clock.Advance(10);
+  EXPECT_EQ(h.Pump().size(), 1u);
+  // Nothing left to start: nothing to wake up for.
+  h.clock.Advance(10);
+  EXPECT_TRUE(h.Pump().empty());
+  EXPECT_FALSE(h.s.NextDispatchMs().has_value());
+  // Without a rate there is never a time to wake for.
+  Harness free_running;
+  free_running.Add("w1", 1);
+  free_running.AddTasks(0, 3, Noop());
+  free_running.Pump();
+  EXPECT_FALSE(free_running.s.NextDispatchMs().has_value());
+}
+
+TEST(SchedulerTest, ARateSendsTasksOnlyIntoFreeSlots) {
+  // Noops are cheap and plentiful: without a rate they would be queued on
+  // the worker past its two slots (prefetch).
+  for (bool paced : {false, true}) {
+    Harness h(paced ? Rate(1000) : SchedulerOptions{});
+    WorkerId w = h.Add("w1", 2);
+    h.AddTasks(0, 2, Noop());
+    h.Pump();
+    h.clock.Advance(1);
+    h.Pump();
+    h.CompleteAll(w, 0.01);  // the noops' cost is known now
+    h.AddTasks(2, 1000, Noop());
+    size_t most = 0;
+    for (int i = 0; i < 20; ++i) {
+      h.clock.Advance(5);
+      h.Pump();
+      most = std::max(most, h.held[w].size());
+    }
+    if (paced) {
+      EXPECT_EQ(most, 2u) << "a paced task starts when it is sent";
+    } else {
+      EXPECT_GT(most, 2u) << "the control: prefetch past the slots";
+    }
+  }
+}
+
+TEST(SchedulerTest, ARateMakesUpForALateWakeButNotForAPause) {
+  Harness h(Rate(200));  // every 5 ms
+  h.Add("w1", 64);
+  h.AddTasks(0, 1000, Noop());
+  // The caller wakes every 7 ms, late for every start: the starts it
+  // missed by less than kPaceCatchUpMs go when it wakes, so the rate holds.
+  std::vector<double> times = StartTimes(h, 7, 700);
+  EXPECT_EQ(times.size(), 141u);  // 700 ms / 5 ms, and the first
+  for (size_t k = 0; k < times.size(); ++k) EXPECT_GE(times[k], times[0] + 5.0 * k) << "start " << k;
+  // A stall of a second (the coordinator stopped) is not made up: at most
+  // kPaceCatchUpMs' worth goes at once, then the starts are spaced again.
+  h.clock.Advance(1000);
+  size_t burst = 0;
+  for (const Dispatch& d : h.Pump()) burst += d.tasks.size();
+  EXPECT_LE(burst, 1 + static_cast<size_t>(kPaceCatchUpMs / 5));
+  EXPECT_GE(burst, 1u);
+  h.CompleteAll(1, 0.01);
+  times = StartTimes(h, 1, 100);
+  ASSERT_GE(times.size(), 19u);
+  for (size_t k = 1; k < times.size(); ++k) EXPECT_GE(times[k] - times[k - 1], 5.0 - 1) << "start " << k;
+  // Time with nothing to start is not banked either: new tasks after a
+  // quiet second start one interval apart, not all at once.
+  while (!h.s.idle()) {
+    h.clock.Advance(5);
+    h.Pump();
+    h.CompleteAll(1, 0.01);
+  }
+  h.clock.Advance(1000);
+  h.AddTasks(5000, 10, Noop());
+  times = StartTimes(h, 1, 100);
+  ASSERT_EQ(times.size(), 10u);
+  for (size_t k = 0; k < times.size(); ++k) EXPECT_DOUBLE_EQ(times[k], times[0] + 5.0 * k) << "start " << k;
+}
+
+TEST(SchedulerTest, ARateCountsRetries) {
+  SchedulerOptions o = Rate(100);  // every 10 ms
+  o.backoff_base_ms = 0;
+  Harness h(o);
+  WorkerId w = h.Add("w1", 8);
+  h.AddTasks(0, 1, Noop());
+  h.AddTasks(1, 1, Noop());
+  ASSERT_EQ(h.Pump().size(), 1u);
+  // Task 0 fails at once and is retried: its second attempt waits its turn
+  // behind task 1, like any other request.
+  ASSERT_EQ(h.Report(w, h.held[w][0], false, 1, /*retryable=*/true, "503"), OutcomeVerdict::kAccepted);
+  EXPECT_TRUE(h.Pump().empty());
+  h.clock.Advance(10);
+  EXPECT_EQ(h.Pump().size(), 1u);
+  EXPECT_TRUE(h.Pump().empty());
+  h.clock.Advance(10);
+  EXPECT_EQ(h.Pump().size(), 1u);
+  EXPECT_EQ(h.s.start_stats().starts, 3u);
+}
+
+constexpr const char* kHostA = "http://a.example:8080";
+constexpr const char* kHostB = "http://B.example:8081";  // the key is lower case
+
+bool OnHostA(const pb::Assignment& a) { return a.spec().url().url().find("a.example") != std::string::npos; }
+
+TEST(SchedulerTest, PerHostHoldsEachHostToItsLimitWhileOthersProceed) {
+  Harness h(PerHost(3));
+  WorkerId w1 = h.Add("w1", 8);
+  WorkerId w2 = h.Add("w2", 8);
+  // All of host A's tasks first, then host B's: B must not wait behind A.
+  for (uint32_t i = 0; i < 20; ++i) h.s.AddTask(i, Url(std::string(kHostA) + "/a/" + std::to_string(i)));
+  for (uint32_t i = 20; i < 40; ++i) h.s.AddTask(i, Url(std::string(kHostB) + "/b/" + std::to_string(i)));
+  h.Pump();
+  for (int turn = 0; turn < 100 && !h.s.idle(); ++turn) {
+    size_t a = 0, b = 0;
+    for (auto& [w, leases] : h.held) {
+      for (const pb::Assignment& x : leases) (OnHostA(x) ? a : b) += 1;
+    }
+    EXPECT_LE(a, 3u);
+    EXPECT_LE(b, 3u);
+    if (turn < 6) {
+      EXPECT_EQ(a, 3u) << "turn " << turn;
+      EXPECT_EQ(b, 3u) << "turn " << turn << ": both hosts at once";
+    }
+    EXPECT_EQ(h.s.host_in_flight("http://a.example:8080"), a);
+    EXPECT_EQ(h.s.host_in_flight("http://b.example:8081"), b);
+    // One lease of each worker ends a turn.
+    for (WorkerId w : {w1, w2}) {
+      if (h.held[w].empty()) continue;
+      h.Report(w, h.held[w].front(), true);
+    }
+    h.Pump();
+  }
+  EXPECT_TRUE(h.s.idle());
+  EXPECT_TRUE(EveryTaskRecordedOnce(h.records, 40));
+  EXPECT_EQ(h.s.host_peak_in_flight(), 3u);
+  EXPECT_EQ(h.s.hosts_seen(), 2u);
+}
+
+TEST(SchedulerTest, PerHostKeepsAHostsWaitingTasksInOrder) {
+  Harness h(PerHost(1));
+  WorkerId w = h.Add("w1", 8);
+  for (uint32_t i = 0; i < 10; ++i) h.s.AddTask(i, Url(std::string(kHostA) + "/" + std::to_string(i)));
+  std::vector<uint32_t> order;
+  for (int turn = 0; turn < 20 && !h.s.idle(); ++turn) {
+    h.Pump();
+    ASSERT_LE(h.held[w].size(), 1u);
+    if (h.held[w].empty()) continue;
+    order.push_back(h.held[w][0].task_id());
+    h.CompleteAll(w);
+  }
+  EXPECT_EQ(order, (std::vector<uint32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TEST(SchedulerTest, PerHostCountsOnlyUrlTasks) {
+  Harness h(PerHost(1));
+  WorkerId w = h.Add("w1", 8);
+  h.AddTasks(0, 4, Sleep(10));
+  h.s.AddTask(4, Url(std::string(kHostA) + "/x"));
+  h.s.AddTask(5, Url(std::string(kHostA) + "/y"));
+  h.Pump();
+  EXPECT_EQ(h.held[w].size(), 5u) << "four sleeps and one url of host A";
+}
+
+// Every way a lease ends gives its host's count back, and the host's next
+// waiting task goes out.
+TEST(SchedulerTest, PerHostCountsAreReleasedOnEveryPath) {
+  SchedulerOptions o = PerHost(1);
+  o.backoff_base_ms = 0;
+  o.retries = 100;
+  Harness h(o);
+  const std::string a = "http://a.example:8080";
+  for (uint32_t i = 0; i < 20; ++i) h.s.AddTask(i, Url(a + "/" + std::to_string(i)));
+  WorkerId w = h.Add("w1", 4);
+  auto leased = [&]() -> std::pair<WorkerId, pb::Assignment> {
+    h.Pump();
+    for (auto& [wid, leases] : h.held) {
+      if (!leases.empty()) return {wid, leases.front()};
+    }
+    ADD_FAILURE() << "no lease";
+    return {};
+  };
+  auto expect_one = [&](const char* after) {
+    size_t held = 0;
+    for (auto& [wid, leases] : h.held) held += leases.size();
+    EXPECT_EQ(held, 1u) << after;
+    EXPECT_EQ(h.s.host_in_flight(a), 1u) << after;
+  };
+
+  auto [w0, first] = leased();
+  expect_one("the first lease");
+  ASSERT_EQ(h.Report(w0, first, true), OutcomeVerdict::kAccepted);  // an outcome
+  EXPECT_EQ(h.s.host_in_flight(a), 0u);
+
+  auto [w1, second] = leased();
+  expect_one("an outcome");
+  ASSERT_EQ(h.Report(w1, second, false, 1, /*retryable=*/true, "503"), OutcomeVerdict::kAccepted);  // a retry
+  EXPECT_EQ(h.s.host_in_flight(a), 0u);
+
+  auto [w2, third] = leased();
+  expect_one("a retryable failure");
+  pb::LeaseRef ref;
+  ref.set_task_id(third.task_id());
+  ref.set_attempt(third.attempt());
+  ASSERT_TRUE(h.s.OnRejected(w2, ref, "too large"));  // a rejection
+  h.held[w2].clear();
+  EXPECT_EQ(h.s.host_in_flight(a), 0u);
+
+  auto [w3, fourth] = leased();
+  expect_one("a rejection");
+  pb::Outcome lie;  // an invalid outcome
+  lie.set_task_id(fourth.task_id());
+  lie.set_attempt(fourth.attempt());
+  lie.mutable_result()->set_ok(true);
+  lie.mutable_result()->set_duration_ms(-1);
+  EXPECT_EQ(h.s.OnOutcome(w3, lie), OutcomeVerdict::kInvalid);
+  h.held[w3].clear();
+  EXPECT_EQ(h.s.host_in_flight(a), 0u);
+
+  leased();
+  expect_one("an invalid outcome");
+  h.Gone(w, "signal 9");  // a loss
+  EXPECT_EQ(h.s.host_in_flight(a), 0u);
+  WorkerId w5 = h.Add("w5", 4);
+  leased();
+  expect_one("a loss");
+  h.Left(w5);  // leaving
+  EXPECT_EQ(h.s.host_in_flight(a), 0u);
+  WorkerId w6 = h.Add("w6", 4);
+  leased();
+  expect_one("a worker that left");
+  h.held.erase(w6);
+  h.s.Forget(w6, "lied");  // forgotten
+  EXPECT_EQ(h.s.host_in_flight(a), 0u);
+  h.Add("w7", 4);
+  leased();
+  expect_one("a forgotten worker");
+  h.clock.Advance(o.heartbeat_timeout_ms + 1);
+  h.Tick();  // a heartbeat timeout
+  EXPECT_EQ(h.s.host_in_flight(a), 0u);
+  h.Add("w8", 4);
+  leased();
+  expect_one("a heartbeat timeout");
+  h.s.StopDispatching("interrupted");  // cancel: the waiting ones...
+  h.s.CancelInFlight("interrupted");   // ...and the one in flight
+  h.held.clear();
+  h.Collect();
+  EXPECT_EQ(h.s.host_in_flight(a), 0u);
+  EXPECT_TRUE(h.s.idle());
+  EXPECT_TRUE(EveryTaskRecordedOnce(h.records, 20));
+}
+
+TEST(SchedulerTest, PerHostCancelInFlightAloneRecordsTheWaitingTasksOnce) {
+  Harness h(PerHost(2));
+  h.Add("w1", 8);
+  for (uint32_t i = 0; i < 10; ++i) h.s.AddTask(i, Url(std::string(kHostA) + "/" + std::to_string(i)));
+  h.Pump();
+  h.s.CancelInFlight("grace ended");
+  h.held.clear();
+  h.Collect();
+  EXPECT_TRUE(h.s.idle());
+  EXPECT_TRUE(EveryTaskRecordedOnce(h.records, 10));
+  EXPECT_TRUE(h.s.WantsTasks());
+  EXPECT_TRUE(h.Pump().empty());
+}
+
+TEST(SchedulerTest, TasksWaitingForAFullHostDoNotFillTheWindow) {
+  // One slow host's tasks waiting must not stop the input from being read
+  // on to other hosts' tasks: they count only against kMaxWindow.
+  Harness h(PerHost(1));
+  h.Add("w1", 8);
+  uint32_t id = 0;
+  for (; id < 10000; ++id) h.s.AddTask(id, Url(std::string(kHostA) + "/" + std::to_string(id)));
+  h.Pump();
+  EXPECT_EQ(h.s.in_flight(), 1u);
+  EXPECT_TRUE(h.s.WantsTasks()) << "9,999 parked tasks are not the window's";
+  h.s.AddTask(id, Url(std::string(kHostB) + "/b"));
+  h.Pump();
+  EXPECT_EQ(h.s.in_flight(), 2u) << "host B's task goes past host A's";
+}
+
 }  // namespace
 }  // namespace taskfarm

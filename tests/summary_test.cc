@@ -121,6 +121,45 @@ TEST(RunSummaryTest, AWaitForWorkersIsSaidApartAndKeptOutOfTheRunsTime) {
   EXPECT_EQ(j["throughput_per_s"], 5.0);
 }
 
+TEST(RunSummaryTest, RateAndPerHostAreShownWhenSet) {
+  RunStats stats;
+  for (int i = 0; i < 10; ++i) stats.Add("url", Done(1));
+  RunSummary none = stats.Summary(Workers(1, 1), RunStats::Extras{.run_ms = 1000, .starts = 10});
+  EXPECT_EQ(none.Text().find("rate:"), std::string::npos) << none.Text();
+  EXPECT_EQ(none.Text().find("per host:"), std::string::npos) << none.Text();
+  nlohmann::json j = nlohmann::json::parse(none.Json({}));
+  EXPECT_TRUE(j["rate"].is_null());
+  EXPECT_TRUE(j["per_host"].is_null());
+
+  // 1,000 starts 5 ms apart but one 10 ms late: 999 intervals over 5.005 s.
+  RunSummary s = stats.Summary(Workers(1, 1), RunStats::Extras{.run_ms = 5100,
+                                                               .rate_limit_per_s = 200,
+                                                               .starts = 1000,
+                                                               .starts_span_ms = 5005,
+                                                               .per_host_limit = 4,
+                                                               .host_peak_in_flight = 4,
+                                                               .hosts = 3});
+  EXPECT_NEAR(s.measured_rate_per_s, 999 / 5.005, 1e-9);
+  std::string text = s.Text();
+  EXPECT_NE(text.find("rate: limit 200/s, measured 199.6/s (1000 task starts, retries included)\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("per host: at most 4 in flight (3 hosts; the busiest had 4 at once)\n"), std::string::npos)
+      << text;
+  j = nlohmann::json::parse(s.Json({}));
+  EXPECT_EQ(j["rate"]["limit_per_s"], 200.0);
+  EXPECT_EQ(j["rate"]["measured_per_s"], 199.6);
+  EXPECT_EQ(j["rate"]["starts"], 1000);
+  EXPECT_EQ(j["per_host"]["limit"], 4);
+  EXPECT_EQ(j["per_host"]["hosts"], 3);
+  EXPECT_EQ(j["per_host"]["peak_in_flight"], 4);
+
+  // One start is no rate to measure.
+  RunSummary one = stats.Summary(Workers(1, 1), RunStats::Extras{.run_ms = 10, .rate_limit_per_s = 0.5, .starts = 1});
+  EXPECT_NE(one.Text().find("rate: limit 30/min, not measured (1 task start, retries included)\n"), std::string::npos)
+      << one.Text();
+  EXPECT_TRUE(nlohmann::json::parse(one.Json({}))["rate"]["measured_per_s"].is_null());
+}
+
 TEST(RunSummaryTest, TwelveWorkersAreAllShownWithoutAHostTable) {
   RunStats stats;
   RunSummary s = stats.Summary(Workers(12, 3), RunStats::Extras{.run_ms = 1000});

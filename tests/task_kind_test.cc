@@ -61,6 +61,37 @@ TEST(TaskKindTest, ResultFieldsOfOneKindAreClaimedByThatKindOnly) {
   EXPECT_FALSE(FindKind("sleep")->has_own_fields(url_fields));
 }
 
+TEST(TaskKindTest, UrlResultsDigestWireBytesAndSavedFileAreCheckedAndClaimed) {
+  const TaskKind& url = *FindKind("url");
+  pb::TaskSpec spec;
+  spec.mutable_url()->set_url("http://h/");
+  pb::Result r;
+  r.set_ok(true);
+  r.set_bytes(100);
+  r.set_wire_bytes(40);
+  r.set_sha256(std::string(64, 'a'));
+  r.set_saved_as("out/7");
+  EXPECT_EQ(url.check(spec, r), "");
+  pb::Result digest_only;
+  digest_only.set_sha256("x");
+  EXPECT_TRUE(url.has_own_fields(digest_only));
+  EXPECT_FALSE(FindKind("sleep")->has_own_fields(digest_only)) << "a sleep with a digest is not believed";
+  for (const std::string& bad : {std::string(63, 'a'), std::string(64, 'A'), std::string(63, 'a') + "g"}) {
+    pb::Result b = r;
+    b.set_sha256(bad);
+    EXPECT_EQ(url.check(spec, b), "sha256 is not 64 lower-case hex digits") << bad;
+  }
+  pb::Result swollen = r;
+  swollen.set_wire_bytes(10'000);
+  EXPECT_EQ(url.check(spec, swollen), "wire_bytes is over twice bytes");
+  swollen.clear_saved_as();
+  swollen.set_ok(false);  // cut short: the decoder may hold back what it has
+  EXPECT_EQ(url.check(spec, swollen), "");
+  pb::Result unsaved = r;
+  unsaved.set_ok(false);
+  EXPECT_EQ(url.check(spec, unsaved), "saved_as is set but no file was saved");
+}
+
 TEST(TaskKindTest, HttpUrlWantedTakesHttpAndHttpsWithAHostOnly) {
   for (const char* url : {"http://h", "https://h/p?q#f", "HTTP://H/", "hTtPs://[::1]:8080/"}) {
     EXPECT_EQ(HttpUrlWanted(url), "") << url;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace taskfarm {
 namespace {
 
@@ -256,6 +258,18 @@ TEST(TaskParserTest, AnyWhitespaceSeparatesWords) {
   ParsedLine p = ParseTaskLine("sleep\f10\r\r", {});
   ASSERT_TRUE(p.spec.has_value()) << p.error;
   EXPECT_EQ(p.spec->sleep().ms(), 10u);
+}
+
+// A worker cannot decode a task whose line is not UTF-8 (protobuf strings),
+// so such a line is refused where it is read, not sent and refused forever.
+TEST(TaskParserTest, ALineThatIsNotUtf8IsRefusedForEveryKind) {
+  for (std::string line : {"exec echo \xff", "sh 'echo \xc3'", "url http://h/\xff", "exec echo ok # \xfe"}) {
+    ParsedLine parsed = ParseTaskLine(line, {});
+    EXPECT_FALSE(parsed.spec) << line;
+    EXPECT_FALSE(parsed.error.empty()) << line;
+    EXPECT_TRUE(IsValidUtf8(parsed.error)) << parsed.error;
+  }
+  EXPECT_TRUE(ParseTaskLine("exec echo caf\xc3\xa9", {}).spec);
 }
 
 }  // namespace

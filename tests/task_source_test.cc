@@ -567,5 +567,58 @@ TEST_F(TaskSourceTest, UrlAndArgumentListsStreamToo) {
   EXPECT_EQ(tasks[1].spec.exec().argv(1), "c.txt");
 }
 
+// The run's --method, --header, ... for url tasks: on task lines and on the
+// --urls list's lines alike.
+TEST_F(TaskSourceTest, TheRunsUrlDefaultsReachTaskLinesAndUrlListsAlike) {
+  pb::UrlTask run;
+  run.set_method("POST");
+  run.add_headers("X-Run: 1");
+  run.set_save_dir("/out");
+  for (bool urls_only : {false, true}) {
+    auto source = OpenValid(urls_only ? "http://h/a\n" : "url -H 'X-Line: 2' http://h/a\nnoop\n",
+                            {.path = "", .urls_only = urls_only, .url_defaults = run});
+    ASSERT_NE(source, nullptr);
+    std::vector<SourcedTask> tasks = Drain(*source);
+    ASSERT_FALSE(tasks.empty());
+    const pb::UrlTask& task = tasks[0].spec.url();
+    EXPECT_EQ(task.method(), "POST") << urls_only;
+    EXPECT_EQ(task.headers(0), "X-Run: 1") << urls_only;
+    EXPECT_EQ(task.headers_size(), urls_only ? 1 : 2);
+    EXPECT_EQ(task.save_dir(), "/out");
+    EXPECT_EQ(task.save_name(), "") << "--save-name id: the worker names the file by task id";
+  }
+}
+
+// --save-name url: names unique in input order, the same at every reading
+// of the same input (a --resume), from a file or a stream.
+TEST_F(TaskSourceTest, SaveNamesFromUrlsAreUniqueInInputOrderAndTheSameEveryTime) {
+  pb::UrlTask run;
+  run.set_save_dir("/out");
+  run.set_save_name("url");
+  std::string content =
+      "url http://a/1\nnoop\nurl -X POST http://b/1\n# comment\nurl http://c/1.1\nurl http://h/\n"
+      "url http://h/%2e%2e\nurl http://h/x?y=1\nurl http://h/x?y=2\n";
+  std::vector<std::string> expected = {"1", "", "1.1", "1.1.1", "index.html", "%2E.", "x", "x.1"};
+  auto names = [](std::vector<SourcedTask> tasks) {
+    std::vector<std::string> out;
+    for (const SourcedTask& t : tasks) out.push_back(t.spec.has_url() ? t.spec.url().save_name() : "");
+    return out;
+  };
+  for (int reading = 0; reading < 2; ++reading) {
+    auto source = OpenValid(content, {.path = "", .url_defaults = run});
+    ASSERT_NE(source, nullptr);
+    EXPECT_EQ(names(Drain(*source)), expected) << "reading " << reading;
+  }
+  Pipe pipe;
+  auto stream = OpenStream(pipe.path(), {.path = "", .url_defaults = run});
+  ASSERT_NE(stream, nullptr);
+  pipe.Send(content);
+  ASSERT_TRUE(pipe.write.Close());
+  EXPECT_EQ(names(DrainStream(*stream)), expected);
+  // A --urls list is named the same way.
+  auto list = OpenValid("http://a/1\nhttp://b/1\n", {.path = "", .urls_only = true, .url_defaults = run});
+  EXPECT_EQ(names(Drain(*list)), (std::vector<std::string>{"1", "1.1"}));
+}
+
 }  // namespace
 }  // namespace taskfarm

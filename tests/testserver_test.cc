@@ -1000,7 +1000,9 @@ TEST_F(HttpsTestServerTest, PlainHttpAndBrokenHandshakesAreDroppedWithoutHarm) {
     }
     client.Close(/*reset=*/i % 4 < 2);
   }
-  EXPECT_TRUE(Eventually([&] { return OpenDescriptors() == descriptors; }))
+  // At most as many as before: the health check's own connection may close
+  // on the server's side only after `descriptors` was counted.
+  EXPECT_TRUE(Eventually([&] { return OpenDescriptors() <= descriptors; }))
       << OpenDescriptors() << " open, " << descriptors << " before";
   ExpectHealthy();
 }

@@ -5,6 +5,9 @@
 add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/task_parser_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/task_kind_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/url_kind_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/save_names_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/input_options_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/exec_kind_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/quote_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/shell_words_test.cc
@@ -20,6 +23,8 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/file_writer_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/duration_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/rate_parse_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/url_host_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/cli_help_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_rejected_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/peer_registry_test.cc

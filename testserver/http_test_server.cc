@@ -36,6 +36,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "testserver/libevent_handles.h"
 #include "testserver/request_echo.h"
 
 namespace taskfarm::testserver {
@@ -44,29 +45,9 @@ namespace {
 // ---------------------------------------------------------------------------
 // Owners for the C handles.
 
-struct EventBaseDeleter {
-  void operator()(event_base* base) const { event_base_free(base); }
-};
-struct EventConfigDeleter {
-  void operator()(event_config* config) const { event_config_free(config); }
-};
-struct EvhttpDeleter {
-  void operator()(evhttp* http) const { evhttp_free(http); }
-};
-struct EventDeleter {
-  void operator()(event* ev) const { event_free(ev); }
-};
-struct EvbufferDeleter {
-  void operator()(evbuffer* buf) const { evbuffer_free(buf); }
-};
 struct AddrinfoDeleter {
   void operator()(addrinfo* info) const { freeaddrinfo(info); }
 };
-using EventBasePtr = std::unique_ptr<event_base, EventBaseDeleter>;
-using EventConfigPtr = std::unique_ptr<event_config, EventConfigDeleter>;
-using EvhttpPtr = std::unique_ptr<evhttp, EvhttpDeleter>;
-using EventPtr = std::unique_ptr<event, EventDeleter>;
-using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferDeleter>;
 struct SslCtxDeleter {
   void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
 };
@@ -390,17 +371,7 @@ HttpTestServer::Impl::Impl(Options options) : options_(std::move(options)) {
   evhttp_set_bevcb(http_.get(), &NewConnectionThunk, this);
   Bind();
 
-  // The loop thread blocks asynchronous signals so the host process keeps
-  // receiving them where it expects, and so a write to a reset peer yields
-  // EPIPE instead of a process-killing SIGPIPE. Synchronous fault signals
-  // stay unblocked so crashes still crash.
-  sigset_t blocked;
-  sigfillset(&blocked);
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&blocked, sig);
-  sigset_t previous;
-  pthread_sigmask(SIG_SETMASK, &blocked, &previous);
-  loop_thread_ = std::thread([this] { event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY); });
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  loop_thread_ = StartLoopThread(base_.get());
 }
 
 void HttpTestServer::Impl::Bind() {

@@ -36,33 +36,13 @@
 #include <utility>
 
 #include "common/unique_fd.h"
+#include "testserver/libevent_handles.h"
 
 namespace taskfarm::testserver {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::microseconds;
-
-struct EventBaseDeleter {
-  void operator()(event_base* base) const { event_base_free(base); }
-};
-struct EventConfigDeleter {
-  void operator()(event_config* config) const { event_config_free(config); }
-};
-struct EventDeleter {
-  void operator()(event* ev) const { event_free(ev); }
-};
-struct BuffereventDeleter {
-  void operator()(bufferevent* bev) const { bufferevent_free(bev); }
-};
-struct ListenerDeleter {
-  void operator()(evconnlistener* listener) const { evconnlistener_free(listener); }
-};
-using EventBasePtr = std::unique_ptr<event_base, EventBaseDeleter>;
-using EventConfigPtr = std::unique_ptr<event_config, EventConfigDeleter>;
-using EventPtr = std::unique_ptr<event, EventDeleter>;
-using BuffereventPtr = std::unique_ptr<bufferevent, BuffereventDeleter>;
-using ListenerPtr = std::unique_ptr<evconnlistener, ListenerDeleter>;
 
 // libevent reads and writes 16 KiB per call by default; larger calls cut the
 // loop iterations of a big download sixteenfold.
@@ -240,16 +220,7 @@ LatencyProxy::Impl::Impl(LatencyProxyOptions options)
   if (!stop_event_) throw std::runtime_error("latency proxy: event_new failed");
   Listen();
 
-  // As in HttpTestServer: the loop thread blocks asynchronous signals, so
-  // the host process keeps receiving them where it expects and a write to a
-  // vanished peer is EPIPE, not a process-killing SIGPIPE.
-  sigset_t blocked;
-  sigfillset(&blocked);
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&blocked, sig);
-  sigset_t previous;
-  pthread_sigmask(SIG_SETMASK, &blocked, &previous);
-  loop_thread_ = std::thread([this] { event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY); });
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  loop_thread_ = StartLoopThread(base_.get());
 }
 
 void LatencyProxy::Impl::Listen() {

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 
+#include <new>
 #include <stdexcept>
 #include <utility>
 
@@ -11,8 +12,12 @@ namespace taskfarm {
 
 class CurlEasy {
  public:
-  CurlEasy() : handle_(curl_easy_init()) {
-    if (!handle_) throw std::runtime_error("curl_easy_init failed");
+  // A new handle (curl_easy_init): the only place one is made, so a pool
+  // that hands out reused handles makes none behind its back.
+  static CurlEasy Make() {
+    CURL* handle = curl_easy_init();
+    if (!handle) throw std::runtime_error("curl_easy_init failed");
+    return CurlEasy(handle);
   }
   ~CurlEasy() {
     if (handle_) curl_easy_cleanup(handle_);
@@ -21,12 +26,16 @@ class CurlEasy {
   CurlEasy& operator=(const CurlEasy&) = delete;
   CurlEasy(CurlEasy&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
   CurlEasy& operator=(CurlEasy&& other) noexcept {
-    std::swap(handle_, other.handle_);
+    if (this != &other) {
+      if (handle_) curl_easy_cleanup(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
     return *this;
   }
   CURL* get() const { return handle_; }
 
  private:
+  explicit CurlEasy(CURL* handle) : handle_(handle) {}
   CURL* handle_;
 };
 
@@ -42,13 +51,44 @@ class CurlMulti {
   CurlMulti& operator=(const CurlMulti&) = delete;
   CurlMulti(CurlMulti&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
   CurlMulti& operator=(CurlMulti&& other) noexcept {
-    std::swap(handle_, other.handle_);
+    if (this != &other) {
+      if (handle_) curl_multi_cleanup(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
     return *this;
   }
   CURLM* get() const { return handle_; }
 
  private:
   CURLM* handle_;
+};
+
+// A header list (CURLOPT_HTTPHEADER). libcurl keeps only the pointer: the
+// list must outlive the transfer that uses it.
+class CurlSlist {
+ public:
+  CurlSlist() = default;
+  ~CurlSlist() { curl_slist_free_all(list_); }
+  CurlSlist(const CurlSlist&) = delete;
+  CurlSlist& operator=(const CurlSlist&) = delete;
+  CurlSlist(CurlSlist&& other) noexcept : list_(std::exchange(other.list_, nullptr)) {}
+  CurlSlist& operator=(CurlSlist&& other) noexcept {
+    if (this != &other) {
+      curl_slist_free_all(list_);
+      list_ = std::exchange(other.list_, nullptr);
+    }
+    return *this;
+  }
+  // Appends a copy of `line`. Throws std::bad_alloc when libcurl cannot.
+  void Append(const char* line) {
+    curl_slist* grown = curl_slist_append(list_, line);
+    if (!grown) throw std::bad_alloc();
+    list_ = grown;
+  }
+  curl_slist* get() const { return list_; }
+
+ private:
+  curl_slist* list_ = nullptr;
 };
 
 // curl_global_init for the process lifetime; construct once in main-ish code

@@ -6,10 +6,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <map>
 #include <unordered_map>
@@ -21,6 +19,7 @@
 #include "common/utf8.h"
 #include "worker/child_process.h"
 #include "worker/executor.h"
+#include "worker/make_dirs.h"
 
 namespace taskfarm {
 namespace {
@@ -58,18 +57,6 @@ std::string StderrExcerpt(const std::string& tail) {
   return ValidUtf8(Excerpt(text, 300));
 }
 
-// mkdir -p, for --results: the worker makes the directory where it runs.
-std::string MakeDirs(const std::string& path) {
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i < path.size() && path[i] != '/') continue;
-    std::string prefix = path.substr(0, i);
-    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      return "cannot create --results directory " + Quote(prefix) + ": " + strerror(errno);
-    }
-  }
-  return "";
-}
-
 class ExecExecutor : public Executor {
  public:
   void Start(const TaskStart& start) override {
@@ -84,7 +71,7 @@ class ExecExecutor : public Executor {
     spec.capture_bytes = task.capture_bytes();
     Finished failed{.token = start.token};
     if (!task.results_dir().empty()) {
-      if (std::string err = MakeDirs(task.results_dir()); !err.empty()) {
+      if (std::string err = MakeDirs(task.results_dir(), "--results"); !err.empty()) {
         Fail(&failed, Code::kUnavailable, err);
         done_.push_back(std::move(failed));
         return;

@@ -2,7 +2,9 @@
 // the connection and DNS caches living as long as the fetcher (keep-alive).
 //
 //   HttpFetcher fetcher({});
-//   fetcher.Start(42, "http://127.0.0.1:8080/json", 0);
+//   pb::UrlTask task;
+//   task.set_url("http://127.0.0.1:8080/json");
+//   fetcher.Start(42, task, 0, 7);
 //   while (fetcher.active()) { fetcher.Poll(nullptr, 0, 100); fetcher.Perform(&done); }
 //
 // Not thread-safe, except Wakeup(). One fetcher per thread.
@@ -22,21 +24,32 @@ namespace taskfarm {
 
 struct FetchOptions {
   bool reuse_connections = true;         // false: a new connection per URL
-  uint64_t max_body_bytes = 1ULL << 30;  // transfers stop past this many bytes
+  uint64_t max_body_bytes = 1ULL << 30;  // transfers stop past this many (decoded) bytes
   long connect_timeout_ms = 10'000;
   long low_speed_bytes = 1;     // below this many bytes/s ...
   long low_speed_seconds = 10;  // ... for this long: give up
   long max_redirects = 10;
   long max_host_connections = 0;  // 0: libcurl's default (unlimited)
+  // HTTPS over HTTP/2 where the server offers it, every transfer to a host
+  // on one connection; false: HTTP/1.1, a connection per transfer in flight.
+  bool http2 = false;
+  std::string ca_file;        // a CA (PEM) trusted besides the system's; "": the system's only
+  bool insecure_tls = false;  // no certificate verification at all
+  // The system's CA directory (CURLOPT_CAPATH); "": libcurl's built-in one
+  // (Debian: /etc/ssl/certs). Tests point it at a directory of their own.
+  std::string system_ca_dir;
 };
 
 struct FetchResult {
   uint64_t token = 0;
   Code code = Code::kOk;
-  std::string error;       // set when code != kOk
-  long http_status = 0;    // 0 when no response arrived
-  bool retryable = false;  // another attempt may succeed (a 503, a refused connection)
-  uint64_t bytes = 0;      // body bytes received
+  std::string error;        // set when code != kOk
+  long http_status = 0;     // 0 when no response arrived
+  bool retryable = false;   // another attempt may succeed (a 503, a refused connection)
+  uint64_t bytes = 0;       // body bytes received, decoded
+  uint64_t wire_bytes = 0;  // body bytes as they came (compressed, for a compressed reply)
+  std::string sha256;       // of the decoded body, when all of it arrived; else ""
+  std::string saved_as;     // the file the body was saved to (UrlTask::save_dir); else ""
   pb::UrlTimings timings;
 };
 
@@ -47,12 +60,16 @@ class HttpFetcher {
   HttpFetcher(const HttpFetcher&) = delete;
   HttpFetcher& operator=(const HttpFetcher&) = delete;
 
-  // Starts a GET; its result comes out of Perform() under `token`. A URL that
-  // libcurl rejects at once still comes out of Perform() as a failure.
-  // timeout_ms 0: no overall limit (connect and low-speed limits still hold).
-  void Start(uint64_t token, const std::string& url, uint32_t timeout_ms);
+  // Starts `task` as UrlTask's comments say (method, headers, body, expect,
+  // save_dir/save_name, compressed); its result comes out of Perform() under
+  // `token`. A task that cannot start (a URL libcurl rejects, a --save
+  // directory that cannot be made) still comes out of Perform() as a failure.
+  // timeout_ms 0: no overall limit (connect and low-speed limits still
+  // hold). task_id names the saved file when task.save_name() is "".
+  void Start(uint64_t token, const pb::UrlTask& task, uint32_t timeout_ms, uint32_t task_id);
 
-  // Abandons a transfer; no result is produced for it.
+  // Abandons a transfer; no result is produced for it (a file it was
+  // saving is removed).
   void Cancel(uint64_t token);
   // Abandons every transfer (and any failure not yet reported).
   void CancelAll();
@@ -68,16 +85,23 @@ class HttpFetcher {
   void Perform(std::vector<FetchResult>* done);
 
   size_t active() const { return transfers_.size(); }
+  // Easy handles made so far: a finished transfer's handle is reused, so
+  // this is the most transfers ever in flight at once.
+  uint64_t handles_made() const { return handles_made_; }
 
  private:
   struct Transfer;
   static size_t OnBody(char* data, size_t size, size_t nmemb, void* user);
+  CurlEasy TakeHandle();
+  void Configure(Transfer& t, const pb::UrlTask& task, uint32_t timeout_ms);
+  void Park(CurlEasy easy);
   void Finish(Transfer& t, CURLcode code, std::vector<FetchResult>* done);
 
   FetchOptions options_;
   CurlMulti multi_;
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers_;
-  std::vector<CurlEasy> idle_;         // reused easy handles
+  std::vector<CurlEasy> idle_;  // finished transfers' handles, reset for the next
+  uint64_t handles_made_ = 0;
   std::vector<FetchResult> rejected_;  // failed at Start, reported by Perform
 };
 

@@ -6,6 +6,7 @@
 
 #include "common/cli_help.h"
 #include "common/task_kind.h"
+#include "common/tls_flags.h"
 #include "common/zmq_util.h"
 #include "worker/worker.h"
 
@@ -14,7 +15,7 @@ int main(int argc, char** argv) {
   CLI::App app{"taskfarm worker: connects to a coordinator and runs the tasks it hands out", "worker"};
   app.footer(std::string(taskfarm::kDurationHelp) +
              "\nExit status: 0 the run ended, or Ctrl-C / SIGTERM (unfinished tasks are handed back); 1 a fatal\n"
-             "error (a key file that cannot be read); 2 bad command line.");
+             "error (a key file that cannot be read); 2 bad command line or --cacert file.");
   taskfarm::AddVersionFlag(app);
   app.add_option("--connect", config.connect, "Coordinator endpoint, e.g. tcp://10.0.0.1:5555")->required();
   app.add_option("--name", config.name, "Name shown in results (default HOST:PID)");
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   bool no_reuse = false;
   app.add_flag("--no-reuse", no_reuse, "Open a new HTTP connection for every URL");
+  taskfarm::AddTlsFlags(app, &config.http2, &config.ca_file, &config.insecure_tls, "Options");
   app.add_option("--max-body", config.max_body_bytes, "Largest response body accepted, in bytes")
       ->default_val(1ULL << 30)
       ->check(CLI::Range(uint64_t{1}, uint64_t{4294967295ULL}));
@@ -65,6 +67,9 @@ int main(int argc, char** argv) {
            flag, [&flags_given, flag] { flags_given.insert(flag); }, help)
         ->group(what.second ? "" : "Options");
   }
+  app.add_flag("--allow-save", config.allow_save,
+               "Save url tasks' bodies where the run's --save says: whoever can reach\nthis worker (holds an "
+               "accepted key) can then write files here, as this user");
   app.add_flag("--forever", config.forever, "After a run ends, wait for the next one");
   double coordinator_timeout_s = config.coordinator_timeout_ms / 1000;
   // Its bare number once counted milliseconds: a bare 5000 now is most likely a leftover.
@@ -86,6 +91,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "worker: %s\n", err.c_str());
     return 2;
   }
+  if (std::string err = taskfarm::CheckTlsFlags(config.ca_file, config.insecure_tls); !err.empty()) {
+    std::fprintf(stderr, "worker: %s\n", err.c_str());
+    return 2;
+  }
+  // A local worker's coordinator has said it once for all of them.
+  if (config.insecure_tls && config.parent_pid == 0) std::fprintf(stderr, "worker: %s\n", taskfarm::kInsecureTlsNote);
   if (config.curve_secret_file.empty() != config.server_key_file.empty()) {
     std::fprintf(stderr, "worker: --curve-secret and --server-key go together\n");
     return 2;

@@ -1,19 +1,33 @@
-// URL fetches as outcomes: status, body size and libcurl's timings.
+// URL fetches as outcomes: status, body size and digest, libcurl's timings.
 #include "worker/url_executor.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "common/status.h"
 
 namespace taskfarm {
 
-UrlExecutor::UrlExecutor(const ExecutorContext& context)
-    : fetcher_(FetchOptions{.reuse_connections = context.config.reuse_connections,
-                            .max_body_bytes = context.config.max_body_bytes,
-                            .low_speed_seconds = context.config.stall_timeout_s}) {}
+namespace {
+
+FetchOptions OptionsOf(const WorkerConfig& config) {
+  FetchOptions o;
+  o.reuse_connections = config.reuse_connections;
+  o.max_body_bytes = config.max_body_bytes;
+  o.low_speed_seconds = config.stall_timeout_s;
+  o.http2 = config.http2;
+  o.ca_file = config.ca_file;
+  o.insecure_tls = config.insecure_tls;
+  return o;
+}
+
+}  // namespace
+
+UrlExecutor::UrlExecutor(const ExecutorContext& context) : fetcher_(OptionsOf(context.config)) {}
 
 void UrlExecutor::Start(const TaskStart& start) {
-  fetcher_.Start(start.token, start.assignment->spec().url().url(), start.assignment->timeout_ms());
+  const pb::Assignment& a = *start.assignment;
+  fetcher_.Start(start.token, a.spec().url(), a.timeout_ms(), a.task_id());
 }
 
 void UrlExecutor::CancelAll() { fetcher_.CancelAll(); }
@@ -26,7 +40,12 @@ void UrlExecutor::Collect(double, std::vector<Finished>* done) {
     pb::Result& r = out.result;
     r.set_ok(f.code == Code::kOk);
     r.set_http_status(static_cast<uint32_t>(f.http_status));
+    // --max-body (below 4 GiB) stops a transfer before `bytes` gets past
+    // it; a compressed body a little larger on the wire than decoded could.
     r.set_bytes(static_cast<uint32_t>(f.bytes));
+    r.set_wire_bytes(static_cast<uint32_t>(std::min<uint64_t>(f.wire_bytes, UINT32_MAX)));
+    if (!f.sha256.empty()) r.set_sha256(std::move(f.sha256));
+    if (!f.saved_as.empty()) r.set_saved_as(std::move(f.saved_as));
     *r.mutable_timings() = f.timings;
     if (f.code != Code::kOk) {
       r.set_error(std::move(f.error));

@@ -477,6 +477,13 @@ void WorkerLoop::Start(uint64_t key, Lease& lease) {
              std::string(flag) + " to allow them");
     return;
   }
+  // Saving a body writes a file where the coordinator says, as this
+  // worker's user: consent, as for a kind's flag.
+  if (a.spec().has_url() && !a.spec().url().save_dir().empty() && !config_.allow_save) {
+    Fail(key, Code::kPermissionDenied,
+         "worker " + name_ + " does not save downloads (--save); start it with --allow-save to allow it");
+    return;
+  }
   lease.executor->Start(TaskStart{.token = key,
                                   .assignment = &lease.assignment,
                                   .now_ms = lease.start_ms,

@@ -26,6 +26,10 @@ struct WorkerConfig {
   bool http2 = false;         // HTTP/2 over TLS, many transfers on one connection
   std::string ca_file;        // --cacert: a CA trusted besides the system's
   bool insecure_tls = false;  // --insecure-tls: no certificate verification
+  // --allow-save: url tasks may write their bodies where --save says. Off,
+  // such a task is refused: the coordinator would choose where this
+  // worker's user writes files.
+  bool allow_save = false;
   int stall_timeout_s = 10;   // a transfer below 1 byte/s this long fails
   int max_batch = 256;        // results per message (1: no batching)
   double batch_delay_ms = 2;  // a result waits at most this for company

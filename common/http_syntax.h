@@ -1,0 +1,40 @@
+// What HTTP (RFC 9110) allows in the parts of a request a user writes: a
+// method, a header line, an expected status. Checked the same way in a url
+// task line (-X, -H, --expect) and in the coordinator's run-wide --method,
+// --header and --expect, with sentences a person can act on.
+//
+//   if (std::string why = MethodProblem("P OST"); !why.empty()) return "-X: " + why;
+//   if (std::string why = HeaderProblem("Accept text/html"); !why.empty()) ...
+//   std::vector<uint32_t> codes;
+//   if (std::string why = ParseStatusCodes("200,204", &codes); !why.empty()) ...
+//
+// Pure functions; they never throw.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace taskfarm {
+
+// Whether `word` is a non-empty RFC 9110 token: letters, digits and
+// !#$%&'*+-.^_`|~ (what a method and a header name are made of).
+[[nodiscard]] bool IsHttpToken(std::string_view word);
+
+// "" when `method` is a token; else "the method must be an HTTP token
+// (letters, digits and !#$%&'*+-.^_`|~, RFC 9110), not 'P OST'". Case is
+// kept: methods are case-sensitive, and sent as written.
+[[nodiscard]] std::string MethodProblem(std::string_view method);
+
+// "" when `header` is `Name: value` (curl's -H): a token name, a colon, any
+// value (empty too: `Accept:` tells libcurl not to send its own), no CR, LF
+// or NUL anywhere, so one header can never become two, and UTF-8 text. Else
+// the sentence that says which of these it misses.
+[[nodiscard]] std::string HeaderProblem(std::string_view header);
+
+// Reads CODE[,CODE...], each from 100 to 599, into `codes` (replacing what
+// it held). "" or a sentence naming the bad code.
+[[nodiscard]] std::string ParseStatusCodes(std::string_view text, std::vector<uint32_t>* codes);
+
+}  // namespace taskfarm
