@@ -213,8 +213,9 @@ int main(int argc, char** argv) {
   compare->add_option("--tasks,-t", cmp.tasks_path, "Task file to compare the modes on");
   compare
       ->add_option("--workload", cmp.workloads,
-                   "Built-in workloads (default: io,cpu): io, cpu, downloads (160\n"
-                   "HTTPS pages through a latency proxy, a stand-in for a network), all")
+                   taskfarm::Wrap("Built-in workloads (default: io,cpu): io, cpu, downloads (160 HTTPS pages "
+                                  "through a latency proxy, a stand-in for a network), all",
+                                  62))
       ->delimiter(',');
   compare
       ->add_option(
