@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
         ->group(what.second ? "" : "Options");
   }
   app.add_flag("--allow-save", config.allow_save,
-               "Save url tasks' bodies where the run's --save says: whoever can reach\nthis worker (holds an "
+               "Save url tasks' bodies where the run's --save says: whoever can\nreach this worker (holds an "
                "accepted key) can then write files here, as this user");
   app.add_flag("--forever", config.forever, "After a run ends, wait for the next one");
   double coordinator_timeout_s = config.coordinator_timeout_ms / 1000;
