@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   }
   app.add_flag("--allow-save", config.allow_save,
                "Save url tasks' bodies where the run's --save says: whoever can\nreach this worker (holds an "
-               "accepted key) can then write files here, as this user");
+               "accepted key) can then\nwrite files here, as this user");
   app.add_flag("--forever", config.forever, "After a run ends, wait for the next one");
   double coordinator_timeout_s = config.coordinator_timeout_ms / 1000;
   // Its bare number once counted milliseconds: a bare 5000 now is most likely a leftover.
