@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -187,7 +188,14 @@ TestCa MakeTestCa(const std::string& dir, const std::vector<std::string>& hosts)
   ERR_clear_error();
 
   PkeyPtr ca_key = NewKey();
-  X509NamePtr ca_name = CommonName("taskfarm test CA");
+  // A name of its own: OpenSSL finds an issuer by name, so two runs' CAs of
+  // one name trusted together (a CA directory, a bundle) could hide each other.
+  unsigned char tag[6];
+  Check(RAND_bytes(tag, sizeof(tag)) == 1, "RAND_bytes(name)");
+  char ca_cn[64];
+  std::snprintf(ca_cn, sizeof(ca_cn), "taskfarm test CA %02x%02x%02x%02x%02x%02x", tag[0], tag[1], tag[2], tag[3],
+                tag[4], tag[5]);
+  X509NamePtr ca_name = CommonName(ca_cn);
   X509Ptr ca = NewCertificate(ca_name.get(), ca_key.get(), nullptr);
   AddExtension(ca.get(), nullptr, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
   AddExtension(ca.get(), nullptr, NID_key_usage, "critical,keyCertSign,cRLSign");
