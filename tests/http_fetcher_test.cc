@@ -9,6 +9,8 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 
@@ -24,7 +26,6 @@
 #include "tests/farm_test_util.h"
 #include "tests/support/sha256_hex.h"
 #include "testserver/test_ca.h"
-#include "worker/ca_bundle.h"
 
 namespace taskfarm {
 namespace {
@@ -102,10 +103,10 @@ FetchOptions MaxBody(uint64_t bytes) {
   return o;
 }
 
-FetchOptions Trusting(const std::string& ca_file, const std::string& system_ca_bundle = "") {
+FetchOptions Trusting(const std::string& ca_file, const std::string& system_ca_dir = "") {
   FetchOptions o;
   o.ca_file = ca_file;
-  o.system_ca_bundle = system_ca_bundle;
+  o.system_ca_dir = system_ca_dir;
   return o;
 }
 
@@ -496,23 +497,30 @@ TEST_F(HttpsFetcherTest, ACaFileThatCannotBeReadIsSaidSo) {
 
 // What "adds a CA" rests on: Debian's libcurl has a CA directory besides
 // its bundle file, and --cacert (CURLOPT_CAINFO) replaces only the file.
-TEST(CaBundleTest, LibcurlHasABuiltInBundleAndTheJoinedOneHoldsBothFiles) {
-  const std::string system = BuiltInCaBundle();
-  ASSERT_FALSE(system.empty()) << "this libcurl has no CA bundle file";
-  EXPECT_TRUE(fs::is_regular_file(system)) << system;
-  EXPECT_EQ(CaBundle::Make("", "").path(), system);
-  testing::ScratchDir dir;
-  std::string a = dir.Write("a.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----");
-  std::string b = dir.Write("b.pem", "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n");
-  CaBundle joined = CaBundle::Make(a, b);
-  ASSERT_EQ(joined.path().rfind("/proc/self/fd/", 0), 0u) << joined.path();
-  std::ifstream in(joined.path());
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(text,
-            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
-            "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n\n");
-  // A file that cannot be read: no bundle, and libcurl's own settings report it.
-  EXPECT_EQ(CaBundle::Make(a, dir.File("missing.pem")).path(), "");
+TEST(CaPathTest, LibcurlsBuiltInCaDirectoryExists) {
+  CURL* e = curl_easy_init();
+  char* capath = nullptr;
+  char* cainfo = nullptr;
+  curl_easy_getinfo(e, CURLINFO_CAPATH, &capath);
+  curl_easy_getinfo(e, CURLINFO_CAINFO, &cainfo);
+  ASSERT_NE(capath, nullptr) << "this libcurl has no CA directory: --cacert would replace the system's CAs";
+  EXPECT_TRUE(fs::is_directory(capath)) << capath;
+  EXPECT_NE(cainfo, nullptr);
+  curl_easy_cleanup(e);
+}
+
+// A directory of CAs as OpenSSL looks them up: HASH.0 per certificate.
+void AddToCaDirectory(const std::string& ca_file, const std::string& dir) {
+  std::FILE* f = std::fopen(ca_file.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  ASSERT_NE(cert, nullptr);
+  char name[16];
+  std::snprintf(name, sizeof(name), "%08lx.0", X509_subject_name_hash(cert));
+  X509_free(cert);
+  fs::create_directories(dir);
+  fs::copy_file(ca_file, dir + "/" + name);
 }
 
 // A CA of another name than MakeTestCa's, made with the openssl command:
@@ -540,15 +548,16 @@ testserver::TestCa MakeOtherNamedCa(const std::string& dir) {
   return ca;
 }
 
-TEST_F(HttpsFetcherTest, TheCaFileAddsToTheSystemsCasNotReplacesThem) {
-  // "The system's" CAs: a bundle holding a second CA, whose server the
+TEST_F(HttpsFetcherTest, TheCaFileAddsToTheSystemsCaDirectoryNotReplacesIt) {
+  // "The system's" CAs: a directory holding a second CA, whose server the
   // fetcher must go on trusting when --cacert names the first.
   testserver::TestCa system = MakeOtherNamedCa(Other("system"));
+  AddToCaDirectory(system.ca_file, dir_.File("system-dir"));
   HttpTestServer system_server(Serving(system));
-  HttpFetcher plain(Trusting("", system.ca_file));
+  HttpFetcher plain(Trusting("", dir_.File("system-dir")));
   EXPECT_EQ(FetchOne(plain, Task(system_server.BaseUrl() + "/json")).code, Code::kOk);
   EXPECT_EQ(FetchOne(plain, Task(Url("/json"))).code, Code::kInvalidArgument);
-  HttpFetcher added(Trusting(ca_.ca_file, system.ca_file));
+  HttpFetcher added(Trusting(ca_.ca_file, dir_.File("system-dir")));
   FetchResult by_system = FetchOne(added, Task(system_server.BaseUrl() + "/json"));
   EXPECT_EQ(by_system.code, Code::kOk) << by_system.error;
   FetchResult by_file = FetchOne(added, Task(Url("/json")));

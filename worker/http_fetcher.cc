@@ -141,9 +141,7 @@ std::string Alternatives(const std::vector<uint32_t>& codes) {
 
 }  // namespace
 
-HttpFetcher::HttpFetcher(FetchOptions options)
-    : options_(std::move(options)),
-      trust_(options_.insecure_tls ? CaBundle{} : CaBundle::Make(options_.system_ca_bundle, options_.ca_file)) {
+HttpFetcher::HttpFetcher(FetchOptions options) : options_(std::move(options)) {
   if (options_.max_host_connections > 0) {
     curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
   }
@@ -267,20 +265,17 @@ void HttpFetcher::Configure(Transfer& t, const pb::UrlTask& task, uint32_t timeo
   // compresses anyway is recorded as it sent the body.
   if (task.compressed()) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // all libcurl decodes
 
-  // Certificates are verified (libcurl's default) against the system's CAs
-  // and --cacert's, joined in one bundle with no CA directory, so that
-  // libcurl parses them once, not per connection (worker/ca_bundle.h).
+  // Certificates are verified (libcurl's default) against the system's CAs:
+  // Debian's libcurl has a bundle file and a directory (/etc/ssl/certs).
+  // CURLOPT_CAINFO replaces only the file; the directory still counts, so
+  // --cacert adds its CA (tests/http_fetcher_test.cc pins both).
   if (options_.insecure_tls) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-  } else if (!trust_.path().empty()) {
-    curl_easy_setopt(e, CURLOPT_CAINFO, trust_.path().c_str());
-    curl_easy_setopt(e, CURLOPT_CAPATH, nullptr);
   } else if (!options_.ca_file.empty()) {
-    // The bundle could not be made: libcurl's own file and directory, with
-    // --cacert's file in place of the file (the directory still counts).
     curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
   }
+  if (!options_.system_ca_dir.empty()) curl_easy_setopt(e, CURLOPT_CAPATH, options_.system_ca_dir.c_str());
   // HTTP/2 only over TLS (2TLS: plain http:// stays HTTP/1.1). PIPEWAIT: a
   // transfer waits for a connection being made to the host rather than
   // open its own, so a hundred started at once share one.

@@ -18,7 +18,6 @@
 
 #include "common/status.h"
 #include "proto/taskfarm.pb.h"
-#include "worker/ca_bundle.h"
 #include "worker/curl_handles.h"
 
 namespace taskfarm {
@@ -36,9 +35,9 @@ struct FetchOptions {
   bool http2 = false;
   std::string ca_file;        // a CA (PEM) trusted besides the system's; "": the system's only
   bool insecure_tls = false;  // no certificate verification at all
-  // The system's CA bundle file; "": libcurl's built-in one (Debian:
-  // /etc/ssl/certs/ca-certificates.crt). Tests point it at a file of their own.
-  std::string system_ca_bundle;
+  // The system's CA directory (CURLOPT_CAPATH); "": libcurl's built-in one
+  // (Debian: /etc/ssl/certs). Tests point it at a directory of their own.
+  std::string system_ca_dir;
 };
 
 struct FetchResult {
@@ -99,7 +98,6 @@ class HttpFetcher {
   void Finish(Transfer& t, CURLcode code, std::vector<FetchResult>* done);
 
   FetchOptions options_;
-  CaBundle trust_;  // what HTTPS is verified against (unused with insecure_tls)
   CurlMulti multi_;
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers_;
   std::vector<CurlEasy> idle_;  // finished transfers' handles, reset for the next
