@@ -103,10 +103,12 @@ FetchOptions MaxBody(uint64_t bytes) {
   return o;
 }
 
-FetchOptions Trusting(const std::string& ca_file, const std::string& system_ca_dir = "") {
+FetchOptions Trusting(const std::string& ca_file, const std::string& system_ca_dir = "",
+                      const std::string& system_ca_bundle = "") {
   FetchOptions o;
   o.ca_file = ca_file;
   o.system_ca_dir = system_ca_dir;
+  o.system_ca_bundle = system_ca_bundle;
   return o;
 }
 
@@ -505,7 +507,8 @@ TEST(CaPathTest, LibcurlsBuiltInCaDirectoryExists) {
   curl_easy_getinfo(e, CURLINFO_CAINFO, &cainfo);
   ASSERT_NE(capath, nullptr) << "this libcurl has no CA directory: --cacert would replace the system's CAs";
   EXPECT_TRUE(fs::is_directory(capath)) << capath;
-  EXPECT_NE(cainfo, nullptr);
+  ASSERT_NE(cainfo, nullptr) << "this libcurl has no CA bundle: without --cacert nothing would be trusted";
+  EXPECT_TRUE(fs::is_regular_file(cainfo)) << cainfo;
   curl_easy_cleanup(e);
 }
 
@@ -549,12 +552,13 @@ testserver::TestCa MakeOtherNamedCa(const std::string& dir) {
 }
 
 TEST_F(HttpsFetcherTest, TheCaFileAddsToTheSystemsCaDirectoryNotReplacesIt) {
-  // "The system's" CAs: a directory holding a second CA, whose server the
-  // fetcher must go on trusting when --cacert names the first.
+  // "The system's" CAs: a second CA in the directory and the bundle (as
+  // Debian keeps them), whose server the fetcher must go on trusting when
+  // --cacert names the first.
   testserver::TestCa system = MakeOtherNamedCa(Other("system"));
   AddToCaDirectory(system.ca_file, dir_.File("system-dir"));
   HttpTestServer system_server(Serving(system));
-  HttpFetcher plain(Trusting("", dir_.File("system-dir")));
+  HttpFetcher plain(Trusting("", dir_.File("system-dir"), system.ca_file));
   EXPECT_EQ(FetchOne(plain, Task(system_server.BaseUrl() + "/json")).code, Code::kOk);
   EXPECT_EQ(FetchOne(plain, Task(Url("/json"))).code, Code::kInvalidArgument);
   HttpFetcher added(Trusting(ca_.ca_file, dir_.File("system-dir")));
@@ -562,6 +566,19 @@ TEST_F(HttpsFetcherTest, TheCaFileAddsToTheSystemsCaDirectoryNotReplacesIt) {
   EXPECT_EQ(by_system.code, Code::kOk) << by_system.error;
   FetchResult by_file = FetchOne(added, Task(Url("/json")));
   EXPECT_EQ(by_file.code, Code::kOk) << by_file.error;
+}
+
+// Without --cacert the system's bundle is the whole of what is trusted, and
+// no directory is searched (so that libcurl parses the bundle once).
+TEST_F(HttpsFetcherTest, WithoutACaFileTheSystemsBundleIsWhatIsTrusted) {
+  testserver::TestCa system = MakeOtherNamedCa(Other("system"));
+  HttpTestServer system_server(Serving(system));
+  // A directory that would trust ca_'s server, were it searched.
+  AddToCaDirectory(ca_.ca_file, dir_.File("unused-dir"));
+  HttpFetcher fetcher(Trusting("", dir_.File("unused-dir"), system.ca_file));
+  FetchResult by_bundle = FetchOne(fetcher, Task(system_server.BaseUrl() + "/json"));
+  EXPECT_EQ(by_bundle.code, Code::kOk) << by_bundle.error;
+  EXPECT_EQ(FetchOne(fetcher, Task(Url("/json"))).code, Code::kInvalidArgument);
 }
 
 }  // namespace

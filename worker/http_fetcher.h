@@ -35,9 +35,11 @@ struct FetchOptions {
   bool http2 = false;
   std::string ca_file;        // a CA (PEM) trusted besides the system's; "": the system's only
   bool insecure_tls = false;  // no certificate verification at all
-  // The system's CA directory (CURLOPT_CAPATH); "": libcurl's built-in one
-  // (Debian: /etc/ssl/certs). Tests point it at a directory of their own.
+  // The system's CA directory (CURLOPT_CAPATH) and bundle file; "":
+  // libcurl's built-in ones (Debian: /etc/ssl/certs and its
+  // ca-certificates.crt). Tests point them at their own.
   std::string system_ca_dir;
+  std::string system_ca_bundle;
 };
 
 struct FetchResult {
@@ -98,6 +100,7 @@ class HttpFetcher {
   void Finish(Transfer& t, CURLcode code, std::vector<FetchResult>* done);
 
   FetchOptions options_;
+  std::string system_bundle_;  // the CA file without --cacert (see Start)
   CurlMulti multi_;
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers_;
   std::vector<CurlEasy> idle_;  // finished transfers' handles, reset for the next
