@@ -70,19 +70,23 @@ int main(int argc, char** argv) {
 
   auto* http = "HTTP requests (url tasks and --urls lines)";
   app.add_option("--method", c.method, "Method of url tasks whose line has no -X (default: GET;\nPOST with -d)")
+      ->type_name("METHOD")
       ->group(http);
   app.add_option("--header", c.headers,
                  "'Name: value' for every url task, sent before its line's own\n-H (repeat --header for more)")
+      ->type_name("'NAME: VALUE'")
       ->allow_extra_args(false)
       ->group(http);
   app.add_option("--expect", c.expect,
                  "The statuses that succeed (CODE[,CODE]), for url lines\nwithout --expect (default: any below 400)")
       ->delimiter(',')
+      ->type_name("CODES")
       ->allow_extra_args(false)
       ->group(http);
   app.add_option("--save", c.save_dir,
                  "Write each response body to a file in DIR, on the machine\n"
                  "where the worker runs (as --results); whole files only")
+      ->type_name("DIR")
       ->group(http);
   app.add_option("--save-name", c.save_name,
                  "The files' names: id (the task id) or url (the URL's last\n"
@@ -153,6 +157,7 @@ int main(int argc, char** argv) {
                  "URL tasks in flight to one host across the farm (a host:\n"
                  "scheme, host and port; the host's case does not matter)")
       ->check(CLI::Range(1, 100000))
+      ->type_name("K")
       ->group(pace);
 
   auto* rel = "Reliability";
