@@ -2,6 +2,9 @@
 // request needs them.
 #include "common/http_syntax.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "common/quote.h"
 #include "common/task_kind.h"
 #include "common/utf8.h"
@@ -44,6 +47,16 @@ std::string HeaderProblem(std::string_view header) {
   if (!IsHttpToken(name)) {
     return "a header's name must be an HTTP token (" + std::string(kTokenChars) + "), not " + Quote(name) + " in " +
            Quote(header);
+  }
+  // The body's framing is libcurl's to say, from -d: a length that differs
+  // from the bytes sent would leave the rest to be read, on a reused
+  // connection, as the next task's request.
+  for (std::string_view framing : {"Content-Length", "Transfer-Encoding"}) {
+    if (name.size() == framing.size() && std::equal(name.begin(), name.end(), framing.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return Quote(name) + " is set from the body (-d), not by a header: " + Quote(header);
+    }
   }
   return "";
 }

@@ -193,6 +193,15 @@ TEST(UrlKindTest, NoByteThatWouldChangeTheRequestOnTheWayGetsIn) {
             "'url': -d: the data on the line must be UTF-8 text (other bytes are sent from a file: -d @FILE)");
   EXPECT_EQ(ErrorOf("url -d @b\xffn.dat http://h/"),
             "'url': -d @FILE: the file's name must be UTF-8 text: 'b\uFFFDn.dat'");
+  // The body's framing is libcurl's: a length of the line's own would leave
+  // the rest of the body to be read as the next request on the connection.
+  EXPECT_EQ(ErrorOf("url -H 'content-length: 2' -d okGET http://h/"),
+            "'url': -H: 'content-length' is set from the body (-d), not by a header: 'content-length: 2'");
+  EXPECT_EQ(ErrorOf("url -H 'Transfer-Encoding: chunked' -d x http://h/"),
+            "'url': -H: 'Transfer-Encoding' is set from the body (-d), not by a header: "
+            "'Transfer-Encoding: chunked'");
+  // Checked with the line, not left for the worker to refuse.
+  EXPECT_EQ(ErrorOf("url -X HEAD -d x http://h/"), "'url': a HEAD request has no body: drop -d, or use -X POST");
 }
 
 TEST_F(BodyFileTest, ABodyFileIsReadWhenTheLineIsCheckedAndSentAsItIs) {
@@ -203,6 +212,8 @@ TEST_F(BodyFileTest, ABodyFileIsReadWhenTheLineIsCheckedAndSentAsItIs) {
   EXPECT_EQ(t.body_file(), path);
   EXPECT_EQ(MustParse("url -d@" + path + " http://h/").body(), bytes);
   EXPECT_EQ(MustParse("url --data @" + path + " http://h/").body(), bytes);
+  // The task keeps only what the file holds, not the 1 MiB it may be.
+  EXPECT_LT(t.body().capacity(), 4096u);
   // An empty file is an empty body.
   pb::UrlTask empty = MustParse("url -d @" + Write("empty", "") + " http://h/");
   EXPECT_TRUE(empty.has_body());

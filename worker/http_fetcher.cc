@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/http_syntax.h"
 #include "common/quote.h"
 #include "worker/part_file.h"
 #include "worker/sha256.h"
@@ -198,16 +199,19 @@ void HttpFetcher::Start(uint64_t token, const pb::UrlTask& task, uint32_t timeou
   t->max_bytes = options_.max_body_bytes;
   std::string refused;
   Code code = Code::kInvalidArgument;
-  // A line break in a header would start another header, or another
-  // request, on a connection later tasks reuse.
-  auto broken = std::find_if(task.headers().begin(), task.headers().end(),
-                             [](const std::string& h) { return h.find_first_of("\r\n") != std::string::npos; });
+  // The coordinator checked the line, but a peer need not be ours: a line
+  // break in a header or the method, or a Content-Length of its own, would
+  // put another request on a connection later tasks reuse.
+  std::string header_problem;
+  for (const std::string& header : task.headers()) {
+    if (header_problem = HeaderProblem(header); !header_problem.empty()) break;
+  }
   if (t->method == "HEAD" && task.has_body()) {
     refused = "a HEAD request has no body to send";
-  } else if (broken != task.headers().end()) {
-    refused = "the header " + Quote(broken->substr(0, broken->find_first_of(":\r\n"))) + " has a line break in it";
-  } else if (t->method.find_first_of(" \r\n") != std::string::npos) {
-    refused = "the method " + Quote(t->method) + " is not one word";
+  } else if (!header_problem.empty()) {
+    refused = header_problem;
+  } else if (std::string why = MethodProblem(t->method); !why.empty()) {
+    refused = why;
   } else if (!task.save_dir().empty()) {
     std::string name = task.save_name().empty() ? std::to_string(task_id) : task.save_name();
     if (!IsFileName(name)) {

@@ -10,8 +10,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <algorithm>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -90,8 +90,10 @@ std::string ReadBodyFile(const std::string& path, std::string* body) {
            " bytes)";
   };
   if (static_cast<uint64_t>(st.st_size) > kMaxBodyFileBytes) return too_big(static_cast<uint64_t>(st.st_size));
-  // Read to its end, whatever fstat said: the file may be growing.
-  body->resize(kMaxBodyFileBytes + 1);
+  // Read to its end, whatever fstat said: the file may be growing. Sized
+  // from fstat (plus one, to see growth) and trimmed after: the task keeps
+  // this string's capacity for as long as it is in memory.
+  body->resize(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), kMaxBodyFileBytes) + 1);
   size_t got = 0;
   while (got < body->size()) {
     ssize_t n = ::read(fd.get(), body->data() + got, body->size() - got);
@@ -99,9 +101,11 @@ std::string ReadBodyFile(const std::string& path, std::string* body) {
     if (n < 0) return file + " cannot be read: " + std::strerror(errno);
     if (n == 0) break;
     got += static_cast<size_t>(n);
+    if (got == body->size() && got <= kMaxBodyFileBytes) body->resize(std::min(2 * got, kMaxBodyFileBytes + 1));
   }
   if (got > kMaxBodyFileBytes) return too_big(got);
   body->resize(got);
+  body->shrink_to_fit();
   return "";
 }
 
@@ -218,6 +222,8 @@ std::string Parse(std::string_view args, const ParseOptions& options, pb::TaskSp
   pb::UrlTask* task = spec->mutable_url();
   if (std::string error = ParseWords(split.words, task); !error.empty()) return error;
   ApplyUrlDefaults(options, task);
+  // With the run's --method folded in: the worker would refuse it anyway.
+  if (task->method() == "HEAD" && task->has_body()) return "'url': a HEAD request has no body: drop -d, or use -X POST";
   return "";
 }
 
