@@ -293,8 +293,8 @@ TEST_F(HttpFetcherTest, SentencesStartWithTheMethodSent) {
   FetchResult split = FetchOne(fetcher, smuggled);
   EXPECT_EQ(split.code, Code::kInvalidArgument);
   EXPECT_EQ(split.error, "GET " + Url("/json") +
-                            " failed: a header cannot hold a line break or a NUL byte: "
-                            "'X-A: 1\r\n\r\nGET /status/500 HTTP/1.1'");
+                             " failed: a header cannot hold a line break or a NUL byte: "
+                             "'X-A: 1\r\n\r\nGET /status/500 HTTP/1.1'");
   // A length of its own would leave the rest of the body to be read as the
   // next request on the connection.
   pb::UrlTask framed = Task(Url("/echo"));
@@ -302,8 +302,7 @@ TEST_F(HttpFetcherTest, SentencesStartWithTheMethodSent) {
   framed.add_headers("content-length: 2");
   FetchResult short_length = FetchOne(fetcher, framed);
   EXPECT_EQ(short_length.code, Code::kInvalidArgument);
-  EXPECT_NE(short_length.error.find("'content-length' is set from the body (-d), not by a header"),
-            std::string::npos)
+  EXPECT_NE(short_length.error.find("'content-length' is set from the body (-d), not by a header"), std::string::npos)
       << short_length.error;
   pb::UrlTask spaced = Task(Url("/json"));
   spaced.set_method("GET /x HTTP/1.0\r\n");
