@@ -18,13 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::seconds;
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // "coordinator peak RSS: 11.5 MB" from the summary, in MB; -1 if missing.
 double CoordinatorPeakRssMb(const std::string& out) {
   auto pos = out.find("coordinator peak RSS: ");

@@ -49,6 +49,14 @@ class LoopbackServerTest : public ::testing::Test {
   std::string Url(const std::string& path) { return server_.BaseUrl() + path; }
 };
 
+// A file's whole contents, bytes as they are ("" if it cannot be read).
+inline std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 inline std::vector<nlohmann::json> ReadJsonLines(const std::string& path) {
   std::vector<nlohmann::json> out;
   std::ifstream in(path);

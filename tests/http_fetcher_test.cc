@@ -81,13 +81,6 @@ std::string RawGet(const std::string& url) {
   return body;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Every name in `dir`, hidden ones included, sorted.
 std::vector<std::string> Names(const std::string& dir) {
   std::vector<std::string> names;
@@ -162,7 +155,7 @@ TEST_F(HttpFetcherTest, MethodHeadersAndBodyReachTheServerAsSent) {
     task.set_save_name("echo");
     FetchResult r = FetchOne(fetcher, task);
     EXPECT_EQ(r.code, Code::kOk) << r.error;
-    return nlohmann::json::parse(ReadFile(saved.File("echo")));
+    return nlohmann::json::parse(testing::ReadText(saved.File("echo")));
   };
   pb::UrlTask post = Task(Url("/echo"));
   post.set_method("POST");
@@ -318,15 +311,15 @@ TEST_F(HttpFetcherTest, SaveWritesEachBodyUnderItsNameAndNothingElse) {
   ASSERT_EQ(r.code, Code::kOk) << r.error;
   EXPECT_EQ(r.saved_as, dir + "/7") << "named by the task id";
   std::string page = RawGet(Url("/page/2"));
-  EXPECT_EQ(ReadFile(dir + "/7"), page);
+  EXPECT_EQ(testing::ReadText(dir + "/7"), page);
   EXPECT_EQ(r.sha256, testing::Sha256Hex(page));
   task.set_save_name("page2.html");
   EXPECT_EQ(FetchOne(fetcher, task, 0, 8).saved_as, dir + "/page2.html");
-  EXPECT_EQ(ReadFile(dir + "/page2.html"), page);
+  EXPECT_EQ(testing::ReadText(dir + "/page2.html"), page);
   // Again under the same name: replaced, whole.
   task.set_url(Url("/page/3"));
   EXPECT_EQ(FetchOne(fetcher, task, 0, 9).code, Code::kOk);
-  EXPECT_EQ(ReadFile(dir + "/page2.html"), RawGet(Url("/page/3")));
+  EXPECT_EQ(testing::ReadText(dir + "/page2.html"), RawGet(Url("/page/3")));
   EXPECT_EQ(Names(dir), (std::vector<std::string>{"7", "page2.html"})) << "no temporary file left";
   EXPECT_EQ(fs::status(dir + "/7").permissions() & fs::perms::others_read, fs::perms::others_read);
 }

@@ -26,13 +26,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The body at `url`, fetched by libcurl itself (not by a worker), trusting `ca`.
 std::string Fetch(const std::string& url, const std::string& ca) {
   std::string body;
@@ -129,7 +122,7 @@ TEST_F(UrlClientTest, EveryPostReachesTheServerExactlyAsSent) {
   ASSERT_EQ(FinalNames(saved).size(), 100u);
   for (auto& [id, rec] : by_id) {
     ASSERT_TRUE(rec["ok"].get<bool>()) << rec.dump();
-    std::string echo_text = ReadFile(rec["saved_as"].get<std::string>());
+    std::string echo_text = ReadText(rec["saved_as"].get<std::string>());
     EXPECT_EQ(rec["sha256"], Sha256Hex(echo_text)) << rec.dump();
     nlohmann::json echo = nlohmann::json::parse(echo_text);
     EXPECT_EQ(echo["method"], "POST");
@@ -179,7 +172,7 @@ TEST_F(UrlClientTest, SavedDownloadsAreWholeFilesWhateverKillsTheWorkers) {
     std::string name = std::to_string(id);
     ASSERT_TRUE(names.count(name)) << name;
     EXPECT_EQ(rec["saved_as"], saved + "/" + name);
-    std::string file = ReadFile(saved + "/" + name);
+    std::string file = ReadText(saved + "/" + name);
     EXPECT_EQ(file, id < 90 ? pages[id % 3] : drip) << "task " << id << ": a partial file under its final name";
     EXPECT_EQ(rec["sha256"], Sha256Hex(file));
   }

@@ -47,13 +47,6 @@ class SmallTmpfs {
     if (!(fs).mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno); \
   } while (0)
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The journal's records (the header left out).
 std::vector<nlohmann::json> JournalRecords(const std::string& path) {
   std::vector<nlohmann::json> out;
