@@ -3,7 +3,6 @@
 #include "common/http_syntax.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "common/quote.h"
 #include "common/task_kind.h"
@@ -52,13 +51,21 @@ std::string HeaderProblem(std::string_view header) {
   // from the bytes sent would leave the rest to be read, on a reused
   // connection, as the next task's request.
   for (std::string_view framing : {"Content-Length", "Transfer-Encoding"}) {
-    if (name.size() == framing.size() && std::equal(name.begin(), name.end(), framing.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-        })) {
+    if (EqualsIgnoringCase(name, framing)) {
       return Quote(name) + " is set from the body (-d), not by a header: " + Quote(header);
     }
   }
   return "";
+}
+
+bool StartsWithIgnoringCase(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && EqualsIgnoringCase(text.substr(0, prefix.size()), prefix);
+}
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string ParseStatusCodes(std::string_view text, std::vector<uint32_t>* codes) {

@@ -33,6 +33,12 @@ namespace taskfarm {
 // the sentence that says which of these it misses.
 [[nodiscard]] std::string HeaderProblem(std::string_view header);
 
+// Whether `text` begins with `prefix`, ASCII letters of either case alike
+// (schemes and header names are case-insensitive).
+[[nodiscard]] bool StartsWithIgnoringCase(std::string_view text, std::string_view prefix);
+// Whether the two are the same, ASCII letters of either case alike.
+[[nodiscard]] bool EqualsIgnoringCase(std::string_view a, std::string_view b);
+
 // Reads CODE[,CODE...], each from 100 to 599, into `codes` (replacing what
 // it held). "" or a sentence naming the bad code.
 [[nodiscard]] std::string ParseStatusCodes(std::string_view text, std::vector<uint32_t>* codes);

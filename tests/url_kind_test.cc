@@ -316,6 +316,15 @@ TEST(HttpSyntaxTest, TokensAreRfc9110Tchars) {
   EXPECT_EQ(HeaderProblem("X-A: a:b: c"), "");
 }
 
+TEST(HttpSyntaxTest, CaseIsIgnoredForAsciiLettersOnly) {
+  EXPECT_TRUE(EqualsIgnoringCase("Content-Length", "content-LENGTH"));
+  EXPECT_FALSE(EqualsIgnoringCase("Content-Length", "Content-Lengt"));
+  EXPECT_FALSE(EqualsIgnoringCase("caf\xc3\xa9", "CAF\xc3\x89"));  // not Unicode folding
+  EXPECT_TRUE(StartsWithIgnoringCase("HTTPS://h/", "https://"));
+  EXPECT_FALSE(StartsWithIgnoringCase("http://h/", "https://"));
+  EXPECT_FALSE(StartsWithIgnoringCase("http", "https://"));
+}
+
 TEST(HttpSyntaxTest, StatusCodesAreACommaListFrom100To599) {
   std::vector<uint32_t> codes{7};
   EXPECT_EQ(ParseStatusCodes("100", &codes), "");

@@ -118,13 +118,6 @@ std::string Describe(CURLcode code, const char* detail, const std::string& ca_fi
   return what + hint;
 }
 
-bool IsHttps(const std::string& url) {
-  static constexpr char kScheme[] = "https://";
-  return url.size() >= 8 && std::equal(kScheme, kScheme + 8, url.begin(), [](char a, char b) {
-           return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
-         });
-}
-
 // A saved body's name must stay inside its directory.
 bool IsFileName(const std::string& name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
@@ -306,7 +299,7 @@ void HttpFetcher::Configure(Transfer& t, const pb::UrlTask& task, uint32_t timeo
   // transfer waits for a connection being made to the host rather than
   // open its own, so a hundred started at once share one.
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, options_.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
-  if (options_.http2 && IsHttps(t.url)) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  if (options_.http2 && StartsWithIgnoringCase(t.url, "https://")) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   if (!options_.reuse_connections) {
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);

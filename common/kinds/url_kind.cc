@@ -29,16 +29,7 @@
 namespace taskfarm {
 
 std::string HttpUrlWanted(std::string_view url) {
-  auto starts_with = [&](std::string_view prefix) {  // prefix: lower case
-    if (url.size() < prefix.size()) return false;
-    for (size_t i = 0; i < prefix.size(); ++i) {
-      char c = url[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      if (c != prefix[i]) return false;
-    }
-    return true;
-  };
-  size_t host = starts_with("http://") ? 7 : starts_with("https://") ? 8 : 0;
+  size_t host = StartsWithIgnoringCase(url, "http://") ? 7 : StartsWithIgnoringCase(url, "https://") ? 8 : 0;
   if (host == 0) return "an http:// or https:// URL";
   if (host == url.size() || url[host] == '/' || url[host] == '?' || url[host] == '#') {
     return "an http:// or https:// URL with a host";
