@@ -118,11 +118,6 @@ std::string Describe(CURLcode code, const char* detail, const std::string& ca_fi
   return what + hint;
 }
 
-// A saved body's name must stay inside its directory.
-bool IsFileName(const std::string& name) {
-  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
-}
-
 // "200", "200 or 204", "200, 201 or 204".
 std::string Alternatives(const std::vector<uint32_t>& codes) {
   std::string out;

@@ -13,13 +13,14 @@
 
 namespace taskfarm {
 
+bool IsFileName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
+}
+
 PartFile::~PartFile() { Abandon(); }
 
 std::string PartFile::Open(const std::string& dir, const std::string& name, uint64_t token) {
-  // The name comes from the coordinator; a path in it would leave DIR.
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
-    return "--save: " + Quote(name) + " is not a file name";
-  }
+  if (!IsFileName(name)) return "--save: " + Quote(name) + " is not a file name";
   if (std::string err = MakeDirs(dir, "--save"); !err.empty()) return err;
   std::string base = dir.empty() || dir.back() == '/' ? dir : dir + "/";
   final_path_ = base + name;

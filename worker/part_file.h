@@ -21,6 +21,10 @@
 
 namespace taskfarm {
 
+// Whether `name` stays inside the directory it is saved in: not empty, not
+// "." or "..", no '/'. The name comes from the coordinator.
+[[nodiscard]] bool IsFileName(const std::string& name);
+
 class PartFile {
  public:
   PartFile() = default;
@@ -29,6 +33,7 @@ class PartFile {
   PartFile& operator=(const PartFile&) = delete;
 
   // Makes `dir` (and its parents) if missing and creates DIR/.NAME.part.PID.TOKEN
+  // (a NAME that is not IsFileName is refused)
   // (O_EXCL, mode 0644 before the umask). "" on success; else a sentence
   // ("cannot create --save directory 'x': Permission denied").
   [[nodiscard]] std::string Open(const std::string& dir, const std::string& name, uint64_t token);
