@@ -268,18 +268,20 @@ std::string ExplainSession(const Workload& w, const ModeResult& seq, const ModeR
   const ModeRow& b = session.row;
   double speedup = b.median_s > 0 ? a.median_s / b.median_s : 0;
   double rtt = w.rtt_ms;
+  // A connection is ready at appconnect (https) or connect (http).
+  double handshake_ms = std::max(a.connect_ms, a.tls_ms);
   std::string s = "Reusing one connection (session) is " + Faster(speedup, "a new one per request (sequential)");
-  s += Fmt(
-      ": sequential opened %.0f connections, each spending %.0f ms (median) on the TCP and TLS handshakes "
-      "before its request was sent, %s at %g ms, then waiting %.0f ms for its response; session opened %.0f "
-      "and then waited %.0f ms per request, %s.",
-      a.new_connections, std::max(a.connect_ms, a.tls_ms), RoundTrips(std::max(a.connect_ms, a.tls_ms), rtt).c_str(),
-      rtt, a.wait_ms, b.new_connections, b.wait_ms, RoundTrips(b.wait_ms, rtt).c_str());
-  double handshakes_s = (a.new_connections - b.new_connections) * std::max(a.connect_ms, a.tls_ms) / 1000;
-  s += Fmt(
-      " Those handshakes are the difference: %.0f of them at %.0f ms make %.1f s, and sequential took %.1f s "
-      "longer.",
-      a.new_connections - b.new_connections, std::max(a.connect_ms, a.tls_ms), handshakes_s, a.median_s - b.median_s);
+  s +=
+      Fmt(": sequential opened %.0f connections, each spending %.0f ms (median) on the TCP and TLS handshakes "
+          "before its request was sent, %s at %g ms, then waiting %.0f ms for its response; session opened %.0f "
+          "and then waited %.0f ms per request, %s.",
+          a.new_connections, handshake_ms, RoundTrips(handshake_ms, rtt).c_str(), rtt, a.wait_ms, b.new_connections,
+          b.wait_ms, RoundTrips(b.wait_ms, rtt).c_str());
+  double handshakes_s = (a.new_connections - b.new_connections) * handshake_ms / 1000;
+  s +=
+      Fmt(" Those handshakes are the difference: %.0f of them at %.0f ms make %.1f s, and sequential took %.1f s "
+          "longer.",
+          a.new_connections - b.new_connections, handshake_ms, handshakes_s, a.median_s - b.median_s);
   if (&best != &seq && &best != &session) {
     s += Fmt(" The concurrent modes open connections too (%s: %.0f) but overlap their handshakes and waits: %s is ",
              best.mode.name.c_str(), best.row.new_connections, best.mode.name.c_str()) +
