@@ -14,9 +14,10 @@ add_test(NAME deploy_manifests
           $<TARGET_FILE:worker> $<TARGET_FILE:coordinator>)
 set_tests_properties(deploy_manifests PROPERTIES TIMEOUT 300 LABELS cluster SKIP_RETURN_CODE 77)
 
-# The Slurm batch script on a throwaway one-node Slurm cluster (its own munged,
-# slurmctld and slurmd on loopback). Skipped unless root with Debian's
-# slurm-wlm and munge installed (apt-get install slurm-wlm munge).
+# The Slurm batch scripts on a throwaway one-node Slurm cluster (its own munged,
+# slurmctld and slurmd on loopback). Needs root and Debian's slurm-wlm and
+# munge, which scripts/setup installs (CI runs as root, so it runs there);
+# skipped without them.
 add_test(NAME slurm_sbatch
   COMMAND bash ${PROJECT_SOURCE_DIR}/deploy/slurm/check-with-local-slurm.sh $<TARGET_FILE_DIR:worker>)
 set_tests_properties(slurm_sbatch PROPERTIES TIMEOUT 300 LABELS cluster SKIP_RETURN_CODE 77)
