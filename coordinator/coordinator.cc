@@ -86,6 +86,11 @@ std::string MakeLocalToken() {
 }
 
 void SayNoTasks(const TaskSource& source) {
+  if (source.shard() && source.total() > 0) {
+    std::fprintf(stderr, "%s: shard %s has no tasks: the input has only %u\n", source.name().c_str(),
+                 source.shard()->Name().c_str(), source.total());
+    return;
+  }
   std::fprintf(stderr, "%s: no tasks (every line is blank or a comment)\n", source.name().c_str());
 }
 
@@ -1067,7 +1072,7 @@ void CoordinatorLoop::SayWaiting(double waited_ms, size_t live, size_t wanted) {
 }
 
 int CoordinatorLoop::Run(int signal_fd) {
-  if (!source_.streamed() && source_.total() == 0) {
+  if (!source_.streamed() && source_.share() == 0) {
     SayNoTasks(source_);  // no worker starts for nothing
     return 0;
   }
@@ -1089,7 +1094,7 @@ int CoordinatorLoop::Run(int signal_fd) {
     if (Ready()) SendDispatches();
     WriteFinished();
     // A stream's total is 0 (unknown) until it ends.
-    console_.Progress(stats_.done(), source_.total(), stats_.failed(),
+    console_.Progress(stats_.done(), source_.share(), stats_.failed(),
                       started_ ? clock_.NowMs() - dispatch_start_ms_ : 0);
     if (input_done_ && scheduler_.idle()) break;
     if (interrupted_ && !hard_stop_ && clock_.NowMs() >= grace_deadline_ms_) {
@@ -1242,7 +1247,11 @@ int CoordinatorLoop::Run(int signal_fd) {
   x.per_host_limit = static_cast<uint32_t>(std::max(0, config_.per_host));
   x.host_peak_in_flight = scheduler_.host_peak_in_flight();
   x.hosts = scheduler_.hosts_seen();
-  if (source_.total() == 0 && x.bad_input_lines == 0 && !interrupted_ && write_failures_.empty() && !input_mismatch_ &&
+  if (source_.shard()) {
+    x.shard = source_.shard()->Name();
+    x.input_tasks = source_.total();
+  }
+  if (source_.share() == 0 && x.bad_input_lines == 0 && !interrupted_ && write_failures_.empty() && !input_mismatch_ &&
       !fatal_) {
     SayNoTasks(source_);  // an empty stream: no summary of nothing
     return 0;
@@ -1292,7 +1301,7 @@ int DryRun(TaskSource& source, int signal_fd) {
     }
   }
   if (!flush()) return 3;
-  if (source.total() == 0 && source.bad_lines() == 0) SayNoTasks(source);
+  if (source.share() == 0 && source.bad_lines() == 0) SayNoTasks(source);
   return source.bad_lines() > 0 ? 1 : 0;
 }
 

@@ -9,8 +9,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "coordinator/shard.h"
 
 namespace taskfarm {
 
@@ -55,6 +58,7 @@ struct CoordinatorConfig {
   bool resume = false;
   bool retry_failed = false;
   bool allow_test_kinds = false;
+  std::optional<Shard> shard;  // --shard K/N: only this shard's tasks of the input
 
   // Network.
   std::string bind;  // default: a private ipc:// endpoint

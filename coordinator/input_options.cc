@@ -53,6 +53,7 @@ std::string UrlDefaults(const CoordinatorConfig& config, TaskSourceOptions* src)
 std::string InputOptions(const CoordinatorConfig& config, TaskSourceOptions* src, bool* demo) {
   *demo = false;
   src->allow_test_kinds = config.allow_test_kinds;
+  src->shard = config.shard;
   if (!config.tasks_path.empty() && !config.urls_path.empty()) return "--tasks and --urls do not go together";
   // What exec and sh tasks carry from the options, whichever input names them.
   pb::ExecTask exec;
@@ -79,6 +80,8 @@ std::string InputOptions(const CoordinatorConfig& config, TaskSourceOptions* src
   } else if (!config.urls_path.empty()) {
     src->path = config.urls_path;
     src->urls_only = true;
+  } else if (config.shard) {
+    return "--shard splits an input between coordinators: give it --tasks, --urls or --args";
   } else {
     *demo = true;
   }

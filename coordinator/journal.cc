@@ -72,7 +72,7 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
         bool by_position = line == kStreamedHeader || (streamed && line.rfind("{\"taskfarm_journal\":1,", 0) == 0);
         if (line != header && !by_position) {
           *error = path +
-                   ": this journal belongs to another task list (or another taskfarm version); "
+                   ": this journal belongs to another task list or --shard (or another taskfarm version); "
                    "use a new --journal file for this input";
           return nullptr;
         }

@@ -13,6 +13,9 @@
 #include "common/zmq_util.h"
 #include "coordinator/compare.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/input_options.h"
+#include "coordinator/merge.h"
+#include "coordinator/task_source.h"
 #include "coordinator/text_table.h"
 
 int main(int argc, char** argv) {
@@ -178,6 +181,20 @@ int main(int argc, char** argv) {
   app.add_option("--journal", c.journal_path, "Durable record of finished tasks, for --resume")->group(rel);
   app.add_flag("--resume", c.resume, "Run only what the journal has no successful record of")->group(rel);
   app.add_flag("--retry-failed", c.retry_failed, "With --resume: also rerun the journal's failures")->group(rel);
+  std::string shard;
+  app.add_option("--shard", shard,
+                 "Run only shard K of N of the input (the tasks whose id % N\n"
+                 "is K; K from 0): N coordinators split one input, each with\n"
+                 "its own workers, --output and --journal; coordinator merge\n"
+                 "joins their outputs")
+      ->type_name("K/N")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            std::string error;
+            return taskfarm::ParseShard(text, &error) ? std::string() : error;
+          },
+          ""))
+      ->group(rel);
   app.add_flag("--enable-fault-tasks", c.allow_test_kinds, "Accept test-only `fault` tasks")->group("");
 
   auto* net = "Network";
@@ -260,6 +277,21 @@ int main(int argc, char** argv) {
                         "Built-in downloads workload: the latency proxy's round-trip\ntime (milliseconds; or 1s)",
                         {.max_s = 60, .bare_ms = true});
 
+  taskfarm::MergeOptions merge_options;
+  taskfarm::CoordinatorConfig merge_input;
+  auto* merge = app.add_subcommand("merge",
+                                   "Join the outputs of the shards of one input (--shard K/N) into\n"
+                                   "OUT, sorted by id, checking that every id is there exactly once");
+  merge->add_option("OUT", merge_options.out_path, "The merged record file ('-': standard output)")->required();
+  merge->add_option("SHARD", merge_options.shard_paths, "Each shard's --output (or --journal)")->required();
+  merge->add_option("--tasks,-t", merge_input.tasks_path, "The shards' task file (or their journals tell its size)");
+  merge->add_option("--urls", merge_input.urls_path, "The shards' --urls file");
+  merge->add_option("--args", merge_input.args_path, "The shards' --args file");
+  merge->footer(
+      "Exit status: 0 every id once and every task ok; 1 every id once, some tasks failed; 2 bad\n"
+      "command line, an unreadable or malformed file, or ids missing or twice (each named with its\n"
+      "shard; nothing is written); 3 OUT could not be written.");
+
   std::string keygen_path;
   auto* keygen = app.add_subcommand("keygen", "Write a CURVE keypair: PATH.key (secret, mode 0600) and PATH.pub");
   keygen
@@ -277,6 +309,37 @@ int main(int argc, char** argv) {
     cmp.rtt_ms = rtt_s * 1000;
     return taskfarm::RunCompare(cmp);
   }
+  if (merge->parsed()) {
+    std::string input = !merge_input.tasks_path.empty()  ? merge_input.tasks_path
+                        : !merge_input.urls_path.empty() ? merge_input.urls_path
+                                                         : merge_input.args_path;
+    if (!input.empty()) {
+      // The input is read as the shards read it, only to count its tasks.
+      taskfarm::TaskSourceOptions src;
+      bool demo = false;
+      if (!merge_input.args_path.empty()) merge_input.exec_template = "true {}";
+      merge_input.allow_test_kinds = true;  // counted, never run
+      if (std::string err = taskfarm::InputOptions(merge_input, &src, &demo); !err.empty()) {
+        std::fprintf(stderr, "coordinator merge: %s\n", err.c_str());
+        return 2;
+      }
+      if (input == "-") {
+        std::fprintf(stderr, "coordinator merge: give the input file itself, not standard input\n");
+        return 2;
+      }
+      taskfarm::TaskSource::Opened opened = taskfarm::TaskSource::Open(src);
+      for (const std::string& e : opened.errors) std::fprintf(stderr, "%s\n", e.c_str());
+      if (!opened.source) return 2;
+      if (opened.source->streamed()) {
+        std::fprintf(stderr, "coordinator merge: %s is not a regular file: give the input file itself\n",
+                     input.c_str());
+        return 2;
+      }
+      merge_options.input_tasks = opened.source->total();
+      merge_options.input_name = input;
+    }
+    return taskfarm::RunMerge(merge_options, stdout, stderr);
+  }
   if (keygen->parsed()) {
     std::string err = taskfarm::WriteKeyPair(keygen_path);
     if (!err.empty()) {
@@ -286,6 +349,10 @@ int main(int argc, char** argv) {
     std::printf("wrote %s.key (secret: keep it on this machine) and %s.pub (public: share it)\n", keygen_path.c_str(),
                 keygen_path.c_str());
     return 0;
+  }
+  if (!shard.empty()) {
+    std::string unused;
+    c.shard = taskfarm::ParseShard(shard, &unused);  // checked by CLI11 above
   }
   c.stall_timeout_s = static_cast<int>(std::ceil(stall_timeout_s));
   c.demo_delay_ms = static_cast<int>(std::lround(demo_delay_s * 1000));

@@ -118,6 +118,8 @@ RunSummary RunStats::Summary(const std::map<WorkerId, WorkerStats>& workers, con
   s.per_host_limit = x.per_host_limit;
   s.host_peak_in_flight = x.host_peak_in_flight;
   s.hosts = x.hosts;
+  s.shard = x.shard;
+  s.input_tasks = x.input_tasks;
   return s;
 }
 
@@ -207,6 +209,10 @@ std::string RunSummary::Text() const {
   if (cancelled) out += ", " + Count(cancelled) + " cancelled";
   if (resumed) out += " (" + Count(resumed) + " from the journal)";
   out += "\n";
+  if (!shard.empty()) {
+    out += "shard " + shard + ": its share of the input's " + Count(input_tasks) +
+           " tasks (coordinator merge joins the shards' outputs)\n";
+  }
   if (wait_ms > kNoticeableWaitMs) {
     // run_ms is 0 only when no task was ever sent (the wait gave up).
     out += run_ms > 0 ? Format("waited %.1f s for workers before the first task was sent (not in the times below)\n",
@@ -251,6 +257,7 @@ std::string RunSummary::Json(const std::vector<std::string>& command) const {
   j["command"] = command;
   j["tasks"] = {
       {"ok", ok}, {"failed", failed}, {"cancelled", cancelled}, {"resumed", resumed}, {"completed", completed()}};
+  j["shard"] = shard.empty() ? Json(nullptr) : Json{{"shard", shard}, {"input_tasks", input_tasks}};
   j["wait_s"] = Thousandths(wait_ms / 1000);
   j["run_s"] = Thousandths(run_ms / 1000);
   j["elapsed_s"] = Thousandths(elapsed_ms() / 1000);

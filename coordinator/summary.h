@@ -54,6 +54,11 @@ struct RunSummary {
   uint32_t host_peak_in_flight = 0;
   uint64_t hosts = 0;
 
+  // --shard K/N ("": none) and the whole input's tasks, of which this run
+  // took its share.
+  std::string shard;
+  uint64_t input_tasks = 0;
+
   // One row per kind that ran (cancelled tasks are not in it: a task cut
   // short has no latency). Percentiles are nearest-rank (common/stats.h)
   // over the records' duration_ms.
@@ -152,6 +157,8 @@ class RunStats {
     uint32_t per_host_limit = 0;                   // --per-host; 0: none
     uint32_t host_peak_in_flight = 0;
     uint64_t hosts = 0;
+    std::string shard = "";    // --shard K/N; "": the whole input
+    uint64_t input_tasks = 0;  // with a shard: the whole input's tasks
   };
   [[nodiscard]] RunSummary Summary(const std::map<WorkerId, WorkerStats>& workers, const Extras& extras);
 

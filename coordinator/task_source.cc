@@ -166,6 +166,9 @@ TaskSource::Opened TaskSource::Open(const TaskSourceOptions& options) {
     return out;
   }
   src->total_ = static_cast<uint32_t>(src->next_id_);
+  // Another shard's journal is another run's: resuming from it would skip
+  // tasks this shard never ran.
+  if (options.shard) h = Fnv(h, "shard " + options.shard->Name());
   src->fingerprint_ = h;
   src->next_id_ = 0;
   src->line_number_ = 0;
@@ -223,6 +226,13 @@ std::optional<SourcedTask> TaskSource::Take(ParsedLine parsed) {
 }
 
 std::optional<SourcedTask> TaskSource::Next() {
+  for (;;) {
+    std::optional<SourcedTask> task = NextOfInput();
+    if (!task || !options_.shard || options_.shard->Owns(task->id)) return task;
+  }
+}
+
+std::optional<SourcedTask> TaskSource::NextOfInput() {
   if (ended_) return std::nullopt;
   return streamed() ? NextFromStream() : NextFromFile();
 }

@@ -37,6 +37,7 @@
 #include "common/task_parser.h"
 #include "common/unique_fd.h"
 #include "coordinator/save_names.h"
+#include "coordinator/shard.h"
 
 namespace taskfarm {
 
@@ -53,6 +54,10 @@ struct TaskSourceOptions {
   // each url task gets a name from its URL, unique in the run (SaveNames).
   std::optional<pb::UrlTask> url_defaults{};
   size_t max_errors = 20;  // report at most this many bad lines
+  // --shard K/N: Next() gives only this shard's tasks. Ids, line numbers,
+  // save names and errors stay the whole input's, so every shard names a
+  // task the same way and a bad line is reported by all of them.
+  std::optional<Shard> shard{};
 };
 
 struct SourcedTask {
@@ -96,10 +101,17 @@ class TaskSource {
 
   // The number of tasks: a file's from the start; a stream's is 0 (unknown)
   // until it ends, then the number it had.
+  // The input's, every shard's tasks included: ids run from 0 to total - 1.
   [[nodiscard]] uint32_t total() const { return total_; }
-  // FNV-1a of the task lines as parsed: tells a journal which input it
-  // belongs to. 0 for a stream, whose tasks are not known before the run.
+  // The tasks Next() gives: total(), or this shard's share of it.
+  [[nodiscard]] uint32_t share() const {
+    return options_.shard ? static_cast<uint32_t>(options_.shard->ShareOf(total_)) : total_;
+  }
+  // FNV-1a of the task lines as parsed, and of the shard: tells a journal
+  // which input (and share of it) it belongs to. 0 for a stream, whose
+  // tasks are not known before the run.
   [[nodiscard]] uint64_t fingerprint() const { return fingerprint_; }
+  [[nodiscard]] const std::optional<Shard>& shard() const { return options_.shard; }
   // The input as messages name it: its path, or "<stdin>".
   [[nodiscard]] const std::string& name() const { return name_; }
 
@@ -111,6 +123,7 @@ class TaskSource {
   void BadLine(const std::string& error);
   // Appends what the stream has without waiting; false if nothing came.
   bool ReadMore();
+  std::optional<SourcedTask> NextOfInput();
   std::optional<SourcedTask> NextFromFile();
   std::optional<SourcedTask> NextFromStream();
   std::optional<SourcedTask> Take(ParsedLine parsed);

@@ -18,6 +18,7 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/text_table_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/summary_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/task_source_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/shard_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/journal_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/result_json_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/file_writer_test.cc
