@@ -15,19 +15,29 @@ Kubernetes (every YAML file under deploy/kubernetes, examples included):
     world-readable; --tasks points into the ConfigMap, whose task lines use
     the task language;
   * the NetworkPolicy lets the worker pods reach the coordinator's port;
+  * shards/: the Indexed Job's coordinators run --shard $(INDEX)/N (N its
+    completions, INDEX the completion index from the downward API) with local
+    workers, --resume, and their own --output and --journal on a
+    ReadWriteMany claim; the merge Job joins exactly those outputs; with the
+    programs given, the N command lines run here at once as the pods would
+    (mounts moved to a temporary directory), then the merge's: every id once;
+    a shard run again (a retried pod) takes its tasks from its journal;
   * with the programs given, every flag in the manifests and the systemd unit
-    is one that `worker --help` / `coordinator --help` lists.
+    is one that `worker --help` / `coordinator --help` (`coordinator merge
+    --help`) lists.
 systemd: `systemd-analyze verify` on the unit (skipped without systemd-analyze).
-Slurm: `bash -n` on the batch script (and shellcheck, where installed).
+Slurm: `bash -n` on the batch scripts (and shellcheck, where installed).
 Needs python3-yaml (Debian's); without it prints SKIP and exits 77.
 """
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 try:
     import yaml
@@ -40,6 +50,7 @@ DEPLOY = os.path.join(ROOT, "deploy")
 K8S = os.path.join(DEPLOY, "kubernetes")
 UNIT = os.path.join(DEPLOY, "systemd", "taskfarm-worker@.service")
 SBATCH = os.path.join(DEPLOY, "slurm", "taskfarm-workers.sbatch")
+SHARDS_SBATCH = os.path.join(DEPLOY, "slurm", "taskfarm-shards.sbatch")
 LAUNCHER = os.path.join(ROOT, "scripts", "launch-workers")
 
 WORKER_BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "bin", "worker")
@@ -130,13 +141,27 @@ def selects(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def coordinator_container(workload):
+    return next((c for c in pod_spec(workload).get("containers") or [] if argv_of(c) and
+                 os.path.basename(argv_of(c)[0]) == "coordinator"), None)
+
+
+def is_shard_job(job):
+    return job.get("spec", {}).get("completionMode") == "Indexed"
+
+
+def is_merge_job(job):
+    c = coordinator_container(job)
+    return c is not None and argv_of(c)[1:2] == ["merge"]
+
+
 def secret_keys(secret):
     return set((secret.get("data") or {}).keys()) | set((secret.get("stringData") or {}).keys())
 
 
-def mounted_file(pod, container, path, docs):
-    """Where `path` comes from: (kind, source name, key or None for a whole
-    directory, mode) or an error string."""
+def covering_mount(pod, container, path):
+    """The volumeMount that holds `path`, its volume and the path inside it,
+    or an error string."""
     best = None
     for m in container.get("volumeMounts") or []:
         mp = m["mountPath"].rstrip("/")
@@ -151,6 +176,16 @@ def mounted_file(pod, container, path, docs):
     volume = next((v for v in pod.get("volumes") or [] if v["name"] == best["name"]), None)
     if volume is None:
         return f"volumeMount {best['name']} has no volume"
+    return best, volume, rel
+
+
+def mounted_file(pod, container, path, docs):
+    """Where `path` comes from: (kind, source name, key or None for a whole
+    directory, mode) or an error string."""
+    found = covering_mount(pod, container, path)
+    if isinstance(found, str):
+        return found
+    best, volume, rel = found
     for kind, field, name_field in (("Secret", "secret", "secretName"), ("ConfigMap", "configMap", "name")):
         src = volume.get(field)
         if src is None:
@@ -193,8 +228,9 @@ def check_kubernetes():
     files, docs = load_manifests()
     if not check(bool(files), "deploy/kubernetes has YAML files"):
         return [], []
-    services, jobs, deployments = by_kind(docs, "Service"), by_kind(docs, "Job"), by_kind(docs, "Deployment")
-    check(len(jobs) == 1, "one Job (the coordinator)", f"found {len(jobs)}")
+    services, deployments = by_kind(docs, "Service"), by_kind(docs, "Deployment")
+    jobs = [j for j in by_kind(docs, "Job") if not is_shard_job(j) and not is_merge_job(j)]
+    check(len(jobs) == 1, "one Job (the coordinator) besides the shards' Jobs", f"found {len(jobs)}")
     check(len(deployments) == 1, "one Deployment (the workers)", f"found {len(deployments)}")
     check(len(services) >= 1, "a Service for the coordinator")
     check(bool(by_kind(docs, "Secret")), "the Secrets' shape is among the manifests")
@@ -206,8 +242,7 @@ def check_kubernetes():
 
     # The coordinator Job and its Service.
     jpod = pod_spec(job)
-    jcont = next((c for c in jpod.get("containers") or [] if argv_of(c) and
-                  os.path.basename(argv_of(c)[0]) == "coordinator"), None)
+    jcont = coordinator_container(job)
     if not check(jcont is not None, "the Job runs `coordinator`"):
         return docs, argvs
     jargv = argv_of(jcont)
@@ -297,11 +332,222 @@ def check_kubernetes():
     return docs, argvs
 
 
+# --- Kubernetes: shards (an Indexed Job of coordinators, and their merge) ----
+
+INDEX_FIELD = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+MERGE_VALUE_FLAGS = ("--tasks", "-t", "--urls", "--args")
+
+
+def expand(arg, env):
+    """Kubernetes' $(NAME) expansion of a command-line word."""
+    return re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), arg)
+
+
+def claim_of(pod, container, path):
+    found = covering_mount(pod, container, path)
+    return None if isinstance(found, str) else found[1].get("persistentVolumeClaim", {}).get("claimName")
+
+
+def merge_inputs(argv):
+    """The positional words of `coordinator merge ...`: OUT, then the shards."""
+    words, skip_next = [], False
+    for a in argv[2:]:
+        if skip_next:
+            skip_next = False
+        elif a in MERGE_VALUE_FLAGS:
+            skip_next = True
+        elif not a.startswith("-"):
+            words.append(a)
+    return words
+
+
+def check_shards(docs):
+    """Returns the argvs for the flag check and what run_shards needs (or None)."""
+    shard_jobs = [j for j in by_kind(docs, "Job") if is_shard_job(j)]
+    merge_jobs = [j for j in by_kind(docs, "Job") if is_merge_job(j)]
+    if not check(len(shard_jobs) == 1 and len(merge_jobs) == 1, "one Indexed Job of shards and one Job merging them",
+                 f"found {len(shard_jobs)} and {len(merge_jobs)}"):
+        return [], None
+    job, merge = shard_jobs[0], merge_jobs[0]
+    spec = job["spec"]
+    n = spec.get("completions")
+    check(isinstance(n, int) and n >= 1 and 1 <= spec.get("parallelism", 1) <= n,
+          f"the shards' Job has completions N ({n}) and parallelism at most N")
+    pod, cont = pod_spec(job), coordinator_container(job)
+    if not check(cont is not None, "the shards' Job runs `coordinator`"):
+        return [], None
+    check(pod.get("restartPolicy") == "Never", "the shards' pods have restartPolicy Never (a retry is a new pod)")
+    argv = argv_of(cont)
+    m = re.fullmatch(r"\$\((\w+)\)/(\d+)", flag(argv, "--shard") or "")
+    if not check(m is not None, "the shards run --shard $(VAR)/N", f"--shard {flag(argv, '--shard')!r}"):
+        return [], None
+    var = m.group(1)
+    check(int(m.group(2)) == n, f"--shard's N is the Job's completions ({n})", f"--shard {flag(argv, '--shard')}")
+    env = {e["name"]: e for e in cont.get("env") or []}
+    field = env.get(var, {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+    check(field == INDEX_FIELD, f"$({var}) is the pod's completion index (downward API)", f"fieldPath {field!r}")
+    for a in argv:
+        for ref in re.findall(r"\$\((\w+)\)", a):
+            check(ref in env, f"the shards' $({ref}) is defined in env")
+    check(int(flag(argv, "--workers") or 0) > 0 and flag(argv, "--bind") is None,
+          "each shard runs its own local workers (--workers > 0, no --bind)")
+    check("--resume" in argv, "every attempt has --resume (a retried index continues from its journal)")
+    claim = None
+    for name in ("--output", "--journal"):
+        path = flag(argv, name) or ""
+        if not check(f"$({var})" in path, f"each shard has its own {name} ($({var}) in it)", f"{name} {path!r}"):
+            continue
+        claim = claim_of(pod, cont, path)
+        check(claim is not None, f"the shards' {name} is on a PersistentVolumeClaim")
+        pvc = next((d for d in by_kind(docs, "PersistentVolumeClaim") if d["metadata"]["name"] == claim), None)
+        if claim and check(pvc is not None, f"the claim {claim} is among the manifests"):
+            check(n == 1 or "ReadWriteMany" in (pvc.get("spec") or {}).get("accessModes", []),
+                  f"{claim} is ReadWriteMany (the shards' pods may be on several nodes)")
+    tasks = flag(argv, "--tasks")
+    if check(tasks is not None, "the shards have --tasks"):
+        check_source(docs, pod, cont, tasks, "ConfigMap", "the shards' task file comes from a ConfigMap")
+    if (cont.get("securityContext") or {}).get("readOnlyRootFilesystem"):
+        found = covering_mount(pod, cont, "/tmp/coordinator.sock")
+        check(not isinstance(found, str) and "emptyDir" in found[1],
+              "a read-only root has a writable /tmp (emptyDir) for the local workers' ipc:// socket")
+
+    # The merge Job joins exactly the shards' outputs, from the same claim.
+    mpod, mcont = pod_spec(merge), coordinator_container(merge)
+    margv = argv_of(mcont)
+    words = merge_inputs(margv)
+    want = [expand(flag(argv, "--output") or "", {var: str(k)}) for k in range(n)]
+    check(words[1:] == want, f"the merge Job joins the {n} shards' --output files", f"it joins {words[1:]}")
+    check(flag(margv, "--tasks") == tasks, "the merge Job reads the shards' task file",
+          f"--tasks {flag(margv, '--tasks')}")
+    if tasks:
+        check_source(docs, mpod, mcont, tasks, "ConfigMap", "the merge Job's task file comes from a ConfigMap")
+    check(all(claim_of(mpod, mcont, w) == claim for w in words) and claim is not None,
+          f"the merge Job reads and writes on the shards' claim ({claim})")
+    check(mpod.get("restartPolicy") in ("Never", "OnFailure"), "the merge Job's pod has restartPolicy Never/OnFailure")
+    return ([("coordinator", argv, job["_file"]), ("coordinator merge", margv, merge["_file"])],
+            (job, merge, var, n))
+
+
+def local_dirs(pod, container, root, name, docs):
+    """Directories standing in for the container's mounts: a claim shared by
+    name, a ConfigMap's items written out, an emptyDir of this pod's own."""
+    dirs = {}
+    for m in container.get("volumeMounts") or []:
+        volume = next(v for v in pod.get("volumes") or [] if v["name"] == m["name"])
+        if "persistentVolumeClaim" in volume:
+            d = os.path.join(root, "claim-" + volume["persistentVolumeClaim"]["claimName"])
+        else:
+            d = os.path.join(root, name, m["name"])
+        os.makedirs(d, exist_ok=True)
+        if "configMap" in volume:
+            cm = next(c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"] == volume["configMap"]["name"])
+            data = cm.get("data") or {}
+            items = volume["configMap"].get("items") or [{"key": k, "path": k} for k in data]
+            for it in items:
+                with open(os.path.join(d, it["path"]), "w", encoding="utf-8") as f:
+                    f.write(data[it["key"]])
+        dirs[m["mountPath"].rstrip("/")] = d
+    return dirs
+
+
+def relocate(arg, dirs):
+    for mp in sorted(dirs, key=len, reverse=True):
+        if arg == mp or arg.startswith(mp + "/"):
+            return dirs[mp] + arg[len(mp):]
+    return arg
+
+
+def record_ids(path):
+    """The ids of a record file, and whether every record is ok."""
+    ids, all_ok = [], True
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            ids.append(r["id"])
+            all_ok = all_ok and r.get("ok") is True
+    return ids, all_ok
+
+
+def run_logged(cmd, log_path, timeout):
+    with open(log_path, "w", encoding="utf-8") as log:
+        try:
+            return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def tail(path, lines=8):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return " | ".join(f.read().splitlines()[-lines:])
+
+
+def run_shards(docs, found):
+    """The Indexed Job's command line run here, N coordinators at once as its
+    pods would (paths moved to a temporary directory), then the merge Job's."""
+    if not (os.access(COORD_BIN, os.X_OK) and os.access(WORKER_BIN, os.X_OK)):
+        skip("the shards' Job run locally", f"no programs at {WORKER_BIN}, {COORD_BIN} (build first)")
+        return
+    job, merge, var, n = found
+    pod, cont = pod_spec(job), coordinator_container(job)
+    argv = argv_of(cont)
+    with tempfile.TemporaryDirectory() as root:
+        cmds, logs, procs = [], [], []
+        try:
+            for k in range(n):
+                dirs = local_dirs(pod, cont, root, f"shard-{k}", docs)
+                cmds.append([COORD_BIN] + [relocate(expand(a, {var: str(k)}), dirs) for a in argv[1:]])
+                logs.append(os.path.join(root, f"shard-{k}.log"))
+                with open(logs[k], "w", encoding="utf-8") as log:
+                    procs.append(subprocess.Popen(cmds[k], stdout=log, stderr=subprocess.STDOUT))
+            deadline = time.monotonic() + 120
+            for k, p in enumerate(procs):
+                try:
+                    rc = p.wait(timeout=max(1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    rc = None
+                check(rc == 0, f"shard {k}/{n}, run as its pod would, exits 0", f"exit {rc}: {tail(logs[k])}")
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        tasks = relocate(flag(argv, "--tasks"), local_dirs(pod, cont, root, "shard-0", docs))
+        with open(tasks, encoding="utf-8") as f:
+            total = sum(1 for ln in f if re.sub(r"(^|\s)#.*", "", ln).strip())
+        outputs = [flag(c, "--output") for c in cmds]
+        for k, out in enumerate(outputs):
+            ids, all_ok = record_ids(out) if os.path.exists(out) else ([], False)
+            check(sorted(ids) == list(range(k, total, n)) and all_ok,
+                  f"shard {k}/{n}'s output has its ids (id % {n} == {k}) once, all ok", f"ids {sorted(ids)}")
+
+        mpod, mcont = pod_spec(merge), coordinator_container(merge)
+        mdirs = local_dirs(mpod, mcont, root, "merge", docs)
+        mcmd = [COORD_BIN] + [relocate(a, mdirs) for a in argv_of(mcont)[1:]]
+        mlog = os.path.join(root, "merge.log")
+        rc = run_logged(mcmd, mlog, 60)
+        merged = merge_inputs(mcmd)[0] if merge_inputs(mcmd) else ""
+        ids, all_ok = record_ids(merged) if os.path.exists(merged) else ([], False)
+        check(rc == 0 and ids == list(range(total)) and all_ok,
+              f"the merge Job's command exits 0 with every id of the {total} once, in order",
+              f"exit {rc}, ids {ids}: {tail(mlog)}")
+
+        # A retried pod (same index, same command): its journal has it all.
+        rc = run_logged(cmds[1], logs[1], 60)
+        with open(logs[1], encoding="utf-8") as f:
+            retried = f.read()
+        done = len(list(range(1, total, n)))
+        check(rc == 0 and f"({done} from the journal)" in retried,
+              f"shard 1/{n} run again, as a retried pod: exit 0, its {done} tasks taken from the journal",
+              f"exit {rc}: {tail(logs[1])}")
+        rc = run_logged(mcmd, mlog, 60)
+        check(rc == 0, "the merge after that retry still exits 0", f"exit {rc}: {tail(mlog)}")
+
+
 # --- flags against the programs ---------------------------------------------
 
-def help_flags(binary):
+def help_flags(command):
     try:
-        out = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run(command + ["--help"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", out.stdout + out.stderr))
@@ -309,9 +555,10 @@ def help_flags(binary):
 
 def check_flags(argvs, unit_argv):
     known = {}
-    for prog, binary in (("worker", WORKER_BIN), ("coordinator", COORD_BIN)):
-        if os.access(binary, os.X_OK):
-            known[prog] = help_flags(binary)
+    for prog, command in (("worker", [WORKER_BIN]), ("coordinator", [COORD_BIN]),
+                          ("coordinator merge", [COORD_BIN, "merge"])):
+        if os.access(command[0], os.X_OK):
+            known[prog] = help_flags(command)
     if not known:
         skip("flags in the manifests exist", f"no programs at {WORKER_BIN}, {COORD_BIN} (build first)")
         return
@@ -367,7 +614,7 @@ def check_systemd():
 
 
 def check_scripts():
-    for path in (SBATCH, LAUNCHER):
+    for path in (SBATCH, SHARDS_SBATCH, LAUNCHER):
         rel = os.path.relpath(path, ROOT)
         r = subprocess.run(["bash", "-n", path], capture_output=True, text=True, timeout=30)
         check(r.returncode == 0, f"bash -n {rel}", r.stderr.strip())
@@ -384,7 +631,11 @@ def check_scripts():
 
 
 def main():
-    _, argvs = check_kubernetes()
+    docs, argvs = check_kubernetes()
+    shard_argvs, found = check_shards(docs) if docs else ([], None)
+    if found:
+        run_shards(docs, found)
+    argvs += shard_argvs
     unit_argv = check_systemd()
     check_scripts()
     check_flags(argvs, unit_argv)

@@ -11,7 +11,14 @@
 #    before it starts: the run completes, the job ends by itself with exit 0
 #    (or, see the known issue below, on scancel);
 # 3. TASKFARM_FOREVER=1: the workers serve two runs, then scancel ends them
-#    (SIGTERM: they say they hand back their tasks) and no worker is left.
+#    (SIGTERM: they say they hand back their tasks) and no worker is left;
+# 4. taskfarm-shards.sbatch, --array 0-3 over one file of 4,000 tasks: each
+#    element's output has its shard's ids (id % 4 == K) once; a merge job
+#    (--dependency=afterok) joins them into every id once;
+# 5. the same, one element scancelled mid-run: merge says its tasks were
+#    cancelled (outputs) or are missing (journals); that element resubmitted
+#    alone (--array 2, TASKFARM_RESUME=1, TASKFARM_SHARDS=4) takes its
+#    journalled tasks and runs the rest: merged, every id once.
 # Needs root and Debian's slurm-wlm and munge (scripts/setup installs them,
 # starting no system daemon); otherwise prints SKIP and exits 77 (or, with
 # CI=true, FAIL and exits 1).
@@ -49,6 +56,8 @@ cleanup() {
   if [[ -n ${SLURM_CONF:-} ]] && [[ -f $SLURM_CONF ]]; then
     for j in $(squeue -h -o %i 2>/dev/null); do scancel "$j" 2>/dev/null; done
   fi
+  # Coordinators of this script's task files (local workers die with them).
+  for p in $(pgrep -f -- "--tasks $T/"); do kill -KILL "$p" 2>/dev/null; done
   for port in "${CPORTS[@]}"; do
     for p in $(pgrep -f -- "--connect tcp://127.0.0.1:$port( |\$)"); do kill -KILL "$p" 2>/dev/null; done
   done
@@ -121,7 +130,10 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2
 KillWait=10
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=2 RealMemory=1000 State=UNKNOWN
+# 4 CPUs on a 2-core machine (config_overrides: the node is not drained for
+# it): the 4 shards of test 4 run at once, as on 4 nodes. Their tasks sleep.
+SlurmdParameters=config_overrides
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=4 RealMemory=1000 State=UNKNOWN
 PartitionName=check Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
 slurmctld -D -i >"$T/log/slurmctld.out" 2>&1 &
@@ -217,8 +229,109 @@ scancel "$job"
 check "forever: scancel ended the job" wait_until 60 job_done "$job"
 check "forever: both workers said they hand back their tasks on SIGTERM" \
   test "$(grep -c 'signal 15, handing back' "$T/jobs/slurm-$job.out")" -eq 2
-left=$(pgrep -f -- "--connect tcp://127.0.0.1:($P1|$P2|$P3)( |\$)" | tr '\n' ' ')
-check "no worker process is left${left:+ (left: $left)}" test -z "$left"
+
+# 4. Shards (taskfarm-shards.sbatch): an array of 4 coordinators over one task
+#    file, each with its own local worker; merged, every id once.
+SHARD_TASKS=$T/jobs/shard-tasks.txt
+SHARD_N=4000
+for _ in $(seq $SHARD_N); do echo "sleep 20"; done >"$SHARD_TASKS"
+submit_shards() {  # array dir [more exports]
+  local env=ALL,TASKFARM_BIN=$BIN,TASKFARM_TASKS=$SHARD_TASKS,TASKFARM_COORDINATOR_ARGS=--concurrency=4
+  sbatch --parsable --chdir="$T/jobs" --array="$1" --cpus-per-task=1 --time=5 \
+    --output="$T/jobs/shards-%A_%a.out" --export="$env,TASKFARM_DIR=$2${3:+,$3}" "$HERE/taskfarm-shards.sbatch"
+}
+states() {  # job: each element's ArrayTaskId:JobState:ExitCode, sorted
+  scontrol -o show job "$1" 2>/dev/null |
+    sed -n 's/.*ArrayTaskId=\([0-9]*\) .*JobState=\([A-Z_]*\) .*ExitCode=\([0-9:]*\).*/\1:\2:\3/p' |
+    sort -n | tr '\n' ' '
+}
+# FILE holds every id below N that is K mod M (all with M=1) once, each ok, and
+# no other id.
+ids_once() {  # file n [m k]
+  [[ -f $1 ]] || { echo "# $1: missing"; return 1; }
+  awk -v n="$2" -v m="${3:-1}" -v k="${4:-0}" -v f="$(basename "$1")" '
+    match($0, /"id":[0-9]+/) {
+      id = substr($0, RSTART + 5, RLENGTH - 5) + 0
+      if (id >= n || id % m != k) foreign++; else if (seen[id]++) dup++
+      if ($0 !~ /"ok":true/) notok++
+    }
+    END {
+      for (i = k; i < n; i += m) if (!(i in seen)) missing++
+      printf "# %s: %d ids, %d missing, %d duplicate, %d not theirs, %d not ok\n",
+        f, length(seen), missing, dup, foreign, notok
+      exit (missing || dup || foreign || notok) ? 1 : 0
+    }' "$1"
+}
+merge() {  # out shards...
+  "$BIN/coordinator" merge --tasks "$SHARD_TASKS" "$@" >"$1.log" 2>&1
+}
+records() { grep -c '"id"' "$1" 2>/dev/null || echo 0; }
+
+R1=$T/jobs/run1
+job=$(submit_shards 0-3 "$R1")
+check "shards: sbatch accepted the array (job $job)" test -n "$job"
+# The merge the script's header shows: a job that waits for the whole array.
+mjob=$(sbatch --parsable --chdir="$T/jobs" --dependency="afterok:$job" --time=5 --output="$T/jobs/merge-%j.out" \
+  --wrap "$BIN/coordinator merge --tasks $SHARD_TASKS $R1/merged.jsonl $R1/shard-*-of-4.jsonl")
+both_done() { job_done "$job" && job_done "$mjob"; }
+check "shards: the array and its afterok merge job finished within 90 s" wait_until 90 both_done
+st=$(states "$job")
+check "shards: all 4 elements COMPLETED, exit 0:0 ($st)" \
+  test "$st" = "0:COMPLETED:0:0 1:COMPLETED:0:0 2:COMPLETED:0:0 3:COMPLETED:0:0 "
+for k in 0 1 2 3; do
+  check "shards: shard $k/4 has its 1000 ids (id % 4 == $k), once each" ids_once "$R1/shard-$k-of-4.jsonl" $SHARD_N 4 $k
+done
+check "shards: the afterok merge job COMPLETED ($(job_field "$mjob" JobState) $(job_field "$mjob" ExitCode))" \
+  test "$(job_field "$mjob" JobState)" = COMPLETED -a "$(job_field "$mjob" ExitCode)" = 0:0
+check "shards: its merged output has every id of the $SHARD_N once" ids_once "$R1/merged.jsonl" $SHARD_N
+((FAILED)) && tail -n 20 "$T"/jobs/shards-"$job"_*.out "$T/jobs/merge-$mjob.out"
+
+# 5. One element cancelled mid-run, then resubmitted alone with resume.
+R2=$T/jobs/run2
+job=$(submit_shards 0-3 "$R2")
+# Some of shard 2's records journalled, not all: it is mid-run.
+mid_run() { local n; n=$(records "$R2/shard-2-of-4.journal"); ((n >= 50 && n < 800)); }
+check "cancel: shard 2 is mid-run (job ${job}_2)" wait_until 60 mid_run
+scancel "${job}_2"
+check "cancel: the array finished within 60 s" wait_until 60 job_done "$job"
+st=$(states "$job")
+two_cancelled() { [[ $st == "0:COMPLETED:0:0 1:COMPLETED:0:0 2:CANCELLED:"*" 3:COMPLETED:0:0 " ]]; }
+check "cancel: shard 2 CANCELLED, the others COMPLETED ($st)" two_cancelled
+ok2=$(grep -c '"ok":true' "$R2/shard-2-of-4.journal")
+check "cancel: shard 2's journal holds some of its tasks ($ok2 of 1000 ok)" test "$ok2" -gt 0 -a "$ok2" -lt 1000
+# The outputs have a record for every id (shard 2's unfinished ones cancelled);
+# its journal has only what finished, and merging journals names what is not.
+merge "$R2/merged.jsonl" "$R2"/shard-*-of-4.jsonl
+rc=$?
+check "cancel: merging the outputs exits 1, naming the cancelled tasks (got $rc)" \
+  test "$rc" -eq 1 -a "$(grep -o "[0-9]* cancelled" "$R2/merged.jsonl.log")" = "$((1000 - ok2)) cancelled"
+merge "$R2/merged-journals.jsonl" "$R2"/shard-*-of-4.journal
+rc=$?
+check "cancel: merging the journals exits 2, naming shard 2 (got $rc)" \
+  test "$rc" -eq 2 -a "$(grep -c "by shard: shard 2/4 ($((1000 - ok2)))" "$R2/merged-journals.jsonl.log")" -eq 1
+sed 's/^/#   /' "$R2/merged-journals.jsonl.log"
+# --array 2 alone does not say how many shards there are: the script asks.
+bad=$(submit_shards 2 "$R2" TASKFARM_RESUME=1)
+wait_until 30 job_done "$bad"
+check "resubmit: without TASKFARM_SHARDS the element fails with exit 2, saying why ($(states "$bad"))" \
+  test "$(states "$bad")" = "2:FAILED:2:0 " -a "$(grep -c "set TASKFARM_SHARDS=N" "$T/jobs/shards-${bad}_2.out")" -eq 1
+job=$(submit_shards 2 "$R2" TASKFARM_RESUME=1,TASKFARM_SHARDS=4)
+check "resubmit: sbatch --array 2 with TASKFARM_RESUME=1 finished within 60 s (job $job)" wait_until 60 job_done "$job"
+check "resubmit: COMPLETED, exit 0:0 ($(states "$job"))" test "$(states "$job")" = "2:COMPLETED:0:0 "
+check "resubmit: it took the $ok2 journalled tasks from the journal" \
+  grep -q "($ok2 from the journal)" "$T/jobs/shards-${job}_2.out"
+check "resubmit: shard 2 now has its 1000 ids once" ids_once "$R2/shard-2-of-4.jsonl" $SHARD_N 4 2
+merge "$R2/merged.jsonl" "$R2"/shard-*-of-4.jsonl
+rc=$?
+check "resubmit: merge exits 0 (got $rc)" test "$rc" -eq 0
+check "resubmit: the merged output has every id of the $SHARD_N once" ids_once "$R2/merged.jsonl" $SHARD_N
+merge "$R2/merged-journals.jsonl" "$R2"/shard-*-of-4.journal
+rc=$?
+check "resubmit: merging the journals exits 0 too (got $rc)" test "$rc" -eq 0
+((FAILED)) && tail -n 20 "$T"/jobs/shards-*.out
+
+left=$(pgrep -f -- "--connect tcp://127.0.0.1:($P1|$P2|$P3)( |\$)|--tasks $SHARD_TASKS" | tr '\n' ' ')
+check "no worker or coordinator process is left${left:+ (left: $left)}" test -z "$left"
 
 echo "slurm_sbatch: $PASSED passed, $FAILED failed"
 ((FAILED == 0))
