@@ -265,7 +265,7 @@ ids_once() {  # file n [m k]
 merge() {  # out shards...
   "$BIN/coordinator" merge --tasks "$SHARD_TASKS" "$@" >"$1.log" 2>&1
 }
-records() { grep -c '"id"' "$1" 2>/dev/null || echo 0; }
+records() { local n; n=$(grep -c '"id"' "$1" 2>/dev/null); echo "${n:-0}"; }
 
 R1=$T/jobs/run1
 job=$(submit_shards 0-3 "$R1")
