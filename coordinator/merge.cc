@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "common/file_writer.h"
+#include "common/status.h"
 #include "common/task_kind.h"
 #include "coordinator/summary.h"
 #include "coordinator/text_table.h"
@@ -148,8 +149,9 @@ int RunMerge(const MergeOptions& options, std::FILE* out, std::FILE* err) {
   bool whole = true;
   if (!missing.empty()) {
     whole = false;
-    Say(err, Format("%zu of %s's %llu tasks have no record: ids %s; by shard: %s", missing.size(), input.c_str(),
-                    static_cast<unsigned long long>(*total), IdList(missing).c_str(), ByShard(missing, n).c_str()));
+    Say(err, Format("%zu of %s's %llu tasks have no record: ids %s", missing.size(), input.c_str(),
+                    static_cast<unsigned long long>(*total), IdList(missing).c_str()));
+    std::fprintf(err, "  by shard: %s\n", ByShard(missing, n).c_str());
   }
   if (!twice.empty()) {
     whole = false;
@@ -172,10 +174,12 @@ int RunMerge(const MergeOptions& options, std::FILE* out, std::FILE* err) {
   // The merged file and its summary: the run's tasks line and kind table.
   RunStats stats;
   std::string text;
+  std::vector<uint64_t> cancelled;  // a shard stopped before they ran (scancel): not failures of the tasks
   for (auto& [id, rec] : records) {
     pb::Result r;
     (void)google::protobuf::util::JsonStringToMessage(rec.line, &r, parse);  // parsed above
     stats.Add(r.kind(), r);
+    if (r.error_code() == CodeName(Code::kCancelled)) cancelled.push_back(id);
     text += rec.line;
     text += '\n';
     std::string().swap(rec.line);
@@ -198,6 +202,13 @@ int RunMerge(const MergeOptions& options, std::FILE* out, std::FILE* err) {
   std::fprintf(say, "%s\n", summary.c_str());
   if (!s.kinds.empty()) std::fprintf(say, "\n%s", RenderText(s.KindTable()).c_str());
   std::fflush(say);
+  if (!cancelled.empty()) {
+    // A cancelled task is not journalled: its shard's --resume runs it.
+    Say(err, Format("%zu tasks were cancelled before they finished (their shard was stopped): ids %s", cancelled.size(),
+                    IdList(cancelled).c_str()));
+    std::fprintf(err, "  by shard: %s\n", ByShard(cancelled, n).c_str());
+    Say(err, "resume those shards (--resume, same --shard and --journal), then merge again");
+  }
   return s.failed + s.cancelled > 0 ? 1 : 0;
 }
 

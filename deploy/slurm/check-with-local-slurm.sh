@@ -303,8 +303,9 @@ check "cancel: shard 2's journal holds some of its tasks ($ok2 of 1000 ok)" test
 # its journal has only what finished, and merging journals names what is not.
 merge "$R2/merged.jsonl" "$R2"/shard-*-of-4.jsonl
 rc=$?
-check "cancel: merging the outputs exits 1, naming the cancelled tasks (got $rc)" \
-  test "$rc" -eq 1 -a "$(grep -o "[0-9]* cancelled" "$R2/merged.jsonl.log")" = "$((1000 - ok2)) cancelled"
+check "cancel: merging the outputs exits 1, naming the cancelled tasks and their shard (got $rc)" \
+  test "$rc" -eq 1 -a "$(grep -o "ok, 0 failed, [0-9]* cancelled" "$R2/merged.jsonl.log")" = "ok, 0 failed, $((1000 - ok2)) cancelled" \
+  -a "$(grep -c "by shard: shard 2/4 ($((1000 - ok2)))" "$R2/merged.jsonl.log")" -eq 1
 merge "$R2/merged-journals.jsonl" "$R2"/shard-*-of-4.journal
 rc=$?
 check "cancel: merging the journals exits 2, naming shard 2 (got $rc)" \
