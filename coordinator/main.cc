@@ -179,7 +179,9 @@ int main(int argc, char** argv) {
                         {.max_s = 3600})
       ->group(rel);
   app.add_option("--journal", c.journal_path, "Durable record of finished tasks, for --resume")->group(rel);
-  app.add_flag("--resume", c.resume, "Run only what the journal has no successful record of")->group(rel);
+  app.add_flag("--resume", c.resume,
+               "Run only what the journal has no record of (its failures\nstay failed unless --retry-failed)")
+      ->group(rel);
   app.add_flag("--retry-failed", c.retry_failed, "With --resume: also rerun the journal's failures")->group(rel);
   std::string shard;
   app.add_option("--shard", shard,
