@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -34,7 +35,14 @@ std::string DefaultWorkerBinary() {
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
   std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "coordinator";
   size_t slash = self.rfind('/');
-  return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/worker";
+  std::string dir = slash == std::string::npos ? std::string(".") : self.substr(0, slash);
+  // The worker is named as this program is, with "worker" for "coordinator":
+  // `worker` beside a build tree's `coordinator`, `taskfarm-worker` beside
+  // the installed `taskfarm-coordinator` (packaging/CMakeLists.txt says why).
+  std::string_view name = std::string_view(self).substr(slash + 1);
+  constexpr std::string_view kSelf = "coordinator";
+  std::string_view prefix = name.ends_with(kSelf) ? name.substr(0, name.size() - kSelf.size()) : "";
+  return dir + "/" + std::string(prefix) + "worker";
 }
 
 WorkerPool::WorkerPool(std::string binary, std::vector<std::string> args, std::vector<std::string> env_extra)

@@ -64,7 +64,9 @@ class WorkerPool {
   std::map<pid_t, std::string> children_;
 };
 
-// Path of the `worker` program next to the running executable.
+// Path of the worker program next to the running executable: `worker`, or
+// `taskfarm-worker` when this one is `taskfarm-coordinator` (any prefix
+// before "coordinator" carries over).
 [[nodiscard]] std::string DefaultWorkerBinary();
 
 }  // namespace taskfarm

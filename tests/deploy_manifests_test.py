@@ -586,7 +586,9 @@ def unit_exec_argv():
 
 def check_systemd():
     text, argv = unit_exec_argv()
-    check(bool(argv) and os.path.basename(argv[0]) == "worker", "the unit's ExecStart runs the worker")
+    # The package's path: packaging/install_unit.cmake rewrites exactly it.
+    check(bool(argv) and argv[0] == "/usr/bin/taskfarm-worker",
+          "the unit's ExecStart runs the installed worker, /usr/bin/taskfarm-worker")
     check("--forever" in argv, "the unit's worker runs --forever")
     check(re.search(r"^Restart=(always|on-failure)", text, re.M) is not None, "the unit has a restart policy")
     check(re.search(r"^EnvironmentFile=", text, re.M) is not None, "the unit reads an EnvironmentFile")
@@ -597,7 +599,7 @@ def check_systemd():
         return argv
     with tempfile.TemporaryDirectory() as tmp:
         # verify also checks that the program exists: point ExecStart at the
-        # built worker (or any executable) instead of /opt/taskfarm/bin/worker.
+        # built worker (or any executable) instead of /usr/bin/taskfarm-worker.
         exe = WORKER_BIN if os.access(WORKER_BIN, os.X_OK) else "/bin/true"
         unit = os.path.join(tmp, os.path.basename(UNIT))
         with open(unit, "w", encoding="utf-8") as f:
