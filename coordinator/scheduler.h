@@ -37,13 +37,9 @@ using WorkerId = int;
 struct SchedulerOptions {
   int retries = 2;                     // extra attempts after a retryable failure
   double heartbeat_timeout_ms = 5000;  // silence before a worker is lost
-  // The longest the coordinator normally goes between two reads of its whole
-  // socket (it sets its heartbeat interval). A longer gap counts as this
-  // long towards silence (see HeardEverything); 0: every gap in full.
-  double max_unheard_gap_ms = 0;
-  double task_timeout_ms = 0;      // 0: none; runs from the task's reported start
-  double timeout_slack_ms = 1500;  // worker's own stop, then ours
-  double backoff_base_ms = 100;    // retry n waits base * 2^(n-1), capped
+  double task_timeout_ms = 0;          // 0: none; runs from the task's reported start
+  double timeout_slack_ms = 1500;      // worker's own stop, then ours
+  double backoff_base_ms = 100;        // retry n waits base * 2^(n-1), capped
   double backoff_max_ms = 5000;
   double prefetch_ms = 50;  // expected work queued per slot past the slots
   int max_batch = 256;      // tasks per TaskBatch (1: no batching)
@@ -65,6 +61,10 @@ struct SchedulerOptions {
   // port), farm-wide (0: no limit). A ready task whose host is at the limit
   // waits, in order, while other hosts' tasks go on.
   uint32_t per_host = 0;
+  // The longest the coordinator normally goes between two reads of its whole
+  // socket (it sets its heartbeat interval). A longer gap counts as this
+  // long towards silence (see HeardEverything); 0: every gap in full.
+  double max_unheard_gap_ms = 0;
 };
 
 // See SchedulerOptions::rate_per_s.
