@@ -122,6 +122,7 @@ class CoordinatorLoop {
     SchedulerOptions o;
     o.retries = c.retries;
     o.heartbeat_timeout_ms = c.heartbeat_timeout_s * 1000;
+    o.max_unheard_gap_ms = HeartbeatMs(c);
     o.task_timeout_ms = c.task_timeout_s * 1000;
     o.max_batch = c.batch;
     o.rate_per_s = c.rate_per_s;
@@ -141,7 +142,9 @@ class CoordinatorLoop {
   void TellReregister(const std::string& identity, const std::string& reason);
   void Unregister(WorkerId wid, const std::string& reason);
   void Forget(WorkerId wid, const std::string& reason);
-  double HeartbeatIntervalMs() const { return std::min(1000.0, config_.heartbeat_timeout_s * 1000 / 4); }
+  // Each side says something at least this often (PROTOCOL.md, Liveness).
+  static double HeartbeatMs(const CoordinatorConfig& c) { return std::min(1000.0, c.heartbeat_timeout_s * 1000 / 4); }
+  double HeartbeatIntervalMs() const { return HeartbeatMs(config_); }
   void SendDispatches();
   void HandleMessage(const std::string& identity, std::string_view payload);
   void HandleHello(const std::string& identity, const pb::Hello& hello);
@@ -1127,10 +1130,21 @@ int CoordinatorLoop::Run(int signal_fd) {
                       config_.authorized_keys_dir + " (copy its .pub file there to let it in)");
       });
     }
-    // Drain the socket (bounded per turn so signals and dispatch keep up).
+    // Drain the socket. Each message marks its sender heard as it is read
+    // (HandleMessage), and silence is judged only once the socket had
+    // nothing more (HeardEverything, then Tick): a worker whose heartbeat
+    // waits unread behind others' results is not silent. Bounded per turn,
+    // in messages and in time, so signals, dispatch and our own heartbeats
+    // keep up with a burst of big results; a turn cut short judges nobody.
+    bool heard_everything = false;
+    const double drain_until_ms = clock_.NowMs() + HeartbeatIntervalMs() / 2;
     for (int i = 0; i < 4096; ++i) {
+      if (i % 64 == 63 && clock_.NowMs() > drain_until_ms) break;
       zmq::message_t identity;
-      if (!router_->recv(identity, zmq::recv_flags::dontwait)) break;
+      if (!router_->recv(identity, zmq::recv_flags::dontwait)) {
+        heard_everything = true;
+        break;
+      }
       if (!identity.more()) {
         drops_.Count(DropReason::kNotProtobuf);
         continue;
@@ -1150,6 +1164,7 @@ int CoordinatorLoop::Run(int signal_fd) {
       HandleMessage(identity.to_string(), payload.to_string_view());
     }
     arena_.Reset();
+    if (heard_everything) scheduler_.HeardEverything();
     if (items[1].revents & ZMQ_POLLIN) HandleSignals(signal_fd);
 
     Scheduler::TickResult tick = scheduler_.Tick();

@@ -22,7 +22,8 @@ std::string Seconds(double ms) {
 
 }  // namespace
 
-Scheduler::Scheduler(SchedulerOptions options, const Clock& clock) : options_(options), clock_(clock) {
+Scheduler::Scheduler(SchedulerOptions options, const Clock& clock)
+    : options_(options), clock_(clock), heard_until_ms_(clock.NowMs()) {
   std::fill(std::begin(ewma_), std::end(ewma_), -1.0);
   tasks_.reserve(8192);
 }
@@ -703,18 +704,36 @@ void Scheduler::WorkerGone(WorkerId worker, const std::string& reason) { RemoveW
 
 void Scheduler::WorkerLeft(WorkerId worker) { RemoveWorker(worker, "left", false); }
 
+void Scheduler::HeardEverything() {
+  double now = clock_.NowMs();
+  double unheard = now - heard_until_ms_ - options_.max_unheard_gap_ms;
+  heard_until_ms_ = now;
+  if (options_.max_unheard_gap_ms <= 0 || unheard <= 0) return;
+  // Time we could not listen is not the workers' silence: every clock of
+  // silence moves on by it (none past now). A rare event (a stop, a
+  // starved machine), so a pass over the workers is fine.
+  for (auto& [wid, w] : workers_) {
+    w.last_heard_ms = std::min(w.last_heard_ms + unheard, now);
+    if (w.awaiting_since_ms >= 0) w.awaiting_since_ms = std::min(w.awaiting_since_ms + unheard, now);
+  }
+  // The backstops too: an outcome may be among what was not read yet. The
+  // same shift for all keeps them in time order.
+  for (auto& [when, lease] : deadlines_) when += unheard;
+}
+
 Scheduler::TickResult Scheduler::Tick() {
   TickResult r;
-  double now = clock_.NowMs();
+  // Judged on what was read: up to the last moment everything had been.
+  double heard = heard_until_ms_;
   for (auto& [wid, w] : workers_) {
-    if (now - w.last_heard_ms > options_.heartbeat_timeout_ms) r.lost.push_back(wid);
+    if (heard - w.last_heard_ms > options_.heartbeat_timeout_ms) r.lost.push_back(wid);
   }
   for (WorkerId wid : r.lost) {
-    double silent = now - workers_[wid].last_heard_ms;
+    double silent = heard - workers_[wid].last_heard_ms;
     RemoveWorker(wid, "stopped answering (no heartbeat for " + Seconds(silent) + ")", true);
   }
   // Deadlines, in time order: only leases that started and are still out.
-  while (!deadlines_.empty() && deadlines_.front().first < now) {
+  while (!deadlines_.empty() && deadlines_.front().first < heard) {
     LeaseCheck c = deadlines_.front().second;
     deadlines_.pop_front();
     Task* t = Current(c);
@@ -728,7 +747,7 @@ Scheduler::TickResult Scheduler::Tick() {
   // heartbeats: it does no work.
   for (auto& [wid, w] : workers_) {
     if (w.awaiting_since_ms < 0) continue;
-    if (now - w.awaiting_since_ms > std::max(options_.heartbeat_timeout_ms, 10 * w.awaiting_est_ms)) {
+    if (heard - w.awaiting_since_ms > std::max(options_.heartbeat_timeout_ms, 10 * w.awaiting_est_ms)) {
       r.stalled.push_back(wid);
     }
   }

@@ -61,6 +61,10 @@ struct SchedulerOptions {
   // port), farm-wide (0: no limit). A ready task whose host is at the limit
   // waits, in order, while other hosts' tasks go on.
   uint32_t per_host = 0;
+  // The longest the coordinator normally goes between two reads of its whole
+  // socket (it sets its heartbeat interval). A longer gap counts as this
+  // long towards silence (see HeardEverything); 0: every gap in full.
+  double max_unheard_gap_ms = 0;
 };
 
 // See SchedulerOptions::rate_per_s.
@@ -162,7 +166,17 @@ class Scheduler {
   void Forget(WorkerId worker, const std::string& reason);
 
   // ---- time
-  // Workers silent past the heartbeat timeout are declared lost (removed)
+  // The caller has read every message that had arrived by now (its socket
+  // answered "nothing more"). Silence is judged up to the last such moment,
+  // never up to when Tick happens to run: a message queued unread is not
+  // silence. A gap since the previous call longer than
+  // `max_unheard_gap_ms` counts as that long: the coordinator was stopped
+  // or starved of CPU, libzmq's I/O thread with it, and what its workers
+  // sent meanwhile may still be in the kernel's buffers. (A coordinator
+  // that never catches up judges nobody: it cannot know who is silent.)
+  void HeardEverything();
+  // Judged up to the last HeardEverything: workers silent past the
+  // heartbeat timeout are declared lost (removed)
   // and returned in `lost`. `stuck`: workers holding a lease that started
   // and ran past its timeout plus the slack (still registered: the caller
   // stops them). `stalled`: workers that were sent tasks into free slots
@@ -370,6 +384,8 @@ class Scheduler {
   // (deadline + slack, lease), in time order: every task has the same
   // timeout, and starts are heard in time order.
   std::deque<std::pair<double, LeaseCheck>> deadlines_;
+  // The last HeardEverything (Clock ms): silence is judged up to here.
+  double heard_until_ms_ = 0;
   bool stopped_ = false;
   bool prefetch_allowed_ = false;  // plenty of ready tasks: queue some on workers
   double last_straggler_scan_ms_ = -1e18;

@@ -4,7 +4,7 @@
 # server host. Runs the real binaries with CURVE keys across them.
 #
 #   tests/cluster_netns_test.sh BIN_DIR SCENARIO
-# Scenarios: basic, unknown-key, link-down, join-mid-run, refuse-insecure.
+# Scenarios: basic, unknown-key, link-down, lossy, join-mid-run, refuse-insecure.
 # Exits 77 (skipped) when namespaces cannot be made (not root).
 set -uo pipefail
 BIN="${1:?bin dir}"
@@ -143,6 +143,77 @@ case "$SCENARIO" in
     # per-worker table, once gone and once serving.
     n=$(grep -c "^host2 " "$WORK/coord.out")
     [[ $n -ge 2 ]] || fail "host2 did not re-register after its link came back (rows: $n)"
+    ;;
+  lossy)
+    # 5% of the packets on host1's link dropped, both ways, for 30 s of a
+    # steady run across both hosts (nftables; these kernels have no netem).
+    # Packets to host1 are dropped by its input hook. Packets from host1 are
+    # dropped where the wire delivers them, at its switch port's ingress: a
+    # drop in host1's own output hook is reported back to its TCP, which
+    # sends the segment again at once, as if the queue had been full, so it
+    # is no loss on the link (tried: 399 such drops, 2 retransmissions).
+    # TCP recovers a lost segment in about a round trip when more follow it
+    # (fast retransmit, tail loss probes) and otherwise after its RTO (200 ms
+    # at least, doubling each time it is lost again), so a message can stall
+    # 1.4 s (three drops in a row, one segment in 8,000) or 3 s (four, one
+    # in 160,000). The default --heartbeat-timeout, 5 s, is used: after a
+    # heartbeat interval (1 s) it leaves 4 s, which only five drops in a row
+    # exceed (6.2 s, one segment in 3 million).
+    command -v nft >/dev/null || { echo "SKIP: nftables (nft) is not installed"; exit 77; }
+    f=$(tasks_file 2400 0 50)
+    # --rate: the run's length (40 s) does not depend on the loss.
+    coordinator "$f" --min-workers 2 --wait-workers 30 --rate 60/s --json "$WORK/run.json"
+    worker "$NS_W1" host1 w1 --concurrency 4
+    worker "$NS_W2" host2 w2 --concurrency 4
+    # The run's clock (the records' start_ms) when the loss begins and ends.
+    run_ms() {
+      /usr/bin/python3 -c 'import json, sys
+print(max([json.loads(l)["start_ms"] for l in open(sys.argv[1]) if l.strip()] or [-1]))' "$WORK/R.jsonl"
+    }
+    for _ in $(seq 100); do [[ -s "$WORK/R.jsonl" ]] && break; sleep 0.1; done
+    [[ -s "$WORK/R.jsonl" ]] || fail "no task finished within 10 s"
+    port="v${tag}s2"  # host1's end of its link, on the switch
+    ip netns exec "$NS_W1" nft add table inet t
+    ip netns exec "$NS_W1" nft add chain inet t in '{ type filter hook input priority 0; }'
+    ip netns exec "$NS_W1" nft add rule inet t in numgen random mod 100 '<' 5 counter drop
+    ip netns exec "$NS_SW" nft add table netdev t
+    ip netns exec "$NS_SW" nft add chain netdev t in "{ type filter hook ingress device $port priority 0; }"
+    ip netns exec "$NS_SW" nft add rule netdev t in numgen random mod 100 '<' 5 counter drop
+    retrans() { ip netns exec "$1" nstat -az TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}'; }
+    r1=$(retrans "$NS_W1") rc=$(retrans "$NS_C")
+    loss_from=$(run_ms)
+    sleep 30
+    dropped_in=$(ip netns exec "$NS_W1" nft list table inet t | grep -o 'packets [0-9]*' | awk '{print $2}')
+    dropped_out=$(ip netns exec "$NS_SW" nft list table netdev t | grep -o 'packets [0-9]*' | awk '{print $2}')
+    ip netns exec "$NS_W1" nft delete table inet t
+    ip netns exec "$NS_SW" nft delete table netdev t
+    r1=$(($(retrans "$NS_W1") - r1)) rc=$(($(retrans "$NS_C") - rc))
+    loss_to=$(run_ms)
+    wait_coordinator 120
+    [[ $RC -eq 0 ]] || fail "exit $RC"
+    used=$(check_records 2400) || fail "records: $used"
+    [[ "$used" == "host1 host2" ]] || fail "expected exactly host1 and host2 to run tasks, got: $used"
+    echo "dropped $dropped_in packets to host1 and $dropped_out from it; TCP retransmitted $r1 segments" \
+      "from host1 and $rc from the coordinator"
+    ((dropped_in > 50 && dropped_out > 50 && r1 > 10 && rc > 10)) || fail "the loss did not take"
+    /usr/bin/python3 - "$WORK" "$loss_from" "$loss_to" <<'EOF' || fail "host1 under loss"
+import json, sys
+work, lo, hi = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+run = json.load(open(work + "/run.json"))
+# A worker lost and registered again is a second entry (under the same
+# name, if the first had already left).
+workers = sorted((w["name"], w["gone"]) for w in run["workers"])
+assert workers == [("host1", None), ("host2", None)], f"workers: {workers}"
+recs = [json.loads(l) for l in open(work + "/R.jsonl") if l.strip()]
+lossy = sum(1 for r in recs if r["worker"] == "host1" and lo < r["start_ms"] < hi)
+both = sum(1 for r in recs if lo < r["start_ms"] < hi)
+assert lossy >= both // 4, f"host1 ran {lossy} of the {both} tasks started under loss"
+print(f"host1 ran {lossy} of the {both} tasks started during {(hi - lo) / 1000:.1f} s of loss")
+EOF
+    for h in host1 host2; do
+      ! grep -E "lost the coordinator|given this worker up" "$WORK/$h.log" || fail "$h gave the coordinator up"
+      [[ $(grep -c "registered as" "$WORK/$h.log") -eq 1 ]] || fail "$h registered more than once"
+    done
     ;;
   join-mid-run)
     f=$(tasks_file 150 0 100)

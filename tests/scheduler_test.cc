@@ -139,7 +139,9 @@ class Harness {
     Collect();
   }
 
+  // As the coordinator does it after reading everything there was.
   Scheduler::TickResult Tick() {
+    s.HeardEverything();
     Scheduler::TickResult r = s.Tick();
     for (WorkerId w : r.lost) held.erase(w);
     for (WorkerId w : r.stalled) held.erase(w);

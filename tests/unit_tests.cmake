@@ -28,6 +28,7 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/url_host_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/cli_help_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_rejected_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/scheduler_liveness_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/peer_registry_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/utf8_test.cc)
 target_link_libraries(unit_tests PRIVATE GTest::gtest_main taskfarm_coordinator taskfarm_worker taskfarm_test_support

@@ -98,6 +98,8 @@ class WorkerLoop {
   bool SendBytes(const std::string& bytes);
   void SendHello();
   void CheckHandshake();
+  // The socket had nothing more to read: see heard_until_ms_.
+  void HeardEverything();
   void Handle(const pb::Frame& frame);
   void Accept(const pb::Assignment& a);
   void StartReady();
@@ -152,6 +154,11 @@ class WorkerLoop {
   double hello_backoff_ms_ = 1000;
   double last_send_ms_ = 0;
   double last_recv_ms_ = 0;
+  // The last time the socket had nothing more to read. The coordinator's
+  // silence (--coordinator-timeout) is judged up to here, never up to
+  // whenever the loop got round to looking: what waits unread is not
+  // silence.
+  double heard_until_ms_ = 0;
   double heartbeat_ms_ = 1000;
   uint64_t heartbeat_seq_ = 0;
   bool quit_ = false;
@@ -216,7 +223,19 @@ void WorkerLoop::Connect() {
   registered_ = false;
   next_hello_ms_ = 0;
   hello_waits_for_handshake_ = false;
-  last_recv_ms_ = clock_.NowMs();
+  last_recv_ms_ = heard_until_ms_ = clock_.NowMs();
+}
+
+// This loop waits at most one heartbeat interval at a time, so a gap since
+// the last read of everything longer than two means this worker was stopped
+// or starved of CPU (and libzmq's I/O thread with it: what the coordinator
+// sent meanwhile may still be in the kernel's buffers). That time counts as
+// two intervals, not as the coordinator's silence.
+void WorkerLoop::HeardEverything() {
+  double now = clock_.NowMs();
+  double unheard = now - heard_until_ms_ - 2 * heartbeat_ms_;
+  if (unheard > 0) last_recv_ms_ = std::min(last_recv_ms_ + unheard, now);
+  heard_until_ms_ = now;
 }
 
 bool WorkerLoop::Send(pb::Frame frame) { return SendBytes(EncodeFrame(std::move(frame))); }
@@ -751,6 +770,10 @@ void WorkerLoop::HandBack() {
 int WorkerLoop::NextTimeoutMs() {
   double now = clock_.NowMs();
   double next = now + std::min(heartbeat_ms_, 1000.0);
+  // The heartbeat keeps its own time, one interval after the last message
+  // sent, not one after whatever woke the loop last (that put up to two
+  // intervals between heartbeats, a second of --heartbeat-timeout gone).
+  if (registered_) next = std::min(next, last_send_ms_ + heartbeat_ms_);
   for (auto& executor : executors_.all) next = std::min(next, executor->NextWakeMs());
   if (!registered_) next = std::min(next, next_hello_ms_);
   if (HasPending()) next = std::min(next, oldest_pending_ms_ + config_.batch_delay_ms);
@@ -774,9 +797,13 @@ int WorkerLoop::Run(int signal_fd) {
     if (!registered_ && now >= next_hello_ms_) SendHello();
 
     // Inbound: ZMQ_FD is edge-triggered, so drain until ZMQ_EVENTS says empty.
-    for (int i = 0; i < 1024 && Readable(*socket_); ++i) {
-      auto msg = TryRecv(*socket_);
-      if (!msg) break;
+    bool heard_everything = false;
+    for (int i = 0; i < 1024; ++i) {
+      auto msg = Readable(*socket_) ? TryRecv(*socket_) : std::nullopt;
+      if (!msg) {
+        heard_everything = true;
+        break;
+      }
       last_recv_ms_ = clock_.NowMs();
       DropReason drop;
       pb::Frame* frame = DecodeFrameOn(msg->to_string_view(), &arena_, &drop);
@@ -788,6 +815,7 @@ int WorkerLoop::Run(int signal_fd) {
       Handle(*frame);
     }
     arena_.Reset();
+    if (heard_everything) HeardEverything();
     SendRejections();
     if (quit_) {
       socket_->set(zmq::sockopt::linger, 500);  // let the Goodbye go out
@@ -819,7 +847,7 @@ int WorkerLoop::Run(int signal_fd) {
       Send(std::move(f));
     }
     if (ParentGone()) return 0;
-    if (now - last_recv_ms_ > config_.coordinator_timeout_ms) {
+    if (heard_until_ms_ - last_recv_ms_ > config_.coordinator_timeout_ms) {
       if (config_.parent_pid > 0) return 0;  // a local worker outlived its run
       // Paranoid Pirate: the coordinator is silent; start a fresh connection.
       // Said once per silence, not at every retry.
