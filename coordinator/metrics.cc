@@ -1,0 +1,262 @@
+// Counting a run for Prometheus, and its text exposition format (0.0.4):
+// https://prometheus.io/docs/instrumenting/exposition_formats/
+#include "coordinator/metrics.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "common/clock.h"
+#include "common/quote.h"
+#include "common/status.h"
+#include "common/task_kind.h"
+#include "common/task_parser.h"
+
+namespace taskfarm {
+
+template <size_t N>
+void Histogram<N>::Observe(const std::array<double, N>& bounds, double value) {
+  // A bucket's bound is inclusive (`le`): the first bound >= value.
+  size_t i = std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin();
+  ++counts[i];
+  sum += value;
+  ++count;
+}
+
+Metrics::Metrics() : start_unix_s_(UnixMs() / 1000) {
+  // Every kind a run may have, at zero from the start: a series that
+  // appears with its first record would hide that first increase from
+  // Prometheus' rate(). The test-only kinds appear when used.
+  for (const TaskKind* kind : AllKinds()) {
+    if (!kind->test_only) Kind(kind->name);
+  }
+}
+
+KindMetrics& Metrics::Kind(std::string_view kind) {
+  for (KindMetrics& k : kinds_) {
+    if (k.kind == kind) return k;
+  }
+  kinds_.emplace_back().kind = std::string(kind);
+  return kinds_.back();
+}
+
+void Metrics::CountRecord(std::string_view kind, const pb::Result& r, const pb::TaskSpec& spec) {
+  KindMetrics& k = Kind(kind);
+  bool cancelled = r.error_code() == CodeName(Code::kCancelled);
+  if (r.ok()) {
+    ++k.ok;
+  } else if (cancelled) {
+    ++k.cancelled;
+  } else {
+    ++k.failed;
+  }
+  if (r.attempts() > 1) k.retries += r.attempts() - 1;
+  // Every record is observed, cancelled ones too, so the histogram's count
+  // is the number of records (a record cancelled before it ran: 0 s).
+  k.duration.Observe(kTaskDurationBuckets, std::max(0.0, r.duration_ms() / 1000));
+  fetched_bytes_ += r.bytes();
+  if (r.ok() || cancelled) return;
+  FailureNote note{r.id(), std::string(kind), Excerpt(FormatTask(spec), 200), r.error_code(), Excerpt(r.error(), 300)};
+  if (failures_.size() < kRecentFailures) {
+    failures_.push_back(std::move(note));
+  } else {
+    failures_[next_failure_] = std::move(note);
+  }
+  next_failure_ = (next_failure_ + 1) % kRecentFailures;
+}
+
+void Metrics::CountJournalSync(double seconds) {
+  ++journal_syncs_;
+  journal_sync_.Observe(kJournalSyncBuckets, seconds);
+}
+
+std::shared_ptr<const MetricsSnapshot> Metrics::Snapshot(const MetricsGauges& gauges, double now_ms) {
+  last_snapshot_ms_ = now_ms;
+  auto s = std::make_shared<MetricsSnapshot>();
+  s->kinds = kinds_;
+  s->gauges = gauges;
+  s->gauges.workers = nullptr;
+  s->fetched_bytes = fetched_bytes_;
+  s->journal_syncs = journal_syncs_;
+  s->journal_sync = journal_sync_;
+  s->start_unix_s = start_unix_s_;
+  // The ring, oldest first.
+  for (size_t i = 0; i < failures_.size(); ++i) {
+    size_t at = failures_.size() < kRecentFailures ? i : (next_failure_ + i) % kRecentFailures;
+    s->failures.push_back(failures_[at]);
+  }
+  if (gauges.workers) {
+    // Hosts in the order their first worker registered (WorkerIds grow).
+    HostMetrics other{"other"};
+    for (const auto& [wid, w] : *gauges.workers) {
+      ++s->workers_registered;
+      if (w.gone) ++(w.gone_reason == "left" ? s->workers_left : s->workers_lost);
+      auto it = std::find_if(s->hosts.begin(), s->hosts.end(), [&](const HostMetrics& h) { return h.host == w.host; });
+      HostMetrics* h = &other;
+      if (it != s->hosts.end()) {
+        h = &*it;
+      } else if (s->hosts.size() < kMaxMetricHosts) {
+        h = &s->hosts.emplace_back(HostMetrics{w.host});
+      }
+      h->tasks += w.tasks;
+      if (!w.gone) ++h->workers;
+    }
+    if (other.tasks > 0 || other.workers > 0) s->hosts.push_back(other);
+  }
+  return s;
+}
+
+std::shared_ptr<const MetricsSnapshot> Metrics::Final(const MetricsGauges& gauges, std::string summary,
+                                                      std::string report_path) {
+  auto s = std::const_pointer_cast<MetricsSnapshot>(Snapshot(gauges, last_snapshot_ms_));
+  s->finished = true;
+  s->summary = std::move(summary);
+  s->report_path = std::move(report_path);
+  return s;
+}
+
+namespace {
+
+// A label value as the format wants it: \\, \" and \n escaped. Host names
+// come from the workers' Hellos: anything may be in them.
+std::string LabelValue(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The shortest text that reads back as `v` (0.0025, not 0.0025000000000000001).
+std::string Number(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof(buf), v).ptr);
+}
+
+class Writer {
+ public:
+  void Family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  // `labels`: already formatted, `a="b",c="d"`, or empty.
+  void Sample(std::string_view name, std::string_view labels, double value) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += Number(value);
+    out_ += '\n';
+  }
+  void One(std::string_view name, std::string_view type, std::string_view help, double value) {
+    Family(name, type, help);
+    Sample(name, "", value);
+  }
+  template <size_t N>
+  void HistogramSamples(const std::string& name, const std::string& labels, const std::array<double, N>& bounds,
+                        const Histogram<N>& h) {
+    std::string sep = labels.empty() ? "" : ",";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= N; ++i) {
+      cumulative += h.counts[i];
+      std::string le = i < N ? Number(bounds[i]) : "+Inf";
+      Sample(name + "_bucket", labels + sep + "le=\"" + le + "\"", static_cast<double>(cumulative));
+    }
+    Sample(name + "_sum", labels, h.sum);
+    Sample(name + "_count", labels, static_cast<double>(h.count));
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
+std::string RenderPrometheus(const MetricsSnapshot& s) {
+  Writer w;
+  w.Family("taskfarm_tasks_total", "counter",
+           "Tasks finished (records written), by kind and outcome (ok, failed, cancelled).");
+  for (const KindMetrics& k : s.kinds) {
+    std::string kind = "kind=\"" + LabelValue(k.kind) + "\"";
+    w.Sample("taskfarm_tasks_total", kind + ",outcome=\"ok\"", static_cast<double>(k.ok));
+    w.Sample("taskfarm_tasks_total", kind + ",outcome=\"failed\"", static_cast<double>(k.failed));
+    w.Sample("taskfarm_tasks_total", kind + ",outcome=\"cancelled\"", static_cast<double>(k.cancelled));
+  }
+  w.Family("taskfarm_task_retries_total", "counter", "Attempts past the first, of the tasks finished, by kind.");
+  for (const KindMetrics& k : s.kinds) {
+    w.Sample("taskfarm_task_retries_total", "kind=\"" + LabelValue(k.kind) + "\"", static_cast<double>(k.retries));
+  }
+  w.Family("taskfarm_task_duration_seconds", "histogram",
+           "Wall time of each finished task's last attempt on its worker, by kind (every record).");
+  for (const KindMetrics& k : s.kinds) {
+    w.HistogramSamples("taskfarm_task_duration_seconds", "kind=\"" + LabelValue(k.kind) + "\"", kTaskDurationBuckets,
+                       k.duration);
+  }
+  const MetricsGauges& g = s.gauges;
+  w.One("taskfarm_tasks_in_flight", "gauge", "Tasks leased to workers now.", static_cast<double>(g.in_flight));
+  w.One("taskfarm_tasks_queued", "gauge", "Tasks read and waiting to start (or to run again).",
+        static_cast<double>(g.queued));
+  w.One("taskfarm_tasks_input", "gauge", "Tasks in this run's input (0 while a streamed input has not ended).",
+        static_cast<double>(g.input_tasks));
+  w.One("taskfarm_task_starts_total", "counter", "Leases handed to workers, retries included.",
+        static_cast<double>(g.starts));
+  w.One("taskfarm_workers_connected", "gauge", "Workers registered now.", static_cast<double>(g.connected));
+  w.One("taskfarm_workers_registered_total", "counter", "Worker registrations (a Hello accepted).",
+        static_cast<double>(s.workers_registered));
+  w.One("taskfarm_workers_left_total", "counter", "Workers that said Goodbye.", static_cast<double>(s.workers_left));
+  w.One("taskfarm_workers_lost_total", "counter",
+        "Workers removed without a Goodbye: exited, silent, stalled, or no longer trusted.",
+        static_cast<double>(s.workers_lost));
+  w.One("taskfarm_workers_replaced_total", "counter", "Local workers started again after one ended.",
+        static_cast<double>(g.replaced));
+  w.Family("taskfarm_host_workers", "gauge",
+           "Workers connected now, by host (the first 32 hosts; the rest as host=\"other\").");
+  for (const HostMetrics& h : s.hosts) {
+    w.Sample("taskfarm_host_workers", "host=\"" + LabelValue(h.host) + "\"", h.workers);
+  }
+  w.Family("taskfarm_host_tasks_total", "counter", "Records produced by each host's workers (hosts as above).");
+  for (const HostMetrics& h : s.hosts) {
+    w.Sample("taskfarm_host_tasks_total", "host=\"" + LabelValue(h.host) + "\"", static_cast<double>(h.tasks));
+  }
+  w.One("taskfarm_fetched_bytes_total", "counter", "Body bytes that url tasks fetched (decoded).",
+        static_cast<double>(s.fetched_bytes));
+  w.Family("taskfarm_dropped_messages_total", "counter", "Messages from workers dropped unread, by reason.");
+  for (size_t i = 0; i < g.drops.by_reason.size(); ++i) {
+    std::string reason(DropReasonName(static_cast<DropReason>(i)));
+    std::replace(reason.begin(), reason.end(), ' ', '_');
+    w.Sample("taskfarm_dropped_messages_total", "reason=\"" + LabelValue(reason) + "\"",
+             static_cast<double>(g.drops.by_reason[i]));
+  }
+  w.One("taskfarm_late_results_total", "counter", "Results for a lease that had been given to another worker.",
+        static_cast<double>(g.late_results));
+  w.One("taskfarm_journal_syncs_total", "counter", "fdatasync calls of the --journal, one per batch of records.",
+        static_cast<double>(s.journal_syncs));
+  w.Family("taskfarm_journal_sync_seconds", "histogram", "Time each journal append and fdatasync took.");
+  w.HistogramSamples("taskfarm_journal_sync_seconds", "", kJournalSyncBuckets, s.journal_sync);
+  w.One("taskfarm_run_start_time_seconds", "gauge", "When the coordinator started, in seconds since the epoch.",
+        s.start_unix_s);
+  w.One("taskfarm_run_duration_seconds", "gauge", "Time since the first task was dispatched.", g.run_s);
+  w.One("taskfarm_run_finished", "gauge", "1 once the run has ended and these numbers are final.", s.finished ? 1 : 0);
+  return w.Take();
+}
+
+}  // namespace taskfarm

@@ -1,0 +1,164 @@
+// The --metrics HTTP server: evhttp on its own event loop thread (the
+// testserver's owners and loop thread), answering from the published
+// snapshot under a mutex held only to copy a shared_ptr.
+#include "coordinator/metrics_server.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "testserver/libevent_handles.h"
+
+namespace taskfarm {
+namespace {
+
+using testserver::EventBasePtr;
+using testserver::EventPtr;
+using testserver::EvhttpPtr;
+
+struct HostPort {
+  std::string host;  // without brackets
+  int port = -1;     // -1: not a number in 0..65535
+};
+
+HostPort Split(const std::string& address) {
+  HostPort hp;
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return hp;
+  hp.host = address.substr(0, colon);
+  if (hp.host.size() >= 2 && hp.host.front() == '[' && hp.host.back() == ']') {
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  }
+  std::string port = address.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return hp;
+  int p = std::stoi(port);
+  if (p <= 65535) hp.port = p;
+  return hp;
+}
+
+}  // namespace
+
+bool IsLoopbackMetricsAddress(const std::string& address) {
+  const HostPort hp = Split(address);
+  const std::string& host = hp.host;
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1";
+}
+
+std::string CheckMetricsAddress(const std::string& address, bool insecure) {
+  HostPort hp = Split(address);
+  if (hp.port < 0 || hp.host.empty()) {
+    return "--metrics " + address + ": give HOST:PORT, e.g. 127.0.0.1:9464 (port 0: any free port)";
+  }
+  if (!IsLoopbackMetricsAddress(address) && !insecure) {
+    return "refusing to serve --metrics on " + address +
+           ": the page has no authentication, and anyone who reaches that address would see the "
+           "run's tasks and failures. Use a loopback address (reach it with `ssh -L`), or pass "
+           "--insecure on a network you trust";
+  }
+  return "";
+}
+
+class MetricsServer::Impl {
+ public:
+  explicit Impl(const std::string& address) {
+    // Makes event_active() from the destructor's thread safe; must precede
+    // the base. Same callbacks as the testserver's, so a second call is a no-op.
+    static std::once_flag threads_once;
+    std::call_once(threads_once, [] { evthread_use_pthreads(); });
+    HostPort hp = Split(address);
+    auto fail = [&](const std::string& why) {
+      throw std::runtime_error("cannot serve --metrics on " + address + ": " + why);
+    };
+    base_.reset(event_base_new());
+    if (!base_) fail("event_base_new failed");
+    http_.reset(evhttp_new(base_.get()));
+    if (!http_) fail("evhttp_new failed");
+    stop_event_.reset(event_new(base_.get(), -1, 0, &StopThunk, this));
+    if (!stop_event_) fail("event_new failed");
+    evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(http_.get(), &HandleThunk, this);
+    evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http_.get(), hp.host.c_str(), hp.port);
+    if (!bound) fail(std::string("cannot listen (") + std::strerror(errno) + ")");
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&addr), &len);
+    bool ipv6 = addr.ss_family == AF_INET6;
+    int port = ntohs(ipv6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                          : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    std::string host = hp.host;
+    if (host == "0.0.0.0") host = "127.0.0.1";
+    if (host == "::") host = "::1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    url_ = "http://" + host + ":" + std::to_string(port);
+    loop_ = testserver::StartLoopThread(base_.get());
+  }
+
+  ~Impl() {
+    // Queued even if the loop has not started yet.
+    event_active(stop_event_.get(), EV_READ, 0);
+    loop_.join();
+    http_.reset();
+    stop_event_.reset();
+    base_.reset();
+  }
+
+  const std::string& url() const { return url_; }
+
+  void Publish(std::shared_ptr<const MetricsSnapshot> snapshot) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    snapshot_ = std::move(snapshot);
+  }
+
+ private:
+  static void StopThunk(evutil_socket_t, short, void* arg) noexcept {
+    event_base_loopbreak(static_cast<Impl*>(arg)->base_.get());
+  }
+  static void HandleThunk(evhttp_request* req, void* arg) noexcept { static_cast<Impl*>(arg)->Handle(req); }
+
+  void Handle(evhttp_request* req) {
+    std::shared_ptr<const MetricsSnapshot> snapshot;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      snapshot = snapshot_;
+    }
+    std::string path = evhttp_request_get_uri(req);
+    path = path.substr(0, path.find('?'));
+    evkeyvalq* headers = evhttp_request_get_output_headers(req);
+    std::string body;
+    if (path == "/metrics") {
+      if (snapshot) body = RenderPrometheus(*snapshot);
+      evhttp_add_header(headers, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    } else {
+      evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
+      evhttp_send_error(req, HTTP_NOTFOUND, "not found: try /metrics");
+      return;
+    }
+    evhttp_add_header(headers, "Cache-Control", "no-store");
+    testserver::EvbufferPtr buf(evbuffer_new());
+    evbuffer_add(buf.get(), body.data(), body.size());
+    evhttp_send_reply(req, HTTP_OK, "OK", buf.get());
+  }
+
+  EventBasePtr base_;
+  EvhttpPtr http_;
+  EventPtr stop_event_;
+  std::string url_;
+  std::thread loop_;
+  std::mutex mutex_;
+  std::shared_ptr<const MetricsSnapshot> snapshot_;
+};
+
+MetricsServer::MetricsServer(const std::string& address) : impl_(std::make_unique<Impl>(address)) {}
+MetricsServer::~MetricsServer() = default;
+std::string MetricsServer::url() const { return impl_->url(); }
+void MetricsServer::Publish(std::shared_ptr<const MetricsSnapshot> snapshot) { impl_->Publish(std::move(snapshot)); }
+
+}  // namespace taskfarm
