@@ -1071,7 +1071,7 @@ void CoordinatorLoop::PublishFinalMetrics(const RunSummary& summary, int signal_
   MetricsGauges g = Gauges();
   g.run_s = summary.run_ms / 1000;
   std::string report = want_spans_ && write_failures_.empty() ? config_.report_path : "";
-  metrics_server_->Publish(metrics_->Final(g, summary.Text(), report));
+  metrics_server_->Publish(metrics_->Final(g, clock_.NowMs(), summary.Text(), report));
   if (config_.metrics_linger_s <= 0) return;
   console_.Note("metrics: the final numbers stay on " + metrics_server_->url() + " for " +
                 FormatDuration(config_.metrics_linger_s) + " (Ctrl-C ends this)");

@@ -212,8 +212,8 @@ int main(int argc, char** argv) {
                         "Time to wait for them, then give up (seconds, or 1m; 0: forever)", {.max_s = 1e6})
       ->group(net);
   app.add_option("--metrics", c.metrics,
-                 "Serve Prometheus metrics at /metrics on HOST:PORT, e.g.\n127.0.0.1:9464 "
-                 "(no authentication: loopback unless\n--insecure; port 0: any free port)");
+                 "Serve a live page at / and Prometheus metrics at /metrics on\nHOST:PORT, e.g. 127.0.0.1:9464 "
+                 "(no authentication: loopback\nunless --insecure; port 0: any free port)");
   taskfarm::AddDuration(app, "--metrics-linger", &c.metrics_linger_s,
                         "After the run, keep serving its final numbers this long\n(for a last scrape; Ctrl-C ends it)",
                         {.max_s = 86400});

@@ -14,13 +14,18 @@
 
 namespace taskfarm {
 
-template <size_t N>
-void Histogram<N>::Observe(const std::array<double, N>& bounds, double value) {
-  // A bucket's bound is inclusive (`le`): the first bound >= value.
-  size_t i = std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin();
-  ++counts[i];
-  sum += value;
-  ++count;
+uint64_t MetricsTotals::Kind(const std::string& kind) const {
+  for (const auto& [k, n] : kinds) {
+    if (k == kind) return n;
+  }
+  return 0;
+}
+
+uint64_t MetricsTotals::Host(const std::string& host) const {
+  for (const auto& [h, n] : hosts) {
+    if (h == host) return n;
+  }
+  return 0;
 }
 
 Metrics::Metrics() : start_unix_s_(UnixMs() / 1000) {
@@ -103,12 +108,22 @@ std::shared_ptr<const MetricsSnapshot> Metrics::Snapshot(const MetricsGauges& ga
     }
     if (other.tasks > 0 || other.workers > 0) s->hosts.push_back(other);
   }
+  MetricsTotals& t = s->now;
+  t.t_s = now_ms / 1000;
+  for (const KindMetrics& k : kinds_) {
+    t.kinds.emplace_back(k.kind, k.duration.count);
+    t.done += k.duration.count;
+  }
+  for (const HostMetrics& h : s->hosts) t.hosts.emplace_back(h.host, h.tasks);
+  if (history_.empty() || t.t_s - history_.back().t_s >= 1) history_.push_back(t);
+  while (t.t_s - history_.front().t_s > 60) history_.pop_front();
+  s->minute_ago = history_.front();
   return s;
 }
 
-std::shared_ptr<const MetricsSnapshot> Metrics::Final(const MetricsGauges& gauges, std::string summary,
+std::shared_ptr<const MetricsSnapshot> Metrics::Final(const MetricsGauges& gauges, double now_ms, std::string summary,
                                                       std::string report_path) {
-  auto s = std::const_pointer_cast<MetricsSnapshot>(Snapshot(gauges, last_snapshot_ms_));
+  auto s = std::const_pointer_cast<MetricsSnapshot>(Snapshot(gauges, now_ms));
   s->finished = true;
   s->summary = std::move(summary);
   s->report_path = std::move(report_path);

@@ -15,8 +15,10 @@
 // it was up to 250 ms ago. Not thread-safe: the loop's thread drives it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,8 +48,17 @@ template <size_t N>
 struct Histogram {
   std::array<uint64_t, N + 1> counts{};  // per bucket, not cumulative; [N]: above the last bound
   double sum = 0;
+  double min = 0, max = 0;  // of the values observed (0, 0: none yet)
   uint64_t count = 0;
-  void Observe(const std::array<double, N>& bounds, double value);
+  void Observe(const std::array<double, N>& bounds, double value) {
+    // A bucket's bound is inclusive (`le`): the first bound >= value.
+    size_t i = std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin();
+    ++counts[i];
+    sum += value;
+    min = count == 0 ? value : std::min(min, value);
+    max = std::max(max, value);
+    ++count;
+  }
 };
 
 struct KindMetrics {
@@ -61,6 +72,18 @@ struct HostMetrics {
   std::string host;      // "other": every host past kMaxMetricHosts
   uint32_t workers = 0;  // connected now
   uint64_t tasks = 0;    // records its workers produced, gone ones' too
+};
+
+// Cumulative counts at one moment, kept for the live page's rates over
+// the last minute.
+struct MetricsTotals {
+  double t_s = 0;  // Clock seconds
+  uint64_t done = 0;
+  std::vector<std::pair<std::string, uint64_t>> kinds;  // records by kind
+  std::vector<std::pair<std::string, uint64_t>> hosts;  // records by host
+
+  [[nodiscard]] uint64_t Kind(const std::string& kind) const;
+  [[nodiscard]] uint64_t Host(const std::string& host) const;
 };
 
 struct FailureNote {
@@ -94,6 +117,8 @@ struct MetricsSnapshot {
   uint64_t journal_syncs = 0;
   Histogram<kJournalSyncBuckets.size()> journal_sync;
   std::vector<FailureNote> failures;  // newest last
+  MetricsTotals now;                  // the numbers above, as totals
+  MetricsTotals minute_ago;           // the oldest totals kept, at most 60 s before `now`
   double start_unix_s = 0;
   // The run has ended: the numbers are final. The summary as the terminal
   // showed it, and the report's path if one was written.
@@ -114,8 +139,8 @@ class Metrics {
   [[nodiscard]] bool Due(double now_ms) const { return now_ms - last_snapshot_ms_ >= 250; }
   [[nodiscard]] std::shared_ptr<const MetricsSnapshot> Snapshot(const MetricsGauges& gauges, double now_ms);
   // The last snapshot: the run's end (see MetricsSnapshot::finished).
-  [[nodiscard]] std::shared_ptr<const MetricsSnapshot> Final(const MetricsGauges& gauges, std::string summary,
-                                                             std::string report_path);
+  [[nodiscard]] std::shared_ptr<const MetricsSnapshot> Final(const MetricsGauges& gauges, double now_ms,
+                                                             std::string summary, std::string report_path);
 
  private:
   KindMetrics& Kind(std::string_view kind);
@@ -125,6 +150,7 @@ class Metrics {
   uint64_t journal_syncs_ = 0;
   Histogram<kJournalSyncBuckets.size()> journal_sync_;
   std::vector<FailureNote> failures_;  // a ring of kRecentFailures
+  std::deque<MetricsTotals> history_;  // one a second, the last minute's
   size_t next_failure_ = 0;
   double start_unix_s_;
   double last_snapshot_ms_ = -1e18;

@@ -11,10 +11,13 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
+#include "coordinator/live_page.h"
 #include "testserver/libevent_handles.h"
 
 namespace taskfarm {
@@ -133,12 +136,32 @@ class MetricsServer::Impl {
     path = path.substr(0, path.find('?'));
     evkeyvalq* headers = evhttp_request_get_output_headers(req);
     std::string body;
+    auto type = [&](const char* content_type) { evhttp_add_header(headers, "Content-Type", content_type); };
     if (path == "/metrics") {
       if (snapshot) body = RenderPrometheus(*snapshot);
-      evhttp_add_header(headers, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+      type("text/plain; version=0.0.4; charset=utf-8");
+    } else if (path == "/") {
+      body = LivePageHtml();
+      type("text/html; charset=utf-8");
+    } else if (path == "/state.json" && snapshot) {
+      body = RenderStateJson(*snapshot);
+      type("application/json");
+    } else if (path == "/report" && snapshot && !snapshot->report_path.empty()) {
+      // The run's --report, written by now: served from here, so the page
+      // links it on whatever machine the browser is.
+      std::ifstream in(snapshot->report_path, std::ios::binary);
+      body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      if (!in.good() && !in.eof()) {
+        evhttp_send_error(req, HTTP_INTERNAL, "cannot read the report");
+        return;
+      }
+      type("text/html; charset=utf-8");
+    } else if (path == "/favicon.ico") {
+      evhttp_send_reply(req, HTTP_NOCONTENT, "No Content", nullptr);  // a browser asks; there is none
+      return;
     } else {
-      evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
-      evhttp_send_error(req, HTTP_NOTFOUND, "not found: try /metrics");
+      type("text/plain; charset=utf-8");
+      evhttp_send_error(req, HTTP_NOTFOUND, "not found: the live page is at /, the metrics at /metrics");
       return;
     }
     evhttp_add_header(headers, "Cache-Control", "no-store");

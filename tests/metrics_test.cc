@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/status.h"
+#include "coordinator/live_page.h"
 
 namespace taskfarm {
 namespace {
@@ -92,9 +94,47 @@ TEST(Metrics, AThousandWorkersOnAThousandHostsMakeASmallScrape) {
 
 TEST(Metrics, TheFinalSnapshotSaysSo) {
   Metrics m;
-  auto s = m.Final({}, "Completed 0 tasks", "report.html");
+  auto s = m.Final({}, 0, "Completed 0 tasks", "report.html");
   EXPECT_TRUE(s->finished);
   EXPECT_TRUE(Has(RenderPrometheus(*s), "taskfarm_run_finished 1"));
+}
+
+TEST(LivePage, PercentilesStayWithinTheBucketAndTheValuesSeen) {
+  Histogram<kTaskDurationBuckets.size()> h;
+  EXPECT_EQ(HistogramQuantile(h, 0.5), 0);
+  // 0.5 to 1.5 s, evenly: all in the buckets (0.5, 1] and (1, 2.5].
+  for (int i = 0; i <= 100; ++i) h.Observe(kTaskDurationBuckets, 0.5 + i / 100.0);
+  EXPECT_NEAR(HistogramQuantile(h, 0.9), 1.4, 0.02);
+  EXPECT_LE(HistogramQuantile(h, 1.0), 1.5);
+  EXPECT_GE(HistogramQuantile(h, 0.0), 0.5);
+  Histogram<kTaskDurationBuckets.size()> slow;
+  slow.Observe(kTaskDurationBuckets, 900);  // past the last bound
+  EXPECT_EQ(HistogramQuantile(slow, 0.5), 900);
+}
+
+TEST(LivePage, StateHasRatesOverTheMinuteAndTheNewestFailureFirst) {
+  Metrics m;
+  pb::TaskSpec spec;
+  spec.mutable_sleep()->set_ms(5);
+  (void)m.Snapshot({}, 0);
+  for (int i = 0; i < 30; ++i) m.CountRecord("sleep", Record(5, true), spec);
+  pb::Result first = Record(5, false, "timeout");
+  first.set_id(7);
+  m.CountRecord("sleep", first, spec);
+  pb::Result second = Record(5, false, "http_error");
+  second.set_id(8);
+  second.set_error("HTTP 500");
+  m.CountRecord("sleep", second, spec);
+  auto state = nlohmann::json::parse(RenderStateJson(*m.Snapshot({}, 10000)));
+  EXPECT_EQ(state["done"], 32);
+  EXPECT_DOUBLE_EQ(state["rate"].get<double>(), 3.2);  // 32 records in the 10 s since the first snapshot
+  EXPECT_EQ(state["kinds"].size(), 1u);                // only kinds with records
+  EXPECT_EQ(state["kinds"][0]["failed"], 2);
+  ASSERT_EQ(state["failures"].size(), 2u);
+  EXPECT_EQ(state["failures"][0]["id"], 8);
+  EXPECT_EQ(state["failures"][0]["error"], "HTTP 500");
+  EXPECT_EQ(state["failures"][0]["task"], "sleep 5");
+  EXPECT_FALSE(state["finished"].get<bool>());
 }
 
 }  // namespace
