@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "common/task_kind.h"
 #include "common/task_parser.h"
+#include "common/utf8.h"
 
 namespace taskfarm {
 
@@ -132,11 +133,12 @@ std::shared_ptr<const MetricsSnapshot> Metrics::Final(const MetricsGauges& gauge
 
 namespace {
 
-// A label value as the format wants it: \\, \" and \n escaped. Host names
-// come from the workers' Hellos: anything may be in them.
+// A label value as the format wants it: UTF-8, with \\, \" and \n escaped.
+// Host names come from the workers' Hellos (cut to 256 bytes, perhaps
+// inside a character): anything may be in them.
 std::string LabelValue(std::string_view v) {
   std::string out;
-  for (char c : v) {
+  for (char c : ValidUtf8(v)) {
     if (c == '\\' || c == '"') {
       out += '\\';
       out += c;

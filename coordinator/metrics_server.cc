@@ -87,6 +87,8 @@ class MetricsServer::Impl {
     stop_event_.reset(event_new(base_.get(), -1, 0, &StopThunk, this));
     if (!stop_event_) fail("event_new failed");
     evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    // A connection that sends nothing does not hold its socket for long.
+    evhttp_set_timeout(http_.get(), 10);
     evhttp_set_gencb(http_.get(), &HandleThunk, this);
     evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http_.get(), hp.host.c_str(), hp.port);
     if (!bound) fail(std::string("cannot listen (") + std::strerror(errno) + ")");
