@@ -35,7 +35,7 @@ function fail(message) {
 }
 
 async function main() {
-  const [url, ...rest] = process.argv.slice(2);
+  let [url, ...rest] = process.argv.slice(2);
   const options = { screenshot: null, expectReport: false };
   for (let i = 0; i < rest.length; ++i) {
     if (rest[i] === '--screenshot' && rest[i + 1]) options.screenshot = rest[++i];
