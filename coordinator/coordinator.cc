@@ -32,6 +32,7 @@
 #include "common/duration.h"
 #include "common/file_writer.h"
 #include "common/frame_codec.h"
+#include "common/host_port.h"
 #include "common/quote.h"
 #include "common/shell_words.h"
 #include "common/task_kind.h"
@@ -60,15 +61,10 @@
 namespace taskfarm {
 namespace {
 
-std::string Host(const std::string& endpoint) {
-  std::string rest = endpoint.substr(6);
-  return rest.substr(0, rest.rfind(':'));
-}
-
 bool IsLoopbackOrLocal(const std::string& endpoint) {
   if (endpoint.rfind("tcp://", 0) != 0) return true;  // ipc, inproc
-  std::string host = Host(endpoint);
-  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" || host == "::1";
+  std::optional<HostPort> hp = SplitHostPort(endpoint.substr(6));
+  return hp && IsLoopbackHost(hp->host);
 }
 
 // Registered workers at once: room for a large farm (the coordinator's

@@ -14,9 +14,11 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
+#include "common/host_port.h"
 #include "coordinator/live_page.h"
 #include "testserver/libevent_handles.h"
 
@@ -27,40 +29,23 @@ using testserver::EventBasePtr;
 using testserver::EventPtr;
 using testserver::EvhttpPtr;
 
-struct HostPort {
-  std::string host;  // without brackets
-  int port = -1;     // -1: not a number in 0..65535
-};
-
-HostPort Split(const std::string& address) {
-  HostPort hp;
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return hp;
-  hp.host = address.substr(0, colon);
-  if (hp.host.size() >= 2 && hp.host.front() == '[' && hp.host.back() == ']') {
-    hp.host = hp.host.substr(1, hp.host.size() - 2);
-  }
-  std::string port = address.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return hp;
-  int p = std::stoi(port);
-  if (p <= 65535) hp.port = p;
-  return hp;
+// The address's host and port; port -1 when it is not a number in 0..65535.
+std::pair<std::string, int> Split(const std::string& address) {
+  std::optional<HostPort> hp = SplitHostPort(address);
+  if (!hp) return {"", -1};
+  return {hp->host, ParsePort(hp->port).value_or(-1)};
 }
 
 }  // namespace
 
-bool IsLoopbackMetricsAddress(const std::string& address) {
-  const HostPort hp = Split(address);
-  const std::string& host = hp.host;
-  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1";
-}
+bool IsLoopbackMetricsAddress(const std::string& address) { return IsLoopbackHost(Split(address).first); }
 
 std::string CheckMetricsAddress(const std::string& address, bool insecure) {
-  HostPort hp = Split(address);
-  if (hp.port < 0 || hp.host.empty()) {
+  auto [host, port] = Split(address);
+  if (port < 0 || host.empty()) {
     return "--metrics " + address + ": give HOST:PORT, e.g. 127.0.0.1:9464 (port 0: any free port)";
   }
-  if (!IsLoopbackMetricsAddress(address) && !insecure) {
+  if (!IsLoopbackHost(host) && !insecure) {
     return "refusing to serve --metrics on " + address +
            ": the page has no authentication, and anyone who reaches that address would see the "
            "run's tasks and failures. Use a loopback address (reach it with `ssh -L`), or pass "
@@ -76,7 +61,7 @@ class MetricsServer::Impl {
     // the base. Same callbacks as the testserver's, so a second call is a no-op.
     static std::once_flag threads_once;
     std::call_once(threads_once, [] { evthread_use_pthreads(); });
-    HostPort hp = Split(address);
+    auto [bind_host, bind_port] = Split(address);
     auto fail = [&](const std::string& why) {
       throw std::runtime_error("cannot serve --metrics on " + address + ": " + why);
     };
@@ -90,7 +75,7 @@ class MetricsServer::Impl {
     // A connection that sends nothing does not hold its socket for long.
     evhttp_set_timeout(http_.get(), 10);
     evhttp_set_gencb(http_.get(), &HandleThunk, this);
-    evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http_.get(), hp.host.c_str(), hp.port);
+    evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http_.get(), bind_host.c_str(), bind_port);
     if (!bound) fail(std::string("cannot listen (") + std::strerror(errno) + ")");
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
@@ -98,7 +83,7 @@ class MetricsServer::Impl {
     bool ipv6 = addr.ss_family == AF_INET6;
     int port = ntohs(ipv6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
                           : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    std::string host = hp.host;
+    std::string host = bind_host;
     if (host == "0.0.0.0") host = "127.0.0.1";
     if (host == "::") host = "::1";
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
