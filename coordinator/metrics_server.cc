@@ -5,11 +5,14 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -17,6 +20,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "common/host_port.h"
 #include "coordinator/live_page.h"
@@ -28,6 +32,11 @@ namespace {
 using testserver::EventBasePtr;
 using testserver::EventPtr;
 using testserver::EvhttpPtr;
+
+// A browser's GET with its cookies fits; a request past it is refused (431).
+constexpr ssize_t kMaxHeadersBytes = 8 * 1024;
+// Open connections at once: a few browsers and scrapers, with room.
+constexpr size_t kMaxConnections = 64;
 
 // The address's host and port; port -1 when it is not a number in 0..65535.
 std::pair<std::string, int> Split(const std::string& address) {
@@ -71,10 +80,17 @@ class MetricsServer::Impl {
     if (!http_) fail("evhttp_new failed");
     stop_event_.reset(event_new(base_.get(), -1, 0, &StopThunk, this));
     if (!stop_event_) fail("event_new failed");
+    sweep_event_.reset(event_new(base_.get(), -1, EV_PERSIST, &SweepThunk, this));
+    if (!sweep_event_) fail("event_new failed");
     evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
     // A connection that sends nothing does not hold its socket for long.
     evhttp_set_timeout(http_.get(), 10);
+    // Every answer comes from a GET: nothing to read past the headers, and
+    // evhttp answers 431/413 itself past these, before buffering more.
+    evhttp_set_max_headers_size(http_.get(), kMaxHeadersBytes);
+    evhttp_set_max_body_size(http_.get(), 0);
     evhttp_set_gencb(http_.get(), &HandleThunk, this);
+    evhttp_set_bevcb(http_.get(), &NewConnectionThunk, this);
     evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http_.get(), bind_host.c_str(), bind_port);
     if (!bound) fail(std::string("cannot listen (") + std::strerror(errno) + ")");
     sockaddr_storage addr{};
@@ -88,6 +104,7 @@ class MetricsServer::Impl {
     if (host == "::") host = "::1";
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
     url_ = "http://" + host + ":" + std::to_string(port);
+    listener_ = evhttp_bound_socket_get_listener(bound);
     loop_ = testserver::StartLoopThread(base_.get());
   }
 
@@ -96,6 +113,8 @@ class MetricsServer::Impl {
     event_active(stop_event_.get(), EV_READ, 0);
     loop_.join();
     http_.reset();
+    for (bufferevent* bev : connections_) bufferevent_decref(bev);
+    sweep_event_.reset();
     stop_event_.reset();
     base_.reset();
   }
@@ -112,6 +131,46 @@ class MetricsServer::Impl {
     event_base_loopbreak(static_cast<Impl*>(arg)->base_.get());
   }
   static void HandleThunk(evhttp_request* req, void* arg) noexcept { static_cast<Impl*>(arg)->Handle(req); }
+
+  // libevent 2.1 has neither a connection limit nor a callback when a
+  // connection opens or closes, but it asks this for each accepted
+  // socket's bufferevent, and bufferevent_free clears the callbacks evhttp
+  // keeps set while it uses one. So each is kept (a reference, not its
+  // socket: evhttp closes that) until a sweep finds it cleared. At
+  // kMaxConnections the listener stops accepting: further clients wait in
+  // the kernel's backlog, costing no descriptor and no memory here.
+  static bufferevent* NewConnectionThunk(event_base* base, void* arg) noexcept {
+    auto* self = static_cast<Impl*>(arg);
+    self->Sweep();
+    // Same options as evhttp's default: evhttp closes the fd itself.
+    bufferevent* bev = bufferevent_socket_new(base, -1, 0);
+    if (!bev) return nullptr;  // evhttp tries its own, uncounted
+    bufferevent_incref(bev);
+    self->connections_.push_back(bev);
+    if (self->connections_.size() >= kMaxConnections) {
+      evconnlistener_disable(self->listener_);
+      timeval every{0, 100 * 1000};
+      event_add(self->sweep_event_.get(), &every);
+    }
+    return bev;
+  }
+  static void SweepThunk(evutil_socket_t, short, void* arg) noexcept { static_cast<Impl*>(arg)->Sweep(); }
+  void Sweep() {
+    auto freed = [](bufferevent* bev) {
+      bufferevent_event_cb event_cb = nullptr;
+      void* cb_arg = nullptr;
+      bufferevent_getcb(bev, nullptr, nullptr, &event_cb, &cb_arg);
+      if (event_cb || cb_arg) return false;
+      bufferevent_decref(bev);
+      return true;
+    };
+    size_t before = connections_.size();
+    connections_.erase(std::remove_if(connections_.begin(), connections_.end(), freed), connections_.end());
+    if (before >= kMaxConnections && connections_.size() < kMaxConnections) {
+      event_del(sweep_event_.get());
+      evconnlistener_enable(listener_);
+    }
+  }
 
   void Handle(evhttp_request* req) {
     std::shared_ptr<const MetricsSnapshot> snapshot;
@@ -160,6 +219,9 @@ class MetricsServer::Impl {
   EventBasePtr base_;
   EvhttpPtr http_;
   EventPtr stop_event_;
+  EventPtr sweep_event_;                   // while the listener is off
+  evconnlistener* listener_ = nullptr;     // evhttp's, of the bound socket
+  std::vector<bufferevent*> connections_;  // referenced; the loop thread's
   std::string url_;
   std::thread loop_;
   std::mutex mutex_;
