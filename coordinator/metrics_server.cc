@@ -104,6 +104,8 @@ class MetricsServer::Impl {
     if (host == "::") host = "::1";
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
     url_ = "http://" + host + ":" + std::to_string(port);
+    port_ = port;
+    loopback_ = IsLoopbackHost(bind_host);
     listener_ = evhttp_bound_socket_get_listener(bound);
     loop_ = testserver::StartLoopThread(base_.get());
   }
@@ -172,7 +174,21 @@ class MetricsServer::Impl {
     }
   }
 
+  // DNS rebinding: a page elsewhere may point its own name at 127.0.0.1
+  // and read this one, and the browser sends that name as the Host. A
+  // request for a loopback listener must name a loopback address (or
+  // localhost) and this port.
+  bool HostAllowed(evhttp_request* req) const {
+    const char* host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    std::optional<HostPort> hp = host ? SplitHostPort(host) : std::nullopt;
+    return hp && IsLoopbackHost(hp->host) && ParsePort(hp->port) == port_;
+  }
+
   void Handle(evhttp_request* req) {
+    if (loopback_ && !HostAllowed(req)) {
+      evhttp_send_error(req, 421, "Misdirected Request: ask for 127.0.0.1, [::1] or localhost with the port");
+      return;
+    }
     std::shared_ptr<const MetricsSnapshot> snapshot;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -223,6 +239,8 @@ class MetricsServer::Impl {
   evconnlistener* listener_ = nullptr;     // evhttp's, of the bound socket
   std::vector<bufferevent*> connections_;  // referenced; the loop thread's
   std::string url_;
+  int port_ = 0;
+  bool loopback_ = false;  // then the Host header is checked
   std::thread loop_;
   std::mutex mutex_;
   std::shared_ptr<const MetricsSnapshot> snapshot_;

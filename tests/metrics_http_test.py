@@ -7,6 +7,8 @@
   * Headers past 8 KiB are refused.
   * 200 connections at once: the coordinator holds at most 64 of them
     (its open descriptors say so), and answers again once they close.
+  * DNS rebinding: on loopback, a request whose Host is not a loopback
+    address or localhost with the server's port gets 421, not the page.
 
 Usage: metrics_http_test.py BIN_DIR
 """
@@ -112,6 +114,16 @@ def connection_cap(port, pid):
         "answers again once they close", again == 200)
 
 
+def host_header(port):
+    ok = True
+    for host in [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]:
+        ok &= check(f"Host {host}: 200", status(port, host)[0] == 200)
+    for host in [f"evil.example:{port}", f"127.evil.example:{port}", "127.0.0.1:1", "127.0.0.1", None]:
+        code, body = status(port, host, "/state.json")
+        ok &= check(f"Host {host}: {code} (421)", code == 421 and b"done" not in body)
+    return ok
+
+
 def main():
     bin_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="taskfarm-metrics-http-") as tmp:
@@ -127,6 +139,7 @@ def main():
             ok = streamed_body(port, coordinator.pid)
             ok &= big_headers(port)
             ok &= connection_cap(port, coordinator.pid)
+            ok &= host_header(port)
         finally:
             coordinator.send_signal(signal.SIGINT)
             coordinator.send_signal(signal.SIGINT)
