@@ -551,6 +551,7 @@ bool CoordinatorLoop::SendWelcome(const std::string& identity, const std::string
 
 // A registered worker is no longer ours: its leases go back without blame.
 void CoordinatorLoop::Unregister(WorkerId wid, const std::string& reason) {
+  if (metrics_) metrics_->WorkerGone(wid, false);
   scheduler_.Forget(wid, reason);
   peers_.Remove(wid);
 }
@@ -629,6 +630,7 @@ void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& 
   // freed by a worker that left may be taken again later.)
   info.name = peers_.UniqueName(name);
   WorkerId wid = scheduler_.AddWorker(info);
+  if (metrics_) metrics_->WorkerRegistered(wid, info.host);
   peers_.Add(identity, wid, local ? pid : 0, info.name);
   if (local) {
     lost_local_.erase(pid);
@@ -693,6 +695,7 @@ void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_vie
       HandleRejected(wid, frame.rejected());
       break;
     case pb::Frame::kGoodbye:
+      if (metrics_) metrics_->WorkerGone(wid, true);
       scheduler_.WorkerLeft(wid);
       peers_.Remove(wid);
       break;
@@ -748,6 +751,7 @@ void CoordinatorLoop::HandleRejected(WorkerId wid, const pb::Rejected& rejected)
 }
 
 void CoordinatorLoop::OnWorkerGone(WorkerId wid, const std::string& reason) {
+  if (metrics_) metrics_->WorkerGone(wid, false);
   scheduler_.WorkerGone(wid, reason);
   peers_.Remove(wid);
 }
@@ -857,7 +861,7 @@ void CoordinatorLoop::WriteFinished() {
       continue;
     }
     stats_.Add(KindName(f.spec), r);
-    if (metrics_) metrics_->CountRecord(KindName(f.spec), r, f.spec);
+    if (metrics_) metrics_->CountRecord(KindName(f.spec), r, f.spec, f.worker);
     if (want_spans_ && spans_.size() < config_.report_max_spans) {
       if (!shown) scheduler_.Decorate(f);
       spans_.push_back(

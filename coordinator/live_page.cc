@@ -54,11 +54,20 @@ std::string RenderStateJson(const MetricsSnapshot& s) {
                      {"p99_ms", 1000 * HistogramQuantile(k.duration, 0.99)}});
   }
   json hosts = json::array();
-  for (const HostMetrics& h : s.hosts) {
-    hosts.push_back({{"host", h.host},
-                     {"workers", h.workers},
-                     {"tasks", h.tasks},
-                     {"rate", rate(h.tasks, s.minute_ago.Host(h.host))}});
+  for (size_t i = 0; i < s.hosts.size(); ++i) {
+    const HostMetrics& h = s.hosts[i];
+    hosts.push_back(
+        {{"host", h.host}, {"workers", h.workers}, {"tasks", h.tasks}, {"rate", rate(h.tasks, s.minute_ago.Host(i))}});
+  }
+  const HostMetrics& o = s.other_hosts;
+  if (o.workers > 0 || o.tasks > 0) {
+    // Past the first 32: one row, marked so the page cannot take it for a
+    // host of that name.
+    hosts.push_back({{"host", "other hosts"},
+                     {"other", true},
+                     {"workers", o.workers},
+                     {"tasks", o.tasks},
+                     {"rate", rate(o.tasks, s.minute_ago.other_hosts)}});
   }
   json failures = json::array();
   for (auto it = s.failures.rbegin(); it != s.failures.rend(); ++it) {
@@ -258,7 +267,7 @@ function render(s) {
   }
   fill($('hosts'), [
     ['host', (h) => {
-      const span = el('span', h.host);
+      const span = el('span', h.host, h.other ? 'muted' : undefined);
       if (h === busiest) span.append(el('span', 'busiest', 'tag busiest'));
       if (h === idlest) span.append(el('span', 'idlest', 'tag idlest'));
       return span;

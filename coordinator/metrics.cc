@@ -22,13 +22,6 @@ uint64_t MetricsTotals::Kind(const std::string& kind) const {
   return 0;
 }
 
-uint64_t MetricsTotals::Host(const std::string& host) const {
-  for (const auto& [h, n] : hosts) {
-    if (h == host) return n;
-  }
-  return 0;
-}
-
 Metrics::Metrics() : start_unix_s_(UnixMs() / 1000) {
   // Every kind a run may have, at zero from the start: a series that
   // appears with its first record would hide that first increase from
@@ -46,7 +39,37 @@ KindMetrics& Metrics::Kind(std::string_view kind) {
   return kinds_.back();
 }
 
-void Metrics::CountRecord(std::string_view kind, const pb::Result& r, const pb::TaskSpec& spec) {
+void Metrics::WorkerRegistered(WorkerId worker, std::string_view host) {
+  ++registered_;
+  // Hosts are told apart as their labels show them: two names that differ
+  // only in invalid bytes are one series, not two with one label.
+  std::string label = ValidUtf8(host);
+  auto it = std::find_if(hosts_.begin(), hosts_.end(), [&](const HostMetrics& h) { return h.host == label; });
+  int slot = -1;
+  if (it != hosts_.end()) {
+    slot = static_cast<int>(it - hosts_.begin());
+  } else if (hosts_.size() < kMaxMetricHosts) {
+    slot = static_cast<int>(hosts_.size());
+    hosts_.push_back(HostMetrics{std::move(label)});
+  }
+  ++Slot(slot).workers;
+  workers_[worker] = Registration{slot};
+}
+
+void Metrics::WorkerGone(WorkerId worker, bool left) {
+  auto it = workers_.find(worker);
+  if (it == workers_.end() || !it->second.live) return;
+  it->second.live = false;
+  ++(left ? left_ : lost_);
+  --Slot(it->second.slot).workers;
+  if (it->second.tasks == 0) workers_.erase(it);
+}
+
+void Metrics::CountRecord(std::string_view kind, const pb::Result& r, const pb::TaskSpec& spec, WorkerId worker) {
+  if (auto it = workers_.find(worker); it != workers_.end()) {
+    ++it->second.tasks;
+    ++Slot(it->second.slot).tasks;
+  }
   KindMetrics& k = Kind(kind);
   bool cancelled = r.error_code() == CodeName(Code::kCancelled);
   if (r.ok()) {
@@ -92,30 +115,32 @@ std::shared_ptr<const MetricsSnapshot> Metrics::Snapshot(const MetricsGauges& ga
     s->failures.push_back(failures_[at]);
   }
   if (gauges.workers) {
-    // Hosts in the order their first worker registered (WorkerIds grow).
-    HostMetrics other{"other"};
-    for (const auto& [wid, w] : *gauges.workers) {
-      ++s->workers_registered;
-      if (w.gone) ++(w.gone_reason == "left" ? s->workers_left : s->workers_lost);
-      auto it = std::find_if(s->hosts.begin(), s->hosts.end(), [&](const HostMetrics& h) { return h.host == w.host; });
-      HostMetrics* h = &other;
-      if (it != s->hosts.end()) {
-        h = &*it;
-      } else if (s->hosts.size() < kMaxMetricHosts) {
-        h = &s->hosts.emplace_back(HostMetrics{w.host});
+    // Workers the scheduler removed on its own (no heartbeat, stalled).
+    std::vector<std::pair<WorkerId, bool>> gone;
+    for (const auto& [wid, reg] : workers_) {
+      if (!reg.live) continue;
+      auto w = gauges.workers->find(wid);
+      if (w == gauges.workers->end()) {
+        gone.emplace_back(wid, false);
+      } else if (w->second.gone) {
+        gone.emplace_back(wid, w->second.gone_reason == "left");
       }
-      h->tasks += w.tasks;
-      if (!w.gone) ++h->workers;
     }
-    if (other.tasks > 0 || other.workers > 0) s->hosts.push_back(other);
+    for (auto [wid, left] : gone) WorkerGone(wid, left);
   }
+  s->workers_registered = registered_;
+  s->workers_left = left_;
+  s->workers_lost = lost_;
+  s->hosts = hosts_;
+  s->other_hosts = other_hosts_;
   MetricsTotals& t = s->now;
   t.t_s = now_ms / 1000;
   for (const KindMetrics& k : kinds_) {
     t.kinds.emplace_back(k.kind, k.duration.count);
     t.done += k.duration.count;
   }
-  for (const HostMetrics& h : s->hosts) t.hosts.emplace_back(h.host, h.tasks);
+  for (const HostMetrics& h : s->hosts) t.hosts.push_back(h.tasks);
+  t.other_hosts = s->other_hosts.tasks;
   if (history_.empty() || t.t_s - history_.back().t_s >= 1) history_.push_back(t);
   while (t.t_s - history_.front().t_s > 60) history_.pop_front();
   s->minute_ago = history_.front();
@@ -246,7 +271,7 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   w.One("taskfarm_workers_replaced_total", "counter", "Local workers started again after one ended.",
         static_cast<double>(g.replaced));
   w.Family("taskfarm_host_workers", "gauge",
-           "Workers connected now, by host (the first 32 hosts; the rest as host=\"other\").");
+           "Workers connected now, by host (the first 32 hosts; the rest in taskfarm_other_hosts_workers).");
   for (const HostMetrics& h : s.hosts) {
     w.Sample("taskfarm_host_workers", "host=\"" + LabelValue(h.host) + "\"", h.workers);
   }
@@ -254,6 +279,11 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   for (const HostMetrics& h : s.hosts) {
     w.Sample("taskfarm_host_tasks_total", "host=\"" + LabelValue(h.host) + "\"", static_cast<double>(h.tasks));
   }
+  w.One("taskfarm_other_hosts_workers", "gauge", "Workers connected now on the hosts past the first 32, summed.",
+        s.other_hosts.workers);
+  w.One("taskfarm_other_hosts_tasks_total", "counter",
+        "Records produced by the workers of the hosts past the first 32, summed.",
+        static_cast<double>(s.other_hosts.tasks));
   w.One("taskfarm_fetched_bytes_total", "counter", "Body bytes that url tasks fetched (decoded).",
         static_cast<double>(s.fetched_bytes));
   w.Family("taskfarm_dropped_messages_total", "counter", "Messages from workers dropped unread, by reason.");

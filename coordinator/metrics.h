@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/frame_codec.h"
@@ -38,8 +39,10 @@ inline constexpr std::array<double, 18> kTaskDurationBuckets = {
 inline constexpr std::array<double, 14> kJournalSyncBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                                0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
 
-// Hosts shown one by one; the rest are summed under host="other", so 1,000
-// workers on 1,000 machines still make a small scrape.
+// Hosts shown one by one, each keeping its series for the whole run; the
+// rest are summed in taskfarm_other_hosts_* (a metric of its own, so no
+// host name can collide with it), and 1,000 workers on 1,000 machines
+// still make a small scrape.
 inline constexpr size_t kMaxMetricHosts = 32;
 // Failures the live page lists (the newest).
 inline constexpr size_t kRecentFailures = 10;
@@ -69,7 +72,7 @@ struct KindMetrics {
 };
 
 struct HostMetrics {
-  std::string host;      // "other": every host past kMaxMetricHosts
+  std::string host;      // as its label shows it: valid UTF-8 (hosts that read alike are one)
   uint32_t workers = 0;  // connected now
   uint64_t tasks = 0;    // records its workers produced, gone ones' too
 };
@@ -80,10 +83,11 @@ struct MetricsTotals {
   double t_s = 0;  // Clock seconds
   uint64_t done = 0;
   std::vector<std::pair<std::string, uint64_t>> kinds;  // records by kind
-  std::vector<std::pair<std::string, uint64_t>> hosts;  // records by host
+  std::vector<uint64_t> hosts;                          // records by host, in MetricsSnapshot::hosts' order (fixed)
+  uint64_t other_hosts = 0;
 
   [[nodiscard]] uint64_t Kind(const std::string& kind) const;
-  [[nodiscard]] uint64_t Host(const std::string& host) const;
+  [[nodiscard]] uint64_t Host(size_t slot) const { return slot < hosts.size() ? hosts[slot] : 0; }
 };
 
 struct FailureNote {
@@ -112,7 +116,8 @@ struct MetricsSnapshot {
   std::vector<KindMetrics> kinds;
   MetricsGauges gauges;  // `workers` is null here: its numbers are below
   uint64_t workers_registered = 0, workers_left = 0, workers_lost = 0;
-  std::vector<HostMetrics> hosts;
+  std::vector<HostMetrics> hosts;  // in the order their first worker registered
+  HostMetrics other_hosts;         // the hosts past kMaxMetricHosts, summed (host: "")
   uint64_t fetched_bytes = 0;
   uint64_t journal_syncs = 0;
   Histogram<kJournalSyncBuckets.size()> journal_sync;
@@ -131,8 +136,15 @@ class Metrics {
  public:
   Metrics();
 
-  // A record written (the ones --output gets, cancelled ones included).
-  void CountRecord(std::string_view kind, const pb::Result& r, const pb::TaskSpec& spec);
+  // A record written (the ones --output gets, cancelled ones included);
+  // `worker`: who ran its last attempt (-1: none).
+  void CountRecord(std::string_view kind, const pb::Result& r, const pb::TaskSpec& spec, WorkerId worker = -1);
+  // A Hello accepted, and a registered worker gone (it said Goodbye: `left`;
+  // else lost). Each worker counts once either way, so the counters only
+  // grow. A worker the scheduler removed itself (silent, stalled) is found
+  // gone in `gauges.workers` at the next Snapshot.
+  void WorkerRegistered(WorkerId worker, std::string_view host);
+  void WorkerGone(WorkerId worker, bool left);
   void CountJournalSync(double seconds);
 
   // Whether a snapshot is due (every 250 ms).
@@ -144,8 +156,21 @@ class Metrics {
 
  private:
   KindMetrics& Kind(std::string_view kind);
+  HostMetrics& Slot(int slot) { return slot < 0 ? other_hosts_ : hosts_[slot]; }
+
+  struct Registration {
+    int slot = -1;  // in hosts_; -1: other_hosts_
+    bool live = true;
+    uint64_t tasks = 0;
+  };
 
   std::vector<KindMetrics> kinds_;
+  std::vector<HostMetrics> hosts_;  // at most kMaxMetricHosts; a host keeps its slot
+  HostMetrics other_hosts_;
+  // Live workers, and gone ones that produced records (those may still be
+  // counted; one that did nothing is dropped, so a Hello flood stays small).
+  std::unordered_map<WorkerId, Registration> workers_;
+  uint64_t registered_ = 0, left_ = 0, lost_ = 0;
   uint64_t fetched_bytes_ = 0;
   uint64_t journal_syncs_ = 0;
   Histogram<kJournalSyncBuckets.size()> journal_sync_;

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "common/status.h"
@@ -68,28 +70,87 @@ TEST(Metrics, SnapshotsAreDueEveryQuarterSecond) {
 
 TEST(Metrics, AThousandWorkersOnAThousandHostsMakeASmallScrape) {
   Metrics m;
+  pb::TaskSpec spec;
   std::map<WorkerId, WorkerStats> workers;
   for (int i = 0; i < 1000; ++i) {
-    WorkerStats& w = workers[i];
-    w.name = "w" + std::to_string(i);
-    w.host = "host-" + std::to_string(i) + (i == 0 ? "\"quoted\\\n" : "");
-    w.tasks = 10;
-    w.gone = i % 10 == 0;
-    w.gone_reason = i % 20 == 0 ? "left" : "no heartbeat";
+    m.WorkerRegistered(i, "host-" + std::to_string(i) + (i == 0 ? "\"quoted\\\n" : ""));
+    for (int t = 0; t < 10; ++t) m.CountRecord("sleep", Record(1, true), spec, i);
+    if (i % 10 == 0) m.WorkerGone(i, i % 20 == 0);
   }
-  MetricsGauges g;
-  g.workers = &workers;
-  g.connected = 900;
-  std::string text = RenderPrometheus(*m.Snapshot(g, 0));
+  std::string text = RenderPrometheus(*m.Snapshot({}, 0));
   EXPECT_LT(text.size(), 20000u);
   EXPECT_TRUE(Has(text, "taskfarm_workers_registered_total 1000"));
   EXPECT_TRUE(Has(text, "taskfarm_workers_left_total 50"));
   EXPECT_TRUE(Has(text, "taskfarm_workers_lost_total 50"));
   EXPECT_TRUE(Has(text, "taskfarm_host_workers{host=\"host-0\\\"quoted\\\\\\n\"} 0")) << text;
-  // 32 hosts by name, the other 968 summed.
-  EXPECT_TRUE(Has(text, "taskfarm_host_tasks_total{host=\"other\"} 9680"));
-  EXPECT_TRUE(Has(text, "taskfarm_host_workers{host=\"other\"} 872"));  // 968 less 96 gone
-  EXPECT_EQ(m.Snapshot(g, 0)->hosts.size(), kMaxMetricHosts + 1);
+  // 32 hosts by name, the other 968 summed in a metric of their own.
+  EXPECT_TRUE(Has(text, "taskfarm_other_hosts_tasks_total 9680"));
+  EXPECT_TRUE(Has(text, "taskfarm_other_hosts_workers 872"));  // 968 less 96 gone
+  EXPECT_EQ(m.Snapshot({}, 0)->hosts.size(), kMaxMetricHosts);
+}
+
+// The _total counters and the host series as Prometheus sees them: each
+// snapshot's value is at least the last one's, whoever comes and goes.
+TEST(Metrics, CountersNeverDecreaseAndHostsKeepTheirSeries) {
+  Metrics m;
+  pb::TaskSpec spec;
+  std::map<WorkerId, WorkerStats> stats;  // the scheduler's view
+  MetricsGauges g;
+  g.workers = &stats;
+  m.WorkerRegistered(1, "early");
+  m.WorkerRegistered(2, "remote-idle");  // never runs anything
+  for (int i = 3; i < 3 + 40; ++i) m.WorkerRegistered(i, "h" + std::to_string(i));
+  for (WorkerId w = 1; w < 43; ++w) stats[w].host = "x";
+  m.CountRecord("sleep", Record(1, true), spec, 1);
+  m.CountRecord("sleep", Record(1, true), spec, 42);  // a host past the first 32
+  auto before = m.Snapshot(g, 0);
+  ASSERT_EQ(before->hosts.size(), kMaxMetricHosts);
+  EXPECT_EQ(before->hosts[0].host, "early");
+  // The early host's only worker leaves; the idle one is dropped by the
+  // scheduler (it did nothing), another goes silent (removed in its Tick).
+  m.WorkerGone(1, true);
+  stats.erase(2);
+  stats[5].gone = true;
+  stats[5].gone_reason = "stopped answering";
+  m.WorkerRegistered(100, "late");  // past the first 32: no new series
+  stats[100].host = "late";
+  auto after = m.Snapshot(g, 1000);
+  EXPECT_EQ(after->workers_registered, 43u);
+  EXPECT_EQ(after->workers_left, 1u);
+  EXPECT_EQ(after->workers_lost, 2u);
+  ASSERT_EQ(after->hosts.size(), before->hosts.size());
+  for (size_t i = 0; i < after->hosts.size(); ++i) {
+    EXPECT_EQ(after->hosts[i].host, before->hosts[i].host);
+    EXPECT_GE(after->hosts[i].tasks, before->hosts[i].tasks);
+  }
+  EXPECT_EQ(after->hosts[0].tasks, 1u);
+  EXPECT_EQ(after->hosts[0].workers, 0u);
+  EXPECT_EQ(after->other_hosts.tasks, 1u);
+  EXPECT_EQ(after->other_hosts.workers, 11u);  // h33..h42 and late
+  // Told twice (a Goodbye, then the scheduler's view): counted once.
+  m.WorkerGone(1, false);
+  auto again = m.Snapshot(g, 2000);
+  EXPECT_EQ(again->workers_left, 1u);
+  EXPECT_EQ(again->workers_lost, 2u);
+}
+
+// A host named "other" is a host like any; hosts differing only in bytes
+// that are not UTF-8 show the same label, so they are one series.
+TEST(Metrics, NoTwoSeriesShareALabel) {
+  Metrics m;
+  m.WorkerRegistered(1, "other");
+  m.WorkerRegistered(2, "bad\xff");
+  m.WorkerRegistered(3, "bad\xfe");
+  for (int i = 4; i < 50; ++i) m.WorkerRegistered(i, "h" + std::to_string(i));
+  std::string text = RenderPrometheus(*m.Snapshot({}, 0));
+  EXPECT_TRUE(Has(text, "taskfarm_host_workers{host=\"other\"} 1")) << text;
+  EXPECT_TRUE(Has(text, "taskfarm_host_workers{host=\"bad\xef\xbf\xbd\"} 2")) << text;
+  std::set<std::string> series;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    EXPECT_TRUE(series.insert(line.substr(0, line.rfind(' '))).second) << "twice: " << line;
+  }
 }
 
 TEST(Metrics, TheFinalSnapshotSaysSo) {
