@@ -35,7 +35,10 @@ def value(text, name):
 
 def scrape_with(bin_dir, tmp, workers):
     tasks = os.path.join(tmp, "tasks.txt")
-    open(tasks, "w").write("sleep 20\n" * 4000)
+    # One quick task per worker, then sleeps that outlast the test (it ends
+    # the run with SIGINT): the run is still going, with every worker
+    # connected and some records counted, whenever the scrape comes.
+    open(tasks, "w").write("sleep 1\n" * workers + "sleep 600000\n" * (2 * workers))
     bind = f"tcp://127.0.0.1:{free_port()}"
     metrics = f"127.0.0.1:{free_port()}"
     procs = []
