@@ -6,10 +6,12 @@
 // show the final summary and link the report, which must open from the
 // same address.
 //
-// usage: node check-live.js URL [--screenshot PNG] [--expect-report]
+// usage: node check-live.js URL [--screenshot PNG] [--expect-report] [--expect-markup TEXT]
 //   URL            the page, e.g. http://127.0.0.1:9464/
-//   --screenshot   save the second (mid-run) screenshot there
+//   --screenshot   save a mid-run screenshot there
 //   --expect-report  the run writes --report: the page must link it
+//   --expect-markup  a failing task's line holds TEXT (HTML): the page must
+//                  show it as text, with no img element and no dialog
 // env:   CHROMIUM=/path/to/chromium (default /usr/bin/chromium)
 'use strict';
 
@@ -36,14 +38,15 @@ function fail(message) {
 
 async function main() {
   let [url, ...rest] = process.argv.slice(2);
-  const options = { screenshot: null, expectReport: false };
+  const options = { screenshot: null, expectReport: false, markup: null };
   for (let i = 0; i < rest.length; ++i) {
     if (rest[i] === '--screenshot' && rest[i + 1]) options.screenshot = rest[++i];
+    else if (rest[i] === '--expect-markup' && rest[i + 1]) options.markup = rest[++i];
     else if (rest[i] === '--expect-report') options.expectReport = true;
     else url = undefined;
   }
   if (!url || !/^http:\/\//.test(url)) {
-    console.error('usage: node check-live.js URL [--screenshot PNG] [--expect-report]');
+    console.error('usage: node check-live.js URL [--screenshot PNG] [--expect-report] [--expect-markup TEXT]');
     return 2;
   }
   const origin = new URL(url).origin;
@@ -51,6 +54,7 @@ async function main() {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskfarm-live-chromium-'));
   const consoleErrors = [];
   const foreign = [];
+  const dialogs = [];
   let requests = 0;
   let context;
   try {
@@ -72,6 +76,10 @@ async function main() {
       if (message.type() === 'error') consoleErrors.push(message.text());
     });
     page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
+    page.on('dialog', (dialog) => {
+      dialogs.push(`${dialog.type()} ${JSON.stringify(dialog.message())}`);
+      dialog.dismiss().catch(() => {});
+    });
 
     const response = await page.goto(url, { waitUntil: 'load' });
     if (!response || !response.ok()) fail(`loading ${url} gave status ${response && response.status()}`);
@@ -80,18 +88,27 @@ async function main() {
       const state = document.getElementById('state').textContent;
       return state === 'running' && document.querySelectorAll('#kinds td.num').length > 0;
     });
+    // The clocks (time since the start, time of the last update) change
+    // every second whatever the run does: hidden, so that two screenshots
+    // differ only if the run's numbers moved.
+    const clocks = (visibility) =>
+      page.evaluate((v) => {
+        for (const id of ['elapsed', 'updated']) document.getElementById(id).style.visibility = v;
+      }, visibility);
+    await clocks('hidden');
     const first = await page.screenshot({ fullPage: true });
     const firstText = await page.locator('#progress-text').textContent();
     await page.waitForTimeout(3000);
     const second = await page.screenshot({ fullPage: true });
     const secondText = await page.locator('#progress-text').textContent();
+    await clocks('');
     const stillRunning = (await page.locator('#state').textContent()) === 'running';
-    if (first.equals(second)) fail('two screenshots 3 s apart during the run are the same');
+    if (first.equals(second)) fail('two screenshots 3 s apart during the run (clocks hidden) are the same');
     if (firstText === secondText) fail(`the progress did not move in 3 s: "${firstText}"`);
     if (!stillRunning) fail('the run ended before the second screenshot: make it longer');
     if (options.screenshot) {
       fs.mkdirSync(path.dirname(path.resolve(options.screenshot)), { recursive: true });
-      fs.writeFileSync(options.screenshot, second);
+      fs.writeFileSync(options.screenshot, await page.screenshot({ fullPage: true }));
       console.log(`check-live: screenshot written to ${options.screenshot}`);
     }
     console.log(`check-live: "${firstText}" -> "${secondText}"`);
@@ -104,7 +121,18 @@ async function main() {
       reportShown: !document.getElementById('report').hidden,
       reportHref: document.querySelector('#report a').href,
       failures: document.querySelectorAll('#failures td.task').length,
+      tasks: [...document.querySelectorAll('#failures td.task')].map((td) => td.textContent),
+      images: document.querySelectorAll('img').length,
     }));
+    // A task line is the user's text, shown as text: markup in it is not
+    // markup on the page (run-live-check.sh runs one such failing task).
+    if (options.markup) {
+      if (end.images > 0) fail(`the page has ${end.images} img element(s): a task line was parsed as HTML`);
+      if (!end.tasks.some((t) => t.includes(options.markup))) {
+        fail(`no failure shows ${JSON.stringify(options.markup)} literally: ${JSON.stringify(end.tasks)}`);
+      }
+    }
+    if (dialogs.length > 0) fail(`the page opened dialogs: ${dialogs.join(', ')}`);
     if (!end.finalShown || !/Completed \d+ tasks/.test(end.summary)) {
       fail(`the ended run shows no final summary: ${JSON.stringify(end.summary)}`);
     }
