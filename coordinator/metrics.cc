@@ -39,6 +39,36 @@ KindMetrics& Metrics::Kind(std::string_view kind) {
   return kinds_.back();
 }
 
+namespace {
+
+// The live page has no authentication, so what it shows of a task hides
+// what grants access: a URL's user:password@ and the values of the
+// headers (-H 'Authorization: Bearer ...'; the names stay, to tell
+// the tasks apart). Anywhere in `text`: errors quote the URL too.
+std::string RedactUserinfo(std::string text) {
+  for (size_t at = text.find("://"); at != std::string::npos; at = text.find("://", at + 3)) {
+    size_t begin = at + 3;
+    size_t end = text.find_first_of("/?# '\"", begin);
+    size_t sign = text.rfind('@', end == std::string::npos ? std::string::npos : end);
+    if (sign == std::string::npos || sign < begin) continue;
+    text.replace(begin, sign - begin, "***");
+  }
+  return text;
+}
+
+std::string ShownTask(const pb::TaskSpec& spec) {
+  if (!spec.has_url()) return RedactUserinfo(FormatTask(spec));
+  pb::TaskSpec shown = spec;
+  pb::UrlTask& url = *shown.mutable_url();
+  for (std::string& header : *url.mutable_headers()) {
+    size_t colon = header.find(':');
+    if (colon != std::string::npos) header = header.substr(0, colon) + ": ***";
+  }
+  return RedactUserinfo(FormatTask(shown));
+}
+
+}  // namespace
+
 void Metrics::WorkerRegistered(WorkerId worker, std::string_view host) {
   ++registered_;
   // Hosts are told apart as their labels show them: two names that differ
@@ -85,7 +115,8 @@ void Metrics::CountRecord(std::string_view kind, const pb::Result& r, const pb::
   k.duration.Observe(kTaskDurationBuckets, std::max(0.0, r.duration_ms() / 1000));
   fetched_bytes_ += r.bytes();
   if (r.ok() || cancelled) return;
-  FailureNote note{r.id(), std::string(kind), Excerpt(FormatTask(spec), 200), r.error_code(), Excerpt(r.error(), 300)};
+  FailureNote note{r.id(), std::string(kind), Excerpt(ShownTask(spec), 200), r.error_code(),
+                   Excerpt(RedactUserinfo(r.error()), 300)};
   if (failures_.size() < kRecentFailures) {
     failures_.push_back(std::move(note));
   } else {

@@ -93,9 +93,9 @@ struct MetricsTotals {
 struct FailureNote {
   uint32_t id = 0;
   std::string kind;
-  std::string task;  // the task line, cut to 200 bytes
+  std::string task;  // the task line, header values and URL userinfo as ***, cut to 200 bytes
   std::string error_code;
-  std::string error;  // cut to 300 bytes
+  std::string error;  // URL userinfo as ***, cut to 300 bytes
 };
 
 // What the loop knows without counting: read when a snapshot is made.

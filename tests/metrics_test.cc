@@ -153,6 +153,30 @@ TEST(Metrics, NoTwoSeriesShareALabel) {
   }
 }
 
+// The page has no authentication: a failure it lists keeps the header
+// names and the URL, not the secrets in them.
+TEST(Metrics, FailuresHideHeaderValuesAndUrlUserinfo) {
+  Metrics m;
+  pb::TaskSpec spec;
+  pb::UrlTask& url = *spec.mutable_url();
+  url.set_url("https://alice:s3cret@example.com/a?b=c");
+  url.add_headers("Authorization: Bearer tok3n");
+  url.add_headers("X-Api-Key:k3y");
+  pb::Result r = Record(5, false, "http_error");
+  r.set_error("GET https://alice:s3cret@example.com/a?b=c failed: HTTP 401");
+  m.CountRecord("url", r, spec);
+  auto snapshot = m.Snapshot({}, 0);
+  const FailureNote& f = snapshot->failures.at(0);
+  for (const char* secret : {"alice", "s3cret", "tok3n", "k3y"}) {
+    EXPECT_EQ(f.task.find(secret), std::string::npos) << f.task;
+    EXPECT_EQ(f.error.find(secret), std::string::npos) << f.error;
+  }
+  EXPECT_NE(f.task.find("https://***@example.com/a?b=c"), std::string::npos) << f.task;
+  EXPECT_NE(f.task.find("Authorization: ***"), std::string::npos) << f.task;
+  EXPECT_NE(f.task.find("X-Api-Key: ***"), std::string::npos) << f.task;
+  EXPECT_EQ(f.error, "GET https://***@example.com/a?b=c failed: HTTP 401");
+}
+
 TEST(Metrics, TheFinalSnapshotSaysSo) {
   Metrics m;
   auto s = m.Final({}, 0, "Completed 0 tasks", "report.html");
