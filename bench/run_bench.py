@@ -689,9 +689,12 @@ def build_workloads(args, base, tls):
         f"{n3:,} GETs, {b3:,} bytes. The Python peers take 5-30 s a run here, so they get at most 2 runs. Client and server share the machine's {os.cpu_count()} cores. "
         "taskfarm runs with its defaults (2 workers × 32 in flight = 64); curl and hey at 100 (hey splits -n "
         "evenly over -c, so -c must divide -n); wrk at 64 connections gives the server's ceiling (a "
-        "fixed-duration run, so it has no wall time and is not a peer for the ratio).", "req/s",
+        "fixed-duration run, so it has no wall time and is not a peer for the ratio). `--metrics` adds "
+        "its HTTP thread and the loop's counting (docs/METRICS.md) to the first row's run.", "req/s",
         [tf_url_row("taskfarm --workers 2 (defaults: --concurrency 32)", "--workers 2", f3, n3, b3, "W3a", mem=True),
          tf_url_row("taskfarm --workers 1 (defaults: --concurrency 32)", "--workers 1", f3, n3, b3, "W3b"),
+         tf_url_row("taskfarm --workers 2 --metrics (served, not scraped)", "--workers 2 --metrics 127.0.0.1:0", f3,
+                    n3, b3, "W3c"),
          Row("wrk -t1 -c64 (server ceiling)", "", "ceiling", n3),
          curl_row(cfg3, 100, n3, b3),
          Row("hey -c 100", f"hey -n {n3} -c 100 '{url3}'", "peer", n3, check_hey(n3, b3))]
@@ -1001,6 +1004,11 @@ def target_rows(wls):
             out.append(("W3 at least curl --parallel's requests/s (aim: hey's)",
                         f"{fmt_rate(t.rate)} req/s vs curl {fmt_rate(curl.rate)} ({t.rate / curl.rate:.2f}×), "
                         f"hey {fmt_rate(hey.rate)} ({t.rate / hey.rate:.2f}×)", t.rate >= curl.rate))
+        m = row("W3", "taskfarm --workers 2 --metrics")
+        if good(t, m):
+            out.append(("W3 with `--metrics` within noise of without (its median inside the plain run's range)",
+                        f"{fmt_s(m.median)} s vs {fmt_s(t.median)} s [{fmt_s(t.tmin)}–{fmt_s(t.tmax)}] "
+                        f"({m.median / t.median:.2f}×)", m.median <= t.tmax))
     if "C1" in by:
         a, b = row("C1", "taskfarm --workers 1"), row("C1", "taskfarm --workers 2")
         split = row("C1", "primes_baseline --procs 2")

@@ -2,6 +2,7 @@
 #include "common/zmq_util.h"
 
 #include "common/frame_codec.h"
+#include "common/host_port.h"
 #include "common/quote.h"
 
 namespace taskfarm {
@@ -18,9 +19,7 @@ std::optional<zmq::message_t> TryRecv(zmq::socket_ref socket) {
   return msg;
 }
 
-bool Readable(zmq::socket_ref socket) {
-  return (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
-}
+bool Readable(zmq::socket_ref socket) { return (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0; }
 
 std::string CheckEndpoint(const std::string& endpoint) {
   auto starts = [&](const char* p) { return endpoint.rfind(p, 0) == 0; };
@@ -31,16 +30,12 @@ std::string CheckEndpoint(const std::string& endpoint) {
   if (!starts("tcp://")) {
     return "endpoint " + Quote(endpoint) + " must start with tcp://, ipc:// or inproc://";
   }
-  std::string rest = endpoint.substr(6);
-  size_t colon = rest.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
+  std::optional<HostPort> hp = SplitHostPort(endpoint.substr(6));
+  if (!hp || hp->host.empty()) {
     return "endpoint " + Quote(endpoint) + " needs a host and a port: tcp://HOST:PORT";
   }
-  std::string port = rest.substr(colon + 1);
-  if (port == "*") return "";
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) > 65535) {
-    return "endpoint " + Quote(endpoint, 100) + " has a bad port " + Quote(port, 60) + " (0-65535 or *)";
+  if (hp->port != "*" && !ParsePort(hp->port)) {
+    return "endpoint " + Quote(endpoint, 100) + " has a bad port " + Quote(hp->port, 60) + " (0-65535 or *)";
   }
   return "";
 }

@@ -32,6 +32,7 @@
 #include "common/duration.h"
 #include "common/file_writer.h"
 #include "common/frame_codec.h"
+#include "common/host_port.h"
 #include "common/quote.h"
 #include "common/shell_words.h"
 #include "common/task_kind.h"
@@ -42,6 +43,8 @@
 #include "coordinator/console.h"
 #include "coordinator/input_options.h"
 #include "coordinator/journal.h"
+#include "coordinator/metrics.h"
+#include "coordinator/metrics_server.h"
 #include "coordinator/output_file.h"
 #include "coordinator/peer_registry.h"
 #include "coordinator/report.h"
@@ -58,15 +61,10 @@
 namespace taskfarm {
 namespace {
 
-std::string Host(const std::string& endpoint) {
-  std::string rest = endpoint.substr(6);
-  return rest.substr(0, rest.rfind(':'));
-}
-
 bool IsLoopbackOrLocal(const std::string& endpoint) {
   if (endpoint.rfind("tcp://", 0) != 0) return true;  // ipc, inproc
-  std::string host = Host(endpoint);
-  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" || host == "::1";
+  std::optional<HostPort> hp = SplitHostPort(endpoint.substr(6));
+  return hp && IsLoopbackHost(hp->host);
 }
 
 // Registered workers at once: room for a large farm (the coordinator's
@@ -164,6 +162,12 @@ class CoordinatorLoop {
   void WriteReport(const RunSummary& summary);
   void WriteRunJson(const RunSummary& summary);
   void WriteWhole(const std::string& path, const std::string& contents);
+  // --metrics: serving starts before the first worker; numbers go to the
+  // server at most every 250 ms; the final ones stay --metrics-linger.
+  bool StartMetrics();
+  MetricsGauges Gauges() const;
+  void PublishMetrics();
+  void PublishFinalMetrics(const RunSummary& summary, int signal_fd);
   bool Ready();
   bool TimeToSayWaiting(double waited_ms, size_t live);
   void SayWaiting(double waited_ms, size_t live, size_t wanted);
@@ -223,6 +227,8 @@ class CoordinatorLoop {
   bool input_mismatch_ = false;                              // a streamed resume found another input
   size_t replayed_ = 0;                                      // journal records a streamed resume reported
   std::unique_ptr<OutputFile> output_;
+  std::unique_ptr<Metrics> metrics_;  // null without --metrics: nothing is counted
+  std::unique_ptr<MetricsServer> metrics_server_;
   std::string out_buffer_;
   std::string batch_json_;                   // this batch's records, one after another
   std::vector<size_t> batch_ends_;           // where each one ends in batch_json_
@@ -548,6 +554,7 @@ bool CoordinatorLoop::SendWelcome(const std::string& identity, const std::string
 
 // A registered worker is no longer ours: its leases go back without blame.
 void CoordinatorLoop::Unregister(WorkerId wid, const std::string& reason) {
+  if (metrics_) metrics_->WorkerGone(wid, false);
   scheduler_.Forget(wid, reason);
   peers_.Remove(wid);
 }
@@ -626,6 +633,7 @@ void CoordinatorLoop::HandleHello(const std::string& identity, const pb::Hello& 
   // freed by a worker that left may be taken again later.)
   info.name = peers_.UniqueName(name);
   WorkerId wid = scheduler_.AddWorker(info);
+  if (metrics_) metrics_->WorkerRegistered(wid, info.host);
   peers_.Add(identity, wid, local ? pid : 0, info.name);
   if (local) {
     lost_local_.erase(pid);
@@ -690,6 +698,7 @@ void CoordinatorLoop::HandleMessage(const std::string& identity, std::string_vie
       HandleRejected(wid, frame.rejected());
       break;
     case pb::Frame::kGoodbye:
+      if (metrics_) metrics_->WorkerGone(wid, true);
       scheduler_.WorkerLeft(wid);
       peers_.Remove(wid);
       break;
@@ -745,6 +754,7 @@ void CoordinatorLoop::HandleRejected(WorkerId wid, const pb::Rejected& rejected)
 }
 
 void CoordinatorLoop::OnWorkerGone(WorkerId wid, const std::string& reason) {
+  if (metrics_) metrics_->WorkerGone(wid, false);
   scheduler_.WorkerGone(wid, reason);
   peers_.Remove(wid);
 }
@@ -836,7 +846,9 @@ void CoordinatorLoop::WriteFinished() {
   if (journal_) {
     bool failed_before = journal_->failed();
     std::string error;
+    double sync_start_ms = clock_.NowMs();
     journalled = journal_->Sync(&error);
+    if (metrics_) metrics_->CountJournalSync((clock_.NowMs() - sync_start_ms) / 1000);
     if (!journalled && !failed_before) WriteFailed(config_.journal_path, error, true);
   }
 
@@ -852,6 +864,7 @@ void CoordinatorLoop::WriteFinished() {
       continue;
     }
     stats_.Add(KindName(f.spec), r);
+    if (metrics_) metrics_->CountRecord(KindName(f.spec), r, f.spec, f.worker);
     if (want_spans_ && spans_.size() < config_.report_max_spans) {
       if (!shown) scheduler_.Decorate(f);
       spans_.push_back(
@@ -1012,6 +1025,72 @@ void CoordinatorLoop::HeartbeatWorkers() {
   });
 }
 
+bool CoordinatorLoop::StartMetrics() {
+  if (config_.metrics.empty()) return true;
+  if (std::string error = CheckMetricsAddress(config_.metrics, config_.insecure); !error.empty()) {
+    std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+    return false;
+  }
+  try {
+    metrics_server_ = std::make_unique<MetricsServer>(config_.metrics);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "coordinator: %s\n", e.what());
+    return false;
+  }
+  metrics_ = std::make_unique<Metrics>();
+  metrics_server_->Publish(metrics_->Snapshot(Gauges(), clock_.NowMs()));
+  if (!IsLoopbackMetricsAddress(config_.metrics)) {
+    std::fprintf(stderr, "WARNING: serving metrics on %s without authentication (--insecure)\n",
+                 config_.metrics.c_str());
+  }
+  console_.Note("metrics: " + metrics_server_->url() + "/metrics");
+  return true;
+}
+
+MetricsGauges CoordinatorLoop::Gauges() const {
+  MetricsGauges g;
+  g.in_flight = scheduler_.in_flight();
+  g.queued = scheduler_.in_memory() - std::min(scheduler_.in_memory(), scheduler_.in_flight());
+  g.input_tasks = source_.share();
+  g.replaced = replaced_;
+  g.starts = scheduler_.start_stats().starts;
+  g.late_results = scheduler_.late_results();
+  g.drops = drops_;
+  g.workers = &scheduler_.worker_stats();
+  g.connected = scheduler_.live_workers();
+  g.run_s = started_ ? (clock_.NowMs() - dispatch_start_ms_) / 1000 : 0;
+  return g;
+}
+
+void CoordinatorLoop::PublishMetrics() {
+  if (metrics_ && metrics_->Due(clock_.NowMs())) metrics_server_->Publish(metrics_->Snapshot(Gauges(), clock_.NowMs()));
+}
+
+// The run's final numbers, served --metrics-linger longer so that a scrape
+// after the last record sees them (Prometheus scrapes at intervals; the
+// process ending first would leave its last seconds unscraped). A signal
+// ends the wait.
+void CoordinatorLoop::PublishFinalMetrics(const RunSummary& summary, int signal_fd) {
+  MetricsGauges g = Gauges();
+  g.run_s = summary.run_ms / 1000;
+  std::string report = want_spans_ && write_failures_.empty() ? config_.report_path : "";
+  metrics_server_->Publish(metrics_->Final(g, clock_.NowMs(), summary.Text(), report));
+  if (config_.metrics_linger_s <= 0) return;
+  console_.Note("metrics: the final numbers stay on " + metrics_server_->url() + " for " +
+                FormatDuration(config_.metrics_linger_s) + " (Ctrl-C ends this)");
+  pollfd wait{signal_fd, POLLIN, 0};
+  double until = clock_.NowMs() + config_.metrics_linger_s * 1000;
+  for (double left; (left = until - clock_.NowMs()) > 0;) {
+    if (poll(&wait, 1, static_cast<int>(std::ceil(left))) <= 0) continue;
+    signalfd_siginfo info{};
+    bool stop = false;
+    while (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+      stop = stop || info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM;
+    }
+    if (stop) return;
+  }
+}
+
 // Dispatch starts once --min-workers have said Hello (as long as
 // --wait-workers allows). Local workers are not waited for: credit keeps the
 // first one from taking more than it can start, and the others take their
@@ -1084,6 +1163,7 @@ int CoordinatorLoop::Run(int signal_fd) {
     std::fprintf(stderr, "coordinator: %s\n", error.c_str());
     return 2;
   }
+  if (!StartMetrics()) return 2;
   start_ms_ = workers_started_ms_ = clock_.NowMs();
   // A stream's local workers start with its first task: an empty stream
   // starts none, and a slow one does not count against --wait-workers.
@@ -1099,6 +1179,7 @@ int CoordinatorLoop::Run(int signal_fd) {
     // A stream's total is 0 (unknown) until it ends.
     console_.Progress(stats_.done(), source_.share(), stats_.failed(),
                       started_ ? clock_.NowMs() - dispatch_start_ms_ : 0);
+    PublishMetrics();
     if (input_done_ && scheduler_.idle()) break;
     if (interrupted_ && !hard_stop_ && clock_.NowMs() >= grace_deadline_ms_) {
       scheduler_.CancelInFlight("the grace period (--grace) ended before it finished");
@@ -1276,6 +1357,7 @@ int CoordinatorLoop::Run(int signal_fd) {
   std::fflush(console_.out());
   if (want_spans_) WriteReport(summary);
   if (!config_.json_path.empty()) WriteRunJson(summary);
+  if (metrics_) PublishFinalMetrics(summary, signal_fd);
   // A file that could not be written outranks an interrupt: the user knows
   // they pressed Ctrl-C, not that a result file is incomplete.
   if (!write_failures_.empty()) return 3;

@@ -65,6 +65,8 @@ struct CoordinatorConfig {
   bool insecure = false;
   std::string curve_secret_file;
   std::string authorized_keys_dir;
+  std::string metrics;          // --metrics HOST:PORT: /metrics and the live page ("": off)
+  double metrics_linger_s = 0;  // after the run, the final numbers stay served this long
   int min_workers = 1;
   double wait_workers_s = 0;  // 0: wait forever for the first worker
 

@@ -201,7 +201,7 @@ int main(int argc, char** argv) {
 
   auto* net = "Network";
   app.add_option("--bind", c.bind, "Endpoint workers connect to (default: a private ipc:// socket)")->group(net);
-  app.add_flag("--insecure", c.insecure, "Allow a non-loopback --bind without CURVE keys")->group(net);
+  app.add_flag("--insecure", c.insecure, "Allow a non-loopback --bind without CURVE keys, or --metrics")->group(net);
   app.add_option("--curve-secret", c.curve_secret_file, "Coordinator's CURVE secret key file")->group(net);
   app.add_option("--authorized-keys", c.authorized_keys_dir, "Directory of workers' .pub keys")->group(net);
   app.add_option("--min-workers", c.min_workers, "Workers to wait for before the first task")
@@ -211,6 +211,14 @@ int main(int argc, char** argv) {
   taskfarm::AddDuration(app, "--wait-workers", &c.wait_workers_s,
                         "Time to wait for them, then give up (seconds, or 1m; 0: forever)", {.max_s = 1e6})
       ->group(net);
+  auto* metrics =
+      app.add_option("--metrics", c.metrics,
+                     "Serve a live page at / and Prometheus metrics at /metrics on\nHOST:PORT, e.g. 127.0.0.1:9464 "
+                     "(no authentication: loopback\nunless --insecure; port 0: any free port)");
+  taskfarm::AddDuration(app, "--metrics-linger", &c.metrics_linger_s,
+                        "After the run, keep serving its final numbers this long\n(for a last scrape; Ctrl-C ends it)",
+                        {.max_s = 86400})
+      ->needs(metrics);
   app.add_option("--report", c.report_path, "Write an HTML report: a timeline per worker, latency histograms");
   app.add_option("--json", c.json_path, "Write the run summary's numbers as JSON ('-': standard output)");
   double demo_delay_s = c.demo_delay_ms / 1000.0;
