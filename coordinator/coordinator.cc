@@ -343,6 +343,12 @@ bool CoordinatorLoop::Bind(std::string* error) {
   router_->set(zmq::sockopt::router_mandatory, 1);
   router_->set(zmq::sockopt::sndhwm, 100000);
   router_->set(zmq::sockopt::rcvhwm, 100000);
+  // A farm that started first connects within about a second of the bind
+  // (the workers' reconnect interval): room in the accept queue for all
+  // that may register, not libzmq's 100 (the kernel caps it at somaxconn).
+  // A connection turned away by a full queue waits for the kernel to
+  // retransmit its handshake, a second or more.
+  router_->set(zmq::sockopt::backlog, static_cast<int>(kMaxRegistered));
   std::string bind = config_.bind;
   if (bind.empty()) {
     if (tmp_.path().empty()) {
