@@ -478,14 +478,15 @@ def render(res, quiet_cores):
                  f"{s2['tasks']:,} `noop` (`{first['noop_cmd']}`), {len(first['runs'])} run(s); tasks/s = tasks ÷ the "
                  "summary's `run_s` (first dispatch to last record), the median [min–max]. Registration is the fresh "
                  "farm's, as in S1. Coordinator CPU is over its whole life (start-up, registration, run, shutdown), "
-                 "from wait4; the workers' CPU is summed over the farm during the same run. Worker memory is the mean "
+                 "from wait4; the workers' CPU is summed over the farm during the same run (both the median run's); "
+                 "the peak RSS is the summary's, the largest of the runs. Worker memory is the mean "
                  "over 50 of them: PSS (from /proc/PID/smaps_rollup) counts each shared page once across the "
                  "processes that share it, RSS counts it in each.")
         L.append("")
         L.append("| workers | registered after start s | idle coordinator % of a core | idle workers % of a core | "
                  "coordinator RSS idle MB | worker PSS MB | worker RSS MB | noop tasks/s | coordinator CPU s per run | "
-                 "workers' CPU s per run | others' CPU |")
-        L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+                 "workers' CPU s per run | coordinator peak RSS MB | others' CPU |")
+        L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for x in farms:
             runs = x["runs"]
             mid = sorted(runs, key=lambda r: r["rate"])[len(runs) // 2] if runs else {}
@@ -494,7 +495,8 @@ def render(res, quiet_cores):
             L.append(f"| {x['n']:,} | {f2(x['registration_s'])} | {f2(x['idle_coord_pct'])} | "
                      f"{f2(x['idle_workers_pct'], 1)} | {x['coord_rss_mb']:.1f} | {x['worker_pss_mb']:.2f} | "
                      f"{x['worker_rss_mb']:.1f} | {x['rate']:,.0f} [{x['rate_min']:,.0f}–{x['rate_max']:,.0f}] | "
-                     f"{f2(mid.get('coord_cpu_s', math.nan))} | {f2(mid.get('workers_cpu_s', math.nan))} | {oth} |")
+                     f"{f2(mid.get('coord_cpu_s', math.nan))} | {f2(mid.get('workers_cpu_s', math.nan))} | "
+                     f"{f2(max([r['peak_rss_mb'] for r in runs] or [math.nan]), 1)} | {oth} |")
         L.append("")
         big = farms[-1]
         L.append(f"- Coordinator memory per connected worker: ({big['coord_rss_mb']:.1f} − {first['coord_rss_mb']:.1f}) "
