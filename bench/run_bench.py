@@ -4,7 +4,9 @@
 Starts build/bin/testserver on loopback (and a second one with --https --rtt 20
 for W4: HTTPS behind the rig's latency proxy), writes the URL and task files,
 then for every workload (W1 W2 W3 W4 C1 D1, the million-task stdin run, and E1
-E2 for exec/sh tasks) runs taskfarm and its peers in the same run:
+E2 for exec/sh tasks) runs taskfarm and its peers in the same run (S1 and S2,
+one coordinator with 10 to 1,000 worker processes, have no peers and their own
+measurements: bench/scale_bench.py):
   1. each command once, output captured and checked (status codes, byte
      totals, prime counts, task counts, E1/E2's record files): a wrong run
      makes its row FAILED CHECK;
@@ -33,6 +35,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import scale_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = "build/bin"
@@ -1099,11 +1103,12 @@ def w4_target_rows(wls, rtt_ms):
     return out
 
 
-def write_report(args, wls, info, started, finished, load0, load1):
+def write_report(args, wls, info, started, finished, load0, load1, scale=None):
     L = []
     mode = "scripts/bench --quick" if args.quick else "scripts/bench"
     extra = f" --only {args.only}" if args.only else ""
     extra += f" --retime-noisy {args.retime_noisy}" if args.retime_noisy else ""
+    extra += f" --lock {args.lock}" if args.lock else ""
     L.append("# taskfarm benchmarks")
     L.append("")
     L.append(f"Produced by `{mode}{extra}` (bench/run_bench.py), {started:%Y-%m-%d %H:%M} UTC, "
@@ -1172,7 +1177,9 @@ def write_report(args, wls, info, started, finished, load0, load1):
     for heading, targets in (("Issue 5 targets, from this run", target_rows(wls)),
                              ("HTTPS at a round-trip time targets (W4), from this run",
                               w4_target_rows(wls, args.rtt_ms)),
-                             ("exec and sh targets (E1, E2), from this run", exec_target_rows(wls))):
+                             ("exec and sh targets (E1, E2), from this run", exec_target_rows(wls)),
+                             ("One coordinator, many workers: targets (S1, S2), from this run",
+                              scale_bench.target_rows(scale or {}))):
         if not targets:
             continue
         L.append(f"## {heading}")
@@ -1230,6 +1237,8 @@ def write_report(args, wls, info, started, finished, load0, load1):
         L.extend(notes)
         if failed or mems or notes:
             L.append("")
+    if scale:
+        L.extend(scale_bench.render(scale, args.quiet_cores))
     out = Path(args.out)
     out.write_text("\n".join(L) + "\n")
     log(f"wrote {out}")
@@ -1272,7 +1281,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller workloads, 1-2 runs each (smoke test)")
     ap.add_argument("--runs", type=int, default=0, help="runs per command (default: 5/3/2 by duration)")
-    ap.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,C1 (W1 W2 W3 W4 C1 D1 STDIN E1 E2)")
+    ap.add_argument("--only", default="",
+                    help="comma-separated workloads, e.g. W1,C1 (W1 W2 W3 W4 C1 D1 STDIN E1 E2 S1 S2)")
+    ap.add_argument("--lock", default="",
+                    help="flock this file around each of S1's and S2's timed sections (other experiments wait)")
     ap.add_argument("--out", default="", help="report file (default BENCHMARKS.md; quick: WORKDIR/BENCHMARKS.quick.md)")
     ap.add_argument("--quiet-cores", type=float, default=0.25,
                     help="before timing a row, wait until other processes use less CPU than this (cores)")
@@ -1322,9 +1334,10 @@ def main():
         log(f"testserver on {base}, {tls_base} (HTTPS, {args.rtt_ms} ms round trip); work dir {args.work}; "
             f"load average {load0:.2f}")
         wls = build_workloads(args, base, (tls_base, str(tls_dir / "ca.pem"), args.rtt_ms))
-        if args.only:
-            keep = {k.strip().upper() for k in args.only.split(",")}
+        keep = {k.strip().upper() for k in args.only.split(",")} if args.only else None
+        if keep is not None:
             wls = [w for w in wls if w.key in keep]
+        args.scale_keys = [k for k in ("S1", "S2") if keep is None or k in keep]
         for wl in wls:
             wl.load = os.getloadavg()[0]
             for i, row in enumerate(wl.rows):
@@ -1332,12 +1345,13 @@ def main():
                     run_wrk(args, wl, row, wl.wrk_url)
                 else:
                     run_row(args, wl, row, i)
+        scale = scale_bench.run_scale(args, log) if args.scale_keys else {}
         load1 = os.getloadavg()[0]
         finished = datetime.datetime.utcnow()
-        write_report(args, wls, machine_info(), started, finished, load0, load1)
+        write_report(args, wls, machine_info(), started, finished, load0, load1, scale)
         (args.work / "results.json").write_text(json.dumps(
             [{"workload": w.key, "rows": [{k: v for k, v in r.__dict__.items() if k != "check"} for r in w.rows]}
-             for w in wls], indent=1, default=str))
+             for w in wls] + [{"workload": k, "results": v} for k, v in scale.items()], indent=1, default=str))
     finally:
         for p in servers:
             p.send_signal(signal.SIGTERM)
@@ -1346,6 +1360,7 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
     bad = [(w.key, r.label) for w in wls for r in w.rows if r.status.startswith("FAILED")]
+    bad += scale_bench.failures(scale)
     if bad:
         log(f"{len(bad)} row(s) failed: {bad}")
         return 1

@@ -71,6 +71,38 @@ bool IsLoopbackOrLocal(const std::string& endpoint) {
 // per-worker costs are small), a bound for a Hello flood.
 constexpr size_t kMaxRegistered = 4096;
 
+// Descriptors the coordinator holds besides its workers' (the ZeroMQ
+// context's, the journal, the output, the signalfd, a stream's input), with
+// room to spare.
+constexpr uint64_t kOwnDescriptors = 64;
+
+// Connections that fail the ZeroMQ handshake (an HTTP request sent to the
+// port, a wrong key) never reach us as messages; the monitor counts them.
+constexpr int kHandshakeFailures =
+    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+
+// Each worker's connection is a descriptor of ours (and, while it is being
+// stopped at the end, a local worker's pidfd one more), so a farm of a
+// thousand needs more than the soft limit of 1024 most systems start with.
+// The soft limit is raised to the hard one; a --workers or --min-workers
+// that still cannot fit is said now, not as a failure in the middle of the
+// run. "" when they fit.
+std::string CheckOpenFileLimit(const CoordinatorConfig& config) {
+  uint64_t limit = testserver::RaiseOpenFileLimit();
+  uint64_t local = static_cast<uint64_t>(std::max(0, config.workers));
+  uint64_t remote = static_cast<uint64_t>(std::max(0, config.min_workers - config.workers));
+  uint64_t needed = kOwnDescriptors + 2 * local + remote;
+  if (limit == 0 || needed <= limit) return "";
+  std::string what = local > 0 ? Format("--workers %d", config.workers) : "";
+  if (remote > 0) what += (what.empty() ? "" : " and ") + Format("--min-workers %d", config.min_workers);
+  return Format(
+      "%s %s about %llu open files (a connection per worker, and a process handle per local one), "
+      "but this process may open only %llu (its hard limit, `ulimit -Hn`): raise that limit "
+      "(limits.conf, systemd's LimitNOFILE=) or run fewer workers per coordinator (docs/SCALING.md)",
+      what.c_str(), local > 0 && remote > 0 ? "need" : "needs", static_cast<unsigned long long>(needed),
+      static_cast<unsigned long long>(limit));
+}
+
 // A secret for this run's local workers: 128 random bits, hex.
 std::string MakeLocalToken() {
   std::random_device rd;
@@ -156,6 +188,8 @@ class CoordinatorLoop {
   void WriteFailed(const std::string& path, const std::string& what, bool during_run);
   void Interrupt(int signo);
   void HeartbeatWorkers();
+  // Watches the ROUTER's connections for these ZMQ_EVENT_s (monitor_).
+  void WatchRouter(int events);
   void DrainMonitor();
   void ShutDownWorkers();
   // The HTML report (--report); its tables may come from `summary`.
@@ -216,6 +250,7 @@ class CoordinatorLoop {
   double no_workers_since_ms_ = -1;  // mid-run, every worker gone (-1: some are here)
   double wait_note_every_ms_ = 5000;
   bool warned_auth_ = false;
+  int monitors_ = 0;                // WatchRouter's endpoints so far
   int notes_of_lost_messages_ = 0;  // console lines about dropped or rejected messages, capped
 
   bool want_spans_ = !config_.report_path.empty();
@@ -322,6 +357,12 @@ bool CoordinatorLoop::Bind(std::string* error) {
   router_->set(zmq::sockopt::router_mandatory, 1);
   router_->set(zmq::sockopt::sndhwm, 100000);
   router_->set(zmq::sockopt::rcvhwm, 100000);
+  // A farm that started first connects within about a second of the bind
+  // (the workers' reconnect interval): room in the accept queue for all
+  // that may register, not libzmq's 100 (the kernel caps it at somaxconn).
+  // A connection turned away by a full queue waits for the kernel to
+  // retransmit its handshake, a second or more.
+  router_->set(zmq::sockopt::backlog, static_cast<int>(kMaxRegistered));
   std::string bind = config_.bind;
   if (bind.empty()) {
     if (tmp_.path().empty()) {
@@ -364,16 +405,9 @@ bool CoordinatorLoop::Bind(std::string* error) {
   if (!IsLoopbackOrLocal(bind) && config_.curve_secret_file.empty()) {
     std::fprintf(stderr, "WARNING: listening on %s without authentication or encryption (--insecure)\n", bind.c_str());
   }
-  // Connections that fail the ZeroMQ handshake (an HTTP request sent to the
-  // port, a wrong key) never reach us as messages; the monitor counts them.
-  const char* monitor_ep = "inproc://taskfarm-router-monitor";
-  if (zmq_socket_monitor(router_->handle(), monitor_ep,
-                         ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
-    monitor_.emplace(ctx_, zmq::socket_type::pair);
-    ConfigureSocket(*monitor_, 0);
-    monitor_->connect(monitor_ep);
-  }
+  // Handshake failures are counted, an accept that fails for want of
+  // descriptors is said (DrainMonitor).
+  WatchRouter(kHandshakeFailures | ZMQ_EVENT_ACCEPT_FAILED);
   try {
     router_->bind(bind);
   } catch (const zmq::error_t& e) {
@@ -995,6 +1029,17 @@ void CoordinatorLoop::ShutDownWorkers() {
   }
 }
 
+void CoordinatorLoop::WatchRouter(int events) {
+  monitor_.reset();
+  // A new endpoint each time: the old monitor may still be closing.
+  std::string endpoint = "inproc://taskfarm-router-monitor-" + std::to_string(++monitors_);
+  if (zmq_socket_monitor(router_->handle(), endpoint.c_str(), events) == 0) {
+    monitor_.emplace(ctx_, zmq::socket_type::pair);
+    ConfigureSocket(*monitor_, 0);
+    monitor_->connect(endpoint);
+  }
+}
+
 void CoordinatorLoop::DrainMonitor() {
   for (;;) {
     zmq::message_t event;
@@ -1004,9 +1049,28 @@ void CoordinatorLoop::DrainMonitor() {
       zmq::message_t address;
       (void)monitor_->recv(address, zmq::recv_flags::dontwait);
     }
-    if (event.size() < 2) continue;
+    if (event.size() < 6) continue;
     uint16_t id;
+    uint32_t value;
     std::memcpy(&id, event.data(), sizeof(id));
+    std::memcpy(&value, static_cast<const char*>(event.data()) + sizeof(id), sizeof(value));
+    if (id == ZMQ_EVENT_ACCEPT_FAILED) {
+      // Out of descriptors: more workers are connecting than this process
+      // may hold connections for (see CheckOpenFileLimit). libzmq then
+      // retries the accept in a loop, an event each time: said once, and no
+      // longer watched, so the flood does not keep this thread busy too.
+      if (value == EMFILE || value == ENFILE) {
+        rlimit limit{};
+        getrlimit(RLIMIT_NOFILE, &limit);
+        console_.Note(
+            Wrap(Format("coordinator: cannot accept more worker connections: too many open files "
+                        "(%zu workers registered; this process may open %llu, `ulimit -Hn`)",
+                        scheduler_.live_workers(), static_cast<unsigned long long>(limit.rlim_cur))));
+        WatchRouter(kHandshakeFailures);
+        return;
+      }
+      continue;
+    }
     drops_.Count(DropReason::kHandshake);
     if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !warned_auth_) {
       warned_auth_ = true;  // the ZAP handler names the key; this is the fallback
@@ -1438,6 +1502,10 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   bool demo = false;
   if (std::string error = InputOptions(config, &src, &demo); !error.empty()) {
     std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+    return 2;
+  }
+  if (std::string error = config.dry_run ? "" : CheckOpenFileLimit(config); !error.empty()) {
+    std::fprintf(stderr, "%s\n", Wrap("coordinator: " + error).c_str());
     return 2;
   }
   if (demo) {

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "common/task_kind.h"
+#include "coordinator/summary.h"
 
 namespace taskfarm {
 namespace {
@@ -651,7 +652,28 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
     size_t most_at_once = 1;  // tasks overlapping at most, in first-fit rows
   };
   std::vector<Lane> lanes;
-  for (auto& [worker, idx] : by_worker) {
+  // A farm of a thousand workers would be a thousand lanes (80,000 px):
+  // past the summary's kMaxWorkerRows, only the busiest and the idlest few
+  // are drawn, by time in tasks, as its worker table shows them.
+  using Entry = std::pair<const std::string, std::vector<size_t>>;
+  std::vector<Entry*> drawn;
+  for (Entry& e : by_worker) drawn.push_back(&e);
+  size_t left_out = 0;
+  if (drawn.size() > RunSummary::kMaxWorkerRows) {
+    std::map<const Entry*, double> in_tasks;
+    for (const Entry* e : drawn) {
+      double& t = in_tasks[e];
+      for (size_t i : e->second) t += std::max(0.0, Finite(run.spans[i].duration_ms));
+    }
+    std::stable_sort(drawn.begin(), drawn.end(),
+                     [&](const Entry* a, const Entry* b) { return in_tasks[a] > in_tasks[b]; });
+    const size_t k = RunSummary::kBusiestAndIdlest;
+    left_out = drawn.size() - 2 * k;
+    drawn.erase(drawn.begin() + k, drawn.end() - k);
+  }
+  for (Entry* entry : drawn) {
+    const std::string& worker = entry->first;
+    std::vector<size_t>& idx = entry->second;
     std::sort(idx.begin(), idx.end(),
               [&](size_t a, size_t b) { return Finite(run.spans[a].start_ms) < Finite(run.spans[b].start_ms); });
     std::vector<double> row_end;
@@ -779,6 +801,13 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
         x(run.wall_ms), top, x(run.wall_ms), axis_y - lane_gap / 2, Seconds(run.wall_ms / 1000).c_str());
   }
   out += "</svg>";
+  if (left_out > 0) {
+    Appendf(out,
+            "<p class=\"note\">The %zu busiest and the %zu idlest of %zu workers, by time in tasks (the top %zu and"
+            " the bottom %zu lanes); the other %zu are not drawn. Every task is in the histograms below.</p>",
+            RunSummary::kBusiestAndIdlest, RunSummary::kBusiestAndIdlest, by_worker.size(),
+            RunSummary::kBusiestAndIdlest, RunSummary::kBusiestAndIdlest, left_out);
+  }
   if (std::any_of(lanes.begin(), lanes.end(), [](const Lane& l) { return l.most_at_once > l.rows; })) {
     Appendf(out,
             "<p class=\"note\">More than %zu tasks at once on a worker: their bars share its %zu rows in turn, so a"

@@ -77,6 +77,7 @@ WorkerId Scheduler::AddWorker(const WorkerInfo& info) {
   w.ready = info.local;
   w.last_heard_ms = clock_.NowMs();
   capacity_ += Granted(w);
+  slots_ += SlotsOf(w);
   workers_.emplace(id, std::move(w));
   WorkerStats& s = stats_[id];
   s.name = info.name;
@@ -129,13 +130,19 @@ bool Scheduler::CanTake(const Worker& w, int cls, double est) const {
   return q.count < cap;
 }
 
-// Room for some task: a free slot, or prefetch of the cheapest kind known.
-bool Scheduler::HasRoom(const Worker& w) const {
+double Scheduler::CheapestEstimate() const {
   double cheapest = -1;
   for (double e : ewma_) {
     if (e >= 0 && (cheapest < 0 || e < cheapest)) cheapest = e;
   }
-  return CanTake(w, 0, cheapest);
+  return cheapest;
+}
+
+void Scheduler::Unreserve() {
+  if (reserved_ == 0) return;
+  auto it = workers_.find(reserved_);
+  if (it != workers_.end()) it->second.reserved = false;
+  reserved_ = 0;
 }
 
 int Scheduler::ClassOf(const Task& t) {
@@ -188,6 +195,10 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
     if (it == tasks_.end()) continue;
     (it->second.suspect ? suspects_ : ready_).push_front(id);
   }
+  if (suspects_.empty()) Unreserve();
+  // Nothing waits: a turn that has nothing to give out (most turns of an
+  // idle farm, each woken by a heartbeat) costs no pass over the workers.
+  if (ready_.empty() && suspects_.empty()) return out;
   std::map<WorkerId, size_t> index;  // worker -> its open message in `out`
   auto lease = [&](WorkerId wid, Worker& w, Task& t) {
     ++t.attempts;
@@ -261,28 +272,29 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
       Park(it->second);
       continue;
     }
+    if (wid == reserved_) reserved_ = 0;
     lease(wid, w, it->second);
     w.isolated = true;
     w.reserved = false;
   }
   // Busy workers that are refilled as they go never become idle: reserve
   // the least loaded one (it takes nothing new until empty) while suspects wait.
-  if (!suspects_.empty()) {
-    bool any_reserved = false;
-    Worker* least = nullptr;
-    for (auto& [wid, w] : workers_) {
-      any_reserved |= w.reserved;
+  if (suspects_.empty()) {
+    Unreserve();
+  } else if (reserved_ == 0) {
+    std::pair<const WorkerId, Worker>* least = nullptr;
+    for (auto& entry : workers_) {
+      const Worker& w = entry.second;
       // Only a worker that will take work: a peer that said Hello and
       // nothing else is idle, and would hold the reservation for nothing.
-      if (!w.isolated && w.ready && (!least || w.in_flight < least->in_flight)) least = &w;
+      if (!w.isolated && w.ready && (!least || w.in_flight < least->second.in_flight)) least = &entry;
     }
-    if (!any_reserved && least) least->reserved = true;
-  } else {
-    for (auto& [wid, w] : workers_) w.reserved = false;
+    if (least) {
+      least->second.reserved = true;
+      reserved_ = least->first;
+    }
   }
-  size_t slots = 0;
-  for (auto& [wid, w] : workers_) slots += std::min(w.info.concurrency, Limit(w));
-  prefetch_allowed_ = ready_.size() >= 2 * slots;
+  prefetch_allowed_ = ready_.size() >= 2 * slots_;
   // Stragglers: a lease running far longer than tasks usually take. The
   // scan is over every lease, so it runs at most every few milliseconds,
   // not on every turn of a loop that may turn ten thousand times a second.
@@ -307,16 +319,38 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
   // rate, tasks go one at a time, each to the worker after the one that had
   // the last: the starts spread over the farm, not all on the first worker
   // with a free slot.
+  // Only workers that can take some task are visited, and one that no
+  // longer can is dropped from the next round's list (room only shrinks
+  // while leases are handed out): a round over a thousand workers of which
+  // a few can take work is a pass over those few.
+  double cheapest = CheapestEstimate();
+  auto may_take = [&](const Worker& w) {
+    for (int cls = 0; cls < kClasses; ++cls) {
+      if (CanTake(w, cls, cheapest)) return true;  // CanTake can only be easier at a smaller estimate
+    }
+    return false;
+  };
   std::vector<std::pair<const WorkerId, Worker>*>& order = order_;  // reused: no allocation per turn
   order.clear();
   auto pivot = options_.rate_per_s > 0 ? workers_.upper_bound(pace_last_worker_) : workers_.begin();
-  for (auto it = pivot; it != workers_.end(); ++it) order.push_back(&*it);
-  for (auto it = workers_.begin(); it != pivot; ++it) order.push_back(&*it);
+  for (auto it = pivot; it != workers_.end(); ++it) {
+    if (may_take(it->second)) order.push_back(&*it);
+  }
+  for (auto it = workers_.begin(); it != pivot; ++it) {
+    if (may_take(it->second)) order.push_back(&*it);
+  }
   constexpr size_t kMaxSkipped = 256;
   std::deque<uint32_t> skipped;  // cpu or process tasks this worker cannot take right now
+  bool first_round = true;
   while (!ready_.empty()) {
+    if (!first_round) {
+      order.erase(
+          std::remove_if(order.begin(), order.end(), [&](const auto* entry) { return !may_take(entry->second); }),
+          order.end());
+    }
+    first_round = false;
     size_t with_room = 0;
-    for (auto& [wid, w] : workers_) with_room += HasRoom(w);
+    for (const auto* entry : order) with_room += HasRoom(entry->second, cheapest);
     if (with_room == 0) break;
     size_t share = std::max<size_t>(1, (ready_.size() + with_room - 1) / with_room);
     bool progress = false;
@@ -344,7 +378,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
           // through the whole queue: a run of thousands of such tasks (a
           // file of commands on one-slot workers) would be walked on every
           // turn. Work of another class further back waits for the head.
-          if (ClassOf(t) != 0 && HasRoom(w) && skipped.size() < kMaxSkipped) {
+          if (ClassOf(t) != 0 && HasRoom(w, cheapest) && skipped.size() < kMaxSkipped) {
             skipped.push_back(t.id);
             ready_.pop_front();
             continue;
@@ -547,9 +581,10 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcom
   }
   Progressed(w);
   if (!w.info.local && w.credit < w.info.concurrency + 4 * w.info.max_batch) {
-    uint32_t before = Granted(w);
+    uint32_t before = Granted(w), slots_before = SlotsOf(w);
     ++w.credit;
     capacity_ += Granted(w) - before;
+    slots_ += SlotsOf(w) - slots_before;
   }
   Release(t);
   double d = outcome.result().duration_ms();
@@ -610,6 +645,8 @@ void Scheduler::RemoveWorker(WorkerId id, const std::string& reason, bool blame)
   Worker w = std::move(wit->second);
   workers_.erase(wit);
   capacity_ -= std::min<size_t>(capacity_, Granted(w));
+  slots_ -= std::min<size_t>(slots_, SlotsOf(w));
+  if (id == reserved_) reserved_ = 0;
   WorkerStats& s = stats_[id];
   if (w.in_flight > 0) s.busy_ms += clock_.NowMs() - w.busy_since_ms;
   s.gone = true;

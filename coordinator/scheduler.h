@@ -349,7 +349,15 @@ class Scheduler {
   }
   void RetryLater(Task& t, const std::string& note);
   bool CanTake(const Worker& w, int cls, double est) const;
-  bool HasRoom(const Worker& w) const;
+  // Room for some task: a free slot, or prefetch of the cheapest kind known
+  // (CheapestEstimate, the smallest estimate of any kind; -1: none yet).
+  bool HasRoom(const Worker& w, double cheapest) const { return CanTake(w, 0, cheapest); }
+  double CheapestEstimate() const;
+  // What the worker counts for in prefetch_allowed_'s sum: its slots, at
+  // most what it may hold.
+  uint32_t SlotsOf(const Worker& w) const { return std::min(w.info.concurrency, Limit(w)); }
+  // The worker reserved for a waiting suspect takes work again.
+  void Unreserve();
   uint32_t Limit(const Worker& w) const;
   void RemoveWorker(WorkerId id, const std::string& reason, bool blame);
   // --per-host: whether `t`'s host has all the leases it may have.
@@ -378,7 +386,9 @@ class Scheduler {
   std::map<WorkerId, WorkerStats> stats_;
   WorkerId next_worker_ = 1;
   size_t leased_ = 0;
-  size_t capacity_ = 0;  // what the window is sized from
+  size_t capacity_ = 0;    // what the window is sized from
+  size_t slots_ = 0;       // SlotsOf, summed over the workers
+  WorkerId reserved_ = 0;  // the worker with `reserved` set, 0: none (ids start at 1)
   std::vector<FinishedTask> finished_;
   double ewma_[kMaxKindField];  // by TaskSpec::what_case(); -1: none finished yet
   // (deadline + slack, lease), in time order: every task has the same

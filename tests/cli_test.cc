@@ -1,7 +1,8 @@
 // What a new user types, against the real binaries: --version, a typo, a
-// duration with a unit, --workers 0 without --bind, keygen into a fresh
-// directory, a worker started by hand saying what it does, and the TLS
-// flags (a CA file checked at start, HTTPS tasks trusting what they are told).
+// duration with a unit, --workers 0 without --bind, more workers than the
+// open-file limit holds, keygen into a fresh directory, a worker started by
+// hand saying what it does, and the TLS flags (a CA file checked at start,
+// HTTPS tasks trusting what they are told).
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -87,6 +88,30 @@ TEST(CliTest, WorkersZeroWithoutBindIsRefusedBeforeAnythingRuns) {
   EXPECT_NE(r.err.find("--workers 0 starts no local worker"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("give --bind ENDPOINT"), std::string::npos) << r.err;
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+}
+
+// A connection per worker: a farm the descriptor limit cannot hold is
+// refused at start, naming the limit, instead of failing mid-run.
+TEST(CliTest, MoreWorkersThanTheOpenFileLimitHoldsAreRefusedAtStart) {
+  ScratchDir dir;
+  std::string tasks = dir.Write("t.txt", "noop\n");
+  // sh's ulimit lowers both limits for the coordinator alone.
+  auto limited = [](std::vector<std::string> args) {
+    args.insert(args.begin(), {"/bin/sh", "-c", "ulimit -n 150 && exec \"$0\" \"$@\""});
+    return args;
+  };
+  ProcessResult local = RunToEnd(limited(Coordinator({"--workers", "100", "--tasks", tasks})), seconds(20));
+  EXPECT_EQ(local.exit_code, 2) << local.err;
+  EXPECT_NE(local.err.find("--workers 100 needs about 264 open files"), std::string::npos) << local.err;
+  EXPECT_NE(local.err.find("may open only 150"), std::string::npos) << local.err;
+  ProcessResult remote = RunToEnd(
+      limited(Coordinator({"--workers", "0", "--bind", "tcp://127.0.0.1:*", "--min-workers", "300", "--tasks", tasks})),
+      seconds(20));
+  EXPECT_EQ(remote.exit_code, 2) << remote.err;
+  EXPECT_NE(remote.err.find("--min-workers 300 needs about 364 open files"), std::string::npos) << remote.err;
+  // Within the limit, the same run goes ahead.
+  ProcessResult fits = RunToEnd(limited(Coordinator({"--workers", "2", "--tasks", tasks, "-q"})), seconds(30));
+  EXPECT_EQ(fits.exit_code, 0) << fits.err;
 }
 
 TEST(CliTest, KeygenMakesMissingDirectoriesPrivateAndNeverOverwrites) {

@@ -286,11 +286,12 @@ TEST(ReportHtml, LargeRunStaysLean) {
   d.title = "big run";
   RunTimeline run;
   run.title = "20000 tasks";
+  // 12 workers: as many lanes as are drawn whole (more draw the busiest and idlest few).
   for (uint32_t i = 0; i < 20000; ++i) {
-    run.spans.push_back({i, "w" + std::to_string(i % 16), i % 3 ? "url" : "cpu", (i / 16) * 1.5, 1.2 + (i % 11),
+    run.spans.push_back({i, "w" + std::to_string(i % 12), i % 3 ? "url" : "cpu", (i / 12) * 1.5, 1.2 + (i % 11),
                          i % 997 != 0, i % 1499 == 0 ? 2u : 1u, ""});
   }
-  run.wall_ms = 20000 / 16 * 1.5 + 12;
+  run.wall_ms = 20000 / 12 * 1.5 + 12;
   d.timelines.push_back(run);
   d.histograms = BuildHistograms(run.spans);
   auto t0 = std::chrono::steady_clock::now();
@@ -299,6 +300,36 @@ TEST(ReportHtml, LargeRunStaysLean) {
   EXPECT_EQ(Count(html, "class=\"task-bar\""), 20000u);
   EXPECT_LT(html.size(), 20000u * 140) << "bytes per span: " << html.size() / 20000.0;
   EXPECT_LT(ms, 2000);
+}
+
+// A thousand workers are not a thousand lanes: the busiest and the idlest
+// few are drawn (the summary's worker table's rule), and the page says so.
+TEST(ReportHtml, AThousandWorkersDrawTheBusiestAndIdlestFewLanes) {
+  ReportData d;
+  RunTimeline run;
+  run.title = "1000 workers";
+  // Worker wN runs N tasks of 1 ms: w1000 is the busiest, w1 the idlest.
+  uint32_t id = 0;
+  for (int w = 1; w <= 1000; ++w) {
+    for (int i = 0; i < w; ++i) run.spans.push_back({id++, "w" + std::to_string(w), "noop", i * 1.0, 1.0, true, 1, ""});
+  }
+  run.wall_ms = 1001;
+  d.timelines.push_back(run);
+  std::string html = RenderHtmlReport(d);
+  EXPECT_NE(html.find("1000 workers · wall"), std::string::npos);  // the stats count them all
+  for (const char* shown : {">w1000</text>", ">w996</text>", ">w5</text>", ">w1</text>"}) {
+    EXPECT_NE(html.find(shown), std::string::npos) << shown;
+  }
+  EXPECT_EQ(html.find(">w995</text>"), std::string::npos);
+  EXPECT_EQ(html.find(">w6</text>"), std::string::npos);
+  EXPECT_EQ(Count(html, "<rect class=\"lane"), 10u);
+  EXPECT_NE(html.find("The 5 busiest and the 5 idlest of 1000 workers"), std::string::npos);
+  EXPECT_NE(html.find("the other 990 are not drawn"), std::string::npos);
+  // Twelve workers are still twelve lanes.
+  d.timelines[0].spans.resize(78);  // w1..w12
+  html = RenderHtmlReport(d);
+  EXPECT_EQ(Count(html, "<rect class=\"lane"), 12u);
+  EXPECT_EQ(html.find("not drawn"), std::string::npos);
 }
 
 TEST(ReportHtml, SectionsFollowTheData) {
