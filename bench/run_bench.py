@@ -1109,6 +1109,7 @@ def write_report(args, wls, info, started, finished, load0, load1, scale=None):
     extra = f" --only {args.only}" if args.only else ""
     extra += f" --retime-noisy {args.retime_noisy}" if args.retime_noisy else ""
     extra += f" --lock {args.lock}" if args.lock else ""
+    extra += f" --workdir {args.workdir}" if args.workdir != "/tmp/tfb" else ""
     L.append("# taskfarm benchmarks")
     L.append("")
     L.append(f"Produced by `{mode}{extra}` (bench/run_bench.py), {started:%Y-%m-%d %H:%M} UTC, "
