@@ -121,6 +121,15 @@ TEST_F(ShardMergeTest, MergeRefusesAnIdTwiceAndAResumeRefusesAnotherShardsJourna
   EXPECT_EQ(m.exit_code, 2) << m.err;
   EXPECT_NE(m.err.find("10 ids have more than one record"), std::string::npos) << m.err;
   EXPECT_TRUE(ReadText(dir_.File("all.jsonl")).empty());
+  // A journal's torn last record (a shard killed mid-write) is ignored, as
+  // its --resume ignores it; an output's is an error naming the line.
+  std::ofstream(dir_.File("j2"), std::ios::app) << "{\"id\":2,\"kind\":\"sle";
+  m = Merge({dir_.File("all.jsonl"), dir_.File("j0"), dir_.File("j1"), dir_.File("j2"), dir_.File("j3")});
+  EXPECT_EQ(m.exit_code, 0) << m.err;
+  std::string torn = dir_.Write("torn.jsonl", ReadText(Out(2)) + "{\"id\":2,\"kind\":\"sle");
+  m = Merge({dir_.File("all2.jsonl"), Out(0), Out(1), torn, Out(3), "--tasks", tasks});
+  EXPECT_EQ(m.exit_code, 2) << m.err;
+  EXPECT_NE(m.err.find("torn.jsonl:11: a torn last record"), std::string::npos) << m.err;
   // Without the input or a journal, "every id" cannot be checked.
   m = Merge({dir_.File("all.jsonl"), Out(0), Out(1), Out(2), Out(3)});
   EXPECT_EQ(m.exit_code, 2) << m.err;
