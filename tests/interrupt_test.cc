@@ -67,7 +67,13 @@ TEST(InterruptTest, CtrlCOnTwoMillionQueuedTasksExitsWithinGraceInBoundedMemory)
   double took_s = std::chrono::duration<double>(Clock::now() - start).count();
   RecordProperty("exit_after_ctrl_c_s", std::to_string(took_s));
   EXPECT_EQ(r.exit_code, 130) << r.err;
-  EXPECT_LT(took_s, grace_s + 2) << "Ctrl-C took " << took_s << " s to end the run";
+  // After the grace period the rest is writing ~2M cancelled records
+  // (560 MB; perf: 43 % of it the kernel copying into the page cache), so
+  // the bound is the grace plus a budget per record, 4 us: 8 s more here,
+  // where it takes 2-5 s on a 2-core VM beside other tests. A run that
+  // waited for the queued tasks, or hung, would take minutes.
+  const double write_budget_s = static_cast<double>(n) * 4e-6;
+  EXPECT_LT(took_s, grace_s + write_budget_s) << "Ctrl-C took " << took_s << " s to end the run";
   auto pos = r.out.find("coordinator peak RSS: ");
   ASSERT_NE(pos, std::string::npos) << r.out;
   double mb = std::stod(r.out.substr(pos + 22));
