@@ -10,7 +10,7 @@ gtest_discover_tests(report_test TEST_FILTER "-ReportSample.*" PROPERTIES TIMEOU
 
 # Writes the sample report with report_test, then checks it in Chromium: no
 # console error, no network request, one bar per task. Skipped (77) without
-# chromium or node. Needs the npm registry once, for `npm ci`.
+# chromium, node or the playwright-core modules (scripts/setup installs them).
 add_test(NAME report_in_chromium
   COMMAND ${CMAKE_CURRENT_LIST_DIR}/browser/run-check.sh $<TARGET_FILE:report_test>
           ${CMAKE_CURRENT_BINARY_DIR}/report_in_chromium)

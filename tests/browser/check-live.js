@@ -19,16 +19,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const { CHROMIUM_ARGS } = require('./chromium-args');
 const TIMEOUT_MS = 90000;
 
 function fail(message) {

@@ -21,16 +21,7 @@ const os = require('os');
 const path = require('path');
 const { pathToFileURL } = require('url');
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const { CHROMIUM_ARGS } = require('./chromium-args');
 const TIMEOUT_MS = 60000;
 
 function fail(message) {

@@ -14,22 +14,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 report_test="${1:?usage: run-check.sh REPORT_TEST_BINARY OUT_DIR [SCREENSHOT_DIR]}"
 out="${2:?usage: run-check.sh REPORT_TEST_BINARY OUT_DIR [SCREENSHOT_DIR]}"
 shots="${3:-$out}"
-chromium="${CHROMIUM:-/usr/bin/chromium}"
-
-if [[ ! -x "$chromium" ]]; then
-  echo "SKIP: no Chromium at $chromium (apt-get install -y chromium)"
-  exit 77
-fi
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "SKIP: node/npm not found (apt-get install -y nodejs npm)"
-  exit 77
-fi
-
+# shellcheck source=preflight.sh
+source "$here/preflight.sh"
 mkdir -p "$out" "$shots"
-if [[ ! -d "$here/node_modules/playwright-core" ]]; then
-  # Exactly the versions in package-lock.json; playwright-core downloads no browser.
-  npm ci --prefix "$here" --no-audit --no-fund
-fi
 
 check_page() {  # check_page PAGE EXPECTED_BARS [check-report.js options...]
   CHROMIUM="$chromium" node "$here/check-report.js" "$@"

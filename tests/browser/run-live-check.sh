@@ -11,22 +11,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 coordinator="${1:?usage: run-live-check.sh COORDINATOR OUT_DIR [SCREENSHOT_PNG]}"
 out="${2:?usage: run-live-check.sh COORDINATOR OUT_DIR [SCREENSHOT_PNG]}"
 shot="${3:-$out/live-page.png}"
-chromium="${CHROMIUM:-/usr/bin/chromium}"
-
-if [[ ! -x "$chromium" ]]; then
-  echo "SKIP: no Chromium at $chromium (apt-get install -y chromium)"
-  exit 77
-fi
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "SKIP: node/npm not found (apt-get install -y nodejs npm)"
-  exit 77
-fi
+# shellcheck source=preflight.sh
+source "$here/preflight.sh"
 mkdir -p "$out"
-# No network inside ctest: scripts/setup installs the modules beforehand.
-if [[ ! -d "$here/node_modules/playwright-core" ]]; then
-  echo "SKIP: no $here/node_modules (npm ci --prefix $here, as scripts/setup does)"
-  exit 77
-fi
 
 # 8 slots: 150 sleeps of 0.5-1.5 s (about 150 s of sleep, 19 s of wall) and
 # prime counts among them; three failures, one a line with markup in it.
