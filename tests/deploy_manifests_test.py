@@ -27,6 +27,7 @@ Kubernetes (every YAML file under deploy/kubernetes, examples included):
     --help`) lists.
 systemd: `systemd-analyze verify` on the unit (skipped without systemd-analyze).
 Slurm: `bash -n` on the batch scripts (and shellcheck, where installed).
+ssh launcher: scripts/launch-workers compiles (it is Python).
 Needs python3-yaml (Debian's); without it prints SKIP and exits 77.
 """
 
@@ -616,7 +617,15 @@ def check_systemd():
 
 
 def check_scripts():
-    for path in (SBATCH, SHARDS_SBATCH, LAUNCHER):
+    rel = os.path.relpath(LAUNCHER, ROOT)
+    with open(LAUNCHER, encoding="utf-8") as f:
+        source = f.read()
+    try:
+        compile(source, LAUNCHER, "exec")
+        check(True, f"{rel} compiles (Python)")
+    except SyntaxError as e:
+        check(False, f"{rel} compiles (Python)", str(e))
+    for path in (SBATCH, SHARDS_SBATCH):
         rel = os.path.relpath(path, ROOT)
         r = subprocess.run(["bash", "-n", path], capture_output=True, text=True, timeout=30)
         check(r.returncode == 0, f"bash -n {rel}", r.stderr.strip())
