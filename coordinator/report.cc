@@ -13,6 +13,7 @@
 #include <set>
 #include <utility>
 
+#include "common/stats.h"
 #include "common/task_kind.h"
 #include "coordinator/summary.h"
 
@@ -902,12 +903,6 @@ void RenderHistogram(std::string& out, const LatencyHistogram& h, size_t kind_in
   out += "</figcaption></figure>\n";
 }
 
-double NearestRank(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(std::ceil(p / 100 * sorted.size()));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
 }  // namespace
 
 std::string HtmlEscape(std::string_view text) {
@@ -1009,9 +1004,9 @@ std::vector<LatencyHistogram> BuildHistograms(const std::vector<TaskSpan>& spans
     }
     h.total = d.size();
     h.min_ms = lo;
-    h.p50_ms = NearestRank(d, 50);
-    h.p90_ms = NearestRank(d, 90);
-    h.p99_ms = NearestRank(d, 99);
+    h.p50_ms = Percentile(d, 50);
+    h.p90_ms = Percentile(d, 90);
+    h.p99_ms = Percentile(d, 99);
     h.max_ms = hi;
     out.push_back(std::move(h));
   }
