@@ -16,7 +16,7 @@
 #include "coordinator/input_options.h"
 #include "coordinator/merge.h"
 #include "coordinator/task_source.h"
-#include "coordinator/text_table.h"
+#include "coordinator/report/text_table.h"
 
 int main(int argc, char** argv) {
   taskfarm::CoordinatorConfig c;

@@ -13,7 +13,7 @@
 #include "common/status.h"
 #include "common/task_kind.h"
 #include "coordinator/summary.h"
-#include "coordinator/text_table.h"
+#include "coordinator/report/text_table.h"
 #include "proto/taskfarm.pb.h"
 
 namespace taskfarm {
