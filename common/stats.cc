@@ -2,18 +2,9 @@
 #include "common/stats.h"
 
 #include <algorithm>
-#include <cmath>
 #include <numeric>
 
 namespace taskfarm {
-
-double Percentile(const std::vector<float>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  // Nearest rank: the smallest value with at least p% of samples <= it.
-  double rank = std::ceil(p / 100.0 * static_cast<double>(sorted.size()));
-  size_t index = rank < 1 ? 0 : static_cast<size_t>(rank) - 1;
-  return sorted[std::min(index, sorted.size() - 1)];
-}
 
 LatencySummary Summarize(std::vector<float>& samples) {
   LatencySummary s;

@@ -11,12 +11,12 @@
 #include "common/shell_words.h"
 #include "common/tls_flags.h"
 #include "common/zmq_util.h"
-#include "coordinator/compare.h"
+#include "coordinator/compare/compare.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/input_options.h"
 #include "coordinator/merge.h"
+#include "coordinator/report/text_table.h"
 #include "coordinator/task_source.h"
-#include "coordinator/text_table.h"
 
 int main(int argc, char** argv) {
   taskfarm::CoordinatorConfig c;

@@ -12,8 +12,8 @@
 #include "common/file_writer.h"
 #include "common/status.h"
 #include "common/task_kind.h"
+#include "coordinator/report/text_table.h"
 #include "coordinator/summary.h"
-#include "coordinator/text_table.h"
 #include "proto/taskfarm.pb.h"
 
 namespace taskfarm {

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "common/frame_codec.h"
+#include "coordinator/report/text_table.h"
 #include "coordinator/scheduler.h"
-#include "coordinator/text_table.h"
 #include "proto/taskfarm.pb.h"
 
 namespace taskfarm {
@@ -100,11 +100,6 @@ struct RunSummary {
   // The terminal shows the wait only past this: a local run's workers take
   // a few tens of milliseconds to start, which is not worth a line.
   static constexpr double kNoticeableWaitMs = 500;
-  // The worker table shows every worker up to this many, else the busiest
-  // and the idlest few (and a table by host when there are several).
-  static constexpr size_t kMaxWorkerRows = 12;
-  static constexpr size_t kBusiestAndIdlest = 5;
-
   // kind, tasks, p50/p90/p99/max ms (one decimal), cpu/wall, verdict ("-"
   // for noop).
   [[nodiscard]] TextTable KindTable() const;

@@ -2,7 +2,7 @@
 // task and leaves out empty sections; the JSON carries every mode's numbers.
 // With REPORT_SAMPLE_OUT=FILE.html, ReportSample.Write also writes the sample
 // page (and FILE.html.spans, its bar count) for the headless-Chromium check.
-#include "coordinator/report.h"
+#include "coordinator/report/report.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -19,6 +18,8 @@
 #include <regex>
 #include <string>
 #include <vector>
+
+#include "common/file_writer.h"
 
 namespace taskfarm {
 namespace {
@@ -788,11 +789,12 @@ TEST(ReportSample, Write) {
   }
   size_t spans = 0;
   for (const RunTimeline& t : d.timelines) spans += t.spans.size();
-  std::ofstream(path, std::ios::binary) << RenderHtmlReport(d);
-  std::ofstream(std::string(path) + ".spans") << spans << "\n";
-  std::ofstream(std::string(path) + ".json") << RenderReportJson(d);
-  std::ifstream check(path);
-  ASSERT_TRUE(check.good()) << path;
+  // Checked writes (common/file_writer.h): a full disk fails here, naming
+  // the file, not later as a page the browser check finds short.
+  std::string error;
+  ASSERT_TRUE(WriteWholeFile(path, RenderHtmlReport(d), &error)) << error;
+  ASSERT_TRUE(WriteWholeFile(std::string(path) + ".spans", std::to_string(spans) + "\n", &error)) << error;
+  ASSERT_TRUE(WriteWholeFile(std::string(path) + ".json", RenderReportJson(d), &error)) << error;
 }
 
 }  // namespace

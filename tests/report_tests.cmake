@@ -3,7 +3,7 @@
 # find_package(nlohmann_json) and include(GoogleTest).
 add_executable(report_test ${CMAKE_CURRENT_LIST_DIR}/report_test.cc)
 target_include_directories(report_test PRIVATE ${PROJECT_SOURCE_DIR})
-target_link_libraries(report_test PRIVATE taskfarm_coordinator nlohmann_json::nlohmann_json GTest::gtest_main
+target_link_libraries(report_test PRIVATE taskfarm_report nlohmann_json::nlohmann_json GTest::gtest_main
   taskfarm_warnings)
 # ReportSample.Write is a generator for the browser check, not a test.
 gtest_discover_tests(report_test TEST_FILTER "-ReportSample.*" PROPERTIES TIMEOUT 60 LABELS unit)

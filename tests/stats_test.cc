@@ -51,6 +51,14 @@ TEST(PercentileTest, OutOfRangePIsClamped) {
   EXPECT_EQ(Percentile(v, 250), 3);
 }
 
+TEST(PercentileTest, DoublesKeepTheirPrecision) {
+  // The report's durations are doubles: no rounding through float.
+  const std::vector<double> v = {1000.0001, 1000.0002, 1000.0003};
+  EXPECT_EQ(Percentile(v, 50), 1000.0002);
+  EXPECT_EQ(Percentile(v, 99), 1000.0003);
+  EXPECT_EQ(Percentile(std::vector<double>{}, 50), 0);
+}
+
 TEST(SummarizeTest, Empty) {
   std::vector<float> v;
   LatencySummary s = Summarize(v);

@@ -176,8 +176,8 @@ TEST(RunSummaryTest, AThousandWorkersShowTheBusiestAndIdlestByHostAndAllInJson) 
   RunSummary s = stats.Summary(workers, RunStats::Extras{.run_ms = 10000});
 
   TextTable table = s.WorkerTable();
-  ASSERT_EQ(table.rows.size(), 2 * RunSummary::kBusiestAndIdlest + 1);
-  EXPECT_LE(table.rows.size(), RunSummary::kMaxWorkerRows);
+  ASSERT_EQ(table.rows.size(), 2 * kBusiestAndIdlest + 1);
+  EXPECT_LE(table.rows.size(), kMaxWorkerRows);
   EXPECT_EQ(table.rows[0][0], "w1000");  // busiest first
   EXPECT_EQ(table.rows[4][0], "w996");
   EXPECT_EQ(table.rows[5][0], "...");

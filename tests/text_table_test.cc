@@ -1,4 +1,4 @@
-#include "coordinator/text_table.h"
+#include "coordinator/report/text_table.h"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "coordinator/text_table.h"
+#include "coordinator/report/text_table.h"
 
 namespace taskfarm {
 

@@ -35,6 +35,12 @@ struct TextTable {
 // worker name). Never splits a UTF-8 character.
 [[nodiscard]] std::string Clip(std::string_view text, size_t max_chars);
 
+// A table of workers (and the report's timeline) shows every worker up to
+// kMaxWorkerRows, else the kBusiestAndIdlest busiest and idlest (and the
+// summary a table by host when there are several).
+constexpr size_t kMaxWorkerRows = 12;
+constexpr size_t kBusiestAndIdlest = 5;
+
 // The terminal is 100 columns: `text` broken at spaces into lines of at
 // most `columns` characters (a word longer than a line stays whole), no
 // trailing newline.

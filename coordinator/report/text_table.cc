@@ -1,5 +1,5 @@
 // Plain-text rendering of a TextTable; see text_table.h.
-#include "coordinator/text_table.h"
+#include "coordinator/report/text_table.h"
 
 #include <algorithm>
 #include <sstream>

@@ -29,6 +29,9 @@ struct ModePreset {
 // The modes, in table order, for a machine with `cores` CPUs.
 [[nodiscard]] std::vector<ModePreset> AllModes(unsigned cores);
 
+// More exec/sh commands at once than cores, per core, in `oversubscribed`.
+constexpr int kOversubscribe = 4;
+
 // The modes for a workload of exec/sh tasks, in table order: sequential,
 // processes (one per core) and oversubscribed (4 per core). The others vary
 // connections, threads or an event loop, none of which a child process uses.

@@ -1,6 +1,6 @@
 // Renders ReportData as one HTML page (table, bar charts, sweep curve, timelines,
 // histograms; all inline SVG and CSS) and as JSON for scripts.
-#include "coordinator/report.h"
+#include "coordinator/report/report.h"
 
 #include <algorithm>
 #include <cctype>
@@ -13,8 +13,8 @@
 #include <set>
 #include <utility>
 
+#include "common/stats.h"
 #include "common/task_kind.h"
-#include "coordinator/summary.h"
 
 namespace taskfarm {
 namespace {
@@ -653,13 +653,13 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
   };
   std::vector<Lane> lanes;
   // A farm of a thousand workers would be a thousand lanes (80,000 px):
-  // past the summary's kMaxWorkerRows, only the busiest and the idlest few
-  // are drawn, by time in tasks, as its worker table shows them.
+  // past kMaxWorkerRows (text_table.h), only the busiest and the idlest few
+  // are drawn, by time in tasks, as the summary's worker table shows them.
   using Entry = std::pair<const std::string, std::vector<size_t>>;
   std::vector<Entry*> drawn;
   for (Entry& e : by_worker) drawn.push_back(&e);
   size_t left_out = 0;
-  if (drawn.size() > RunSummary::kMaxWorkerRows) {
+  if (drawn.size() > kMaxWorkerRows) {
     std::map<const Entry*, double> in_tasks;
     for (const Entry* e : drawn) {
       double& t = in_tasks[e];
@@ -667,7 +667,7 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
     }
     std::stable_sort(drawn.begin(), drawn.end(),
                      [&](const Entry* a, const Entry* b) { return in_tasks[a] > in_tasks[b]; });
-    const size_t k = RunSummary::kBusiestAndIdlest;
+    const size_t k = kBusiestAndIdlest;
     left_out = drawn.size() - 2 * k;
     drawn.erase(drawn.begin() + k, drawn.end() - k);
   }
@@ -805,8 +805,7 @@ void RenderTimeline(std::string& out, const RunTimeline& run, const std::map<std
     Appendf(out,
             "<p class=\"note\">The %zu busiest and the %zu idlest of %zu workers, by time in tasks (the top %zu and"
             " the bottom %zu lanes); the other %zu are not drawn. Every task is in the histograms below.</p>",
-            RunSummary::kBusiestAndIdlest, RunSummary::kBusiestAndIdlest, by_worker.size(),
-            RunSummary::kBusiestAndIdlest, RunSummary::kBusiestAndIdlest, left_out);
+            kBusiestAndIdlest, kBusiestAndIdlest, by_worker.size(), kBusiestAndIdlest, kBusiestAndIdlest, left_out);
   }
   if (std::any_of(lanes.begin(), lanes.end(), [](const Lane& l) { return l.most_at_once > l.rows; })) {
     Appendf(out,
@@ -900,12 +899,6 @@ void RenderHistogram(std::string& out, const LatencyHistogram& h, size_t kind_in
     out += std::string(" · bins of ") + buf + " ms";
   }
   out += "</figcaption></figure>\n";
-}
-
-double NearestRank(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(std::ceil(p / 100 * sorted.size()));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
 
 }  // namespace
@@ -1009,9 +1002,9 @@ std::vector<LatencyHistogram> BuildHistograms(const std::vector<TaskSpan>& spans
     }
     h.total = d.size();
     h.min_ms = lo;
-    h.p50_ms = NearestRank(d, 50);
-    h.p90_ms = NearestRank(d, 90);
-    h.p99_ms = NearestRank(d, 99);
+    h.p50_ms = Percentile(d, 50);
+    h.p90_ms = Percentile(d, 90);
+    h.p99_ms = Percentile(d, 99);
     h.max_ms = hi;
     out.push_back(std::move(h));
   }
