@@ -90,10 +90,6 @@ struct CoordinatorConfig {
   bool demo_https = false;  // the demo's server speaks HTTPS (a CA made for the run, given to the workers)
 };
 
-// The built-in demo's task lines against a server at base_url: the
-// tutorial's 90 pages (100 ms delay) and 20 `cpu primes` tasks.
-std::vector<std::string> DemoTaskLines(const std::string& base_url, int delay_ms);
-
 // Runs one farm run. Returns 0 if every task succeeded, 1 if some failed,
 // 2 for a bad command line or task file, or an output file that cannot be
 // opened or written before the run starts (nothing runs), 3 if a result

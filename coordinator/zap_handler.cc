@@ -5,10 +5,10 @@
 #include <zmq.h>
 
 #include <stdexcept>
-#include <vector>
 
 #include "common/curve_keys.h"
 #include "common/zmq_util.h"
+#include "coordinator/transport.h"
 
 namespace taskfarm {
 
@@ -30,20 +30,15 @@ ZapHandler::ZapHandler(zmq::context_t& ctx, const std::string& dir) : socket_(ct
 }
 
 void ZapHandler::Drain(const std::function<void(const std::string&, const std::string&)>& on_refused) {
+  // version, request id, domain, address, identity, mechanism, credentials
+  constexpr size_t kParts = 7;
   for (;;) {
-    std::vector<zmq::message_t> parts;
-    for (;;) {
-      zmq::message_t part;
-      if (!socket_.recv(part, zmq::recv_flags::dontwait)) break;
-      bool more = part.more();
-      parts.push_back(std::move(part));
-      if (!more) break;
-    }
-    if (parts.empty()) return;
-    // version, request id, domain, address, identity, mechanism, credentials...
+    zmq::message_t parts[kParts];
+    size_t n = ReceiveParts(socket_, parts, kParts);
+    if (n == 0) return;
     std::string status = "400", text = "unknown key";
     std::string key_z85;
-    if (parts.size() >= 7 && parts[0].to_string_view() == "1.0" && parts[5].to_string_view() == "CURVE" &&
+    if (n >= kParts && parts[0].to_string_view() == "1.0" && parts[5].to_string_view() == "CURVE" &&
         parts[6].size() == 32) {
       char z85[41] = {0};
       zmq_z85_encode(z85, static_cast<const uint8_t*>(parts[6].data()), 32);
@@ -56,15 +51,15 @@ void ZapHandler::Drain(const std::function<void(const std::string&, const std::s
       text = "CURVE required";
     }
     if (status != "200" && !key_z85.empty() && refused_.insert(key_z85).second) {
-      on_refused(key_z85, parts.size() > 3 ? parts[3].to_string() : "?");
+      on_refused(key_z85, n > 3 ? parts[3].to_string() : "?");
     }
-    std::string request_id = parts.size() > 1 ? parts[1].to_string() : "";
+    std::string request_id = n > 1 ? parts[1].to_string() : "";
     socket_.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
     socket_.send(zmq::buffer(request_id), zmq::send_flags::sndmore);
     socket_.send(zmq::buffer(status), zmq::send_flags::sndmore);
     socket_.send(zmq::buffer(text), zmq::send_flags::sndmore);
     socket_.send(zmq::str_buffer(""), zmq::send_flags::sndmore);  // user id
-    socket_.send(zmq::str_buffer(""));                              // metadata
+    socket_.send(zmq::str_buffer(""));                            // metadata
   }
 }
 

@@ -33,8 +33,8 @@ class ZapHandler {
 
  private:
   zmq::socket_t socket_;
-  std::set<std::string> keys_;      // Z85
-  std::set<std::string> refused_;   // already reported
+  std::set<std::string> keys_;     // Z85
+  std::set<std::string> refused_;  // already reported
 };
 
 }  // namespace taskfarm

@@ -30,6 +30,7 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_rejected_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler_liveness_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/peer_registry_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/transport_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/utf8_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/host_port_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/metrics_test.cc)
