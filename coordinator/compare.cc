@@ -754,9 +754,8 @@ int RunCompare(const CompareConfig& config) {
   }
   // Minutes of measuring are not thrown away on a typo in a path.
   for (const auto& [flag, path] : {std::pair{"--report", &config.report_path}, {"--json", &config.json_path}}) {
-    std::string error;
-    if (!path->empty() && !CheckCanWrite(*path, &error)) {
-      std::fprintf(stderr, "coordinator compare: %s %s\n", flag, error.c_str());
+    if (Status s = path->empty() ? Status::Ok() : CheckCanWrite(*path); !s.ok()) {
+      std::fprintf(stderr, "coordinator compare: %s %s\n", flag, s.message().c_str());
       return 2;
     }
   }
@@ -811,9 +810,8 @@ int RunCompare(const CompareConfig& config) {
                 base.c_str(), config.rtt_ms));
       }
       // A workload cut short by a full /tmp would compare the wrong thing.
-      std::string error;
-      if (!WriteWholeFile(w.path, lines, &error)) {
-        std::fprintf(stderr, "coordinator compare: %s\n", error.c_str());
+      if (Status s = WriteWholeFile(w.path, lines); !s.ok()) {
+        std::fprintf(stderr, "coordinator compare: %s\n", s.message().c_str());
         return 1;
       }
       workloads.push_back(std::move(w));
@@ -1003,11 +1001,10 @@ int RunCompare(const CompareConfig& config) {
   std::fflush(stdout);
   bool written = true;
   auto write = [&](const std::string& path, const std::string& contents) {
-    std::string error;
-    if (WriteWholeFile(path, contents, &error)) {
+    if (Status s = WriteWholeFile(path, contents); s.ok()) {
       std::fprintf(stderr, "wrote %s\n", path.c_str());
     } else {
-      std::fprintf(stderr, "coordinator compare: %s\n", error.c_str());
+      std::fprintf(stderr, "coordinator compare: %s\n", s.message().c_str());
       written = false;
     }
   };

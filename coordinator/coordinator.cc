@@ -294,23 +294,31 @@ bool CoordinatorLoop::OpenOutputs(std::string* error) {
   }
   for (const auto& [flag, path] : {std::pair{"--report", &config_.report_path}, {"--json", &config_.json_path}}) {
     bool to_stdout = path == &config_.json_path && *path == "-";
-    if (!path->empty() && !to_stdout && !CheckCanWrite(*path, error)) {
-      *error = std::string(flag) + " " + *error;
+    if (Status s = path->empty() || to_stdout ? Status::Ok() : CheckCanWrite(*path); !s.ok()) {
+      *error = std::string(flag) + " " + s.message();
       return false;
     }
   }
   if (!config_.journal_path.empty()) {
-    journal_ =
-        Journal::Open(config_.journal_path, source_.fingerprint(), source_.total(), config_.resume, &recovered_, error);
-    if (!journal_) return false;
+    StatusOr<std::unique_ptr<Journal>> journal =
+        Journal::Open(config_.journal_path, source_.fingerprint(), source_.total(), config_.resume, &recovered_);
+    if (!journal.ok()) {
+      *error = journal.status().message();
+      return false;
+    }
+    journal_ = std::move(journal).value();
     if (!recovered_.note.empty()) std::fprintf(stderr, "%s\n", recovered_.note.c_str());
   } else if (config_.resume) {
     *error = "--resume needs --journal FILE (the journal of the run to continue)";
     return false;
   }
   if (!config_.output_path.empty()) {
-    output_ = OutputFile::Open(config_.output_path, error);
-    if (!output_) return false;
+    StatusOr<std::unique_ptr<OutputFile>> output = OutputFile::Open(config_.output_path);
+    if (!output.ok()) {
+      *error = output.status().message();
+      return false;
+    }
+    output_ = std::move(output).value();
   }
   // A resumed run's output holds the whole picture: the journal's records
   // first, then what this run adds.
@@ -371,8 +379,8 @@ bool CoordinatorLoop::Bind(std::string* error) {
     }
     bind = "ipc://" + tmp_.path() + "/coordinator.sock";
   }
-  if (std::string err = CheckEndpoint(bind); !err.empty()) {
-    *error = err;
+  if (Status s = CheckEndpoint(bind); !s.ok()) {
+    *error = s.message();
     return false;
   }
   if (!IsLoopbackOrLocal(bind) && config_.curve_secret_file.empty() && !config_.insecure) {
@@ -390,9 +398,13 @@ bool CoordinatorLoop::Bind(std::string* error) {
     try {
       // The handler first: libzmq lets every key in while none is bound.
       zap_.emplace(ctx_, config_.authorized_keys_dir);
-      std::string secret = ReadZ85Key(config_.curve_secret_file);
+      StatusOr<std::string> secret = ReadZ85Key(config_.curve_secret_file);
+      if (!secret.ok()) {
+        *error = secret.status().message();
+        return false;
+      }
       router_->set(zmq::sockopt::curve_server, 1);
-      router_->set(zmq::sockopt::curve_secretkey, secret);
+      router_->set(zmq::sockopt::curve_secretkey, *secret);
       router_->set(zmq::sockopt::zap_domain, std::string("taskfarm"));
     } catch (const std::exception& e) {
       *error = e.what();
@@ -445,16 +457,16 @@ void CoordinatorLoop::StartLocalWorkers() {
     // Local workers get a keypair of their own, made for this run and
     // allowed in; it lives in the run's private 0700 directory.
     std::string base = tmp_.path() + "/local-worker";
-    std::string err = WriteKeyPair(base);
-    if (err.empty()) {
-      std::string pub = PublicKeyOf(ReadZ85Key(config_.curve_secret_file)) + "\n";
-      (void)WriteWholeFile(tmp_.path() + "/coordinator.pub", pub, &err);
-    }
-    if (err.empty()) {
-      zap_->Allow(ReadZ85Key(base + ".pub"));
+    StatusOr<std::string> secret = ReadZ85Key(config_.curve_secret_file);
+    StatusOr<std::string> pub = secret.ok() ? PublicKeyOf(*secret) : secret;
+    Status made = WriteKeyPair(base);
+    if (made.ok()) made = pub.ok() ? WriteWholeFile(tmp_.path() + "/coordinator.pub", *pub + "\n") : pub.status();
+    StatusOr<std::string> worker_pub = made.ok() ? ReadZ85Key(base + ".pub") : made;
+    if (worker_pub.ok()) {
+      zap_->Allow(*worker_pub);
       args.insert(args.end(), {"--curve-secret", base + ".key", "--server-key", tmp_.path() + "/coordinator.pub"});
     } else {
-      console_.Note("coordinator: cannot make keys for local workers: " + err);
+      console_.Note("coordinator: cannot make keys for local workers: " + worker_pub.status().message());
     }
   }
   std::string binary = config_.worker_binary.empty() ? DefaultWorkerBinary() : config_.worker_binary;
@@ -879,11 +891,11 @@ void CoordinatorLoop::WriteFinished() {
   bool journalled = true;
   if (journal_) {
     bool failed_before = journal_->failed();
-    std::string error;
     double sync_start_ms = clock_.NowMs();
-    journalled = journal_->Sync(&error);
+    Status synced = journal_->Sync();
+    journalled = synced.ok();
     if (metrics_) metrics_->CountJournalSync((clock_.NowMs() - sync_start_ms) / 1000);
-    if (!journalled && !failed_before) WriteFailed(config_.journal_path, error, true);
+    if (!journalled && !failed_before) WriteFailed(config_.journal_path, synced.message(), true);
   }
 
   size_t begin = 0;
@@ -984,11 +996,10 @@ void CoordinatorLoop::WriteRunJson(const RunSummary& summary) {
 }
 
 void CoordinatorLoop::WriteWhole(const std::string& path, const std::string& contents) {
-  std::string error;
-  if (WriteWholeFile(path, contents, &error)) {
+  if (Status s = WriteWholeFile(path, contents); s.ok()) {
     console_.Note("wrote " + path);
   } else {
-    WriteFailed(path, error, false);
+    WriteFailed(path, s.message(), false);
   }
 }
 
@@ -1091,16 +1102,12 @@ void CoordinatorLoop::HeartbeatWorkers() {
 
 bool CoordinatorLoop::StartMetrics() {
   if (config_.metrics.empty()) return true;
-  if (std::string error = CheckMetricsAddress(config_.metrics, config_.insecure); !error.empty()) {
-    std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+  StatusOr<std::unique_ptr<MetricsServer>> started = MetricsServer::Start(config_.metrics, config_.insecure);
+  if (!started.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", started.status().message().c_str());
     return false;
   }
-  try {
-    metrics_server_ = std::make_unique<MetricsServer>(config_.metrics);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "coordinator: %s\n", e.what());
-    return false;
-  }
+  metrics_server_ = std::move(started).value();
   metrics_ = std::make_unique<Metrics>();
   metrics_server_->Publish(metrics_->Snapshot(Gauges(), clock_.NowMs()));
   if (!IsLoopbackMetricsAddress(config_.metrics)) {

@@ -69,9 +69,9 @@ std::string InputOptions(const CoordinatorConfig& config, TaskSourceOptions* src
   }
   if (!config.exec_template.empty()) {
     if (!config.tasks_path.empty() || !config.urls_path.empty()) return "--exec does not go with --tasks or --urls";
-    std::string error;
-    src->exec_template = ExecTemplate::Parse(config.exec_template, &error);
-    if (!src->exec_template) return "--exec: " + error;
+    StatusOr<ExecTemplate> parsed = ExecTemplate::Parse(config.exec_template);
+    if (!parsed.ok()) return "--exec: " + parsed.status().message();
+    src->exec_template = std::move(parsed).value();
     src->path = config.args_path;
     return "";
   }

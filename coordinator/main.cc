@@ -190,12 +190,7 @@ int main(int argc, char** argv) {
                  "its own workers, --output and --journal; coordinator merge\n"
                  "joins their outputs")
       ->type_name("K/N")
-      ->check(CLI::Validator(
-          [](std::string& text) {
-            std::string error;
-            return taskfarm::ParseShard(text, &error) ? std::string() : error;
-          },
-          ""))
+      ->check(CLI::Validator([](std::string& text) { return taskfarm::ParseShard(text).status().message(); }, ""))
       ->group(rel);
   app.add_flag("--enable-fault-tasks", c.allow_test_kinds, "Accept test-only `fault` tasks")->group("");
 
@@ -351,19 +346,15 @@ int main(int argc, char** argv) {
     return taskfarm::RunMerge(merge_options, stdout, stderr);
   }
   if (keygen->parsed()) {
-    std::string err = taskfarm::WriteKeyPair(keygen_path);
-    if (!err.empty()) {
-      std::fprintf(stderr, "coordinator keygen: %s\n", err.c_str());
+    if (taskfarm::Status written = taskfarm::WriteKeyPair(keygen_path); !written.ok()) {
+      std::fprintf(stderr, "coordinator keygen: %s\n", written.message().c_str());
       return 1;
     }
     std::printf("wrote %s.key (secret: keep it on this machine) and %s.pub (public: share it)\n", keygen_path.c_str(),
                 keygen_path.c_str());
     return 0;
   }
-  if (!shard.empty()) {
-    std::string unused;
-    c.shard = taskfarm::ParseShard(shard, &unused);  // checked by CLI11 above
-  }
+  if (!shard.empty()) c.shard = *taskfarm::ParseShard(shard);  // checked by CLI11 above
   c.stall_timeout_s = static_cast<int>(std::ceil(stall_timeout_s));
   c.demo_delay_ms = static_cast<int>(std::lround(demo_delay_s * 1000));
   if (!c.dry_run && c.bind.empty()) {
@@ -392,13 +383,13 @@ int main(int argc, char** argv) {
   if (no_batch) c.batch = 1;
   c.progress = !no_progress;
   if (!c.bind.empty()) {
-    if (std::string err = taskfarm::CheckEndpoint(c.bind); !err.empty()) {
-      std::fprintf(stderr, "coordinator: --bind: %s\n", err.c_str());
+    if (taskfarm::Status s = taskfarm::CheckEndpoint(c.bind); !s.ok()) {
+      std::fprintf(stderr, "coordinator: --bind: %s\n", s.message().c_str());
       return 2;
     }
   }
-  if (std::string err = taskfarm::CheckTlsFlags(c.cacert, c.insecure_tls); !err.empty()) {
-    std::fprintf(stderr, "coordinator: %s\n", err.c_str());
+  if (taskfarm::Status s = taskfarm::CheckTlsFlags(c.cacert, c.insecure_tls); !s.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", s.message().c_str());
     return 2;
   }
   if (c.insecure_tls && !c.dry_run) std::fprintf(stderr, "coordinator: %s\n", taskfarm::kInsecureTlsNote);

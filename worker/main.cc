@@ -87,12 +87,12 @@ int main(int argc, char** argv) {
   config.coordinator_timeout_ms = coordinator_timeout_s * 1000;
   config.batch_delay_ms = batch_delay_s * 1000;
   config.stall_timeout_s = static_cast<int>(std::ceil(stall_timeout_s));
-  if (std::string err = taskfarm::CheckEndpoint(config.connect); !err.empty()) {
-    std::fprintf(stderr, "worker: %s\n", err.c_str());
+  if (taskfarm::Status s = taskfarm::CheckEndpoint(config.connect); !s.ok()) {
+    std::fprintf(stderr, "worker: %s\n", s.message().c_str());
     return 2;
   }
-  if (std::string err = taskfarm::CheckTlsFlags(config.ca_file, config.insecure_tls); !err.empty()) {
-    std::fprintf(stderr, "worker: %s\n", err.c_str());
+  if (taskfarm::Status s = taskfarm::CheckTlsFlags(config.ca_file, config.insecure_tls); !s.ok()) {
+    std::fprintf(stderr, "worker: %s\n", s.message().c_str());
     return 2;
   }
   // A local worker's coordinator has said it once for all of them.
