@@ -1507,8 +1507,8 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   std::string demo_file;
   TaskSourceOptions src;
   bool demo = false;
-  if (std::string error = InputOptions(config, &src, &demo); !error.empty()) {
-    std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+  if (Status s = InputOptions(config, &src, &demo); !s.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", s.message().c_str());
     return 2;
   }
   if (std::string error = config.dry_run ? "" : CheckOpenFileLimit(config); !error.empty()) {

@@ -1,7 +1,11 @@
 // coordinator: runs a task list over a farm of worker processes. Parses
 // flags into a CoordinatorConfig and calls RunCoordinator.
+#include <sysexits.h>
+
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
+#include <exception>
 #include <thread>
 
 #include "common/cli_help.h"
@@ -18,7 +22,9 @@
 #include "coordinator/task_source.h"
 #include "coordinator/text_table.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   taskfarm::CoordinatorConfig c;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   c.workers = static_cast<int>(cores);
@@ -324,8 +330,8 @@ int main(int argc, char** argv) {
       bool demo = false;
       if (!merge_input.args_path.empty()) merge_input.exec_template = "true {}";
       merge_input.allow_test_kinds = true;  // counted, never run
-      if (std::string err = taskfarm::InputOptions(merge_input, &src, &demo); !err.empty()) {
-        std::fprintf(stderr, "coordinator merge: %s\n", err.c_str());
+      if (taskfarm::Status s = taskfarm::InputOptions(merge_input, &src, &demo); !s.ok()) {
+        std::fprintf(stderr, "coordinator merge: %s\n", s.message().c_str());
         return 2;
       }
       if (input == "-") {
@@ -398,4 +404,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   return taskfarm::RunCoordinator(c);
+}
+
+}  // namespace
+
+// An exception that no module turned into a Status is a bug: one line and
+// EX_SOFTWARE, not std::terminate's abort and core dump.
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "coordinator: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "coordinator: internal error: an exception that is not a std::exception\n");
+  }
+  return EX_SOFTWARE;
 }

@@ -1,6 +1,10 @@
 // worker: runs tasks for a taskfarm coordinator. Parses flags, calls RunWorker.
+#include <sysexits.h>
+
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
+#include <exception>
 #include <map>
 #include <set>
 
@@ -10,7 +14,9 @@
 #include "common/zmq_util.h"
 #include "worker/worker.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   taskfarm::WorkerConfig config;
   CLI::App app{"taskfarm worker: connects to a coordinator and runs the tasks it hands out", "worker"};
   app.footer(std::string(taskfarm::kDurationHelp) +
@@ -102,4 +108,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   return taskfarm::RunWorker(config);
+}
+
+}  // namespace
+
+// An exception that no module turned into a Status is a bug: one line and
+// EX_SOFTWARE, not std::terminate's abort and core dump.
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "worker: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "worker: internal error: an exception that is not a std::exception\n");
+  }
+  return EX_SOFTWARE;
 }
