@@ -103,15 +103,11 @@ std::string ExecTemplate::Value(Kind kind, std::string_view arg, uint64_t number
   return "";
 }
 
-std::optional<ExecTemplate> ExecTemplate::Parse(std::string_view text, std::string* error) {
-  auto fail = [&](std::string message) -> std::optional<ExecTemplate> {
-    if (error != nullptr) *error = std::move(message);
-    return std::nullopt;
-  };
+StatusOr<ExecTemplate> ExecTemplate::Parse(std::string_view text) {
   ShellSplit split = SplitShellWords(text);
   if (!split.error.empty())
-    return fail("the exec template " + Quote(text) + " does not split into words: " + split.error);
-  if (split.words.empty()) return fail("the exec template " + Quote(text) + " holds no command");
+    return InvalidArgument("the exec template " + Quote(text) + " does not split into words: " + split.error);
+  if (split.words.empty()) return InvalidArgument("the exec template " + Quote(text) + " holds no command");
 
   auto has_replacement = [](const Pieces& pieces) {
     for (const Piece& piece : pieces) {

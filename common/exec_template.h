@@ -1,11 +1,10 @@
 // GNU parallel's command template, for `coordinator --exec 'gzip -9 {}'
 // --args files.txt`: one task line per argument line.
 //
-//   std::string error;
-//   std::optional<ExecTemplate> t = ExecTemplate::Parse("gzip -9 {}", &error);
-//   if (!t) return error;
+//   StatusOr<ExecTemplate> t = ExecTemplate::Parse("gzip -9 {}");
+//   if (!t.ok()) return t.status();
 //   t->TaskLine("my file.txt", 1);    // exec gzip -9 'my file.txt'
-//   ExecTemplate::Parse("gzip < {} > {.}.gz", &error)->TaskLine("a b.txt", 2);
+//   ExecTemplate::Parse("gzip < {} > {.}.gz")->TaskLine("a b.txt", 2);
 //                                     // sh 'gzip < '\''a b.txt'\'' > '\''a b'\''.gz'
 //
 // Replacement strings, as GNU parallel computes them (its --rpl table and
@@ -24,14 +23,16 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
+
 namespace taskfarm {
 
 class ExecTemplate {
  public:
-  // Parses the template; nullopt and *error (a sentence naming the problem,
-  // when error is not null) when it does not split (an unbalanced quote, a
-  // trailing backslash) or holds no command (empty, blank or a comment).
-  [[nodiscard]] static std::optional<ExecTemplate> Parse(std::string_view text, std::string* error);
+  // Parses the template; InvalidArgument (a sentence naming the problem)
+  // when it does not split (an unbalanced quote, a trailing backslash) or
+  // holds no command (empty, blank or a comment).
+  static StatusOr<ExecTemplate> Parse(std::string_view text);
 
   // The task line for one argument (one input line, without its newline) as
   // task number `number` (1-based, {#}):

@@ -17,7 +17,9 @@
 namespace taskfarm {
 namespace {
 
-std::string Failure(const std::string& path, int error) { return path + ": cannot write: " + std::strerror(error); }
+Status Failure(const std::string& path, int error) {
+  return Unavailable(path + ": cannot write: " + std::strerror(error));
+}
 
 std::string DirectoryOf(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -87,70 +89,62 @@ UniqueFd MakeTemporary(const std::string& path, std::string* temp_path) {
 
 }  // namespace
 
-bool CheckCanWrite(const std::string& path, std::string* error) {
+Status CheckCanWrite(const std::string& path) {
   if (path.empty() || path.back() == '/') {
-    *error = (path.empty() ? std::string("(empty path)") : path) + ": cannot write: not a file name";
-    return false;
+    return InvalidArgument((path.empty() ? std::string("(empty path)") : path) + ": cannot write: not a file name");
   }
   struct stat st {};
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    *error = Failure(path, EISDIR);
-    return false;
+    return Failure(path, EISDIR);
   }
   if (WriteInPlace(path)) {
     // O_APPEND: opening must not truncate what is there; only the end does.
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK));
     if (!fd) {
-      *error = Failure(path, errno);
-      return false;
+      return Failure(path, errno);
     }
-    return true;
+    return Status::Ok();
   }
   std::string temp;
   UniqueFd fd = MakeTemporary(path, &temp);
   if (!fd) {
-    *error = Failure(path, errno);
-    return false;
+    return Failure(path, errno);
   }
   ::unlink(temp.c_str());
-  return true;
+  return Status::Ok();
 }
 
-bool WriteWholeFile(const std::string& path, std::string_view contents, std::string* error) {
+Status WriteWholeFile(const std::string& path, std::string_view contents) {
   if (WriteInPlace(path)) {
     // O_NONBLOCK: a FIFO whose reader has gone fails (ENXIO) instead of
     // blocking the end of the run; then blocking writes again.
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NONBLOCK));
     if (fd) (void)::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
     if (!fd || !WriteAll(fd.get(), contents) || !Sync(fd.get()) || !fd.Close()) {
-      *error = Failure(path, errno);
-      return false;
+      return Failure(path, errno);
     }
-    return true;
+    return Status::Ok();
   }
   std::string temp;
   UniqueFd fd = MakeTemporary(path, &temp);
   if (!fd) {
-    *error = Failure(path, errno);
-    return false;
+    return Failure(path, errno);
   }
   bool ok = ::fchmod(fd.get(), NewFileMode()) == 0 && WriteAll(fd.get(), contents) && Sync(fd.get()) && fd.Close() &&
             ::rename(temp.c_str(), path.c_str()) == 0;
   if (!ok) {
     int saved = errno;
     ::unlink(temp.c_str());
-    *error = Failure(path, saved);
-    return false;
+    return Failure(path, saved);
   }
   // The rename is durable only once the directory is: sync it too.
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!d || ::fsync(d.get()) != 0) {
-    *error = Failure(path, errno);
-    return false;
+    return Failure(path, errno);
   }
-  return true;
+  return Status::Ok();
 }
 
 }  // namespace taskfarm

@@ -28,34 +28,34 @@ bool IsHttpToken(std::string_view word) {
   return true;
 }
 
-std::string MethodProblem(std::string_view method) {
-  if (IsHttpToken(method)) return "";
-  return "the method must be an HTTP token (" + std::string(kTokenChars) + "), not " + Quote(method);
+Status MethodProblem(std::string_view method) {
+  if (IsHttpToken(method)) return Status::Ok();
+  return InvalidArgument("the method must be an HTTP token (" + std::string(kTokenChars) + "), not " + Quote(method));
 }
 
-std::string HeaderProblem(std::string_view header) {
+Status HeaderProblem(std::string_view header) {
   if (header.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
-    return "a header cannot hold a line break or a NUL byte: " + Quote(header);
+    return InvalidArgument("a header cannot hold a line break or a NUL byte: " + Quote(header));
   }
   // It travels in a protobuf string, which must be UTF-8 (RFC 9110 wants
   // US-ASCII anyway).
-  if (!IsValidUtf8(header)) return "a header must be UTF-8 text: " + Quote(header);
+  if (!IsValidUtf8(header)) return InvalidArgument("a header must be UTF-8 text: " + Quote(header));
   size_t colon = header.find(':');
-  if (colon == std::string_view::npos) return "a header is 'Name: value', not " + Quote(header);
+  if (colon == std::string_view::npos) return InvalidArgument("a header is 'Name: value', not " + Quote(header));
   std::string_view name = header.substr(0, colon);
   if (!IsHttpToken(name)) {
-    return "a header's name must be an HTTP token (" + std::string(kTokenChars) + "), not " + Quote(name) + " in " +
-           Quote(header);
+    return InvalidArgument("a header's name must be an HTTP token (" + std::string(kTokenChars) + "), not " +
+                           Quote(name) + " in " + Quote(header));
   }
   // The body's framing is libcurl's to say, from -d: a length that differs
   // from the bytes sent would leave the rest to be read, on a reused
   // connection, as the next task's request.
   for (std::string_view framing : {"Content-Length", "Transfer-Encoding"}) {
     if (EqualsIgnoringCase(name, framing)) {
-      return Quote(name) + " is set from the body (-d), not by a header: " + Quote(header);
+      return InvalidArgument(Quote(name) + " is set from the body (-d), not by a header: " + Quote(header));
     }
   }
-  return "";
+  return Status::Ok();
 }
 
 bool StartsWithIgnoringCase(std::string_view text, std::string_view prefix) {
@@ -68,15 +68,15 @@ bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
          std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
 }
 
-std::string ParseStatusCodes(std::string_view text, std::vector<uint32_t>* codes) {
+Status ParseStatusCodes(std::string_view text, std::vector<uint32_t>* codes) {
   codes->clear();
   for (;;) {
     size_t comma = text.find(',');
     uint64_t code = 0;
     std::string why = ParseNumber(text.substr(0, comma), 100, 599, "a status code", &code);
-    if (!why.empty()) return why;
+    if (!why.empty()) return InvalidArgument(why);
     codes->push_back(static_cast<uint32_t>(code));
-    if (comma == std::string_view::npos) return "";
+    if (comma == std::string_view::npos) return Status::Ok();
     text.remove_prefix(comma + 1);
   }
 }

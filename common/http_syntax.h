@@ -16,22 +16,24 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
+
 namespace taskfarm {
 
 // Whether `word` is a non-empty RFC 9110 token: letters, digits and
 // !#$%&'*+-.^_`|~ (what a method and a header name are made of).
 [[nodiscard]] bool IsHttpToken(std::string_view word);
 
-// "" when `method` is a token; else "the method must be an HTTP token
+// OK when `method` is a token; else InvalidArgument("the method must be an HTTP token
 // (letters, digits and !#$%&'*+-.^_`|~, RFC 9110), not 'P OST'". Case is
 // kept: methods are case-sensitive, and sent as written.
-[[nodiscard]] std::string MethodProblem(std::string_view method);
+Status MethodProblem(std::string_view method);
 
-// "" when `header` is `Name: value` (curl's -H): a token name, a colon, any
+// OK when `header` is `Name: value` (curl's -H): a token name, a colon, any
 // value (empty too: `Accept:` tells libcurl not to send its own), no CR, LF
 // or NUL anywhere, so one header can never become two, and UTF-8 text. Else
-// the sentence that says which of these it misses.
-[[nodiscard]] std::string HeaderProblem(std::string_view header);
+// InvalidArgument with the sentence that says which of these it misses.
+Status HeaderProblem(std::string_view header);
 
 // Whether `text` begins with `prefix`, ASCII letters of either case alike
 // (schemes and header names are case-insensitive).
@@ -40,7 +42,7 @@ namespace taskfarm {
 [[nodiscard]] bool EqualsIgnoringCase(std::string_view a, std::string_view b);
 
 // Reads CODE[,CODE...], each from 100 to 599, into `codes` (replacing what
-// it held). "" or a sentence naming the bad code.
-[[nodiscard]] std::string ParseStatusCodes(std::string_view text, std::vector<uint32_t>* codes);
+// it held). OK, or InvalidArgument with a sentence naming the bad code.
+Status ParseStatusCodes(std::string_view text, std::vector<uint32_t>* codes);
 
 }  // namespace taskfarm

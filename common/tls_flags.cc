@@ -26,10 +26,12 @@ void AddTlsFlags(CLI::App& app, bool* http2, std::string* ca_file, bool* insecur
       ->group(group);
 }
 
-std::string CheckTlsFlags(const std::string& path, bool insecure_tls) {
-  if (path.empty()) return "";
-  if (insecure_tls) return "--cacert and --insecure-tls contradict each other: give one";
-  auto unreadable = [&](int error) { return "--cacert " + path + ": cannot read it: " + std::strerror(error); };
+Status CheckTlsFlags(const std::string& path, bool insecure_tls) {
+  if (path.empty()) return Status::Ok();
+  if (insecure_tls) return InvalidArgument("--cacert and --insecure-tls contradict each other: give one");
+  auto unreadable = [&](int error) {
+    return InvalidArgument("--cacert " + path + ": cannot read it: " + std::strerror(error));
+  };
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
   if (!fd || fstat(fd.get(), &st) != 0) return unreadable(errno);
@@ -42,9 +44,9 @@ std::string CheckTlsFlags(const std::string& path, bool insecure_tls) {
     text.append(buf, static_cast<size_t>(n));
   }
   if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-    return "--cacert " + path + ": no PEM certificate in it (-----BEGIN CERTIFICATE-----)";
+    return InvalidArgument("--cacert " + path + ": no PEM certificate in it (-----BEGIN CERTIFICATE-----)");
   }
-  return "";
+  return Status::Ok();
 }
 
 }  // namespace taskfarm

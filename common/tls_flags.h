@@ -12,6 +12,8 @@
 
 #include <string>
 
+#include "common/status.h"
+
 namespace CLI {
 class App;
 }  // namespace CLI
@@ -21,11 +23,12 @@ namespace taskfarm {
 // Adds the three options to `group` of `app`.
 void AddTlsFlags(CLI::App& app, bool* http2, std::string* ca_file, bool* insecure_tls, const std::string& group);
 
-// "" when `ca_file` is "" or a readable file with a PEM certificate in it
-// (and no --insecure-tls beside it); else the sentence to exit 2 with:
+// OK when `ca_file` is "" or a readable file with a PEM certificate in it
+// (and no --insecure-tls beside it); else InvalidArgument with the sentence
+// to exit 2 with:
 // "--cacert ca.pem: cannot read it: No such file or directory",
 // "--cacert key.pem: no PEM certificate in it (-----BEGIN CERTIFICATE-----)".
-[[nodiscard]] std::string CheckTlsFlags(const std::string& ca_file, bool insecure_tls);
+Status CheckTlsFlags(const std::string& ca_file, bool insecure_tls);
 
 // Said once on stderr when a program starts with --insecure-tls.
 inline constexpr const char* kInsecureTlsNote =

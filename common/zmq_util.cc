@@ -21,23 +21,24 @@ std::optional<zmq::message_t> TryRecv(zmq::socket_ref socket) {
 
 bool Readable(zmq::socket_ref socket) { return (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0; }
 
-std::string CheckEndpoint(const std::string& endpoint) {
+Status CheckEndpoint(const std::string& endpoint) {
   auto starts = [&](const char* p) { return endpoint.rfind(p, 0) == 0; };
   if (starts("ipc://")) {
-    return endpoint.size() > 6 ? "" : "ipc endpoint needs a path: ipc:///tmp/farm.sock";
+    return endpoint.size() > 6 ? Status::Ok() : InvalidArgument("ipc endpoint needs a path: ipc:///tmp/farm.sock");
   }
-  if (starts("inproc://")) return endpoint.size() > 9 ? "" : "inproc endpoint needs a name";
+  if (starts("inproc://")) return endpoint.size() > 9 ? Status::Ok() : InvalidArgument("inproc endpoint needs a name");
   if (!starts("tcp://")) {
-    return "endpoint " + Quote(endpoint) + " must start with tcp://, ipc:// or inproc://";
+    return InvalidArgument("endpoint " + Quote(endpoint) + " must start with tcp://, ipc:// or inproc://");
   }
   std::optional<HostPort> hp = SplitHostPort(endpoint.substr(6));
   if (!hp || hp->host.empty()) {
-    return "endpoint " + Quote(endpoint) + " needs a host and a port: tcp://HOST:PORT";
+    return InvalidArgument("endpoint " + Quote(endpoint) + " needs a host and a port: tcp://HOST:PORT");
   }
   if (hp->port != "*" && !ParsePort(hp->port)) {
-    return "endpoint " + Quote(endpoint, 100) + " has a bad port " + Quote(hp->port, 60) + " (0-65535 or *)";
+    return InvalidArgument("endpoint " + Quote(endpoint, 100) + " has a bad port " + Quote(hp->port, 60) +
+                           " (0-65535 or *)");
   }
-  return "";
+  return Status::Ok();
 }
 
 }  // namespace taskfarm

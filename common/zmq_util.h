@@ -6,6 +6,8 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "common/status.h"
+
 namespace taskfarm {
 
 // Linger bounded (closing never hangs), max message size bounded.
@@ -19,7 +21,7 @@ std::optional<zmq::message_t> TryRecv(zmq::socket_ref socket);
 bool Readable(zmq::socket_ref socket);
 
 // Parses "tcp://HOST:PORT", "tcp://HOST:*", "ipc://PATH", "inproc://NAME";
-// returns an error sentence, or "" when it looks usable.
-std::string CheckEndpoint(const std::string& endpoint);
+// OK when it looks usable, else InvalidArgument saying what is wanted.
+Status CheckEndpoint(const std::string& endpoint);
 
 }  // namespace taskfarm

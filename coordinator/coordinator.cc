@@ -89,21 +89,21 @@ SchedulerOptions MakeOptions(const CoordinatorConfig& c) {
 // thousand needs more than the soft limit of 1024 most systems start with.
 // The soft limit is raised to the hard one; a --workers or --min-workers
 // that still cannot fit is said now, not as a failure in the middle of the
-// run. "" when they fit.
-std::string CheckOpenFileLimit(const CoordinatorConfig& config) {
+// run.
+Status CheckOpenFileLimit(const CoordinatorConfig& config) {
   uint64_t limit = testserver::RaiseOpenFileLimit();
   uint64_t local = static_cast<uint64_t>(std::max(0, config.workers));
   uint64_t remote = static_cast<uint64_t>(std::max(0, config.min_workers - config.workers));
   uint64_t needed = kOwnDescriptors + 2 * local + remote;
-  if (limit == 0 || needed <= limit) return "";
+  if (limit == 0 || needed <= limit) return Status::Ok();
   std::string what = local > 0 ? Format("--workers %d", config.workers) : "";
   if (remote > 0) what += (what.empty() ? "" : " and ") + Format("--min-workers %d", config.min_workers);
-  return Format(
+  return Unavailable(Format(
       "%s %s about %llu open files (a connection per worker, and a process handle per local one), "
       "but this process may open only %llu (its hard limit, `ulimit -Hn`): raise that limit "
       "(limits.conf, systemd's LimitNOFILE=) or run fewer workers per coordinator (docs/SCALING.md)",
       what.c_str(), local > 0 && remote > 0 ? "need" : "needs", static_cast<unsigned long long>(needed),
-      static_cast<unsigned long long>(limit));
+      static_cast<unsigned long long>(limit)));
 }
 
 // A secret for this run's local workers: 128 random bits, hex.
@@ -189,7 +189,7 @@ class CoordinatorLoop {
   CoordinatorLoop(const CoordinatorConfig& config, TaskSource& source)
       : config_(config), source_(source), console_(config), scheduler_(MakeOptions(config), clock_) {}
 
-  [[nodiscard]] bool OpenOutputs(std::string* error) { return sink_.Open(source_, error); }
+  Status OpenOutputs() { return sink_.Open(source_); }
   // The run, to its exit code (RunCoordinator's).
   int Run(int signal_fd);
 
@@ -300,13 +300,14 @@ bool CoordinatorLoop::Listen() {
   options.insecure = config_.insecure;
   options.curve_secret_file = config_.curve_secret_file;
   options.authorized_keys_dir = config_.authorized_keys_dir;
-  std::string error;
+  Status bound = Status::Ok();
   if (options.bind.empty()) {
-    if (tmp_.path().empty()) error = "cannot create a temporary directory for the worker socket";
+    if (tmp_.path().empty()) bound = Unavailable("cannot create a temporary directory for the worker socket");
     options.bind = "ipc://" + tmp_.path() + "/coordinator.sock";
   }
-  if (error.empty() && transport_.Bind(options, &error)) return true;
-  std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+  if (bound.ok()) bound = transport_.Bind(options);
+  if (bound.ok()) return true;
+  std::fprintf(stderr, "coordinator: %s\n", bound.message().c_str());
   return false;
 }
 
@@ -334,16 +335,16 @@ std::vector<std::string> CoordinatorLoop::LocalWorkerArgs() {
     // Local workers get a keypair of their own, made for this run and
     // allowed in; it lives in the run's private 0700 directory.
     std::string base = tmp_.path() + "/local-worker";
-    std::string err = WriteKeyPair(base);
-    if (err.empty()) {
-      std::string pub = PublicKeyOf(ReadZ85Key(config_.curve_secret_file)) + "\n";
-      (void)WriteWholeFile(tmp_.path() + "/coordinator.pub", pub, &err);
-    }
-    if (err.empty()) {
-      transport_.AllowKey(ReadZ85Key(base + ".pub"));
+    StatusOr<std::string> secret = ReadZ85Key(config_.curve_secret_file);
+    StatusOr<std::string> pub = secret.ok() ? PublicKeyOf(*secret) : secret;
+    Status made = WriteKeyPair(base);
+    if (made.ok()) made = pub.ok() ? WriteWholeFile(tmp_.path() + "/coordinator.pub", *pub + "\n") : pub.status();
+    StatusOr<std::string> worker_pub = made.ok() ? ReadZ85Key(base + ".pub") : made;
+    if (worker_pub.ok()) {
+      transport_.AllowKey(*worker_pub);
       args.insert(args.end(), {"--curve-secret", base + ".key", "--server-key", tmp_.path() + "/coordinator.pub"});
     } else {
-      console_.Note("coordinator: cannot make keys for local workers: " + err);
+      console_.Note("coordinator: cannot make keys for local workers: " + worker_pub.status().message());
     }
   }
   return args;
@@ -884,16 +885,12 @@ void CoordinatorLoop::Forget(WorkerId wid, const std::string& reason) {
 
 bool CoordinatorLoop::StartMetrics() {
   if (config_.metrics.empty()) return true;
-  if (std::string error = CheckMetricsAddress(config_.metrics, config_.insecure); !error.empty()) {
-    std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+  StatusOr<std::unique_ptr<MetricsServer>> started = MetricsServer::Start(config_.metrics, config_.insecure);
+  if (!started.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", started.status().message().c_str());
     return false;
   }
-  try {
-    metrics_server_ = std::make_unique<MetricsServer>(config_.metrics);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "coordinator: %s\n", e.what());
-    return false;
-  }
+  metrics_server_ = std::move(started).value();
   metrics_ = std::make_unique<Metrics>();
   sink_.AttachMetrics(metrics_.get());
   metrics_server_->Publish(metrics_->Snapshot(Gauges(), clock_.NowMs()));
@@ -1056,18 +1053,18 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   UniqueFd signal_fd = BlockSignalsToFd();
   TaskSourceOptions src;
   bool demo_wanted = false;
-  if (std::string error = InputOptions(config, &src, &demo_wanted); !error.empty()) {
-    std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+  if (Status s = InputOptions(config, &src, &demo_wanted); !s.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", s.message().c_str());
     return 2;
   }
-  if (std::string error = config.dry_run ? "" : CheckOpenFileLimit(config); !error.empty()) {
-    std::fprintf(stderr, "%s\n", Wrap("coordinator: " + error).c_str());
+  if (Status fits = config.dry_run ? Status::Ok() : CheckOpenFileLimit(config); !fits.ok()) {
+    std::fprintf(stderr, "%s\n", Wrap("coordinator: " + fits.message()).c_str());
     return 2;
   }
   Demo demo;  // its server outlives the run
   if (demo_wanted) {
-    if (std::string error; !demo.Start(&config, &error)) {
-      std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+    if (Status started = demo.Start(&config); !started.ok()) {
+      std::fprintf(stderr, "coordinator: %s\n", started.message().c_str());
       return 1;
     }
     src.path = demo.task_file();
@@ -1077,8 +1074,8 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   if (!source) return 2;
   if (config.dry_run) return DryRun(*source, signal_fd.get());
   CoordinatorLoop loop(config, *source);
-  if (std::string error; !loop.OpenOutputs(&error)) {
-    std::fprintf(stderr, "coordinator: %s\n", error.c_str());
+  if (Status opened = loop.OpenOutputs(); !opened.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", opened.message().c_str());
     return 2;
   }
   return loop.Run(signal_fd.get());

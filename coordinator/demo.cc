@@ -28,7 +28,7 @@ std::vector<std::string> DemoTaskLines(const std::string& base_url, int delay_ms
   return lines;
 }
 
-bool Demo::Start(CoordinatorConfig* config, std::string* error) {
+Status Demo::Start(CoordinatorConfig* config) {
   try {
     testserver::Options options;
     if (config->demo_https) {
@@ -41,21 +41,18 @@ bool Demo::Start(CoordinatorConfig* config, std::string* error) {
     }
     server_ = std::make_unique<testserver::HttpTestServer>(options);
   } catch (const std::exception& e) {
-    *error = std::string("cannot start the demo web server: ") + e.what();
-    return false;
+    return Unavailable(std::string("cannot start the demo web server: ") + e.what());
   }
   char tmpl[] = "/tmp/taskfarm-demo-XXXXXX";
   UniqueFd fd(mkstemp(tmpl));
   if (!fd) {
-    *error = std::string("cannot write the demo task list: ") + std::strerror(errno);
-    return false;
+    return Unavailable(std::string("cannot write the demo task list: ") + std::strerror(errno));
   }
   task_file_ = tmpl;
   std::string text;
   for (const auto& l : DemoTaskLines(server_->BaseUrl(), config->demo_delay_ms)) text += l + "\n";
   if (write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    *error = "cannot write the demo task list " + task_file_ + ": " + std::strerror(errno);
-    return false;
+    return Unavailable("cannot write the demo task list " + task_file_ + ": " + std::strerror(errno));
   }
   std::fprintf(stderr,
                "No task file given: running the built-in demo. A web server on %s\n"
@@ -68,7 +65,7 @@ bool Demo::Start(CoordinatorConfig* config, std::string* error) {
   if (fstat(STDIN_FILENO, &in) == 0 && (S_ISFIFO(in.st_mode) || (S_ISREG(in.st_mode) && in.st_size > 0))) {
     std::fprintf(stderr, "(standard input is not read: give --tasks - to run the task lines piped in)\n");
   }
-  return true;
+  return Status::Ok();
 }
 
 void Demo::RemoveTaskFile() {

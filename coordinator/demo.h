@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "common/temp_dir.h"
 #include "coordinator/coordinator.h"
 #include "testserver/http_test_server.h"
@@ -32,9 +33,9 @@ class Demo {
 
   // Starts the server (HTTPS with --demo-https, its CA made for the run and
   // given to the workers as --cacert unless one is given), writes the task
-  // list to a temporary file and says on stderr what runs. False, with
-  // *error for the user, when either fails.
-  [[nodiscard]] bool Start(CoordinatorConfig* config, std::string* error);
+  // list to a temporary file and says on stderr what runs. A failed Status,
+  // its message for the user, when either fails.
+  Status Start(CoordinatorConfig* config);
   [[nodiscard]] const std::string& task_file() const { return task_file_; }
   // Once the task source has it open, the file is not needed.
   void RemoveTaskFile();

@@ -3,19 +3,20 @@
 //
 //   TaskSourceOptions src;
 //   bool demo = false;
-//   if (std::string err = InputOptions(config, &src, &demo); !err.empty()) fail(err);
+//   if (Status s = InputOptions(config, &src, &demo); !s.ok()) fail(s.message());
 //   if (demo) ...start the built-in demo and point src.path at its task list
 #pragma once
 
 #include <string>
 
+#include "common/status.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/task_source.h"
 
 namespace taskfarm {
 
-// "" or a sentence saying which options do not go together. `*demo` is
-// true when no input is named (the built-in demo runs).
-[[nodiscard]] std::string InputOptions(const CoordinatorConfig& config, TaskSourceOptions* src, bool* demo);
+// OK, or InvalidArgument with a sentence saying which options do not go
+// together. `*demo` is true when no input is named (the built-in demo runs).
+Status InputOptions(const CoordinatorConfig& config, TaskSourceOptions* src, bool* demo);
 
 }  // namespace taskfarm

@@ -42,8 +42,8 @@ bool ParseJournalRecord(const std::string& line, uint32_t* id, bool* ok) {
   return true;
 }
 
-std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerprint, uint32_t total, bool resume,
-                                       Recovered* recovered, std::string* error) {
+StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& path, uint64_t fingerprint, uint32_t total,
+                                                 bool resume, Recovered* recovered) {
   std::string header = Header(fingerprint, total);
   bool streamed = fingerprint == 0;
   struct stat st {};
@@ -51,8 +51,7 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
   if (exists && !S_ISREG(st.st_mode)) {
     // Cutting a failed write back needs a file with a size, and reading
     // /dev/zero or /dev/full as a journal would never end.
-    *error = path + ": a journal must be a regular file";
-    return nullptr;
+    return InvalidArgument(path + ": a journal must be a regular file");
   }
   bool has_content = false;
   bool ends_with_newline = true;
@@ -71,10 +70,9 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
         // matched by their position in the input, which nobody checks.
         bool by_position = line == kStreamedHeader || (streamed && line.rfind("{\"taskfarm_journal\":1,", 0) == 0);
         if (line != header && !by_position) {
-          *error = path +
-                   ": this journal belongs to another task list or --shard (or another taskfarm version); "
-                   "use a new --journal file for this input";
-          return nullptr;
+          return InvalidArgument(path +
+                                 ": this journal belongs to another task list or --shard (or another taskfarm "
+                                 "version); use a new --journal file for this input");
         }
         if (by_position && resume) {
           recovered->by_position = true;
@@ -107,19 +105,15 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
     }
     for (auto& [id, line] : last_failure) recovered->failed_lines.push_back(std::move(line));
     if (has_content && !resume) {
-      *error = path + " already holds a journal: pass --resume to continue that run, or choose a new file";
-      return nullptr;
+      return InvalidArgument(path +
+                             " already holds a journal: pass --resume to continue that run, or choose a new file");
     }
   }
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    *error = path + ": cannot open journal: " + std::strerror(errno);
-    return nullptr;
-  }
+  if (fd < 0) return Unavailable(path + ": cannot open journal: " + std::strerror(errno));
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {  // it changed since the check above
     ::close(fd);
-    *error = path + ": a journal must be a regular file";
-    return nullptr;
+    return InvalidArgument(path + ": a journal must be a regular file");
   }
   std::unique_ptr<Journal> j(new Journal(fd, path, st.st_size));
   if (!has_content) {
@@ -128,15 +122,14 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, uint64_t fingerp
     // A torn last line must not glue itself to the next record.
     j->buffer_ += "\n";
   }
-  if (!j->Sync(error)) return nullptr;
+  if (Status synced = j->Sync(); !synced.ok()) return synced;
   return j;
 }
 
 Journal::~Journal() {
   // Records appended after the last checked Sync get a last chance; the
   // caller that cares has synced already.
-  std::string ignored;
-  (void)Sync(&ignored);
+  (void)Sync();
   ::close(fd_);
 }
 
@@ -146,12 +139,9 @@ void Journal::Append(std::string_view json_line) {
   buffer_ += '\n';
 }
 
-bool Journal::Sync(std::string* error) {
-  if (failed()) {
-    *error = error_;
-    return false;
-  }
-  if (buffer_.empty()) return true;
+Status Journal::Sync() {
+  if (failed()) return Unavailable(error_);
+  if (buffer_.empty()) return Status::Ok();
   const char* p = buffer_.data();
   size_t left = buffer_.size();
   while (left > 0) {
@@ -159,8 +149,7 @@ bool Journal::Sync(std::string* error) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       Fail(n == 0 ? EIO : errno);
-      *error = error_;
-      return false;
+      return Unavailable(error_);
     }
     p += n;
     left -= static_cast<size_t>(n);
@@ -169,12 +158,11 @@ bool Journal::Sync(std::string* error) {
   // crash right after. A failed fdatasync may have lost any of these pages.
   if (::fdatasync(fd_) != 0) {
     Fail(errno);
-    *error = error_;
-    return false;
+    return Unavailable(error_);
   }
   durable_size_ += static_cast<off_t>(buffer_.size());
   buffer_.clear();
-  return true;
+  return Status::Ok();
 }
 
 void Journal::Fail(int error) {

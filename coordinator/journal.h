@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
+
 namespace taskfarm {
 
 class Journal {
@@ -43,10 +45,10 @@ class Journal {
   // says so.
   // Without resume, an existing non-empty journal is an error (a user who
   // forgot --resume would otherwise run everything twice). The journal must
-  // be a regular file. Returns null and sets `error` on failure, including a
-  // failure to write the header.
-  static std::unique_ptr<Journal> Open(const std::string& path, uint64_t fingerprint, uint32_t total, bool resume,
-                                       Recovered* recovered, std::string* error);
+  // be a regular file. InvalidArgument for a journal that cannot be this
+  // run's, Unavailable when it cannot be opened or its header written.
+  static StatusOr<std::unique_ptr<Journal>> Open(const std::string& path, uint64_t fingerprint, uint32_t total,
+                                                 bool resume, Recovered* recovered);
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
@@ -54,12 +56,12 @@ class Journal {
   // Buffers one record (a line without its '\n') for the next Sync().
   void Append(std::string_view json_line);
   // Writes what was appended and waits until it is on disk (fdatasync).
-  // True: every record appended so far is durable. False: none of those
+  // OK: every record appended so far is durable. Unavailable: none of those
   // since the last successful Sync is; the file is cut back to the size it
-  // had then (no torn record stays in it), `error` says why ("PATH: cannot
-  // write: No space left on device"), and the journal is failed for good:
-  // later Appends are dropped and Syncs fail with the same reason.
-  [[nodiscard]] bool Sync(std::string* error);
+  // had then (no torn record stays in it), the message says why ("PATH:
+  // cannot write: No space left on device"), and the journal is failed for
+  // good: later Appends are dropped and Syncs fail with the same status.
+  Status Sync();
   [[nodiscard]] bool failed() const { return !error_.empty(); }
 
  private:

@@ -1,7 +1,11 @@
 // coordinator: runs a task list over a farm of worker processes. Parses
 // flags into a CoordinatorConfig and calls RunCoordinator.
+#include <sysexits.h>
+
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
+#include <exception>
 #include <thread>
 
 #include "common/cli_help.h"
@@ -18,7 +22,9 @@
 #include "coordinator/report/text_table.h"
 #include "coordinator/task_source.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   taskfarm::CoordinatorConfig c;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   c.workers = static_cast<int>(cores);
@@ -190,12 +196,7 @@ int main(int argc, char** argv) {
                  "its own workers, --output and --journal; coordinator merge\n"
                  "joins their outputs")
       ->type_name("K/N")
-      ->check(CLI::Validator(
-          [](std::string& text) {
-            std::string error;
-            return taskfarm::ParseShard(text, &error) ? std::string() : error;
-          },
-          ""))
+      ->check(CLI::Validator([](std::string& text) { return taskfarm::ParseShard(text).status().message(); }, ""))
       ->group(rel);
   app.add_flag("--enable-fault-tasks", c.allow_test_kinds, "Accept test-only `fault` tasks")->group("");
 
@@ -329,8 +330,8 @@ int main(int argc, char** argv) {
       bool demo = false;
       if (!merge_input.args_path.empty()) merge_input.exec_template = "true {}";
       merge_input.allow_test_kinds = true;  // counted, never run
-      if (std::string err = taskfarm::InputOptions(merge_input, &src, &demo); !err.empty()) {
-        std::fprintf(stderr, "coordinator merge: %s\n", err.c_str());
+      if (taskfarm::Status s = taskfarm::InputOptions(merge_input, &src, &demo); !s.ok()) {
+        std::fprintf(stderr, "coordinator merge: %s\n", s.message().c_str());
         return 2;
       }
       if (input == "-") {
@@ -351,19 +352,15 @@ int main(int argc, char** argv) {
     return taskfarm::RunMerge(merge_options, stdout, stderr);
   }
   if (keygen->parsed()) {
-    std::string err = taskfarm::WriteKeyPair(keygen_path);
-    if (!err.empty()) {
-      std::fprintf(stderr, "coordinator keygen: %s\n", err.c_str());
+    if (taskfarm::Status written = taskfarm::WriteKeyPair(keygen_path); !written.ok()) {
+      std::fprintf(stderr, "coordinator keygen: %s\n", written.message().c_str());
       return 1;
     }
     std::printf("wrote %s.key (secret: keep it on this machine) and %s.pub (public: share it)\n", keygen_path.c_str(),
                 keygen_path.c_str());
     return 0;
   }
-  if (!shard.empty()) {
-    std::string unused;
-    c.shard = taskfarm::ParseShard(shard, &unused);  // checked by CLI11 above
-  }
+  if (!shard.empty()) c.shard = *taskfarm::ParseShard(shard);  // checked by CLI11 above
   c.stall_timeout_s = static_cast<int>(std::ceil(stall_timeout_s));
   c.demo_delay_ms = static_cast<int>(std::lround(demo_delay_s * 1000));
   if (!c.dry_run && c.bind.empty()) {
@@ -392,13 +389,13 @@ int main(int argc, char** argv) {
   if (no_batch) c.batch = 1;
   c.progress = !no_progress;
   if (!c.bind.empty()) {
-    if (std::string err = taskfarm::CheckEndpoint(c.bind); !err.empty()) {
-      std::fprintf(stderr, "coordinator: --bind: %s\n", err.c_str());
+    if (taskfarm::Status s = taskfarm::CheckEndpoint(c.bind); !s.ok()) {
+      std::fprintf(stderr, "coordinator: --bind: %s\n", s.message().c_str());
       return 2;
     }
   }
-  if (std::string err = taskfarm::CheckTlsFlags(c.cacert, c.insecure_tls); !err.empty()) {
-    std::fprintf(stderr, "coordinator: %s\n", err.c_str());
+  if (taskfarm::Status s = taskfarm::CheckTlsFlags(c.cacert, c.insecure_tls); !s.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", s.message().c_str());
     return 2;
   }
   if (c.insecure_tls && !c.dry_run) std::fprintf(stderr, "coordinator: %s\n", taskfarm::kInsecureTlsNote);
@@ -407,4 +404,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   return taskfarm::RunCoordinator(c);
+}
+
+}  // namespace
+
+// An exception that no module turned into a Status is a bug: one line and
+// EX_SOFTWARE, not std::terminate's abort and core dump.
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "coordinator: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "coordinator: internal error: an exception that is not a std::exception\n");
+  }
+  return EX_SOFTWARE;
 }

@@ -189,9 +189,8 @@ int RunMerge(const MergeOptions& options, std::FILE* out, std::FILE* err) {
     text += '\n';
     std::string().swap(rec.line);
   }
-  std::string error;
-  if (!WriteWholeFile(options.out_path, text, &error)) {
-    Say(err, Format("%s", error.c_str()));
+  if (Status s = WriteWholeFile(options.out_path, text); !s.ok()) {
+    Say(err, Format("%s", s.message().c_str()));
     return 3;
   }
   std::FILE* say = options.out_path == "-" ? err : out;

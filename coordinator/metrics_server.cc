@@ -49,18 +49,18 @@ std::pair<std::string, int> Split(const std::string& address) {
 
 bool IsLoopbackMetricsAddress(const std::string& address) { return IsLoopbackHost(Split(address).first); }
 
-std::string CheckMetricsAddress(const std::string& address, bool insecure) {
+Status CheckMetricsAddress(const std::string& address, bool insecure) {
   auto [host, port] = Split(address);
   if (port < 0 || host.empty()) {
-    return "--metrics " + address + ": give HOST:PORT, e.g. 127.0.0.1:9464 (port 0: any free port)";
+    return InvalidArgument("--metrics " + address + ": give HOST:PORT, e.g. 127.0.0.1:9464 (port 0: any free port)");
   }
   if (!IsLoopbackHost(host) && !insecure) {
-    return "refusing to serve --metrics on " + address +
-           ": the page has no authentication, and anyone who reaches that address would see the "
-           "run's tasks and failures. Use a loopback address (reach it with `ssh -L`), or pass "
-           "--insecure on a network you trust";
+    return InvalidArgument("refusing to serve --metrics on " + address +
+                           ": the page has no authentication, and anyone who reaches that address would see the "
+                           "run's tasks and failures. Use a loopback address (reach it with `ssh -L`), or pass "
+                           "--insecure on a network you trust");
   }
-  return "";
+  return Status::Ok();
 }
 
 class MetricsServer::Impl {
@@ -245,6 +245,15 @@ class MetricsServer::Impl {
   std::mutex mutex_;
   std::shared_ptr<const MetricsSnapshot> snapshot_;
 };
+
+StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& address, bool insecure) {
+  if (Status s = CheckMetricsAddress(address, insecure); !s.ok()) return s;
+  try {
+    return std::unique_ptr<MetricsServer>(new MetricsServer(address));
+  } catch (const std::exception& e) {  // Impl: libevent could not set up or listen
+    return Unavailable(e.what());
+  }
+}
 
 MetricsServer::MetricsServer(const std::string& address) : impl_(std::make_unique<Impl>(address)) {}
 MetricsServer::~MetricsServer() = default;

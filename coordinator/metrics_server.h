@@ -12,21 +12,23 @@
 #include <memory>
 #include <string>
 
+#include "common/status.h"
 #include "coordinator/metrics.h"
 
 namespace taskfarm {
 
 // Whether `address` ("HOST:PORT", "[::1]:PORT"; port 0: any free one) may be
-// served: "" if so, else why not. Like --bind, only loopback unless
-// `insecure` (the page has no authentication).
-[[nodiscard]] std::string CheckMetricsAddress(const std::string& address, bool insecure);
+// served: OK if so, else InvalidArgument saying why not. Like --bind, only
+// loopback unless `insecure` (the page has no authentication).
+Status CheckMetricsAddress(const std::string& address, bool insecure);
 [[nodiscard]] bool IsLoopbackMetricsAddress(const std::string& address);
 
 class MetricsServer {
  public:
-  // Listens on `address` and starts serving (an empty page until the first
-  // Publish). Throws std::runtime_error naming the address if it cannot.
-  explicit MetricsServer(const std::string& address);
+  // Checks `address` (CheckMetricsAddress), listens on it and starts
+  // serving (an empty page until the first Publish). Unavailable naming the
+  // address if it cannot listen.
+  static StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& address, bool insecure);
   ~MetricsServer();  // stops the thread; a scrape in progress is cut off
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
@@ -36,6 +38,10 @@ class MetricsServer {
   void Publish(std::shared_ptr<const MetricsSnapshot> snapshot);
 
  private:
+  // Throws std::runtime_error naming the address if it cannot listen
+  // (caught by Start).
+  explicit MetricsServer(const std::string& address);
+
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -10,20 +10,14 @@
 
 namespace taskfarm {
 
-std::unique_ptr<OutputFile> OutputFile::Open(const std::string& path, std::string* error) {
+StatusOr<std::unique_ptr<OutputFile>> OutputFile::Open(const std::string& path) {
   if (path == "-") {
     UniqueFd fd(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));
-    if (!fd) {
-      *error = "standard output: cannot write: " + std::string(std::strerror(errno));
-      return nullptr;
-    }
+    if (!fd) return Unavailable("standard output: cannot write: " + std::string(std::strerror(errno)));
     return std::unique_ptr<OutputFile>(new OutputFile(std::move(fd), "standard output", false));
   }
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
-  if (!fd) {
-    *error = path + ": cannot write: " + std::strerror(errno);
-    return nullptr;
-  }
+  if (!fd) return Unavailable(path + ": cannot write: " + std::strerror(errno));
   struct stat st {};
   bool regular = fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode);
   return std::unique_ptr<OutputFile>(new OutputFile(std::move(fd), path, regular));

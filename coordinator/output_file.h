@@ -3,9 +3,9 @@
 // last whole line, so the file never ends in a torn record, and the file is
 // failed for good (a later batch would leave a gap nobody could see).
 //
-//   auto out = OutputFile::Open("results.jsonl", &error);
-//   if (!out->Append(lines)) report(out->error());   // each loop turn
-//   if (!out->Close()) report(out->error());         // fdatasync + close
+//   StatusOr<std::unique_ptr<OutputFile>> out = OutputFile::Open("results.jsonl");
+//   if (!(*out)->Append(lines)) report((*out)->error());   // each loop turn
+//   if (!(*out)->Close()) report((*out)->error());         // fdatasync + close
 //
 // Not thread-safe: one thread writes it.
 #pragma once
@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.h"
 #include "common/unique_fd.h"
 
 namespace taskfarm {
@@ -24,8 +25,9 @@ class OutputFile {
  public:
   // Creates `path` or truncates it; "-" is standard output (a copy of fd 1,
   // so Close leaves standard output open; never truncated, since it may be
-  // a file opened for appending). Null and `error` set on failure.
-  [[nodiscard]] static std::unique_ptr<OutputFile> Open(const std::string& path, std::string* error);
+  // a file opened for appending). Unavailable ("PATH: cannot write: WHY")
+  // on failure.
+  static StatusOr<std::unique_ptr<OutputFile>> Open(const std::string& path);
 
   // Appends `lines` (whole lines, each ending in '\n'). False on failure,
   // now or earlier: error() says why ("PATH: cannot write: WHY").

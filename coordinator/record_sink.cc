@@ -14,8 +14,8 @@
 #include "common/shell_words.h"
 #include "common/status.h"
 #include "common/task_kind.h"
-#include "coordinator/result_json.h"
 #include "coordinator/report/text_table.h"
+#include "coordinator/result_json.h"
 
 namespace taskfarm {
 namespace {
@@ -37,33 +37,32 @@ RecordSink::RecordSink(const CoordinatorConfig& config, const Clock& clock, Cons
       scheduler_(scheduler),
       want_spans_(!config.report_path.empty()) {}
 
-bool RecordSink::Open(const TaskSource& source, std::string* error) {
+Status RecordSink::Open(const TaskSource& source) {
   input_name_ = source.name();
   // The report files are written at the end; a path that cannot take them
   // is found now, before an hour of work, not after.
   if (config_.output_path == "-" && config_.json_path == "-") {
-    *error = "--output - and --json - would both write to standard output: give one of them a file";
-    return false;
+    return InvalidArgument("--output - and --json - would both write to standard output: give one of them a file");
   }
   for (const auto& [flag, path] : {std::pair{"--report", &config_.report_path}, {"--json", &config_.json_path}}) {
     bool to_stdout = path == &config_.json_path && *path == "-";
-    if (!path->empty() && !to_stdout && !CheckCanWrite(*path, error)) {
-      *error = std::string(flag) + " " + *error;
-      return false;
+    if (Status s = path->empty() || to_stdout ? Status::Ok() : CheckCanWrite(*path); !s.ok()) {
+      return Status(s.code(), std::string(flag) + " " + s.message());
     }
   }
   if (!config_.journal_path.empty()) {
-    journal_ =
-        Journal::Open(config_.journal_path, source.fingerprint(), source.total(), config_.resume, &recovered_, error);
-    if (!journal_) return false;
+    StatusOr<std::unique_ptr<Journal>> journal =
+        Journal::Open(config_.journal_path, source.fingerprint(), source.total(), config_.resume, &recovered_);
+    if (!journal.ok()) return journal.status();
+    journal_ = std::move(journal).value();
     if (!recovered_.note.empty()) std::fprintf(stderr, "%s\n", recovered_.note.c_str());
   } else if (config_.resume) {
-    *error = "--resume needs --journal FILE (the journal of the run to continue)";
-    return false;
+    return InvalidArgument("--resume needs --journal FILE (the journal of the run to continue)");
   }
   if (!config_.output_path.empty()) {
-    output_ = OutputFile::Open(config_.output_path, error);
-    if (!output_) return false;
+    StatusOr<std::unique_ptr<OutputFile>> output = OutputFile::Open(config_.output_path);
+    if (!output.ok()) return output.status();
+    output_ = std::move(output).value();
   }
   // A resumed run's output holds the whole picture: the journal's records
   // first, then what this run adds.
@@ -96,11 +95,8 @@ bool RecordSink::Open(const TaskSource& source, std::string* error) {
   bool written = !output_ || output_->Append(out_buffer_);
   out_buffer_.clear();
   out_buffer_.shrink_to_fit();
-  if (!written) {
-    *error = output_->error();
-    return false;
-  }
-  return true;
+  if (!written) return Unavailable(output_->error());
+  return Status::Ok();
 }
 
 // A streamed resume: the journal's record for `id` is reported now, if it is
@@ -196,12 +192,11 @@ void RecordSink::Encode(std::vector<FinishedTask>& finished, bool as_json, bool 
 bool RecordSink::SyncJournal() {
   if (!journal_) return true;
   bool failed_before = journal_->failed();
-  std::string error;
   double sync_start_ms = clock_.NowMs();
-  bool journalled = journal_->Sync(&error);
+  Status synced = journal_->Sync();
   if (metrics_) metrics_->CountJournalSync((clock_.NowMs() - sync_start_ms) / 1000);
-  if (!journalled && !failed_before) WriteFailed(config_.journal_path, error, true);
-  return journalled;
+  if (!synced.ok() && !failed_before) WriteFailed(config_.journal_path, synced.message(), true);
+  return synced.ok();
 }
 
 void RecordSink::Report(FinishedTask& f, std::string_view json, bool shown, bool to_output) {
@@ -309,11 +304,10 @@ void RecordSink::WriteRunJson(const RunSummary& summary) {
 }
 
 void RecordSink::WriteWhole(const std::string& path, const std::string& contents) {
-  std::string error;
-  if (WriteWholeFile(path, contents, &error)) {
+  if (Status s = WriteWholeFile(path, contents); s.ok()) {
     console_.Note("wrote " + path);
   } else {
-    WriteFailed(path, error, false);
+    WriteFailed(path, s.message(), false);
   }
 }
 

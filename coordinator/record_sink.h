@@ -9,7 +9,7 @@
 // written.
 //
 //   RecordSink sink(config, clock, console, stats, scheduler);
-//   if (!sink.Open(source, &error)) return 2;  // before anything runs
+//   if (Status s = sink.Open(source); !s.ok()) return 2;  // before anything runs
 //   ... sink.Resume(id, spec) for each task read (--resume) ...
 //   ... each loop turn: sink.WriteFinished(run_origin_ms);
 //   sink.Close();
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/status.h"
 #include "coordinator/console.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/journal.h"
@@ -50,7 +51,7 @@ class RecordSink {
   // --resume, reads it) and the output, and writes a resumed run's records
   // to the output first. False, with *error for the user, when a file
   // cannot be opened or the flags do not fit.
-  [[nodiscard]] bool Open(const TaskSource& source, std::string* error);
+  Status Open(const TaskSource& source);
   // --metrics: records and journal syncs are counted there too (null: not).
   void AttachMetrics(Metrics* metrics) { metrics_ = metrics; }
 

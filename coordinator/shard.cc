@@ -1,6 +1,7 @@
 #include "coordinator/shard.h"
 
 #include <charconv>
+#include <optional>
 
 namespace taskfarm {
 
@@ -19,20 +20,19 @@ std::optional<uint32_t> Number(std::string_view text) {
 
 std::string Shard::Name() const { return std::to_string(index) + "/" + std::to_string(count); }
 
-std::optional<Shard> ParseShard(std::string_view text, std::string* error) {
+StatusOr<Shard> ParseShard(std::string_view text) {
   size_t slash = text.find('/');
   std::optional<uint32_t> k = Number(text.substr(0, slash));
   std::optional<uint32_t> n = slash == std::string_view::npos ? std::nullopt : Number(text.substr(slash + 1));
   if (!k || !n || *n == 0 || *n > kMaxShards) {
-    *error = "'" + std::string(text) + "' is not a shard: write K/N, this shard's number K (from 0) of N shards, " +
-             "e.g. 0/4 ($SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)";
-    return std::nullopt;
+    return InvalidArgument("'" + std::string(text) +
+                           "' is not a shard: write K/N, this shard's number K (from 0) of N shards, " +
+                           "e.g. 0/4 ($SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)");
   }
   if (*k >= *n) {
     // Job arrays and Indexed Jobs count from 0: 4/4 is the likely slip.
-    *error = "'" + std::string(text) + "': shards are numbered from 0, so K is 0 to " + std::to_string(*n - 1) +
-             " of " + std::to_string(*n);
-    return std::nullopt;
+    return InvalidArgument("'" + std::string(text) + "': shards are numbered from 0, so K is 0 to " +
+                           std::to_string(*n - 1) + " of " + std::to_string(*n));
   }
   return Shard{*k, *n};
 }

@@ -9,9 +9,10 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "common/status.h"
 
 namespace taskfarm {
 
@@ -27,8 +28,8 @@ struct Shard {
   [[nodiscard]] std::string Name() const;
 };
 
-// Parses "K/N" (0 <= K < N, 1 <= N <= 1000000). nullopt with `error` set
-// when the text is not one: the message says what is wanted.
-[[nodiscard]] std::optional<Shard> ParseShard(std::string_view text, std::string* error);
+// Parses "K/N" (0 <= K < N, 1 <= N <= 1000000). InvalidArgument when the
+// text is not one: the message says what is wanted.
+StatusOr<Shard> ParseShard(std::string_view text);
 
 }  // namespace taskfarm

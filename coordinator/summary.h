@@ -8,7 +8,7 @@
 //   stats.Add(kind, result);
 //   RunSummary s = stats.Summary(scheduler.worker_stats(), extras);
 //   std::fputs(s.Text().c_str(), out);
-//   WriteWholeFile(path, s.Json(argv), &error);
+//   Status written = WriteWholeFile(path, s.Json(argv));
 #pragma once
 
 #include <cstdint>

@@ -66,7 +66,7 @@ google::protobuf::ArenaOptions Transport::MakeArenaOptions(std::vector<char>& bl
   return o;
 }
 
-bool Transport::Bind(const TransportOptions& options, std::string* error) {
+Status Transport::Bind(const TransportOptions& options) {
   router_.emplace(ctx_, zmq::socket_type::router);
   ConfigureSocket(*router_, 0);
   // Sending to a worker that is gone fails loudly instead of vanishing.
@@ -80,36 +80,30 @@ bool Transport::Bind(const TransportOptions& options, std::string* error) {
   // retransmit its handshake, a second or more.
   router_->set(zmq::sockopt::backlog, backlog_);
   const std::string& bind = options.bind;
-  if (std::string err = CheckEndpoint(bind); !err.empty()) {
-    *error = err;
-    return false;
-  }
+  if (Status s = CheckEndpoint(bind); !s.ok()) return s;
   if (!IsLoopbackOrLocal(bind) && options.curve_secret_file.empty() && !options.insecure) {
-    *error = "refusing to listen on " + bind +
-             " without encryption: anyone who reaches that address could run tasks. Give "
-             "--curve-secret and --authorized-keys (see `coordinator keygen`), or pass --insecure "
-             "on a network you trust";
-    return false;
+    return InvalidArgument("refusing to listen on " + bind +
+                           " without encryption: anyone who reaches that address could run tasks. Give "
+                           "--curve-secret and --authorized-keys (see `coordinator keygen`), or pass --insecure "
+                           "on a network you trust");
   }
   if (!options.curve_secret_file.empty()) {
     if (options.authorized_keys_dir.empty()) {
-      *error = "--curve-secret needs --authorized-keys DIR: the .pub files of the workers allowed in";
-      return false;
+      return InvalidArgument("--curve-secret needs --authorized-keys DIR: the .pub files of the workers allowed in");
     }
     try {
       // The handler first: libzmq lets every key in while none is bound.
       zap_.emplace(ctx_, options.authorized_keys_dir);
-      std::string secret = ReadZ85Key(options.curve_secret_file);
+      StatusOr<std::string> secret = ReadZ85Key(options.curve_secret_file);
+      if (!secret.ok()) return secret.status();
       router_->set(zmq::sockopt::curve_server, 1);
-      router_->set(zmq::sockopt::curve_secretkey, secret);
+      router_->set(zmq::sockopt::curve_secretkey, *secret);
       router_->set(zmq::sockopt::zap_domain, std::string("taskfarm"));
-    } catch (const std::exception& e) {
-      *error = e.what();
-      return false;
+    } catch (const std::exception& e) {  // the authorized keys' directory, or libzmq
+      return InvalidArgument(e.what());
     }
   } else if (!options.authorized_keys_dir.empty()) {
-    *error = "--authorized-keys needs --curve-secret FILE: the coordinator's own secret key";
-    return false;
+    return InvalidArgument("--authorized-keys needs --curve-secret FILE: the coordinator's own secret key");
   }
   if (!IsLoopbackOrLocal(bind) && options.curve_secret_file.empty()) {
     std::fprintf(stderr, "WARNING: listening on %s without authentication or encryption (--insecure)\n", bind.c_str());
@@ -120,14 +114,13 @@ bool Transport::Bind(const TransportOptions& options, std::string* error) {
   try {
     router_->bind(bind);
   } catch (const zmq::error_t& e) {
-    *error = "cannot listen on " + bind + ": " + e.what();
-    return false;
+    return Unavailable("cannot listen on " + bind + ": " + e.what());
   }
   endpoint_ = router_->get(zmq::sockopt::last_endpoint);
   listening_ = endpoint_;
   // Local workers reach a wildcard address through loopback.
   if (endpoint_.rfind("tcp://0.0.0.0:", 0) == 0) endpoint_ = "tcp://127.0.0.1:" + endpoint_.substr(14);
-  return true;
+  return Status::Ok();
 }
 
 void Transport::WatchRouter(int events) {

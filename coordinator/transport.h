@@ -5,7 +5,7 @@
 // does not know what a frame means or who is registered.
 //
 //   Transport wire;
-//   if (!wire.Bind(options, &error)) fail(error);
+//   if (Status s = wire.Bind(options); !s.ok()) fail(s.message());
 //   zmq::pollitem_t items[Transport::kMaxPollItems];
 //   zmq::poll(items, wire.PollItems(items), 50ms);
 //   SocketEvents events = wire.DrainEvents();
@@ -28,6 +28,7 @@
 #include <zmq.hpp>
 
 #include "common/frame_codec.h"
+#include "common/status.h"
 #include "coordinator/peer_registry.h"
 #include "coordinator/zap_handler.h"
 #include "proto/taskfarm.pb.h"
@@ -92,7 +93,7 @@ class Transport {
   // Listens on options.bind. Refuses a non-local address without CURVE
   // unless options.insecure (and warns on stderr when it is). False, with
   // *error a sentence for the user, when it cannot.
-  [[nodiscard]] bool Bind(const TransportOptions& options, std::string* error);
+  Status Bind(const TransportOptions& options);
   // What local workers connect to (a wildcard address as loopback), and
   // what the socket is bound to (as the user named it).
   [[nodiscard]] const std::string& endpoint() const { return endpoint_; }

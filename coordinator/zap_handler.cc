@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <zmq.h>
 
+#include <memory>
 #include <stdexcept>
 
 #include "common/curve_keys.h"
@@ -13,15 +14,17 @@
 namespace taskfarm {
 
 ZapHandler::ZapHandler(zmq::context_t& ctx, const std::string& dir) : socket_(ctx, zmq::socket_type::rep) {
-  DIR* d = opendir(dir.c_str());
+  // Owned: a bad key file throws out of the loop below.
+  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), &closedir);
   if (!d) throw std::runtime_error("--authorized-keys " + dir + ": cannot read the directory");
-  while (dirent* e = readdir(d)) {
+  while (dirent* e = readdir(d.get())) {
     std::string name = e->d_name;
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".pub") == 0) {
-      keys_.insert(ReadZ85Key(dir + "/" + name));
+      StatusOr<std::string> key = ReadZ85Key(dir + "/" + name);
+      if (!key.ok()) throw std::runtime_error(key.status().message());
+      keys_.insert(*std::move(key));
     }
   }
-  closedir(d);
   if (keys_.empty()) {
     throw std::runtime_error("--authorized-keys " + dir + ": no .pub files; copy the workers' public keys there");
   }

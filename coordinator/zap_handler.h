@@ -19,7 +19,8 @@ class ZapHandler {
  public:
   // Loads every DIR/*.pub (Z85 public keys) and binds
   // inproc://zeromq.zap.01 on `ctx`. Throws std::runtime_error when the
-  // directory cannot be read, holds no key, or the bind fails.
+  // directory cannot be read, holds no key or a bad one, or the bind fails
+  // (caught by the coordinator's Bind, within this module).
   ZapHandler(zmq::context_t& ctx, const std::string& authorized_dir);
 
   zmq::socket_ref socket() { return socket_; }

@@ -44,15 +44,14 @@ const bool kWorkerSignals = [] {
 }();
 
 std::unique_ptr<ChildProcess> Start(const SpawnSpec& spec, GroupReaper* reaper) {
-  std::string error;
   bool missing = true;
-  auto child = ChildProcess::Spawn(spec, reaper, &error, &missing);
-  if (!child) {
-    ADD_FAILURE() << "cannot start " << spec.argv.at(0) << ": " << error;
-  } else {
-    EXPECT_FALSE(missing);
+  auto child = ChildProcess::Spawn(spec, reaper, &missing);
+  if (!child.ok()) {
+    ADD_FAILURE() << "cannot start " << spec.argv.at(0) << ": " << child.status().message();
+    return nullptr;
   }
-  return child;
+  EXPECT_FALSE(missing);
+  return std::move(child).value();
 }
 
 // What the worker's loop does: wait on the descriptors, then Advance.
@@ -74,11 +73,10 @@ bool RunToEnd(ChildProcess* child, std::chrono::milliseconds limit = 5000ms) {
 }
 
 std::string SpawnError(const SpawnSpec& spec, bool* missing) {
-  std::string error;
-  auto child = ChildProcess::Spawn(spec, nullptr, &error, missing);
-  EXPECT_EQ(child, nullptr);
-  EXPECT_FALSE(error.empty());
-  return error;
+  auto child = ChildProcess::Spawn(spec, nullptr, missing);
+  EXPECT_FALSE(child.ok());
+  EXPECT_FALSE(child.status().message().empty());
+  return child.status().message();
 }
 
 // Reaps until no group lingers; false if some still did after `limit`.

@@ -23,10 +23,9 @@ using Words = std::vector<std::string>;
 using namespace std::string_literals;
 
 ExecTemplate MustParse(std::string_view text) {
-  std::string error;
-  std::optional<ExecTemplate> parsed = ExecTemplate::Parse(text, &error);
-  EXPECT_TRUE(parsed.has_value()) << error;
-  return parsed.value_or(*ExecTemplate::Parse("true", nullptr));
+  StatusOr<ExecTemplate> parsed = ExecTemplate::Parse(text);
+  EXPECT_TRUE(parsed.ok()) << parsed.status().message();
+  return parsed.ok() ? *parsed : *ExecTemplate::Parse("true");
 }
 
 // The argv an `exec` line carries, as the task parser will read it.
@@ -220,23 +219,18 @@ TEST(ExecTemplateTest, UsesShellOnlyForShellSyntax) {
 }
 
 TEST(ExecTemplateTest, ATemplateThatDoesNotSplitOrHoldsNoCommandIsRejectedWithAReason) {
-  std::string error;
-  EXPECT_FALSE(ExecTemplate::Parse("gzip 'x {}", &error));
-  EXPECT_EQ(error, "the exec template 'gzip 'x {}' does not split into words: unbalanced ' quote (opened at column 6)");
-  EXPECT_FALSE(ExecTemplate::Parse("a | \"b {}", &error));
-  EXPECT_EQ(error,
-            "the exec template 'a | \"b {}' does not split into words: unbalanced \" quote (opened at column 5)");
-  EXPECT_FALSE(ExecTemplate::Parse("gzip {} \\", &error));
-  EXPECT_EQ(error,
-            "the exec template 'gzip {} \\' does not split into words: trailing backslash at column 9 escapes "
-            "nothing");
-  EXPECT_FALSE(ExecTemplate::Parse("", &error));
-  EXPECT_EQ(error, "the exec template '' holds no command");
-  EXPECT_FALSE(ExecTemplate::Parse(" \t ", &error));
-  EXPECT_EQ(error, "the exec template ' \t ' holds no command");
-  EXPECT_FALSE(ExecTemplate::Parse("# gzip {}", &error));
-  EXPECT_EQ(error, "the exec template '# gzip {}' holds no command");
-  EXPECT_FALSE(ExecTemplate::Parse("'", nullptr)) << "a null error pointer is allowed";
+  auto error = [](std::string_view text) { return ExecTemplate::Parse(text).status(); };
+  EXPECT_EQ(error("gzip 'x {}"),
+            InvalidArgument(
+                "the exec template 'gzip 'x {}' does not split into words: unbalanced ' quote (opened at column 6)"));
+  EXPECT_EQ(error("a | \"b {}"),
+            InvalidArgument(
+                "the exec template 'a | \"b {}' does not split into words: unbalanced \" quote (opened at column 5)"));
+  EXPECT_EQ(error("gzip {} \\"), InvalidArgument("the exec template 'gzip {} \\' does not split into words: trailing "
+                                                 "backslash at column 9 escapes nothing"));
+  EXPECT_EQ(error(""), InvalidArgument("the exec template '' holds no command"));
+  EXPECT_EQ(error(" \t "), InvalidArgument("the exec template ' \t ' holds no command"));
+  EXPECT_EQ(error("# gzip {}"), InvalidArgument("the exec template '# gzip {}' holds no command"));
 }
 
 TEST(ExecTemplateTest, AnEmptyQuotedWordIsACommand) { EXPECT_EQ(MustParse("''").TaskLine("a", 1), "exec '' a"); }

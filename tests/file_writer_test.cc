@@ -30,12 +30,13 @@ size_t Entries(const std::string& dir) {
 TEST(FileWriterTest, WritesANewFileAndReplacesAnOldOneLeavingNoTemporary) {
   TempDir dir("file-writer-test");
   std::string path = dir.File("report.html");
-  std::string error;
-  ASSERT_TRUE(CheckCanWrite(path, &error)) << error;
+  ASSERT_TRUE(CheckCanWrite(path).ok());
   EXPECT_EQ(Entries(dir.path()), 0u);  // the check leaves nothing behind
-  ASSERT_TRUE(WriteWholeFile(path, "first", &error)) << error;
+  Status s = WriteWholeFile(path, "first");
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Read(path), "first");
-  ASSERT_TRUE(WriteWholeFile(path, "second, longer", &error)) << error;
+  s = WriteWholeFile(path, "second, longer");
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Read(path), "second, longer");
   EXPECT_EQ(Entries(dir.path()), 1u);
   struct stat st {};
@@ -46,30 +47,24 @@ TEST(FileWriterTest, WritesANewFileAndReplacesAnOldOneLeavingNoTemporary) {
 TEST(FileWriterTest, MissingDirectoryIsNamedInTheError) {
   TempDir dir("file-writer-test");
   std::string path = dir.File("no-such-dir/r.html");
-  std::string error;
-  EXPECT_FALSE(CheckCanWrite(path, &error));
-  EXPECT_EQ(error, path + ": cannot write: No such file or directory");
-  error.clear();
-  EXPECT_FALSE(WriteWholeFile(path, "x", &error));
-  EXPECT_EQ(error, path + ": cannot write: No such file or directory");
+  EXPECT_EQ(CheckCanWrite(path).message(), path + ": cannot write: No such file or directory");
+  EXPECT_EQ(WriteWholeFile(path, "x").message(), path + ": cannot write: No such file or directory");
 }
 
 TEST(FileWriterTest, DirectoryIsNotAFile) {
   TempDir dir("file-writer-test");
-  std::string error;
-  EXPECT_FALSE(CheckCanWrite(dir.path(), &error));
-  EXPECT_NE(error.find("Is a directory"), std::string::npos) << error;
-  EXPECT_FALSE(CheckCanWrite(dir.path() + "/", &error));
+  Status s = CheckCanWrite(dir.path());
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("Is a directory"), std::string::npos) << s.message();
+  EXPECT_EQ(CheckCanWrite(dir.path() + "/").code(), Code::kInvalidArgument);
 }
 
 TEST(FileWriterTest, DeviceIsWrittenInPlaceAndItsFailureReported) {
-  std::string error;
-  ASSERT_TRUE(CheckCanWrite("/dev/null", &error)) << error;
-  EXPECT_TRUE(WriteWholeFile("/dev/null", "gone", &error)) << error;
+  EXPECT_TRUE(CheckCanWrite("/dev/null").ok());
+  EXPECT_TRUE(WriteWholeFile("/dev/null", "gone").ok());
   // /dev/full opens fine and takes no byte: only the write can tell.
-  ASSERT_TRUE(CheckCanWrite("/dev/full", &error)) << error;
-  EXPECT_FALSE(WriteWholeFile("/dev/full", "data", &error));
-  EXPECT_EQ(error, "/dev/full: cannot write: No space left on device");
+  EXPECT_TRUE(CheckCanWrite("/dev/full").ok());
+  EXPECT_EQ(WriteWholeFile("/dev/full", "data"), Unavailable("/dev/full: cannot write: No space left on device"));
 }
 
 }  // namespace

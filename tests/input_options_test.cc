@@ -17,7 +17,7 @@ std::string ErrorOf(CoordinatorConfig config, TaskSourceOptions* src = nullptr) 
   config.tasks_path = "t.txt";
   TaskSourceOptions local;
   bool demo = false;
-  return InputOptions(config, src ? src : &local, &demo);
+  return InputOptions(config, src ? src : &local, &demo).message();
 }
 
 TEST(InputOptionsTest, TheRunsUrlOptionsBecomeTheUrlDefaults) {

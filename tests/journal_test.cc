@@ -67,18 +67,17 @@ class JournalTest : public ::testing::Test {
   // Writes a fresh journal holding `records`.
   void WriteJournal(const std::vector<std::string>& records) {
     Journal::Recovered rec;
-    std::string error;
-    auto j = Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error);
-    ASSERT_NE(j, nullptr) << error;
+    auto opened = Journal::Open(path_, kFingerprint, kTotal, false, &rec);
+    ASSERT_EQ(opened.status().ToString(), "ok");
+    std::unique_ptr<Journal> j = std::move(opened).value();
     for (const std::string& r : records) j->Append(r);
-    ASSERT_TRUE(j->Sync(&error)) << error;
+    ASSERT_EQ(j->Sync().ToString(), "ok");
   }
   std::unique_ptr<Journal> Resume(Journal::Recovered* rec, uint32_t total = kTotal,
                                   uint64_t fingerprint = kFingerprint) {
-    std::string error;
-    auto j = Journal::Open(path_, fingerprint, total, true, rec, &error);
-    EXPECT_NE(j, nullptr) << error;
-    return j;
+    auto j = Journal::Open(path_, fingerprint, total, true, rec);
+    EXPECT_EQ(j.status().ToString(), "ok");
+    return j.ok() ? std::move(j).value() : nullptr;
   }
 
   std::filesystem::path dir_;
@@ -87,10 +86,9 @@ class JournalTest : public ::testing::Test {
 
 TEST_F(JournalTest, FreshJournalWritesHeader) {
   Journal::Recovered rec;
-  std::string error;
-  auto j = Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error);
-  ASSERT_NE(j, nullptr) << error;
-  EXPECT_TRUE(error.empty());
+  auto opened = Journal::Open(path_, kFingerprint, kTotal, false, &rec);
+  ASSERT_EQ(opened.status().ToString(), "ok");
+  std::unique_ptr<Journal> j = std::move(opened).value();
   EXPECT_EQ(ReadAll(), std::string(kHeader) + "\n");  // durable at once
   j->Append(Record(0, true));
   j->Append(Record(1, false));
@@ -100,22 +98,22 @@ TEST_F(JournalTest, FreshJournalWritesHeader) {
 
 TEST_F(JournalTest, AppendIsWrittenBySync) {
   Journal::Recovered rec;
-  std::string error;
-  auto j = Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error);
-  ASSERT_NE(j, nullptr) << error;
+  auto opened = Journal::Open(path_, kFingerprint, kTotal, false, &rec);
+  ASSERT_EQ(opened.status().ToString(), "ok");
+  std::unique_ptr<Journal> j = std::move(opened).value();
   j->Append(Record(2, true));
-  ASSERT_TRUE(j->Sync(&error)) << error;
+  ASSERT_EQ(j->Sync().ToString(), "ok");
   EXPECT_EQ(ReadAll(), std::string(kHeader) + "\n" + Record(2, true) + "\n");
-  EXPECT_TRUE(j->Sync(&error));  // nothing new: no change
+  EXPECT_EQ(j->Sync().ToString(), "ok");  // nothing new: no change
   EXPECT_EQ(ReadAll(), std::string(kHeader) + "\n" + Record(2, true) + "\n");
 }
 
 TEST_F(JournalTest, FreshJournalInAnEmptyExistingFile) {
   WriteAll("");
   Journal::Recovered rec;
-  std::string error;
-  auto j = Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error);
-  ASSERT_NE(j, nullptr) << error;
+  auto opened = Journal::Open(path_, kFingerprint, kTotal, false, &rec);
+  ASSERT_EQ(opened.status().ToString(), "ok");
+  std::unique_ptr<Journal> j = std::move(opened).value();
   EXPECT_EQ(ReadAll(), std::string(kHeader) + "\n");
 }
 
@@ -124,8 +122,8 @@ TEST_F(JournalTest, ReopenWithoutResumeIsAnError) {
   std::string before = ReadAll();
   Journal::Recovered rec;
   std::string error;
-  auto j = Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error);
-  EXPECT_EQ(j, nullptr);
+  error = Journal::Open(path_, kFingerprint, kTotal, false, &rec).status().message();
+  EXPECT_NE(error, "");
   EXPECT_NE(error.find(path_), std::string::npos) << error;
   EXPECT_NE(error.find("--resume"), std::string::npos) << error;
   EXPECT_EQ(ReadAll(), before);  // untouched
@@ -135,7 +133,8 @@ TEST_F(JournalTest, ReopenWithoutResumeIsAnErrorEvenWithOnlyAHeader) {
   WriteJournal({});
   Journal::Recovered rec;
   std::string error;
-  EXPECT_EQ(Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error), nullptr);
+  error = Journal::Open(path_, kFingerprint, kTotal, false, &rec).status().message();
+  EXPECT_NE(error, "");
   EXPECT_FALSE(error.empty());
 }
 
@@ -221,8 +220,7 @@ TEST_F(JournalTest, ACompleteLastRecordWithoutItsNewlineIsKeptAndNotGluedTo) {
     ASSERT_NE(j, nullptr);
     EXPECT_EQ(rec.ok, (std::vector<bool>{true, false, false, false, false}));
     j->Append(Record(1, true));
-    std::string error;
-    ASSERT_TRUE(j->Sync(&error)) << error;
+    ASSERT_EQ(j->Sync().ToString(), "ok");
   }
   Journal::Recovered rec;
   auto j = Resume(&rec);
@@ -266,19 +264,20 @@ TEST_F(JournalTest, AStreamedInputsJournalSaysSoAndResumesByPosition) {
   const char kStreamed[] = R"({"taskfarm_journal":1,"fingerprint":"0000000000000000","total":0,"streamed":true})";
   {
     Journal::Recovered rec;
-    std::string error;
-    auto j = Journal::Open(path_, 0, 0, false, &rec, &error);
-    ASSERT_NE(j, nullptr) << error;
+    auto opened = Journal::Open(path_, 0, 0, false, &rec);
+    ASSERT_EQ(opened.status().ToString(), "ok");
+    std::unique_ptr<Journal> j = std::move(opened).value();
     EXPECT_TRUE(rec.note.empty());
     j->Append(Record(0, true));
     j->Append(Record(7, false));
-    ASSERT_TRUE(j->Sync(&error)) << error;
+    ASSERT_EQ(j->Sync().ToString(), "ok");
   }
   EXPECT_EQ(ReadAll().substr(0, ReadAll().find('\n')), kStreamed);
   std::string before = ReadAll();
   Journal::Recovered rec;
   std::string error;
-  EXPECT_EQ(Journal::Open(path_, 0, 0, false, &rec, &error), nullptr) << "without --resume, as for a file";
+  error = Journal::Open(path_, 0, 0, false, &rec).status().message();
+  EXPECT_NE(error, "") << "without --resume, as for a file";
   EXPECT_NE(error.find("--resume"), std::string::npos) << error;
 
   Journal::Recovered streamed;
@@ -326,10 +325,12 @@ TEST_F(JournalTest, MismatchedFingerprintOrTotalIsAnError) {
   for (bool resume : {true, false}) {
     Journal::Recovered rec;
     std::string error;
-    EXPECT_EQ(Journal::Open(path_, kFingerprint + 1, kTotal, resume, &rec, &error), nullptr);
+    error = Journal::Open(path_, kFingerprint + 1, kTotal, resume, &rec).status().message();
+    EXPECT_NE(error, "");
     EXPECT_NE(error.find("belongs to another task list"), std::string::npos) << error;
     error.clear();
-    EXPECT_EQ(Journal::Open(path_, kFingerprint, kTotal + 1, resume, &rec, &error), nullptr);
+    error = Journal::Open(path_, kFingerprint, kTotal + 1, resume, &rec).status().message();
+    EXPECT_NE(error, "");
     EXPECT_NE(error.find("belongs to another task list"), std::string::npos) << error;
   }
   EXPECT_EQ(ReadAll(), before);
@@ -339,7 +340,8 @@ TEST_F(JournalTest, NotAJournalIsAnError) {
   WriteAll("hello\n");
   Journal::Recovered rec;
   std::string error;
-  EXPECT_EQ(Journal::Open(path_, kFingerprint, kTotal, true, &rec, &error), nullptr);
+  error = Journal::Open(path_, kFingerprint, kTotal, true, &rec).status().message();
+  EXPECT_NE(error, "");
   EXPECT_FALSE(error.empty());
 }
 
@@ -347,7 +349,8 @@ TEST_F(JournalTest, UnwritablePathIsAnError) {
   Journal::Recovered rec;
   std::string error;
   std::string path = (dir_ / "missing-dir" / "j").string();
-  EXPECT_EQ(Journal::Open(path, kFingerprint, kTotal, false, &rec, &error), nullptr);
+  error = Journal::Open(path, kFingerprint, kTotal, false, &rec).status().message();
+  EXPECT_NE(error, "");
   EXPECT_NE(error.find(path), std::string::npos) << error;
 }
 
@@ -378,10 +381,11 @@ class FileSizeLimit {
 TEST_F(JournalTest, FailedSyncCutsTheFileBackToTheLastDurableRecord) {
   Journal::Recovered rec;
   std::string error;
-  auto j = Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error);
-  ASSERT_NE(j, nullptr) << error;
+  auto opened = Journal::Open(path_, kFingerprint, kTotal, false, &rec);
+  ASSERT_EQ(opened.status().ToString(), "ok");
+  std::unique_ptr<Journal> j = std::move(opened).value();
   j->Append(Record(0, true));
-  ASSERT_TRUE(j->Sync(&error)) << error;
+  ASSERT_EQ(j->Sync().ToString(), "ok");
   std::string durable = ReadAll();
   {
     // Room for half of the next batch: the first record fits, the second is
@@ -390,7 +394,8 @@ TEST_F(JournalTest, FailedSyncCutsTheFileBackToTheLastDurableRecord) {
     ASSERT_TRUE(limit.ok());
     j->Append(Record(1, true));
     j->Append(Record(2, true));
-    EXPECT_FALSE(j->Sync(&error));
+    error = j->Sync().message();
+    EXPECT_NE(error, "");
   }
   EXPECT_NE(error.find(path_ + ": cannot write: "), std::string::npos) << error;
   EXPECT_NE(error.find(std::strerror(EFBIG)), std::string::npos) << error;
@@ -403,21 +408,24 @@ TEST_F(JournalTest, FailedSyncCutsTheFileBackToTheLastDurableRecord) {
 TEST_F(JournalTest, FailedJournalStaysFailedAndWritesNothingMore) {
   Journal::Recovered rec;
   std::string error;
-  auto j = Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error);
-  ASSERT_NE(j, nullptr) << error;
+  auto opened = Journal::Open(path_, kFingerprint, kTotal, false, &rec);
+  ASSERT_EQ(opened.status().ToString(), "ok");
+  std::unique_ptr<Journal> j = std::move(opened).value();
   std::string durable = ReadAll();
   {
     FileSizeLimit limit(durable.size());
     ASSERT_TRUE(limit.ok());
     j->Append(Record(0, true));
-    EXPECT_FALSE(j->Sync(&error));
+    error = j->Sync().message();
+    EXPECT_NE(error, "");
   }
   std::string first = error;
   // Space again, but the journal does not resume writing: the records it
   // dropped would leave a gap the caller cannot see.
   j->Append(Record(1, true));
   error.clear();
-  EXPECT_FALSE(j->Sync(&error));
+  error = j->Sync().message();
+  EXPECT_NE(error, "");
   EXPECT_EQ(error, first);
   j.reset();  // the destructor's last Sync writes nothing either
   EXPECT_EQ(ReadAll(), durable);
@@ -434,7 +442,8 @@ TEST_F(JournalTest, HeaderThatCannotBeWrittenFailsOpen) {
   ASSERT_TRUE(limit.ok());
   Journal::Recovered rec;
   std::string error;
-  EXPECT_EQ(Journal::Open(path_, kFingerprint, kTotal, false, &rec, &error), nullptr);
+  error = Journal::Open(path_, kFingerprint, kTotal, false, &rec).status().message();
+  EXPECT_NE(error, "");
   EXPECT_NE(error.find(path_ + ": cannot write: "), std::string::npos) << error;
   EXPECT_EQ(ReadAll(), "");  // no torn header left behind
 }
@@ -443,7 +452,8 @@ TEST_F(JournalTest, DeviceIsNotAJournal) {
   // /dev/full reads as endless zeros and takes no write: refused up front.
   Journal::Recovered rec;
   std::string error;
-  EXPECT_EQ(Journal::Open("/dev/full", kFingerprint, kTotal, true, &rec, &error), nullptr);
+  error = Journal::Open("/dev/full", kFingerprint, kTotal, true, &rec).status().message();
+  EXPECT_NE(error, "");
   EXPECT_NE(error.find("/dev/full"), std::string::npos) << error;
 }
 

@@ -791,10 +791,12 @@ TEST(ReportSample, Write) {
   for (const RunTimeline& t : d.timelines) spans += t.spans.size();
   // Checked writes (common/file_writer.h): a full disk fails here, naming
   // the file, not later as a page the browser check finds short.
-  std::string error;
-  ASSERT_TRUE(WriteWholeFile(path, RenderHtmlReport(d), &error)) << error;
-  ASSERT_TRUE(WriteWholeFile(std::string(path) + ".spans", std::to_string(spans) + "\n", &error)) << error;
-  ASSERT_TRUE(WriteWholeFile(std::string(path) + ".json", RenderReportJson(d), &error)) << error;
+  for (const auto& [file, contents] : {std::pair{std::string(path), RenderHtmlReport(d)},
+                                       {std::string(path) + ".spans", std::to_string(spans) + "\n"},
+                                       {std::string(path) + ".json", RenderReportJson(d)}}) {
+    Status written = WriteWholeFile(file, contents);
+    ASSERT_TRUE(written.ok()) << written.message();
+  }
 }
 
 }  // namespace

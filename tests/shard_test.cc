@@ -16,24 +16,22 @@ namespace taskfarm {
 namespace {
 
 TEST(ParseShard, ReadsKOfNCountingFromZero) {
-  std::string error;
-  std::optional<Shard> s = ParseShard("3/4", &error);
-  ASSERT_TRUE(s) << error;
+  StatusOr<Shard> s = ParseShard("3/4");
+  ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_EQ(s->index, 3u);
   EXPECT_EQ(s->count, 4u);
   EXPECT_EQ(s->Name(), "3/4");
-  EXPECT_TRUE(ParseShard("0/1", &error));
+  EXPECT_TRUE(ParseShard("0/1").ok());
 }
 
 TEST(ParseShard, RefusesWhatIsNotAShardAndSaysWhatIsWanted) {
   for (const char* bad : {"", "4", "/4", "1/", "a/4", "1/4x", "-1/4", "1/0", "1/1000001", " 1/4"}) {
-    std::string error;
-    EXPECT_FALSE(ParseShard(bad, &error)) << bad;
-    EXPECT_NE(error.find("write K/N"), std::string::npos) << bad << ": " << error;
+    Status s = ParseShard(bad).status();
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("write K/N"), std::string::npos) << bad << ": " << s.message();
   }
-  std::string error;
-  EXPECT_FALSE(ParseShard("4/4", &error));  // a job array counts from 0
-  EXPECT_NE(error.find("numbered from 0, so K is 0 to 3"), std::string::npos) << error;
+  Status s = ParseShard("4/4").status();  // a job array counts from 0
+  EXPECT_NE(s.message().find("numbered from 0, so K is 0 to 3"), std::string::npos) << s.message();
 }
 
 TEST(Shard, EveryIdHasExactlyOneShardAndTheSharesAddUp) {

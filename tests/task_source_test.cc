@@ -289,8 +289,7 @@ TEST_F(TaskSourceTest, AByteOrderMarkAtTheStartIsSkippedInEveryMode) {
   EXPECT_EQ(Drain(*OpenValid("\xEF\xBB\xBFnoop\n")).size(), 1u);
   auto urls = OpenValid("\xEF\xBB\xBFhttp://h/\n", {.path = "", .urls_only = true});
   EXPECT_EQ(Drain(*urls).at(0).spec.url().url(), "http://h/");
-  std::string error;
-  TaskSourceOptions args{.path = "", .exec_template = ExecTemplate::Parse("gzip {}", &error)};
+  TaskSourceOptions args{.path = "", .exec_template = *ExecTemplate::Parse("gzip {}")};
   auto source = OpenValid(
       "\xEF\xBB\xBF"
       "a.txt\n",
@@ -305,8 +304,7 @@ TEST_F(TaskSourceTest, AByteOrderMarkAtTheStartIsSkippedInEveryMode) {
 }
 
 TEST_F(TaskSourceTest, ArgsLinesEndingInCrLfLoseTheCrAndABlankOneIsNoTask) {
-  std::string error;
-  TaskSourceOptions args{.path = "", .exec_template = ExecTemplate::Parse("ls {}", &error)};
+  TaskSourceOptions args{.path = "", .exec_template = *ExecTemplate::Parse("ls {}")};
   std::vector<SourcedTask> tasks = Drain(*OpenValid("a.txt\r\n\r\nb c.txt\r\n", args));
   ASSERT_EQ(tasks.size(), 2u);
   EXPECT_EQ(tasks[0].spec.exec().argv(1), "a.txt");
@@ -556,8 +554,7 @@ TEST_F(TaskSourceTest, UrlAndArgumentListsStreamToo) {
   EXPECT_EQ(errors[0], urls.path() + ":2: not a URL (a URL has no spaces): http://x/a b");
 
   Pipe args;
-  std::string error;
-  auto arg_source = OpenStream(args.path(), {.path = "", .exec_template = ExecTemplate::Parse("gzip {}", &error)});
+  auto arg_source = OpenStream(args.path(), {.path = "", .exec_template = *ExecTemplate::Parse("gzip {}")});
   ASSERT_NE(arg_source, nullptr);
   args.Send("a b.txt\n\nc.txt");
   ASSERT_TRUE(args.write.Close());

@@ -72,8 +72,8 @@ class TransportTest : public ::testing::Test {
   void SetUp() override {
     TransportOptions options;
     options.bind = "inproc://transport-test";
-    std::string error;
-    ASSERT_TRUE(wire.Bind(options, &error)) << error;
+    Status bound = wire.Bind(options);
+    ASSERT_TRUE(bound.ok()) << bound.message();
   }
   Transport wire;
 };
@@ -202,8 +202,7 @@ TEST(TransportBindTest, RefusesANetworkAddressWithoutEncryption) {
   Transport wire;
   TransportOptions options;
   options.bind = "tcp://0.0.0.0:*";
-  std::string error;
-  EXPECT_FALSE(wire.Bind(options, &error));
+  std::string error = wire.Bind(options).message();
   EXPECT_NE(error.find("refusing to listen on tcp://0.0.0.0:* without encryption"), std::string::npos) << error;
 }
 
@@ -214,14 +213,14 @@ TEST(TransportBindTest, CurveNeedsBothKeyFlags) {
     TransportOptions options;
     options.bind = "inproc://curve-test";
     options.curve_secret_file = "/nonexistent.key";
-    EXPECT_FALSE(wire.Bind(options, &error));
+    error = wire.Bind(options).message();
     EXPECT_NE(error.find("--curve-secret needs --authorized-keys"), std::string::npos) << error;
   }
   Transport wire;
   TransportOptions options;
   options.bind = "inproc://curve-test";
   options.authorized_keys_dir = "/nonexistent";
-  EXPECT_FALSE(wire.Bind(options, &error));
+  error = wire.Bind(options).message();
   EXPECT_NE(error.find("--authorized-keys needs --curve-secret"), std::string::npos) << error;
 }
 
@@ -229,9 +228,9 @@ TEST(TransportBindTest, ABadEndpointIsSaid) {
   Transport wire;
   TransportOptions options;
   options.bind = "udp://somewhere";
-  std::string error;
-  EXPECT_FALSE(wire.Bind(options, &error));
-  EXPECT_FALSE(error.empty());
+  Status bound = wire.Bind(options);
+  EXPECT_FALSE(bound.ok());
+  EXPECT_FALSE(bound.message().empty());
 }
 
 // The one multipart receive: every part is read, the first ones kept.

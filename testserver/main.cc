@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "testserver/http_test_server.h"
 #include "testserver/latency_proxy.h"
 #include "testserver/test_ca.h"
@@ -26,24 +27,24 @@ namespace {
 
 // Writes `port` to `path` through a temporary and rename(), so a reader
 // polling for the file never sees it half-written.
-bool WritePortFile(const std::string& path, uint16_t port, std::string* error) {
+taskfarm::Status WritePortFile(const std::string& path, uint16_t port) {
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << port << "\n";
     out.close();
     if (!out) {
-      *error = "cannot write " + tmp;
       std::remove(tmp.c_str());
-      return false;
+      return taskfarm::Unavailable("cannot write " + tmp);
     }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno);
+    taskfarm::Status failed =
+        taskfarm::Unavailable("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
     std::remove(tmp.c_str());
-    return false;
+    return failed;
   }
-  return true;
+  return taskfarm::Status::Ok();
 }
 
 // A new private directory $TMPDIR/testserver-tls.XXXXXX (TMPDIR unset: /tmp).
@@ -143,9 +144,8 @@ int main(int argc, char** argv) {
       url = url.substr(0, url.rfind(':') + 1) + std::to_string(port);  // BaseUrl ends in :PORT
     }
     if (!port_file.empty()) {
-      std::string error;
-      if (!WritePortFile(port_file, port, &error)) {
-        std::cerr << "testserver: " << error << std::endl;
+      if (taskfarm::Status written = WritePortFile(port_file, port); !written.ok()) {
+        std::cerr << "testserver: " << written.message() << std::endl;
         return 1;
       }
     }

@@ -158,19 +158,15 @@ struct Pipe {
 // write end through dup2, which clears the flag on the copy), the read end
 // non-blocking (O_NONBLOCK belongs to each end's open file, so the child's
 // end stays blocking, as programs expect).
-bool MakePipe(Pipe* p, std::string* error) {
+Status MakePipe(Pipe* p) {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    *error = "cannot make a pipe for the command's output: " + Errno(errno);
-    return false;
-  }
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Unavailable("cannot make a pipe for the command's output: " + Errno(errno));
   p->read = UniqueFd(fds[0]);
   p->write = UniqueFd(fds[1]);
   if (!AboveStdio(&p->read) || !AboveStdio(&p->write) || ::fcntl(p->read.get(), F_SETFL, O_NONBLOCK) != 0) {
-    *error = "cannot set up a pipe for the command's output: " + Errno(errno);
-    return false;
+    return Unavailable("cannot set up a pipe for the command's output: " + Errno(errno));
   }
-  return true;
+  return Status::Ok();
 }
 
 // Enlarges the pipe to kPipeSize if the budget allows; returns the bytes
@@ -206,25 +202,22 @@ struct SpawnActions {
 
 }  // namespace
 
-std::unique_ptr<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, GroupReaper* reaper, std::string* error,
-                                                  bool* missing) {
+StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnSpec& spec, GroupReaper* reaper, bool* missing) {
+  bool unasked = false;
+  if (missing == nullptr) missing = &unasked;
   *missing = false;
-  error->clear();
   if (spec.argv.empty()) {
-    *error = "no command to run: its argument list is empty";
-    return nullptr;
+    return InvalidArgument("no command to run: its argument list is empty");
   }
   const std::string& program = spec.argv[0];
   if (program.empty()) {
     *missing = true;
-    *error = "no such program '' (the command's first word is empty)";
-    return nullptr;
+    return InvalidArgument("no such program '' (the command's first word is empty)");
   }
   for (size_t i = 0; i < spec.argv.size(); ++i) {
     if (HasNul(spec.argv[i])) {
-      *error = "argument " + std::to_string(i) + " of " + Quote(program.c_str()) +
-               " holds a NUL byte, which no command line can carry";
-      return nullptr;
+      return InvalidArgument("argument " + std::to_string(i) + " of " + Quote(program.c_str()) +
+                             " holds a NUL byte, which no command line can carry");
     }
   }
   // Most commands bring no environment of their own: they get the worker's
@@ -238,8 +231,7 @@ std::unique_ptr<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, GroupRe
     for (const std::string& kv : spec.env_extra) {
       size_t eq = kv.find('=');
       if (eq == std::string::npos || eq == 0 || HasNul(kv)) {
-        *error = "environment entry " + Quote(kv.c_str()) + " is not NAME=VALUE";
-        return nullptr;
+        return InvalidArgument("environment entry " + Quote(kv.c_str()) + " is not NAME=VALUE");
       }
       names.push_back(NameOf(kv));
     }
@@ -267,20 +259,16 @@ std::unique_ptr<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, GroupRe
     std::string shown_dir = "the working directory " + Quote(spec.workdir.c_str());
     struct stat st {};
     if (HasNul(spec.workdir)) {
-      *error = shown_dir + " holds a NUL byte, which no path can carry";
-      return nullptr;
+      return InvalidArgument(shown_dir + " holds a NUL byte, which no path can carry");
     }
     if (::stat(spec.workdir.c_str(), &st) != 0) {
-      *error = shown_dir + " cannot be used: " + Errno(errno);
-      return nullptr;
+      return InvalidArgument(shown_dir + " cannot be used: " + Errno(errno));
     }
     if (!S_ISDIR(st.st_mode)) {
-      *error = shown_dir + " is not a directory";
-      return nullptr;
+      return InvalidArgument(shown_dir + " is not a directory");
     }
     if (::faccessat(AT_FDCWD, spec.workdir.c_str(), X_OK, AT_EACCESS) != 0) {
-      *error = shown_dir + " cannot be entered: " + Errno(errno);
-      return nullptr;
+      return InvalidArgument(shown_dir + " cannot be entered: " + Errno(errno));
     }
   }
   // Relative paths in messages say what they were relative to.
@@ -325,16 +313,13 @@ std::unique_ptr<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, GroupRe
     if (found.empty() && !not_executable.empty()) {
       struct stat st {};
       ::stat(InWorkdir(not_executable, spec.workdir).c_str(), &st);
-      *error = Quote(not_executable) + where(not_executable) + ", found in PATH for " + Quote(program) +
-               ", is not executable (mode " + Mode(st.st_mode) + "): chmod +x it";
-      return nullptr;
+      return InvalidArgument(Quote(not_executable) + where(not_executable) + ", found in PATH for " + Quote(program) +
+                             ", is not executable (mode " + Mode(st.st_mode) + "): chmod +x it");
     }
     if (found.empty()) {
       *missing = true;
-      *error = "no such program " + Quote(program) +
-               " (searched PATH=" + (path_var ? Excerpt(path_var) : std::string("/bin:/usr/bin, as PATH is not set")) +
-               ")";
-      return nullptr;
+      return InvalidArgument("no such program " + Quote(program) + " (searched PATH=" +
+                             (path_var ? Excerpt(path_var) : std::string("/bin:/usr/bin, as PATH is not set")) + ")");
     }
     exe = found;
     shown = Quote(program) + " (found in PATH as " + Quote(found) + where(found) + ")";
@@ -342,7 +327,8 @@ std::unique_ptr<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, GroupRe
   }
 
   Pipe out, err;
-  if (!MakePipe(&out, error) || !MakePipe(&err, error)) return nullptr;
+  if (Status made = MakePipe(&out); !made.ok()) return made;
+  if (Status made = MakePipe(&err); !made.ok()) return made;
   // stderr keeps the default: it is rarely where the volume is.
   int64_t enlarged = Enlarge(out.read.get());
 
@@ -382,11 +368,10 @@ std::unique_ptr<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, GroupRe
   int rc = posix_spawn(&pid, exe.c_str(), &fa.actions, &sa.attr, argv.data(), envp);
   if (rc != 0 && from_cache) {
     found_in_path.erase(cache_key);
-    return Spawn(spec, reaper, error, missing);
+    return Spawn(spec, reaper, missing);
   }
   if (rc != 0) {
-    *error = WhyNotStarted(shown, InWorkdir(exe, spec.workdir), rc, missing);
-    return nullptr;
+    return InvalidArgument(WhyNotStarted(shown, InWorkdir(exe, spec.workdir), rc, missing));
   }
   if (reaper) reaper->Forget(pid);
   UniqueFd pidfd;

@@ -5,11 +5,10 @@
 // and every process the command started killed with it.
 //
 //   GroupReaper reaper;  // one per worker: makes the worker a child subreaper
-//   std::string error;
 //   bool missing = false;
 //   auto child = ChildProcess::Spawn({.argv = {"sh", "-c", "make test"}, .stdout_path = "out.txt"}, &reaper,
-//                                    &error, &missing);
-//   if (!child) return Failed(missing ? "not found" : "cannot start", error);  // error: a sentence
+//                                    &missing);
+//   if (!child.ok()) return Failed(missing ? "not found" : "cannot start", child.status().message());
 //   // each loop turn: wait for readability on child->AppendFds(&fds), then
 //   if (child->Advance()) Report(child->exit_status(), child->stdout_tail(), child->write_error());
 //   if (reaper.lingering()) { wake again within ~10 ms; } reaper.Reap();
@@ -33,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "common/unique_fd.h"
 
 namespace taskfarm {
@@ -79,15 +79,17 @@ class ChildProcess {
   // disposition (the worker blocks SIGINT/SIGTERM and ignores SIGPIPE; both
   // survive exec and would break `yes | head`). Costs one posix_spawn: the
   // worker is paused only until the child has exec'd (glibc uses CLONE_VFORK).
-  // On failure returns nullptr and sets *error to a sentence naming the
-  // program and the cause ("no such program 'foo' (searched PATH=/usr/bin:/bin)",
-  // "'/etc' is a directory", "'./x.sh' is not executable (mode 0644): chmod +x it")
-  // and *missing to whether the program does not exist. An output file that
-  // cannot be created does not stop the command: see write_error().
+  // A failure's message is a sentence naming the program and the cause ("no
+  // such program 'foo' (searched PATH=/usr/bin:/bin)", "'/etc' is a
+  // directory", "'./x.sh' is not executable (mode 0644): chmod +x it"), its
+  // code InvalidArgument (Unavailable when the worker is out of pipes), and
+  // *missing (when not null) says whether the program does not exist. An
+  // output file that cannot be created does not stop the command: see
+  // write_error().
   // `reaper` (may be null) takes over the group once the leader is reaped;
   // it must outlive this ChildProcess.
-  [[nodiscard]] static std::unique_ptr<ChildProcess> Spawn(const SpawnSpec& spec, GroupReaper* reaper,
-                                                           std::string* error, bool* missing);
+  static StatusOr<std::unique_ptr<ChildProcess>> Spawn(const SpawnSpec& spec, GroupReaper* reaper,
+                                                       bool* missing = nullptr);
 
   ChildProcess(Key, pid_t pid, UniqueFd pidfd, UniqueFd out, UniqueFd err, int64_t enlarged, const SpawnSpec& spec,
                GroupReaper* reaper);

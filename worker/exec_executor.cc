@@ -80,16 +80,15 @@ class ExecExecutor : public Executor {
       spec.stdout_path = base + ".stdout";
       spec.stderr_path = base + ".stderr";
     }
-    std::string error;
-    bool missing = false;
-    std::unique_ptr<ChildProcess> child = ChildProcess::Spawn(spec, &reaper_, &error, &missing);
-    if (!child) {
+    StatusOr<std::unique_ptr<ChildProcess>> spawned = ChildProcess::Spawn(spec, &reaper_);
+    if (!spawned.ok()) {
       // A missing or unrunnable program fails the same way everywhere.
-      Fail(&failed, Code::kInvalidArgument, error);
+      Fail(&failed, Code::kInvalidArgument, spawned.status().message());
       done_.push_back(std::move(failed));
       return;
     }
-    Running& r = running_[start.token] = Running{std::move(child), start.assignment, start.deadline_ms, 0, false};
+    Running& r = running_[start.token] =
+        Running{std::move(spawned).value(), start.assignment, start.deadline_ms, 0, false};
     // A spawned child shares the worker's memory until its exec, and the
     // kernel counts that in its ru_maxrss: any figure up to the worker's own
     // peak may be the worker's, not the command's. Then the command's own

@@ -190,16 +190,16 @@ void HttpFetcher::Start(uint64_t token, const pb::UrlTask& task, uint32_t timeou
   // The coordinator checked the line, but a peer need not be ours: a line
   // break in a header or the method, or a Content-Length of its own, would
   // put another request on a connection later tasks reuse.
-  std::string header_problem;
+  Status header_problem;
   for (const std::string& header : task.headers()) {
-    if (header_problem = HeaderProblem(header); !header_problem.empty()) break;
+    if (header_problem = HeaderProblem(header); !header_problem.ok()) break;
   }
   if (t->method == "HEAD" && task.has_body()) {
     refused = "a HEAD request has no body to send";
-  } else if (!header_problem.empty()) {
-    refused = header_problem;
-  } else if (std::string why = MethodProblem(t->method); !why.empty()) {
-    refused = why;
+  } else if (!header_problem.ok()) {
+    refused = header_problem.message();
+  } else if (Status s = MethodProblem(t->method); !s.ok()) {
+    refused = s.message();
   } else if (!task.save_dir().empty()) {
     std::string name = task.save_name().empty() ? std::to_string(task_id) : task.save_name();
     if (!IsFileName(name)) {

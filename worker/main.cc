@@ -1,6 +1,10 @@
 // worker: runs tasks for a taskfarm coordinator. Parses flags, calls RunWorker.
+#include <sysexits.h>
+
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
+#include <exception>
 #include <map>
 #include <set>
 
@@ -10,7 +14,9 @@
 #include "common/zmq_util.h"
 #include "worker/worker.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   taskfarm::WorkerConfig config;
   CLI::App app{"taskfarm worker: connects to a coordinator and runs the tasks it hands out", "worker"};
   app.footer(std::string(taskfarm::kDurationHelp) +
@@ -87,12 +93,12 @@ int main(int argc, char** argv) {
   config.coordinator_timeout_ms = coordinator_timeout_s * 1000;
   config.batch_delay_ms = batch_delay_s * 1000;
   config.stall_timeout_s = static_cast<int>(std::ceil(stall_timeout_s));
-  if (std::string err = taskfarm::CheckEndpoint(config.connect); !err.empty()) {
-    std::fprintf(stderr, "worker: %s\n", err.c_str());
+  if (taskfarm::Status s = taskfarm::CheckEndpoint(config.connect); !s.ok()) {
+    std::fprintf(stderr, "worker: %s\n", s.message().c_str());
     return 2;
   }
-  if (std::string err = taskfarm::CheckTlsFlags(config.ca_file, config.insecure_tls); !err.empty()) {
-    std::fprintf(stderr, "worker: %s\n", err.c_str());
+  if (taskfarm::Status s = taskfarm::CheckTlsFlags(config.ca_file, config.insecure_tls); !s.ok()) {
+    std::fprintf(stderr, "worker: %s\n", s.message().c_str());
     return 2;
   }
   // A local worker's coordinator has said it once for all of them.
@@ -102,4 +108,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   return taskfarm::RunWorker(config);
+}
+
+}  // namespace
+
+// An exception that no module turned into a Status is a bug: one line and
+// EX_SOFTWARE, not std::terminate's abort and core dump.
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "worker: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "worker: internal error: an exception that is not a std::exception\n");
+  }
+  return EX_SOFTWARE;
 }

@@ -93,7 +93,9 @@ class WorkerLoop {
   int Run(int signal_fd);
 
  private:
-  void Connect();
+  // A new socket to the coordinator; fails only when the CURVE key files
+  // cannot be read.
+  Status Connect();
   bool Send(pb::Frame frame);
   bool SendBytes(const std::string& bytes);
   void SendHello();
@@ -186,7 +188,7 @@ class WorkerLoop {
   DropCounts drops_;
 };
 
-void WorkerLoop::Connect() {
+Status WorkerLoop::Connect() {
   socket_.emplace(ctx_, zmq::socket_type::dealer);
   ConfigureSocket(*socket_, 0);
   // Only queue messages on completed connections: a Hello sent while the
@@ -205,11 +207,15 @@ void WorkerLoop::Connect() {
   socket_->set(zmq::sockopt::reconnect_ivl, 100);
   socket_->set(zmq::sockopt::reconnect_ivl_max, 1000);
   if (!config_.curve_secret_file.empty() || !config_.server_key_file.empty()) {
-    std::string secret = ReadZ85Key(config_.curve_secret_file);
-    std::string server = ReadZ85Key(config_.server_key_file);
-    socket_->set(zmq::sockopt::curve_secretkey, secret);
-    socket_->set(zmq::sockopt::curve_publickey, PublicKeyOf(secret));
-    socket_->set(zmq::sockopt::curve_serverkey, server);
+    StatusOr<std::string> secret = ReadZ85Key(config_.curve_secret_file);
+    if (!secret.ok()) return secret.status();
+    StatusOr<std::string> server = ReadZ85Key(config_.server_key_file);
+    if (!server.ok()) return server.status();
+    StatusOr<std::string> public_key = PublicKeyOf(*secret);
+    if (!public_key.ok()) return public_key.status();
+    socket_->set(zmq::sockopt::curve_secretkey, *secret);
+    socket_->set(zmq::sockopt::curve_publickey, *public_key);
+    socket_->set(zmq::sockopt::curve_serverkey, *server);
   }
   // A fresh random routing id per connection: the coordinator treats a new
   // id as a new worker, so a worker that comes back re-registers cleanly.
@@ -235,6 +241,7 @@ void WorkerLoop::Connect() {
   next_hello_ms_ = 0;
   hello_waits_for_handshake_ = false;
   last_recv_ms_ = heard_until_ms_ = clock_.NowMs();
+  return Status::Ok();
 }
 
 // This loop waits at most one heartbeat interval at a time, so a gap since
@@ -807,7 +814,10 @@ int WorkerLoop::Run(int signal_fd) {
                                                       : "CURVE, server key " + config_.server_key_file;
     std::fprintf(stderr, "worker: connecting to %s (%s)\n", config_.connect.c_str(), how.c_str());
   }
-  Connect();
+  if (Status connected = Connect(); !connected.ok()) {
+    std::fprintf(stderr, "worker: %s\n", connected.message().c_str());
+    return 1;
+  }
   int zmq_fd = socket_->get(zmq::sockopt::fd);
   while (!quit_) {
     double now = clock_.NowMs();
@@ -881,7 +891,10 @@ int WorkerLoop::Run(int signal_fd) {
         said_no_word_ = true;
       }
       DropAllLeases();
-      Connect();
+      if (Status connected = Connect(); !connected.ok()) {
+        std::fprintf(stderr, "worker: %s\n", connected.message().c_str());
+        return 1;
+      }
       zmq_fd = socket_->get(zmq::sockopt::fd);
       continue;
     }

@@ -165,10 +165,10 @@ std::string ParseWords(std::vector<std::string>& words, pb::UrlTask* task) {
     if (!option) return UnknownOption(word);
     if (option == &kMethod) {
       if (!task->method().empty()) return Twice(kMethod, "a request has one method");
-      if (std::string why = MethodProblem(value); !why.empty()) return "'url': -X: " + why;
+      if (Status s = MethodProblem(value); !s.ok()) return "'url': -X: " + s.message();
       task->set_method(std::move(value));
     } else if (option == &kHeader) {
-      if (std::string why = HeaderProblem(value); !why.empty()) return "'url': -H: " + why;
+      if (Status s = HeaderProblem(value); !s.ok()) return "'url': -H: " + s.message();
       task->add_headers(std::move(value));
     } else if (option == &kData) {
       if (task->has_body()) return Twice(kData, "a request has one body (curl would join the two with '&')");
@@ -194,7 +194,7 @@ std::string ParseWords(std::vector<std::string>& words, pb::UrlTask* task) {
     } else {
       if (has_expect) return Twice(kExpect, "list the codes once: --expect 200,204");
       std::vector<uint32_t> codes;
-      if (std::string why = ParseStatusCodes(value, &codes); !why.empty()) return "'url': --expect: " + why;
+      if (Status s = ParseStatusCodes(value, &codes); !s.ok()) return "'url': --expect: " + s.message();
       for (uint32_t code : codes) task->add_expect(code);
       has_expect = true;
     }

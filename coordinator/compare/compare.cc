@@ -51,16 +51,14 @@ std::string MachineLine(unsigned cores) {
   return std::to_string(cores) + " cores, " + model;
 }
 
-bool ParseSweep(const std::string& spec, std::string* param, std::vector<int>* values, std::string* error) {
+Status ParseSweep(const std::string& spec, std::string* param, std::vector<int>* values) {
   size_t eq = spec.find('=');
   if (eq == std::string::npos) {
-    *error = "--sweep takes PARAM=V1,V2,...: workers=1,2,4,8 or concurrency=1,10,100";
-    return false;
+    return InvalidArgument("--sweep takes PARAM=V1,V2,...: workers=1,2,4,8 or concurrency=1,10,100");
   }
   *param = spec.substr(0, eq);
   if (*param != "workers" && *param != "concurrency") {
-    *error = "--sweep: unknown parameter '" + *param + "' (workers or concurrency)";
-    return false;
+    return InvalidArgument("--sweep: unknown parameter '" + *param + "' (workers or concurrency)");
   }
   std::stringstream ss(spec.substr(eq + 1));
   std::string item;
@@ -68,16 +66,14 @@ bool ParseSweep(const std::string& spec, std::string* param, std::vector<int>* v
     char* end = nullptr;
     long v = std::strtol(item.c_str(), &end, 10);
     if (item.empty() || *end != '\0' || v < 1 || v > 4096) {
-      *error = "--sweep: '" + item + "' is not a count from 1 to 4096";
-      return false;
+      return InvalidArgument("--sweep: '" + item + "' is not a count from 1 to 4096");
     }
     values->push_back(static_cast<int>(v));
   }
   if (values->size() < 2) {
-    *error = "--sweep needs at least two values";
-    return false;
+    return InvalidArgument("--sweep needs at least two values");
   }
-  return true;
+  return Status::Ok();
 }
 
 // One workload's modes: the numbers (the cells the page shows too, the JSON
@@ -200,8 +196,8 @@ bool PlanModes(const CompareConfig& config, Plan* plan) {
 // --sweep, the output paths and --runs.
 bool PlanRest(const CompareConfig& config, Plan* plan) {
   if (!config.sweep.empty()) {
-    std::string error;
-    if (!ParseSweep(config.sweep, &plan->sweep_param, &plan->sweep_values, &error)) return Refuse(error);
+    Status s = ParseSweep(config.sweep, &plan->sweep_param, &plan->sweep_values);
+    if (!s.ok()) return Refuse(s.message());
     // Each value becomes --processes, whose limit is lower than --sweep's.
     if (plan->own.commands() && plan->sweep_param == "concurrency" &&
         *std::max_element(plan->sweep_values.begin(), plan->sweep_values.end()) > kMaxProcesses) {
@@ -210,8 +206,8 @@ bool PlanRest(const CompareConfig& config, Plan* plan) {
   }
   // Minutes of measuring are not thrown away on a typo in a path.
   for (const auto& [flag, path] : {std::pair{"--report", &config.report_path}, {"--json", &config.json_path}}) {
-    std::string error;
-    if (!path->empty() && !CheckCanWrite(*path, &error)) return Refuse(std::string(flag) + " " + error);
+    Status s = path->empty() ? Status::Ok() : CheckCanWrite(*path);
+    if (!s.ok()) return Refuse(std::string(flag) + " " + s.message());
   }
   if (config.runs < 1) return Refuse("--runs must be at least 1");
   return true;
@@ -224,8 +220,7 @@ bool MakeWorkloads(const CompareConfig& config, const Plan& plan, WorkloadRig& r
   try {
     for (const std::string& name : plan.builtin) {
       Workload w;
-      std::string error;
-      if (!rig.Make(name, config, &w, &error)) return Refuse(error);
+      if (Status made = rig.Make(name, config, &w); !made.ok()) return Refuse(made.message());
       out->push_back(std::move(w));
     }
   } catch (const std::exception& e) {  // the test server, the proxy or the CA
@@ -456,11 +451,10 @@ ReportData StartReport(const CompareConfig& config, unsigned cores) {
 bool WriteReports(const CompareConfig& config, const ReportData& report) {
   bool written = true;
   auto write = [&](const std::string& path, const std::string& contents) {
-    std::string error;
-    if (WriteWholeFile(path, contents, &error)) {
+    if (Status s = WriteWholeFile(path, contents); s.ok()) {
       std::fprintf(stderr, "wrote %s\n", path.c_str());
     } else {
-      std::fprintf(stderr, "coordinator compare: %s\n", error.c_str());
+      std::fprintf(stderr, "coordinator compare: %s\n", s.message().c_str());
       written = false;
     }
   };

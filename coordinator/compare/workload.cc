@@ -29,10 +29,10 @@ size_t CountTasks(const std::string& path, Resource* resource) {
   return n;
 }
 
-bool WorkloadRig::Make(const std::string& name, const CompareConfig& config, Workload* w, std::string* error) {
+Status WorkloadRig::Make(const std::string& name, const CompareConfig& config, Workload* w) {
   std::string lines = name == "io" ? Io(config, w) : name == "cpu" ? Cpu(config, w) : Downloads(config, w);
   // A workload cut short by a full /tmp would compare the wrong thing.
-  return WriteWholeFile(w->path, lines, error);
+  return WriteWholeFile(w->path, lines);
 }
 
 std::string WorkloadRig::Io(const CompareConfig& config, Workload* w) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "common/task_kind.h"
 #include "common/temp_dir.h"
 #include "coordinator/compare/compare.h"
@@ -51,9 +52,9 @@ class WorkloadRig {
   WorkloadRig& operator=(const WorkloadRig&) = delete;
 
   // Built-in workload `name` ("io", "cpu" or "downloads"), sized by
-  // `config`, its task file written whole. False with `error` when the file
+  // `config`, its task file written whole. A failed Status when the file
   // could not be written; throws when a server, the proxy or the CA fails.
-  [[nodiscard]] bool Make(const std::string& name, const CompareConfig& config, Workload* w, std::string* error);
+  Status Make(const std::string& name, const CompareConfig& config, Workload* w);
 
   // A sentence per server started, for the start line.
   [[nodiscard]] const std::vector<std::string>& servers() const { return servers_; }
