@@ -1,6 +1,8 @@
 // cppzmq helpers shared by both sides.
 #include "common/zmq_util.h"
 
+#include <cstring>
+
 #include "common/frame_codec.h"
 #include "common/host_port.h"
 #include "common/quote.h"
@@ -39,6 +41,32 @@ Status CheckEndpoint(const std::string& endpoint) {
                            " (0-65535 or *)");
   }
   return Status::Ok();
+}
+
+size_t ReceiveParts(zmq::socket_ref socket, zmq::message_t* parts, size_t max_parts) {
+  size_t n = 0;
+  zmq::message_t rest;
+  for (bool more = true; more; ++n) {
+    zmq::message_t& part = n < max_parts ? parts[n] : rest;
+    // The parts of a message arrive together: once the first is here, a
+    // later one not being here is the end of it.
+    if (!socket.recv(part, zmq::recv_flags::dontwait)) break;
+    more = part.more();
+  }
+  return n;
+}
+
+std::optional<MonitorEvent> ReadMonitorEvent(zmq::socket_ref monitor) {
+  // Each event is two parts: 6 bytes (id, value), then the peer's address.
+  zmq::message_t parts[1];
+  while (ReceiveParts(monitor, parts, 1) > 0) {
+    if (parts[0].size() < 6) continue;
+    MonitorEvent event;
+    std::memcpy(&event.id, parts[0].data(), sizeof(event.id));
+    std::memcpy(&event.value, static_cast<const char*>(parts[0].data()) + sizeof(event.id), sizeof(event.value));
+    return event;
+  }
+  return std::nullopt;
 }
 
 }  // namespace taskfarm

@@ -2,6 +2,8 @@
 // no socket is ever created with infinite linger or unbounded message size.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <zmq.hpp>
@@ -19,6 +21,21 @@ std::optional<zmq::message_t> TryRecv(zmq::socket_ref socket);
 // Whether ZMQ_EVENTS says a receive would succeed now. ZMQ_FD is
 // edge-triggered: callers poll the fd, then drain while this is true.
 bool Readable(zmq::socket_ref socket);
+
+// Receives one whole multipart message without blocking: every part is read,
+// the first `max_parts` are kept in parts[0..]. Returns how many parts the
+// message had (possibly more than max_parts), 0 when nothing was waiting.
+// Every multipart receive in taskfarm goes through this.
+size_t ReceiveParts(zmq::socket_ref socket, zmq::message_t* parts, size_t max_parts);
+
+// One event from a socket monitor (zmq_socket_monitor): its ZMQ_EVENT_ and
+// value (an errno for a failure, a descriptor for an accept). nullopt when
+// nothing is waiting; malformed events are skipped.
+struct MonitorEvent {
+  uint16_t id;
+  uint32_t value;
+};
+std::optional<MonitorEvent> ReadMonitorEvent(zmq::socket_ref monitor);
 
 // Parses "tcp://HOST:PORT", "tcp://HOST:*", "ipc://PATH", "inproc://NAME";
 // OK when it looks usable, else InvalidArgument saying what is wanted.

@@ -869,7 +869,8 @@ void CoordinatorLoop::RemoveWorker(WorkerId wid, Leaving how, const std::string&
       if (metrics_) metrics_->WorkerGone(wid, false);
       scheduler_.WorkerGone(wid, reason);
       break;
-    case Leaving::kLost:
+    case Leaving::kLost:  // the scheduler already counted it lost (no heartbeat, stalled)
+      if (metrics_) metrics_->WorkerGone(wid, false);
       break;
   }
   peers_.Remove(wid, how == Leaving::kLost ? PeerRegistry::Why::kLost : PeerRegistry::Why::kGone);

@@ -31,32 +31,6 @@ constexpr int kHandshakeFailures =
 
 }  // namespace
 
-size_t ReceiveParts(zmq::socket_ref socket, zmq::message_t* parts, size_t max_parts) {
-  size_t n = 0;
-  zmq::message_t rest;
-  for (bool more = true; more; ++n) {
-    zmq::message_t& part = n < max_parts ? parts[n] : rest;
-    // The parts of a message arrive together: once the first is here, a
-    // later one not being here is the end of it.
-    if (!socket.recv(part, zmq::recv_flags::dontwait)) break;
-    more = part.more();
-  }
-  return n;
-}
-
-std::optional<MonitorEvent> ReadMonitorEvent(zmq::socket_ref monitor) {
-  // Each event is two parts: 6 bytes (id, value), then the peer's address.
-  zmq::message_t parts[1];
-  while (ReceiveParts(monitor, parts, 1) > 0) {
-    if (parts[0].size() < 6) continue;
-    MonitorEvent event;
-    std::memcpy(&event.id, parts[0].data(), sizeof(event.id));
-    std::memcpy(&event.value, static_cast<const char*>(parts[0].data()) + sizeof(event.id), sizeof(event.value));
-    return event;
-  }
-  return std::nullopt;
-}
-
 Transport::Transport(int backlog) : backlog_(backlog) {}
 
 google::protobuf::ArenaOptions Transport::MakeArenaOptions(std::vector<char>& block) {

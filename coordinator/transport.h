@@ -35,21 +35,6 @@
 
 namespace taskfarm {
 
-// Receives one whole multipart message without blocking: every part is read,
-// the first `max_parts` are kept in parts[0..]. Returns how many parts the
-// message had (possibly more than max_parts), 0 when nothing was waiting.
-// Every multipart receive in the coordinator goes through this.
-size_t ReceiveParts(zmq::socket_ref socket, zmq::message_t* parts, size_t max_parts);
-
-// One event from a socket monitor (zmq_socket_monitor): its ZMQ_EVENT_ and
-// value (an errno for a failure, a descriptor for an accept). nullopt when
-// nothing is waiting; malformed events are skipped.
-struct MonitorEvent {
-  uint16_t id;
-  uint32_t value;
-};
-std::optional<MonitorEvent> ReadMonitorEvent(zmq::socket_ref monitor);
-
 struct TransportOptions {
   std::string bind;                 // tcp://HOST:PORT, ipc://PATH or inproc://NAME
   bool insecure = false;            // a non-local address without CURVE is allowed

@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/frame_codec.h"
+#include "common/zmq_util.h"
 
 namespace taskfarm {
 namespace {

@@ -272,16 +272,8 @@ bool WorkerLoop::SendBytes(const std::string& bytes) {
 // Says once why we cannot get in, instead of retrying in silence.
 void WorkerLoop::CheckHandshake() {
   if (!monitor_) return;
-  for (;;) {
-    zmq::message_t event;
-    if (!monitor_->recv(event, zmq::recv_flags::dontwait)) return;
-    if (event.more()) {
-      zmq::message_t address;
-      (void)monitor_->recv(address, zmq::recv_flags::dontwait);
-    }
-    if (event.size() < 2) continue;
-    uint16_t id;
-    std::memcpy(&id, event.data(), sizeof(id));
+  while (std::optional<MonitorEvent> event = ReadMonitorEvent(*monitor_)) {
+    uint16_t id = event->id;
     if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       // A Hello that could not go out waits for exactly this. (A reconnect
       // while registered, or a paused re-Hello after --forever's Shutdown,
