@@ -4,10 +4,8 @@
 // that CPU time is the child's own rusage, so the verdict is the command's.
 #include "coordinator/compare.h"
 
-#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +25,7 @@
 #include <thread>
 
 #include "common/file_writer.h"
+#include "common/posix.h"
 #include "common/stats.h"
 #include "common/task_kind.h"
 #include "common/task_parser.h"
@@ -38,8 +37,6 @@
 #include "testserver/http_test_server.h"
 #include "testserver/latency_proxy.h"
 #include "testserver/test_ca.h"
-
-extern char** environ;
 
 namespace taskfarm {
 namespace {
@@ -148,21 +145,13 @@ RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workloa
                                 "--no-progress"};
   if (m.no_reuse) args.push_back("--no-reuse");
   args.insert(args.end(), w.run_args.begin(), w.run_args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   double busy_before = MachineBusySeconds();
   auto start = std::chrono::steady_clock::now();
   pid_t pid;
-  int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    out.error = "cannot start " + binary + ": " + std::strerror(rc);
+  try {
+    pid = SpawnProcess(args, {.output_file = log, .stdin_null = true});
+  } catch (const SpawnError& e) {
+    out.error = e.what();
     return out;
   }
   int status = 0;
