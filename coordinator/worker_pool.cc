@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/posix.h"
+#include "common/unique_fd.h"
 
 extern char** environ;
 
@@ -92,11 +93,11 @@ void WorkerPool::StopAll(int timeout_ms) {
   // Wait on the exits themselves: a pidfd turns readable when its process
   // exits, so the coordinator leaves the moment its last worker has, not
   // at the next tick of a sleep loop. (Without pidfds: 1 ms naps.)
-  std::map<pid_t, int> pidfds;
+  std::map<pid_t, UniqueFd> pidfds;
   for (auto& [pid, name] : children_) {
 #ifdef SYS_pidfd_open
-    int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (fd >= 0) pidfds[pid] = fd;
+    UniqueFd fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (fd) pidfds[pid] = std::move(fd);
 #endif
   }
   while (!children_.empty()) {
@@ -105,7 +106,7 @@ void WorkerPool::StopAll(int timeout_ms) {
     std::vector<pollfd> waiting;
     for (auto& [pid, name] : children_) {
       auto fd = pidfds.find(pid);
-      if (fd != pidfds.end()) waiting.push_back({fd->second, POLLIN, 0});
+      if (fd != pidfds.end()) waiting.push_back({fd->second.get(), POLLIN, 0});
     }
     if (waiting.size() == children_.size()) {
       (void)poll(waiting.data(), waiting.size(), static_cast<int>(std::min<int64_t>(left.count(), 100)));
@@ -114,7 +115,7 @@ void WorkerPool::StopAll(int timeout_ms) {
     }
     (void)Reap();
   }
-  for (auto& [pid, fd] : pidfds) close(fd);
+  pidfds.clear();
   for (auto& [pid, name] : children_) kill(pid, SIGKILL);
   for (auto& [pid, name] : children_) {
     int status;

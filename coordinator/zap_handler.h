@@ -23,7 +23,6 @@ class ZapHandler {
   ZapHandler(zmq::context_t& ctx, const std::string& authorized_dir);
 
   zmq::socket_ref socket() { return socket_; }
-  size_t authorized() const { return keys_.size(); }
   // Lets one more key in (the coordinator's own local workers).
   void Allow(const std::string& key_z85) { keys_.insert(key_z85); }
 
@@ -33,8 +32,8 @@ class ZapHandler {
 
  private:
   zmq::socket_t socket_;
-  std::set<std::string> keys_;      // Z85
-  std::set<std::string> refused_;   // already reported
+  std::set<std::string> keys_;     // Z85
+  std::set<std::string> refused_;  // already reported
 };
 
 }  // namespace taskfarm
