@@ -34,22 +34,6 @@ int NextSignal(int signal_fd) {
 
 namespace {
 
-// The owners of posix_spawn's attribute and file-action objects.
-struct SpawnAttr {
-  posix_spawnattr_t attr;
-  SpawnAttr() { posix_spawnattr_init(&attr); }
-  ~SpawnAttr() { posix_spawnattr_destroy(&attr); }
-  SpawnAttr(const SpawnAttr&) = delete;
-  SpawnAttr& operator=(const SpawnAttr&) = delete;
-};
-struct SpawnActions {
-  posix_spawn_file_actions_t actions;
-  SpawnActions() { posix_spawn_file_actions_init(&actions); }
-  ~SpawnActions() { posix_spawn_file_actions_destroy(&actions); }
-  SpawnActions(const SpawnActions&) = delete;
-  SpawnActions& operator=(const SpawnActions&) = delete;
-};
-
 // NULL-terminated pointers into `strings`, which must outlive them. The
 // const_cast is for posix_spawn's C signature: it never writes through them.
 std::vector<char*> PointersTo(const std::vector<std::string>& strings) {
@@ -66,29 +50,29 @@ pid_t SpawnProcess(const std::vector<std::string>& argv, const SpawnOptions& opt
   if (argv.empty()) throw SpawnError("cannot start a program: no argv", EINVAL);
   SpawnActions fa;
   if (!options.output_file.empty()) {
-    posix_spawn_file_actions_addopen(&fa.actions, STDOUT_FILENO, options.output_file.c_str(),
+    posix_spawn_file_actions_addopen(&fa.value, STDOUT_FILENO, options.output_file.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa.actions, STDOUT_FILENO, STDERR_FILENO);
+    posix_spawn_file_actions_adddup2(&fa.value, STDOUT_FILENO, STDERR_FILENO);
   }
-  if (options.stdin_null) posix_spawn_file_actions_addopen(&fa.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  if (options.stdin_null) posix_spawn_file_actions_addopen(&fa.value, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   SpawnAttr sa;
   short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
   if (options.own_process_group) {
-    posix_spawnattr_setpgroup(&sa.attr, 0);
+    posix_spawnattr_setpgroup(&sa.value, 0);
     flags |= POSIX_SPAWN_SETPGROUP;
   }
   sigset_t none, defaults;
   sigemptyset(&none);
-  posix_spawnattr_setsigmask(&sa.attr, &none);
+  posix_spawnattr_setsigmask(&sa.value, &none);
   sigemptyset(&defaults);
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGCHLD}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigdefault(&sa.attr, &defaults);
-  posix_spawnattr_setflags(&sa.attr, flags);
+  posix_spawnattr_setsigdefault(&sa.value, &defaults);
+  posix_spawnattr_setflags(&sa.value, flags);
   std::vector<char*> arg_ptrs = PointersTo(argv);
   std::vector<char*> env_ptrs = options.env ? PointersTo(*options.env) : std::vector<char*>{};
   pid_t pid = 0;
   int rc =
-      posix_spawn(&pid, arg_ptrs[0], &fa.actions, &sa.attr, arg_ptrs.data(), options.env ? env_ptrs.data() : environ);
+      posix_spawn(&pid, arg_ptrs[0], &fa.value, &sa.value, arg_ptrs.data(), options.env ? env_ptrs.data() : environ);
   if (rc != 0) throw SpawnError("cannot start " + argv[0] + ": " + std::strerror(rc), rc);
   return pid;
 }

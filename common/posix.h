@@ -10,6 +10,7 @@
 //   waitpid(pid, &status, 0);  // the caller reaps
 #pragma once
 
+#include <spawn.h>
 #include <sys/types.h>
 
 #include <ctime>
@@ -32,6 +33,20 @@ namespace taskfarm {
 // The next signal waiting on `signal_fd` (one from BlockSignalsToFd), or 0
 // when none is: `while (int sig = NextSignal(fd))` drains it.
 [[nodiscard]] int NextSignal(int signal_fd);
+
+// The owner of one of posix_spawn's C objects (attributes, file actions):
+// initialised on construction, destroyed with the owner.
+template <typename T, int (*Init)(T*), int (*Destroy)(T*)>
+struct SpawnObject {
+  T value;
+  SpawnObject() { Init(&value); }
+  ~SpawnObject() { Destroy(&value); }
+  SpawnObject(const SpawnObject&) = delete;
+  SpawnObject& operator=(const SpawnObject&) = delete;
+};
+using SpawnAttr = SpawnObject<posix_spawnattr_t, posix_spawnattr_init, posix_spawnattr_destroy>;
+using SpawnActions =
+    SpawnObject<posix_spawn_file_actions_t, posix_spawn_file_actions_init, posix_spawn_file_actions_destroy>;
 
 // posix_spawn failed; `error` is its errno value.
 struct SpawnError : std::runtime_error {
