@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "common/unique_fd.h"
@@ -76,14 +77,25 @@ bool WriteAll(int fd, std::string_view data) {
 // fsync, where the file has a disk behind it: a pipe or /dev/null says EINVAL.
 bool Sync(int fd) { return ::fsync(fd) == 0 || errno == EINVAL; }
 
-// A temporary file beside `path`, named so that a reader can tell what it
-// was for if a crash leaves it.
-UniqueFd MakeTemporary(const std::string& path, std::string* temp_path) {
-  std::string tmpl = DirectoryOf(path) + "/." + BaseName(path) + ".tmp-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  UniqueFd fd(mkostemp(buf.data(), O_CLOEXEC));
-  if (fd) *temp_path = buf.data();
+// The descriptor a write of `path` goes through: `path` itself when it is
+// written in place (see WriteInPlace), opened with `in_place_flags` besides
+// O_WRONLY and O_NONBLOCK (a FIFO whose reader has gone fails, ENXIO,
+// instead of blocking the end of the run); else a new temporary file beside
+// it, named so that a reader can tell what it was for if a crash leaves it,
+// and `*temp_path` is its name ("" for in place).
+StatusOr<UniqueFd> OpenForWrite(const std::string& path, int in_place_flags, std::string* temp_path) {
+  temp_path->clear();
+  UniqueFd fd;
+  if (WriteInPlace(path)) {
+    fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NONBLOCK | in_place_flags));
+  } else {
+    std::string tmpl = DirectoryOf(path) + "/." + BaseName(path) + ".tmp-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    fd = UniqueFd(mkostemp(buf.data(), O_CLOEXEC));
+    if (fd) *temp_path = buf.data();
+  }
+  if (!fd) return Failure(path, errno);
   return fd;
 }
 
@@ -97,38 +109,25 @@ Status CheckCanWrite(const std::string& path) {
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     return Failure(path, EISDIR);
   }
-  if (WriteInPlace(path)) {
-    // O_APPEND: opening must not truncate what is there; only the end does.
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK));
-    if (!fd) {
-      return Failure(path, errno);
-    }
-    return Status::Ok();
-  }
+  // O_APPEND: opening must not truncate what is there; only the end does.
   std::string temp;
-  UniqueFd fd = MakeTemporary(path, &temp);
-  if (!fd) {
-    return Failure(path, errno);
-  }
-  ::unlink(temp.c_str());
+  StatusOr<UniqueFd> fd = OpenForWrite(path, O_APPEND, &temp);
+  if (!fd.ok()) return fd.status();
+  if (!temp.empty()) ::unlink(temp.c_str());
   return Status::Ok();
 }
 
 Status WriteWholeFile(const std::string& path, std::string_view contents) {
-  if (WriteInPlace(path)) {
-    // O_NONBLOCK: a FIFO whose reader has gone fails (ENXIO) instead of
-    // blocking the end of the run; then blocking writes again.
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NONBLOCK));
-    if (fd) (void)::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
-    if (!fd || !WriteAll(fd.get(), contents) || !Sync(fd.get()) || !fd.Close()) {
+  std::string temp;
+  StatusOr<UniqueFd> opened = OpenForWrite(path, O_TRUNC, &temp);
+  if (!opened.ok()) return opened.status();
+  UniqueFd fd = std::move(opened).value();
+  if (temp.empty()) {  // in place: blocking writes, once it is open
+    (void)::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+    if (!WriteAll(fd.get(), contents) || !Sync(fd.get()) || !fd.Close()) {
       return Failure(path, errno);
     }
     return Status::Ok();
-  }
-  std::string temp;
-  UniqueFd fd = MakeTemporary(path, &temp);
-  if (!fd) {
-    return Failure(path, errno);
   }
   bool ok = ::fchmod(fd.get(), NewFileMode()) == 0 && WriteAll(fd.get(), contents) && Sync(fd.get()) && fd.Close() &&
             ::rename(temp.c_str(), path.c_str()) == 0;
@@ -138,9 +137,7 @@ Status WriteWholeFile(const std::string& path, std::string_view contents) {
     return Failure(path, saved);
   }
   // The rename is durable only once the directory is: sync it too.
-  size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd d(::open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!d || ::fsync(d.get()) != 0) {
     return Failure(path, errno);
   }

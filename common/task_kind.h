@@ -50,6 +50,11 @@ struct ParseOptions {
   const pb::UrlTask* url_defaults = nullptr;
 };
 
+// A kind without result fields of its own: it has none (has_own_fields) and
+// there are none to check (check: ""). The defaults of TaskKind.
+[[nodiscard]] bool NoOwnFields(const pb::Result& result);
+[[nodiscard]] std::string NoOwnFieldsToCheck(const pb::TaskSpec& spec, const pb::Result& result);
+
 struct TaskKind {
   std::string_view name;        // the task line's first word and the record's `kind`
   pb::TaskSpec::WhatCase what;  // its TaskSpec field
@@ -72,9 +77,9 @@ struct TaskKind {
   // kind's own: "Read 1024 from URL (worker w2, 3 ms)".
   std::string (*describe)(const pb::Result& result, const std::string& who);
   // Whether `result` carries fields only this kind may set.
-  bool (*has_own_fields)(const pb::Result& result);
+  bool (*has_own_fields)(const pb::Result& result) = NoOwnFields;
   // The kind's own fields of a worker's result checked: "" when believable.
-  std::string (*check)(const pb::TaskSpec& spec, const pb::Result& result);
+  std::string (*check)(const pb::TaskSpec& spec, const pb::Result& result) = NoOwnFieldsToCheck;
   // The options its line takes, for --help: one a line, each "-X, --request
   // METHOD" and what it does, two or more blanks apart ("": none).
   std::string_view options = {};
@@ -86,8 +91,6 @@ struct TaskKind {
 // whose parse and format refuse everything.
 [[nodiscard]] const TaskKind& KindOf(const pb::TaskSpec& spec);
 [[nodiscard]] std::span<const TaskKind* const> AllKinds();
-// For kinds without result fields of their own (has_own_fields).
-[[nodiscard]] bool NoOwnFields(const pb::Result& result);
 // The kinds that have result fields of their own, one per set of fields
 // (kinds may share theirs: exec and sh).
 [[nodiscard]] std::span<const TaskKind* const> KindsWithOwnFields();

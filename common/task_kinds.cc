@@ -11,6 +11,7 @@
 namespace taskfarm {
 
 bool NoOwnFields(const pb::Result&) { return false; }
+std::string NoOwnFieldsToCheck(const pb::TaskSpec&, const pb::Result&) { return ""; }
 
 // Defined in common/kinds/, one file each.
 extern const TaskKind kUrlKind, kCpuKind, kSleepKind, kNoopKind, kExecKind, kShKind, kFaultKind;
@@ -24,8 +25,6 @@ std::string Refuse(std::string_view, const ParseOptions&, pb::TaskSpec*) { retur
 std::string Empty(const pb::TaskSpec&) { return ""; }
 std::string Nothing(const pb::Result&, const std::string&) { return ""; }
 
-std::string Fine(const pb::TaskSpec&, const pb::Result&) { return ""; }
-
 constexpr TaskKind kUnknownKind{.name = "unknown",
                                 .what = pb::TaskSpec::WHAT_NOT_SET,
                                 .usage = "",
@@ -37,9 +36,7 @@ constexpr TaskKind kUnknownKind{.name = "unknown",
                                 .color = "#94a3b8",
                                 .parse = Refuse,
                                 .format = Empty,
-                                .describe = Nothing,
-                                .has_own_fields = NoOwnFields,
-                                .check = Fine};
+                                .describe = Nothing};
 
 // KindOf runs for every task the scheduler touches: a lookup by field number.
 constexpr size_t kMaxField = 64;

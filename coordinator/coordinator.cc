@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +25,7 @@
 #include "common/curve_keys.h"
 #include "common/duration.h"
 #include "common/file_writer.h"
+#include "common/posix.h"
 #include "common/frame_codec.h"
 #include "common/quote.h"
 #include "common/task_kind.h"
@@ -130,11 +130,10 @@ void SayNoTasks(const TaskSource& source) {
 // Whether the signalfd says SIGINT or SIGTERM (read to the end: a SIGCHLD
 // among them only asks for a reap, which the caller does anyway).
 bool ReadStopSignal(int signal_fd, int* signo = nullptr) {
-  signalfd_siginfo info{};
   bool stop = false;
-  while (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
-    if (info.ssi_signo != SIGINT && info.ssi_signo != SIGTERM) continue;
-    if (signo) *signo = static_cast<int>(info.ssi_signo);
+  while (int sig = NextSignal(signal_fd)) {
+    if (sig != SIGINT && sig != SIGTERM) continue;
+    if (signo) *signo = sig;
     stop = true;
   }
   return stop;
@@ -646,9 +645,8 @@ void CoordinatorLoop::DroppedFromWorker(const std::string& identity, DropReason 
 }
 
 void CoordinatorLoop::HandleSignals(int signal_fd) {
-  signalfd_siginfo info{};
-  while (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
-    if (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM) Interrupt(static_cast<int>(info.ssi_signo));
+  while (int sig = NextSignal(signal_fd)) {
+    if (sig == SIGINT || sig == SIGTERM) Interrupt(sig);
   }
   // SIGCHLD: reap every child that ended (signals coalesce, so always reap all).
   if (!local_.pool) {
@@ -1015,19 +1013,6 @@ int DryRun(TaskSource& source, int signal_fd) {
   return source.bad_lines() > 0 ? 1 : 0;
 }
 
-// Signals arrive on a signalfd polled by the loop. Blocked before any
-// thread starts, so every thread inherits the mask; children unblock.
-UniqueFd BlockSignalsToFd() {
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGCHLD);
-  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  return UniqueFd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
-}
-
 // The task source (file, stream, URL or argument list), or null after
 // saying on stderr what is wrong with it.
 std::unique_ptr<TaskSource> OpenTaskSource(const TaskSourceOptions& src) {
@@ -1051,7 +1036,10 @@ std::unique_ptr<TaskSource> OpenTaskSource(const TaskSourceOptions& src) {
 int RunCoordinator(const CoordinatorConfig& config_in) {
   CoordinatorConfig config = config_in;
   if (config.workers < 0) config.workers = 1;
-  UniqueFd signal_fd = BlockSignalsToFd();
+  // Signals arrive on a signalfd polled by the loop. Blocked before any
+  // thread starts, so every thread inherits the mask; children unblock.
+  UniqueFd signal_fd = BlockSignalsToFd({SIGINT, SIGTERM, SIGCHLD});
+  signal(SIGPIPE, SIG_IGN);
   TaskSourceOptions src;
   bool demo_wanted = false;
   if (Status s = InputOptions(config, &src, &demo_wanted); !s.ok()) {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/file_writer.h"
+#include "common/posix.h"
 #include "common/quote.h"
 #include "common/shell_words.h"
 #include "common/status.h"
@@ -259,10 +260,7 @@ void RecordSink::WriteHtmlReport(const RunSummary& summary) {
   double run_ms = summary.run_ms;
   ReportData data;
   data.title = "taskfarm run";
-  char buf[64];
-  std::time_t now = std::time(nullptr);
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
-  data.generated_at = buf;
+  data.generated_at = LocalTimestamp();
   data.machine = std::to_string(std::thread::hardware_concurrency()) + " cores";
   data.command = config_.command_line;
   // The terminal's own tables, cell for cell, with captions for the page.

@@ -847,16 +847,16 @@ void Scheduler::CancelInFlight(const std::string& reason) {
   }
 }
 
-std::vector<pb::Cancel> Scheduler::LeasesOf(WorkerId worker) const {
-  std::vector<pb::Cancel> out;
+std::vector<pb::LeaseRef> Scheduler::LeasesOf(WorkerId worker) const {
+  std::vector<pb::LeaseRef> out;
   auto wit = workers_.find(worker);
   if (wit == workers_.end()) return out;
   for (uint32_t id : wit->second.leases) {
     auto it = tasks_.find(id);
     if (it == tasks_.end()) continue;
-    pb::Cancel& c = out.emplace_back();
-    c.set_task_id(id);
-    c.set_attempt(it->second.attempts);
+    pb::LeaseRef& lease = out.emplace_back();
+    lease.set_task_id(id);
+    lease.set_attempt(it->second.attempts);
   }
   return out;
 }

@@ -202,8 +202,6 @@ class Scheduler {
   // Finished records as they are; call Decorate() on the ones to write.
   [[nodiscard]] std::vector<FinishedTask> TakeFinishedRaw();
   void Decorate(FinishedTask& finished) const;
-  // Leases that were being run by a worker now gone, to tell it to stop
-  // (only meaningful if it comes back).
   // ---- interruption
   // No new task starts; queued tasks are recorded cancelled.
   void StopDispatching(const std::string& reason);
@@ -212,8 +210,9 @@ class Scheduler {
   // since it was sent into a free slot), or, for a prefetched lease that
   // had not started, "cancelled before it started".
   void CancelInFlight(const std::string& reason);
-  // Every lease held by `worker` (for telling the worker to stop them).
-  [[nodiscard]] std::vector<pb::Cancel> LeasesOf(WorkerId worker) const;
+  // Every lease `worker` holds, queued on it or running (none for a worker
+  // not registered).
+  [[nodiscard]] std::vector<pb::LeaseRef> LeasesOf(WorkerId worker) const;
 
   // Whether the task ran on a worker that died and so now runs alone.
   [[nodiscard]] bool IsSuspect(uint32_t task_id) const {

@@ -3,19 +3,18 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <climits>
-#include <cstring>
 #include <map>
-#include <stdexcept>
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "common/posix.h"
+#include "common/unique_fd.h"
 
 extern char** environ;
 
@@ -31,9 +30,8 @@ std::string Describe(int status) {
 }  // namespace
 
 std::string DefaultWorkerBinary() {
-  char buf[PATH_MAX] = {0};
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "coordinator";
+  std::string self = SelfExePath();
+  if (self.empty()) self = "coordinator";
   size_t slash = self.rfind('/');
   std::string dir = slash == std::string::npos ? std::string(".") : self.substr(0, slash);
   // The worker is named as this program is, with "worker" for "coordinator":
@@ -60,36 +58,14 @@ WorkerPool::WorkerPool(std::string binary, std::vector<std::string> args, std::v
 WorkerPool::~WorkerPool() { StopAll(0); }
 
 pid_t WorkerPool::Spawn(const std::string& name) {
-  std::vector<std::string> argv_s{binary_};
-  argv_s.insert(argv_s.end(), args_.begin(), args_.end());
-  argv_s.push_back("--name");
-  argv_s.push_back(name);
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  // posix_spawn, not fork: glibc starts the child in our address space
-  // (CLONE_VFORK) instead of copying the page tables, so spawning costs
-  // the same whatever the coordinator's size, and it is safe with threads.
-  // The worker arms PR_SET_PDEATHSIG itself (--parent-pid) as it starts.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
+  std::vector<std::string> argv{binary_};
+  argv.insert(argv.end(), args_.begin(), args_.end());
+  argv.push_back("--name");
+  argv.push_back(name);
   // Its own process group: the terminal's Ctrl-C goes to the coordinator,
-  // which decides what the workers do (grace period, hand-back).
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);  // we block INT/TERM/CHLD; it must not
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGCHLD}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = 0;
-  std::vector<char*> envp;
-  for (auto& kv : env_) envp.push_back(kv.data());
-  envp.push_back(nullptr);
-  int rc = posix_spawn(&pid, argv[0], nullptr, &attr, argv.data(), envp.data());
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw SpawnError("cannot start " + binary_ + ": " + std::strerror(rc), rc);
+  // which decides what the workers do (grace period, hand-back). The worker
+  // arms PR_SET_PDEATHSIG itself (--parent-pid) as it starts.
+  pid_t pid = SpawnProcess(argv, {.env = &env_, .own_process_group = true});
   children_[pid] = name;
   return pid;
 }
@@ -117,11 +93,11 @@ void WorkerPool::StopAll(int timeout_ms) {
   // Wait on the exits themselves: a pidfd turns readable when its process
   // exits, so the coordinator leaves the moment its last worker has, not
   // at the next tick of a sleep loop. (Without pidfds: 1 ms naps.)
-  std::map<pid_t, int> pidfds;
+  std::map<pid_t, UniqueFd> pidfds;
   for (auto& [pid, name] : children_) {
 #ifdef SYS_pidfd_open
-    int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (fd >= 0) pidfds[pid] = fd;
+    UniqueFd fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (fd) pidfds[pid] = std::move(fd);
 #endif
   }
   while (!children_.empty()) {
@@ -130,7 +106,7 @@ void WorkerPool::StopAll(int timeout_ms) {
     std::vector<pollfd> waiting;
     for (auto& [pid, name] : children_) {
       auto fd = pidfds.find(pid);
-      if (fd != pidfds.end()) waiting.push_back({fd->second, POLLIN, 0});
+      if (fd != pidfds.end()) waiting.push_back({fd->second.get(), POLLIN, 0});
     }
     if (waiting.size() == children_.size()) {
       (void)poll(waiting.data(), waiting.size(), static_cast<int>(std::min<int64_t>(left.count(), 100)));
@@ -139,19 +115,13 @@ void WorkerPool::StopAll(int timeout_ms) {
     }
     (void)Reap();
   }
-  for (auto& [pid, fd] : pidfds) close(fd);
+  pidfds.clear();
   for (auto& [pid, name] : children_) kill(pid, SIGKILL);
   for (auto& [pid, name] : children_) {
     int status;
     waitpid(pid, &status, 0);
   }
   children_.clear();
-}
-
-const std::string& WorkerPool::NameOf(pid_t pid) const {
-  static const std::string kNone;
-  auto it = children_.find(pid);
-  return it == children_.end() ? kNone : it->second;
 }
 
 }  // namespace taskfarm

@@ -1,4 +1,4 @@
-// Local worker processes: the coordinator's children. posix_spawn of the
+// Local worker processes: the coordinator's children. SpawnProcess of the
 // `worker` program (so local and remote workers are one program), reaped on
 // SIGCHLD, killed with the coordinator by the PR_SET_PDEATHSIG each worker
 // sets for itself (--parent-pid).
@@ -10,17 +10,12 @@
 #include <sys/types.h>
 
 #include <map>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace taskfarm {
+#include "common/posix.h"  // SpawnError
 
-// posix_spawn failed; `error` is its errno value.
-struct SpawnError : std::runtime_error {
-  SpawnError(const std::string& what, int error) : std::runtime_error(what), error(error) {}
-  int error;
-};
+namespace taskfarm {
 
 struct ChildExit {
   pid_t pid;
@@ -55,7 +50,6 @@ class WorkerPool {
     for (const auto& [pid, name] : children_) out.push_back(pid);
     return out;
   }
-  [[nodiscard]] const std::string& NameOf(pid_t pid) const;
 
  private:
   std::string binary_;

@@ -24,7 +24,6 @@ class ZapHandler {
   ZapHandler(zmq::context_t& ctx, const std::string& authorized_dir);
 
   zmq::socket_ref socket() { return socket_; }
-  size_t authorized() const { return keys_.size(); }
   // Lets one more key in (the coordinator's own local workers).
   void Allow(const std::string& key_z85) { keys_.insert(key_z85); }
 

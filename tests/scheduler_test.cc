@@ -755,7 +755,7 @@ TEST(SchedulerTest, OverdueLeaseMarksItsWorkerStuckAndATimeoutIsRetried) {
   Scheduler::TickResult t = h.Tick();
   EXPECT_EQ(t.stuck, std::vector<WorkerId>{w1});
   EXPECT_TRUE(t.lost.empty());
-  std::vector<pb::Cancel> leases = h.s.LeasesOf(w1);
+  std::vector<pb::LeaseRef> leases = h.s.LeasesOf(w1);
   ASSERT_EQ(leases.size(), 1u);
   EXPECT_EQ(leases[0].task_id(), 0u);
   EXPECT_EQ(leases[0].attempt(), 1u);

@@ -1,5 +1,6 @@
 # Unit tests: pure logic and inproc:// sockets, no sleeps; no processes but
-# /bin/sh, the judge of what the shell-quoting tests quote.
+# /bin/sh, the judge of what the shell-quoting tests quote, and the /bin/true
+# and /bin/sh that posix_test spawns to see common/posix start them.
 # include() this from tests/CMakeLists.txt after find_package(GTest) and
 # include(GoogleTest).
 add_executable(unit_tests
@@ -34,7 +35,8 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/utf8_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/host_port_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/metrics_test.cc
-  ${CMAKE_CURRENT_LIST_DIR}/status_test.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/status_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/posix_test.cc)
 target_link_libraries(unit_tests PRIVATE GTest::gtest_main taskfarm_coordinator taskfarm_worker taskfarm_test_support
   nlohmann_json::nlohmann_json CLI11::CLI11 taskfarm_warnings)
 gtest_discover_tests(unit_tests PROPERTIES TIMEOUT 60 LABELS unit)

@@ -1,6 +1,7 @@
 // `testserver`: runs HttpTestServer until SIGINT/SIGTERM, announcing its URL
 // (and, with a CA it made for HTTPS, that CA's certificate) on stdout, and
 // optionally its port in a file, for scripts and other tests.
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/posix.h"
 #include "testserver/http_test_server.h"
 #include "testserver/latency_proxy.h"
 #include "testserver/test_ca.h"
@@ -107,19 +109,15 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Blocked before any thread exists so that every thread inherits the mask
-  // and the signals wait for sigwait() below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
   taskfarm::testserver::RaiseOpenFileLimit();
   // With --rtt the proxy takes --port and the server any free port behind it.
   const uint16_t public_port = options.port;
   if (rtt_ms > 0) options.port = 0;
   try {
+    // Blocked before any thread exists so that every thread inherits the mask
+    // and the signals wait on this descriptor, read below.
+    const taskfarm::UniqueFd stop_signals = taskfarm::BlockSignalsToFd({SIGINT, SIGTERM});
+
     std::string made_ca_file;
     if (https && options.tls_cert_file.empty()) {
       if (tls_dir.empty()) tls_dir = MakeTlsDir();
@@ -156,8 +154,9 @@ int main(int argc, char** argv) {
     }
     if (!made_ca_file.empty()) std::cout << "CA certificate: " << made_ca_file << std::endl;
 
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    pollfd stop{stop_signals.get(), POLLIN, 0};
+    while (poll(&stop, 1, -1) < 0 && errno == EINTR) {
+    }
     if (proxy) proxy->Stop();
     server.Stop();
   } catch (const std::exception& e) {

@@ -23,6 +23,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/posix.h"
 #include "common/quote.h"
 
 extern char** environ;
@@ -184,22 +185,6 @@ int64_t Enlarge(int fd) {
 
 bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
 
-// The owners of posix_spawn's attribute and file-action objects.
-struct SpawnAttr {
-  posix_spawnattr_t attr;
-  SpawnAttr() { posix_spawnattr_init(&attr); }
-  ~SpawnAttr() { posix_spawnattr_destroy(&attr); }
-  SpawnAttr(const SpawnAttr&) = delete;
-  SpawnAttr& operator=(const SpawnAttr&) = delete;
-};
-struct SpawnActions {
-  posix_spawn_file_actions_t actions;
-  SpawnActions() { posix_spawn_file_actions_init(&actions); }
-  ~SpawnActions() { posix_spawn_file_actions_destroy(&actions); }
-  SpawnActions(const SpawnActions&) = delete;
-  SpawnActions& operator=(const SpawnActions&) = delete;
-};
-
 }  // namespace
 
 StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnSpec& spec, GroupReaper* reaper, bool* missing) {
@@ -333,21 +318,21 @@ StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnSpec& spe
   int64_t enlarged = Enlarge(out.read.get());
 
   SpawnActions fa;
-  posix_spawn_file_actions_addopen(&fa.actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa.actions, out.write.get(), 1);
-  posix_spawn_file_actions_adddup2(&fa.actions, err.write.get(), 2);
+  posix_spawn_file_actions_addopen(&fa.value, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa.value, out.write.get(), 1);
+  posix_spawn_file_actions_adddup2(&fa.value, err.write.get(), 2);
   // Nothing else of the worker's: libcurl 7.88 opens its TCP sockets without
   // SOCK_CLOEXEC, and a command (or its `sleep 1000 &`) that inherited one
   // would hold that connection open.
-  posix_spawn_file_actions_addclosefrom_np(&fa.actions, 3);
-  if (!spec.workdir.empty()) posix_spawn_file_actions_addchdir_np(&fa.actions, spec.workdir.c_str());
+  posix_spawn_file_actions_addclosefrom_np(&fa.value, 3);
+  if (!spec.workdir.empty()) posix_spawn_file_actions_addchdir_np(&fa.value, spec.workdir.c_str());
   SpawnAttr sa;
   // Its own group: one kill(-pgid) reaches everything it starts, and the
   // terminal's Ctrl-C is the worker's to handle, not the command's.
-  posix_spawnattr_setpgroup(&sa.attr, 0);
+  posix_spawnattr_setpgroup(&sa.value, 0);
   sigset_t none, all;
   sigemptyset(&none);
-  posix_spawnattr_setsigmask(&sa.attr, &none);
+  posix_spawnattr_setsigmask(&sa.value, &none);
   // Handled signals are reset by exec anyway; ignored ones (the worker's
   // SIGPIPE) would be inherited, hence all of them. All, and not sigfillset:
   // that leaves out the C library's own two (glibc's SIGCANCEL and SIGSETXID,
@@ -355,8 +340,8 @@ StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnSpec& spe
   // (so that they cannot interrupt it before the exec), and SIG_IGN outlives
   // the exec. (SIGKILL and SIGSTOP in the set are skipped by the kernel.)
   std::memset(&all, 0xff, sizeof(all));
-  posix_spawnattr_setsigdefault(&sa.attr, &all);
-  posix_spawnattr_setflags(&sa.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setsigdefault(&sa.value, &all);
+  posix_spawnattr_setflags(&sa.value, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   std::vector<char*> argv;
   argv.reserve(spec.argv.size() + 1);
@@ -365,7 +350,7 @@ StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnSpec& spe
   pid_t pid = 0;
   // glibc runs the child on our memory until it has exec'd (CLONE_VFORK) and
   // returns the exec's errno here, so a failed start is known now.
-  int rc = posix_spawn(&pid, exe.c_str(), &fa.actions, &sa.attr, argv.data(), envp);
+  int rc = posix_spawn(&pid, exe.c_str(), &fa.value, &sa.value, argv.data(), envp);
   if (rc != 0 && from_cache) {
     found_in_path.erase(cache_key);
     return Spawn(spec, reaper, missing);

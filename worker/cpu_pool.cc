@@ -3,15 +3,11 @@
 
 #include <sys/resource.h>
 
-#include <chrono>
-
 #include "common/thread_stats.h"
 #include "worker/cpu_kernels.h"
 
 namespace taskfarm {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 CpuPool::CpuPool(int threads, std::function<void()> wake) : wake_(std::move(wake)) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
@@ -61,7 +57,6 @@ void CpuPool::Loop() {
     CpuDone done;
     done.token = job.token;
     ThreadTimes before = CurrentThreadTimes();
-    auto t0 = std::chrono::steady_clock::now();
     if (job.cancel->load()) {
       done.answer = std::nullopt;  // cancelled while queued: do not start it
     } else if (job.task.kernel() == "primes") {
@@ -69,7 +64,6 @@ void CpuPool::Loop() {
     } else {
       done.error = "unknown cpu kernel '" + job.task.kernel() + "'";
     }
-    done.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     ThreadTimes after = CurrentThreadTimes();
     done.user_ms = after.user_ms - before.user_ms;
     done.sys_ms = after.sys_ms - before.sys_ms;

@@ -25,10 +25,9 @@ struct CpuDone {
   uint64_t token = 0;
   std::optional<uint64_t> answer;  // nullopt: cancelled
   std::string error;               // unknown kernel etc.
-  double wall_ms = 0;
   double user_ms = 0;              // CPU time of the running thread
   double sys_ms = 0;
-  double wait_ms = 0;              // ready to run but waiting for a core
+  double wait_ms = 0;  // ready to run but waiting for a core
 };
 
 class CpuPool {

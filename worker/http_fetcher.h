@@ -38,8 +38,8 @@ struct FetchOptions {
   // The system's CA directory (CURLOPT_CAPATH) and bundle file; "":
   // libcurl's built-in ones (Debian: /etc/ssl/certs and its
   // ca-certificates.crt). Tests point them at their own.
-  std::string system_ca_dir;
-  std::string system_ca_bundle;
+  std::string system_ca_dir = {};
+  std::string system_ca_bundle = {};
 };
 
 struct FetchResult {

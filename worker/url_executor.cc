@@ -11,14 +11,12 @@ namespace taskfarm {
 namespace {
 
 FetchOptions OptionsOf(const WorkerConfig& config) {
-  FetchOptions o;
-  o.reuse_connections = config.reuse_connections;
-  o.max_body_bytes = config.max_body_bytes;
-  o.low_speed_seconds = config.stall_timeout_s;
-  o.http2 = config.http2;
-  o.ca_file = config.ca_file;
-  o.insecure_tls = config.insecure_tls;
-  return o;
+  return {.reuse_connections = config.reuse_connections,
+          .max_body_bytes = config.max_body_bytes,
+          .low_speed_seconds = config.stall_timeout_s,
+          .http2 = config.http2,
+          .ca_file = config.ca_file,
+          .insecure_tls = config.insecure_tls};
 }
 
 }  // namespace

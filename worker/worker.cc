@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +30,7 @@
 #include "common/curve_keys.h"
 #include "common/duration.h"
 #include "common/frame_codec.h"
+#include "common/posix.h"
 #include "common/quote.h"
 #include "common/status.h"
 #include "common/task_kind.h"
@@ -185,7 +185,6 @@ class WorkerLoop {
   uint32_t max_rss_kb_ = 0;  // refreshed every 100 ms, not per task
   double last_rss_ms_ = 0;
   bool loop_times_stale_ = true;  // loop_times_ must be re-read before charging
-  DropCounts drops_;
 };
 
 Status WorkerLoop::Connect() {
@@ -359,10 +358,7 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
       }
       break;
     case pb::Frame::kTasks:
-      if (!registered_) {
-        drops_.Count(DropReason::kUnexpected);
-        break;
-      }
+      if (!registered_) break;  // the coordinator does not count these as ours
       for (const auto& a : frame.tasks().tasks()) Accept(a);
       break;
     case pb::Frame::kCancel: {
@@ -408,8 +404,8 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
       }
       break;
     }
-    default:
-      drops_.Count(DropReason::kUnexpected);
+    default:  // one the coordinator does not send: ignored
+      break;
   }
 }
 
@@ -828,7 +824,6 @@ int WorkerLoop::Run(int signal_fd) {
       DropReason drop;
       pb::Frame* frame = DecodeFrameOn(msg->to_string_view(), &arena_, &drop);
       if (!frame) {
-        drops_.Count(drop);
         Reject(msg->to_string_view(), drop);
         continue;
       }
@@ -894,17 +889,16 @@ int WorkerLoop::Run(int signal_fd) {
     int timeout = (Readable(*socket_) || Startable()) ? 0 : NextTimeoutMs();
     waits_.clear();
     waits_.push_back({zmq_fd, CURL_WAIT_POLLIN, 0});
-    if (signal_fd >= 0) waits_.push_back({signal_fd, CURL_WAIT_POLLIN, 0});
+    waits_.push_back({signal_fd, CURL_WAIT_POLLIN, 0});
     // Until registered, the monitor wakes us when the handshake completes.
     if (!registered_ && monitor_) waits_.push_back({monitor_->get(zmq::sockopt::fd), CURL_WAIT_POLLIN, 0});
     for (auto& executor : executors_.all) executor->AppendWaits(&waits_);
     executors_.url->Poll(waits_, timeout);
-    if (signal_fd >= 0 && (waits_[1].revents & CURL_WAIT_POLLIN)) {
-      signalfd_siginfo info{};
-      if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+    if (waits_[1].revents & CURL_WAIT_POLLIN) {
+      if (int sig = NextSignal(signal_fd)) {
         if (ByHand()) {
-          std::fprintf(stderr, "worker: signal %u, handing back %zu task%s and leaving\n", info.ssi_signo,
-                       leases_.size(), leases_.size() == 1 ? "" : "s");
+          std::fprintf(stderr, "worker: signal %d, handing back %zu task%s and leaving\n", sig, leases_.size(),
+                       leases_.size() == 1 ? "" : "s");
         }
         CollectDone();
         HandBack();
@@ -927,32 +921,26 @@ int RunWorker(const WorkerConfig& config) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != config.parent_pid) return 0;
   }
-  // SIGINT/SIGTERM arrive through a signalfd polled by the loop; block them
-  // before any thread starts so every thread inherits the mask.
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  int signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  CurlGlobal curl_global;
-  // A local worker's proof that its coordinator started it. Taken out of
-  // the environment so nothing this worker starts inherits it.
-  WorkerConfig run = config;
-  if (const char* token = std::getenv("TASKFARM_LOCAL_TOKEN")) {
-    if (run.local_token.empty()) run.local_token = token;
-    unsetenv("TASKFARM_LOCAL_TOKEN");
-  }
   int code = 0;
   try {
+    // SIGINT/SIGTERM arrive through a signalfd polled by the loop; blocked
+    // before any thread starts so every thread inherits the mask.
+    UniqueFd signal_fd = BlockSignalsToFd({SIGINT, SIGTERM});
+    CurlGlobal curl_global;
+    // A local worker's proof that its coordinator started it. Taken out of
+    // the environment so nothing this worker starts inherits it.
+    WorkerConfig run = config;
+    if (const char* token = std::getenv("TASKFARM_LOCAL_TOKEN")) {
+      if (run.local_token.empty()) run.local_token = token;
+      unsetenv("TASKFARM_LOCAL_TOKEN");
+    }
     WorkerLoop loop(run);
-    code = loop.Run(signal_fd);
+    code = loop.Run(signal_fd.get());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "worker: %s\n", e.what());
     code = 1;
   }
-  if (signal_fd >= 0) close(signal_fd);
   return code;
 }
 

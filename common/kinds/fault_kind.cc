@@ -14,8 +14,6 @@ std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec
 
 std::string Print(const pb::TaskSpec& spec) { return "fault " + spec.fault().action(); }
 std::string Describe(const pb::Result& r, const std::string& who) { return r.task() + " done (" + who + ")"; }
-std::string Check(const pb::TaskSpec&, const pb::Result&) { return ""; }
-
 }  // namespace
 
 extern const TaskKind kFaultKind{
@@ -31,8 +29,6 @@ extern const TaskKind kFaultKind{
     .parse = Parse,
     .format = Print,
     .describe = Describe,
-    .has_own_fields = NoOwnFields,
-    .check = Check,
 };
 
 }  // namespace taskfarm

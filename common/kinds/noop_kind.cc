@@ -12,8 +12,6 @@ std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec
 
 std::string Print(const pb::TaskSpec&) { return "noop"; }
 std::string Describe(const pb::Result&, const std::string& who) { return "noop done (" + who + ")"; }
-std::string Check(const pb::TaskSpec&, const pb::Result&) { return ""; }
-
 }  // namespace
 
 extern const TaskKind kNoopKind{
@@ -29,8 +27,6 @@ extern const TaskKind kNoopKind{
     .parse = Parse,
     .format = Print,
     .describe = Describe,
-    .has_own_fields = NoOwnFields,
-    .check = Check,
 };
 
 }  // namespace taskfarm

@@ -21,8 +21,6 @@ std::string Describe(const pb::Result& r, const std::string& who) {
   return "Slept " + r.task().substr(r.task().find(' ') + 1) + " ms (" + who + ")";
 }
 
-std::string Check(const pb::TaskSpec&, const pb::Result&) { return ""; }
-
 }  // namespace
 
 extern const TaskKind kSleepKind{
@@ -38,8 +36,6 @@ extern const TaskKind kSleepKind{
     .parse = Parse,
     .format = Print,
     .describe = Describe,
-    .has_own_fields = NoOwnFields,
-    .check = Check,
 };
 
 }  // namespace taskfarm

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "common/file_writer.h"
+#include "common/posix.h"
 #include "common/stats.h"
 #include "common/task_kind.h"
 #include "common/temp_dir.h"
@@ -439,10 +440,7 @@ ReportData StartReport(const CompareConfig& config, unsigned cores) {
   ReportData report;
   report.title = "taskfarm compare";
   report.machine = MachineLine(cores);
-  char buf[64];
-  std::time_t now = std::time(nullptr);
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
-  report.generated_at = buf;
+  report.generated_at = LocalTimestamp();
   report.command = config.command_line;
   return report;
 }

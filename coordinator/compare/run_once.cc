@@ -1,11 +1,9 @@
-// A child coordinator timed from outside: posix_spawn, wait4 for its CPU
+// A child coordinator timed from outside: SpawnProcess, wait4 for its CPU
 // time and its workers', /proc/stat for what the rest of the machine did
 // meanwhile, then its --output records.
 #include "coordinator/compare/run_once.h"
 
-#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,9 +15,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/posix.h"
 #include "proto/taskfarm.pb.h"
-
-extern char** environ;
 
 namespace taskfarm::compare {
 namespace {
@@ -60,22 +57,13 @@ std::vector<std::string> RunArgs(const std::string& binary, const ModePreset& m,
 // Starts `args` with stdout and stderr into `log`, waits for it and fills
 // the outcome's times, CPU and exit (ok, error). False: it did not start.
 bool SpawnAndWait(std::vector<std::string> args, const std::string& log, RunOutcome* out) {
-  const std::string& binary = args.front();
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   double busy_before = MachineBusySeconds();
   auto start = std::chrono::steady_clock::now();
   pid_t pid;
-  int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    out->error = "cannot start " + binary + ": " + std::strerror(rc);
+  try {
+    pid = SpawnProcess(args, {.output_file = log, .stdin_null = true});
+  } catch (const SpawnError& e) {
+    out->error = e.what();
     return false;
   }
   int status = 0;
@@ -134,9 +122,8 @@ void ReadRecords(const std::string& records, RunOutcome* out) {
 }  // namespace
 
 std::string SelfPath() {
-  char buf[PATH_MAX] = {0};
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "coordinator";
+  std::string self = SelfExePath();
+  return self.empty() ? "coordinator" : self;
 }
 
 RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workload& w, const TempDir& tmp) {
