@@ -107,9 +107,14 @@ struct FloodResult {
 // connecting; a socket that is connected (ZMQ_IMMEDIATE: writable only then)
 // sends its Hello and is closed with a short linger so the Hello still
 // leaves. Bounded by `deadline`; ends early once `stop` is set.
-FloodResult FloodHellos(zmq::context_t& ctx, const std::string& endpoint, int total, int threads,
-                        Clock::time_point deadline, const std::atomic<bool>& stop) {
+FloodResult FloodHellos(const std::string& endpoint, int total, int threads, Clock::time_point deadline,
+                        const std::atomic<bool>& stop) {
   constexpr size_t kWindow = 32;
+  // A context of its own: every closed socket lingers (500 ms, so its Hello
+  // gets out) and still counts against the context's socket limit, which
+  // libzmq's default of 1023 a fast flood reaches (EMFILE).
+  zmq::context_t ctx;
+  ctx.set(zmq::ctxopt::max_sockets, 16384);
   const std::string hello = EncodeFrame(HelloFrame(Claims("flood", 4)));
   std::atomic<uint64_t> sent{0}, not_connected{0};
   auto start = Clock::now();
@@ -123,16 +128,27 @@ FloodResult FloodHellos(zmq::context_t& ctx, const std::string& endpoint, int to
       };
       std::vector<Pending> window;
       int opened = 0;
-      auto open_one = [&] {
-        zmq::socket_t s(ctx, zmq::socket_type::dealer);
+      auto open_one = [&]() -> bool {
+        zmq::socket_t s;
+        try {
+          s = zmq::socket_t(ctx, zmq::socket_type::dealer);
+        } catch (const zmq::error_t&) {  // the limit, even so: try again once some have closed
+          return false;
+        }
         s.set(zmq::sockopt::linger, 500);
         s.set(zmq::sockopt::immediate, 1);
         s.set(zmq::sockopt::routing_id, "flood-" + std::to_string(t) + "-" + std::to_string(opened++));
         s.connect(endpoint);
         window.push_back({std::move(s), Clock::now()});
+        return true;
       };
       while ((opened < quota || !window.empty()) && Clock::now() < deadline && !stop) {
-        while (opened < quota && window.size() < kWindow) open_one();
+        while (opened < quota && window.size() < kWindow && open_one()) {
+        }
+        if (window.empty()) {
+          std::this_thread::sleep_for(milliseconds(10));
+          continue;
+        }
         std::vector<zmq::pollitem_t> items;
         for (auto& p : window) items.push_back({p.socket.handle(), 0, ZMQ_POLLOUT, 0});
         zmq::poll(items.data(), items.size(), milliseconds(50));
@@ -173,7 +189,7 @@ TEST_F(HostilePeerTest, AHelloFloodFromVanishingPeersCostsNoTaskAndLittleMemory)
   FloodResult flood;
   std::atomic<bool> done{false}, coordinator_gone{false};
   std::thread flooder([&] {
-    flood = FloodHellos(ctx_, endpoint_, 100000, 4, Clock::now() + seconds(60), coordinator_gone);
+    flood = FloodHellos(endpoint_, 100000, 4, Clock::now() + seconds(60), coordinator_gone);
     done = true;
   });
   while (!done) {
