@@ -976,8 +976,10 @@ TEST_F(HttpsTestServerTest, ClientWithAnotherCaFailsAndServerKeepsServing) {
     EXPECT_EQ(response.result, CURLE_PEER_FAILED_VERIFICATION) << curl_easy_strerror(response.result);
   }
   EXPECT_EQ(server_.connections_accepted(), connections + 20);
-  // The server closed its side of every failed handshake.
-  EXPECT_TRUE(Eventually([&] { return OpenDescriptors() == descriptors; }))
+  // The server closed its side of every failed handshake. At most as many
+  // as before: the health check's own connection may close on the server's
+  // side only after `descriptors` was counted.
+  EXPECT_TRUE(Eventually([&] { return OpenDescriptors() <= descriptors; }))
       << OpenDescriptors() << " open, " << descriptors << " before";
   ExpectHealthy();
 }
