@@ -1,6 +1,5 @@
 // coordinator: runs a task list over a farm of worker processes. Parses
 // flags into a CoordinatorConfig and calls RunCoordinator.
-#include <sysexits.h>
 
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -11,6 +10,7 @@
 #include "common/cli_help.h"
 #include "common/curve_keys.h"
 #include "common/duration.h"
+#include "common/main_guard.h"
 #include "common/rate.h"
 #include "common/shell_words.h"
 #include "common/tls_flags.h"
@@ -408,15 +408,4 @@ int Main(int argc, char** argv) {
 
 }  // namespace
 
-// An exception that no module turned into a Status is a bug: one line and
-// EX_SOFTWARE, not std::terminate's abort and core dump.
-int main(int argc, char** argv) {
-  try {
-    return Main(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "coordinator: internal error: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "coordinator: internal error: an exception that is not a std::exception\n");
-  }
-  return EX_SOFTWARE;
-}
+int main(int argc, char** argv) { return taskfarm::RunMain("coordinator", Main, argc, argv); }

@@ -1,5 +1,4 @@
 // worker: runs tasks for a taskfarm coordinator. Parses flags, calls RunWorker.
-#include <sysexits.h>
 
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -9,6 +8,7 @@
 #include <set>
 
 #include "common/cli_help.h"
+#include "common/main_guard.h"
 #include "common/task_kind.h"
 #include "common/tls_flags.h"
 #include "common/zmq_util.h"
@@ -112,15 +112,4 @@ int Main(int argc, char** argv) {
 
 }  // namespace
 
-// An exception that no module turned into a Status is a bug: one line and
-// EX_SOFTWARE, not std::terminate's abort and core dump.
-int main(int argc, char** argv) {
-  try {
-    return Main(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "worker: internal error: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "worker: internal error: an exception that is not a std::exception\n");
-  }
-  return EX_SOFTWARE;
-}
+int main(int argc, char** argv) { return taskfarm::RunMain("worker", Main, argc, argv); }
