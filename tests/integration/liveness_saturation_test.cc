@@ -5,8 +5,8 @@
 // registration), not by a worker ("lost the coordinator").
 #include <thread>
 
-#include "tests/farm_test_util.h"
-#include "tests/worker_fleet.h"
+#include "tests/support/farm_test_util.h"
+#include "tests/support/worker_fleet.h"
 
 namespace taskfarm::testing {
 namespace {

@@ -16,7 +16,7 @@
 #include <random>
 #include <thread>
 
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 
 namespace taskfarm::testing {
 namespace {

@@ -11,7 +11,7 @@
 #include <zmq.hpp>
 
 #include "common/frame_codec.h"
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 #include "testserver/http_test_server.h"
 
 namespace taskfarm::testing {

@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 #include "tests/support/sha256_hex.h"
 #include "testserver/test_ca.h"
 #include "worker/http_fetcher.h"

@@ -8,7 +8,7 @@
 #include <regex>
 
 #include "common/stats.h"
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 
 namespace taskfarm::testing {
 namespace {

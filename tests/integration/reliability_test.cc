@@ -6,7 +6,7 @@
 #include <random>
 #include <thread>
 
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 #include "testserver/http_test_server.h"
 
 namespace taskfarm::testing {

@@ -13,8 +13,8 @@
 #include <thread>
 #include <zmq.hpp>
 
-#include "tests/fake_worker.h"
-#include "tests/farm_test_util.h"
+#include "tests/support/fake_worker.h"
+#include "tests/support/farm_test_util.h"
 
 namespace taskfarm::testing {
 namespace {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/url_host.h"
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 #include "testserver/http_test_server.h"
 
 namespace taskfarm::testing {

@@ -7,7 +7,7 @@
 
 #include "common/frame_codec.h"
 #include "common/zmq_util.h"
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 #include "testserver/http_test_server.h"
 
 namespace taskfarm::testing {

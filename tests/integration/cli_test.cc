@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "common/shell_words.h"
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 #include "testserver/test_ca.h"
 
 namespace taskfarm::testing {

@@ -15,7 +15,7 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 #include "tests/support/sha256_hex.h"
 #include "testserver/http_test_server.h"
 #include "testserver/test_ca.h"

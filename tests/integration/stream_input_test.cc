@@ -17,7 +17,7 @@
 
 #include "common/shell_words.h"
 #include "common/unique_fd.h"
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 
 extern char** environ;
 

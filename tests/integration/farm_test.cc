@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 #include "testserver/http_test_server.h"
 
 namespace taskfarm::testing {

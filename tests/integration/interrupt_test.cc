@@ -7,7 +7,7 @@
 #include <regex>
 #include <thread>
 
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 
 namespace taskfarm::testing {
 namespace {

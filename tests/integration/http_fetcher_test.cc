@@ -23,7 +23,7 @@
 #include <optional>
 #include <sstream>
 
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 #include "tests/support/sha256_hex.h"
 #include "testserver/test_ca.h"
 

@@ -7,8 +7,8 @@
 
 #include <thread>
 
-#include "tests/farm_test_util.h"
-#include "tests/worker_fleet.h"
+#include "tests/support/farm_test_util.h"
+#include "tests/support/worker_fleet.h"
 
 namespace taskfarm::testing {
 namespace {

@@ -16,7 +16,7 @@
 
 #include "common/frame_codec.h"
 #include "common/zmq_util.h"
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 
 namespace taskfarm::testing {
 namespace {

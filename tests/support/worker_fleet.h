@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 
 namespace taskfarm::testing {
 

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "common/shell_words.h"
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 
 namespace taskfarm::testing {
 namespace {

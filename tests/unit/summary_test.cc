@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "common/stats.h"
-#include "tests/farm_test_util.h"
+#include "tests/support/farm_test_util.h"
 
 namespace taskfarm {
 namespace {
