@@ -3,7 +3,7 @@
 # bridge (its own namespace): a coordinator host, two worker hosts and a web
 # server host. Runs the real binaries with CURVE keys across them.
 #
-#   tests/cluster_netns_test.sh BIN_DIR SCENARIO
+#   tests/cluster/cluster_netns_test.sh BIN_DIR SCENARIO
 # Scenarios: basic, unknown-key, link-down, lossy, join-mid-run, refuse-insecure.
 # Exits 77 (skipped) when namespaces cannot be made (not root).
 set -uo pipefail

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks the deployment recipes in deploy/ without a cluster.
 
-    /usr/bin/python3 tests/deploy_manifests_test.py [WORKER_BIN COORDINATOR_BIN]
+    /usr/bin/python3 tests/cluster/deploy_manifests_test.py [WORKER_BIN COORDINATOR_BIN]
 
 Kubernetes (every YAML file under deploy/kubernetes, examples included):
   * each document parses and has kind, apiVersion and metadata.name;
@@ -46,7 +46,7 @@ except ImportError:
     print("SKIP: python3-yaml missing (apt-get install python3-yaml; scripts/setup installs it)")
     sys.exit(77)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(ROOT, "deploy")
 K8S = os.path.join(DEPLOY, "kubernetes")
 UNIT = os.path.join(DEPLOY, "systemd", "taskfarm-worker@.service")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The ssh launcher (scripts/launch-workers) against a real sshd.
 #
-#   tests/ssh_launcher_test.sh [WORKER_BIN [COORDINATOR_BIN]]
+#   tests/cluster/ssh_launcher_test.sh [WORKER_BIN [COORDINATOR_BIN]]
 #
 # Starts its own /usr/sbin/sshd (Debian's openssh-server) on a free loopback
 # port with a generated host key and one authorized client key, then:
@@ -21,7 +21,7 @@
 # Every wait is bounded; sshd, coordinators and workers are always cleaned up.
 set -uo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAUNCH=$ROOT/scripts/launch-workers
 WORKER=${1:-$ROOT/build/bin/worker}
 COORD=${2:-$ROOT/build/bin/coordinator}

@@ -5,7 +5,7 @@
 # binaries) rebuilds nothing. It configures a scratch tree of the source
 # twice, with the options scripts/setup uses, and compares every target's
 # flags.make and link.txt. Nothing is compiled.
-#   tests/configure_test.sh SOURCE_DIR
+#   tests/integration/configure_test.sh SOURCE_DIR
 set -uo pipefail
 source=$1
 tmp=$(mktemp -d)

@@ -7,7 +7,7 @@ all are connected (taskfarm_workers_connected says so) each scrape is
 measured: the 1,000-worker one must be under 100 KB, with the same series as
 the 2-worker one and within 1 KB of its size (numbers get more digits; no
 series is added per worker). These workers share one host; 1,000 hosts are
-capped at 32 (tests/metrics_test.cc).
+capped at 32 (tests/unit/metrics_test.cc).
 
 Usage: metrics_scale_test.py BIN_DIR
 """

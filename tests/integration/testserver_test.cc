@@ -2,15 +2,8 @@
 // concurrency, misbehaving clients, shutdown, methods and /echo, HTTPS, and the
 // `testserver` binary.
 //
-// Registered by tests/CMakeLists.txt through
-//   include(${CMAKE_CURRENT_LIST_DIR}/support/testserver_test.cmake)
-// which holds these lines (written here relative to tests/):
-//   add_executable(testserver_test testserver_test.cc)
-//   target_link_libraries(testserver_test PRIVATE taskfarm_testserver
-//     taskfarm_test_support GTest::gtest_main CURL::libcurl nlohmann_json::nlohmann_json
-//     taskfarm_warnings)
-//   add_dependencies(testserver_test testserver)  # runs the binary as a subprocess
-//   gtest_discover_tests(testserver_test PROPERTIES TIMEOUT 60)
+// Built with test_ca_test.cc into testserver_test, registered in the integration
+// section of tests/CMakeLists.txt (no label).
 
 #include <arpa/inet.h>
 #include <curl/curl.h>

@@ -2,9 +2,9 @@
 # The bash completion (packaging/taskfarm.bash-completion) against the real
 # programs' --help: what <TAB> offers after a prefix, after an option that
 # takes a value, and that every option the help lists is offered.
-#   tests/completion_test.sh COMPLETION_FILE COORDINATOR WORKER
+#   tests/package/completion_test.sh COMPLETION_FILE COORDINATOR WORKER
 # COORDINATOR and WORKER are what the user types (a path, or a name on PATH).
-# Run by tests/install_tree_test.sh and tests/package_test.sh; prints
+# Run by tests/package/install_tree_test.sh and tests/package/package_test.sh; prints
 # "ok"/"FAIL" lines and exits 1 on any failure.
 set -uo pipefail
 completion=$1 coordinator=$2 worker=$3

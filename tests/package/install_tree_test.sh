@@ -4,8 +4,8 @@
 # coordinator with the installed worker, the man pages (one per subcommand
 # the help lists), the systemd unit pointing at this prefix's worker, the
 # docs, and the bash completion against the installed programs. The
-# system-wide .deb is tests/package_test.sh.
-#   tests/install_tree_test.sh BUILD_DIR SOURCE_DIR VERSION
+# system-wide .deb is tests/package/package_test.sh.
+#   tests/package/install_tree_test.sh BUILD_DIR SOURCE_DIR VERSION
 # Prints "ok"/"FAIL" lines; exit 0, 1 on a failure, 77 when all else passed
 # but the build has no man pages (help2man missing when it was configured).
 set -uo pipefail
@@ -50,7 +50,7 @@ check "the docs: README.md and docs/DEPLOY.md in share/doc/taskfarm" \
 check "the bash completion is installed under both names" \
   cmp -s "$prefix/share/bash-completion/completions/taskfarm-coordinator" \
   "$prefix/share/bash-completion/completions/taskfarm-worker"
-PATH=$prefix/bin:$PATH "$source/tests/completion_test.sh" \
+PATH=$prefix/bin:$PATH "$source/tests/package/completion_test.sh" \
   "$prefix/share/bash-completion/completions/taskfarm-coordinator" taskfarm-coordinator taskfarm-worker ||
   failed=1
 

@@ -5,7 +5,7 @@
 # installed coordinator's demo from PATH, opens the man pages, completes
 # with the installed bash completion, then `apt-get remove --purge`s it and
 # checks that every path the package put on the machine is gone.
-#   tests/package_test.sh BUILD_DIR SOURCE_DIR VERSION
+#   tests/package/package_test.sh BUILD_DIR SOURCE_DIR VERSION
 #
 # Safe on a CI machine, which is a developer's machine too:
 #  * it runs only as root with apt-get, dpkg and cpack (exit 77 otherwise);
@@ -132,7 +132,8 @@ check "man taskfarm-worker | head renders its NAME" \
   grep -qE "^ +taskfarm-worker +- connect to a taskfarm coordinator" "$tmp/man.out"
 cat "$tmp/man.out"
 
-"$source/tests/completion_test.sh" /usr/share/bash-completion/completions/taskfarm-coordinator \
+"$source/tests/package/completion_test.sh" \
+  /usr/share/bash-completion/completions/taskfarm-coordinator \
   taskfarm-coordinator taskfarm-worker || failed=1
 if [[ -f /usr/share/bash-completion/bash_completion ]]; then
   # bash-completion loads the file itself at the first <TAB> after the name.
