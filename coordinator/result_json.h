@@ -15,7 +15,7 @@
 //
 // Field order is protobuf's: fields without presence in field-number order,
 // then the proto3 `optional` ones that are set, in field-number order.
-// tests/result_json_test.cc sets every field by reflection, so a field added
+// tests/unit/result_json_test.cc sets every field by reflection, so a field added
 // to Result without a line here fails that test.
 #pragma once
 

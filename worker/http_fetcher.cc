@@ -356,7 +356,7 @@ void HttpFetcher::Finish(Transfer& t, CURLcode code, std::vector<FetchResult>* d
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   r.http_status = status;
   // libcurl counts the body as it arrives, before decoding it
-  // (tests/http2_nginx_test.cc checks that against a gzip reply).
+  // (tests/integration/http2_nginx_test.cc checks that against a gzip reply).
   curl_off_t wire = 0;
   curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &wire);
   r.wire_bytes = static_cast<uint64_t>(wire);

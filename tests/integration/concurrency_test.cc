@@ -1,0 +1,192 @@
+// The mechanisms behind the speed, checked by structure, not by the clock:
+// overlapping tasks in one worker, reused connections, batches that do not
+// hold results back.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "common/frame_codec.h"
+#include "common/zmq_util.h"
+#include "tests/support/farm_test_util.h"
+#include "testserver/http_test_server.h"
+
+namespace taskfarm::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// True when every task started before any of them finished: one wave.
+bool OneWave(const std::map<int, nlohmann::json>& by_id) {
+  double last_start = 0, first_end = 1e18;
+  for (auto& [id, rec] : by_id) {
+    double start = rec["start_ms"].get<double>();
+    last_start = std::max(last_start, start);
+    first_end = std::min(first_end, start + rec["duration_ms"].get<double>());
+  }
+  return last_start < first_end;
+}
+
+TEST(ConcurrencyTest, KSleepsOnOneWorkerRunInOneWave) {
+  ScratchDir dir;
+  std::string tasks = dir.Write("t.txt", Repeat("sleep 200", 20));
+  std::string out = dir.File("R.jsonl");
+  Subprocess p(Coordinator({"--workers", "1", "--concurrency", "20", "--tasks", tasks, "--output", out, "-q"}));
+  ProcessResult r = p.Wait(seconds(30));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto by_id = ById(ReadJsonLines(out), 20);
+  EXPECT_TRUE(OneWave(by_id));
+  std::set<std::string> workers;
+  for (auto& [id, rec] : by_id) workers.insert(rec["worker"].get<std::string>());
+  EXPECT_EQ(workers.size(), 1u);
+}
+
+TEST(ConcurrencyTest, ConcurrencyOneRunsOneAtATime) {
+  ScratchDir dir;
+  std::string tasks = dir.Write("t.txt", Repeat("sleep 30", 5));
+  std::string out = dir.File("R.jsonl");
+  Subprocess p(Coordinator({"--workers", "1", "--concurrency", "1", "--tasks", tasks, "--output", out, "-q"}));
+  ASSERT_EQ(p.Wait(seconds(30)).exit_code, 0);
+  auto by_id = ById(ReadJsonLines(out), 5);
+  std::vector<std::pair<double, double>> spans;
+  for (auto& [id, rec] : by_id) {
+    double s = rec["start_ms"].get<double>();
+    spans.emplace_back(s, s + rec["duration_ms"].get<double>());
+  }
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 1; i < spans.size(); ++i) EXPECT_GE(spans[i].first, spans[i - 1].second - 0.5);
+}
+
+TEST(ConcurrencyTest, ThreadsRunCpuTasksSideBySide) {
+  ScratchDir dir;
+  std::string tasks = dir.Write("t.txt", Repeat("cpu primes 3000000", 2));
+  std::string out = dir.File("R.jsonl");
+  Subprocess p(Coordinator({"--workers", "1", "--threads", "2", "--tasks", tasks, "--output", out, "-q"}));
+  ASSERT_EQ(p.Wait(seconds(60)).exit_code, 0);
+  auto by_id = ById(ReadJsonLines(out), 2);
+  EXPECT_TRUE(OneWave(by_id));
+  EXPECT_EQ(by_id[0]["result"], 216816);
+}
+
+class ConnectionReuseTest : public LoopbackServerTest {
+ protected:
+  // Runs 50 URL tasks on one worker; returns (sum of new_connections in the
+  // records, connections the server accepted).
+  std::pair<int, uint64_t> Run(std::vector<std::string> extra) {
+    std::string tasks = dir_.Write("t.txt", Repeat("url " + server_.BaseUrl() + "/json", 50));
+    std::string out = dir_.File("R.jsonl");
+    std::vector<std::string> args{"--workers", "1", "--concurrency", "5", "--tasks", tasks, "--output", out, "-q"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    uint64_t before = server_.connections_accepted();
+    Subprocess p(Coordinator(args));
+    ProcessResult r = p.Wait(seconds(30));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    int connects = 0;
+    for (auto& [id, rec] : ById(ReadJsonLines(out), 50)) connects += rec["timings"]["new_connections"].get<int>();
+    return {connects, server_.connections_accepted() - before};
+  }
+};
+
+TEST_F(ConnectionReuseTest, FiftyUrlsOnOneWorkerReuseConnections) {
+  auto [connects, accepted] = Run({});
+  EXPECT_LE(connects, 5) << "at most one connection per slot";
+  EXPECT_LE(accepted, 5u);
+  EXPECT_GE(accepted, 1u);
+}
+
+TEST_F(ConnectionReuseTest, NoReuseOpensOneConnectionPerUrl) {
+  auto [connects, accepted] = Run({"--no-reuse"});
+  EXPECT_EQ(connects, 50);
+  EXPECT_EQ(accepted, 50u);
+}
+
+TEST(BatchingTest, AFinishedResultIsNotHeldForItsBatch) {
+  // A quick task beside a slow one on the same worker, batches of 256: the
+  // quick result must be reported while the slow task still runs.
+  ScratchDir dir;
+  std::string tasks = dir.Write("t.txt", "sleep 3000\nsleep 50\n");
+  Subprocess p(Coordinator({"--workers", "1", "--concurrency", "2", "--batch", "256", "--tasks", tasks}));
+  auto line = p.WaitForLine([](const std::string& l) { return l.find(": Slept ") != std::string::npos; }, seconds(20));
+  ASSERT_TRUE(line.has_value());
+  EXPECT_NE(line->find("Slept 50 ms"), std::string::npos) << *line;
+  EXPECT_TRUE(p.Running()) << "the 3 s task should still be running";
+  EXPECT_EQ(p.Wait(seconds(30)).exit_code, 0);
+}
+
+TEST(BatchingTest, TinyTasksStillArriveExactlyOnceWithAndWithoutBatching) {
+  ScratchDir dir;
+  std::string tasks = dir.Write("t.txt", Repeat("noop", 20000));
+  for (const char* batch : {"256", "1"}) {
+    std::string out = dir.File(std::string("R") + batch + ".jsonl");
+    Subprocess p(Coordinator({"--workers", "2", "--batch", batch, "--tasks", tasks, "--output", out, "-q"}));
+    ASSERT_EQ(p.Wait(seconds(60)).exit_code, 0);
+    auto by_id = ById(ReadJsonLines(out), 20000);
+    for (auto& [id, rec] : by_id) ASSERT_TRUE(rec["ok"].get<bool>());
+  }
+}
+
+// The worker's side of --batch: however many results one turn finishes, no
+// message carries more than the batch. A ROUTER in the test plays the
+// coordinator, so every message the real worker sends can be counted.
+TEST(BatchingTest, AWorkerPutsAtMostItsBatchOfResultsInOneMessage) {
+  ScratchDir dir;
+  zmq::context_t ctx;
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  ConfigureSocket(router, 0);
+  router.set(zmq::sockopt::rcvtimeo, 10000);
+  std::string endpoint = "ipc://" + dir.File("coordinator.sock");
+  router.bind(endpoint);
+  // A long batch delay: only the size limit can split the results.
+  Subprocess worker({BinaryPath("worker"), "--connect", endpoint, "--batch", "3", "--batch-delay", "1s"});
+
+  std::string identity;
+  auto receive = [&]() -> std::optional<pb::Frame> {
+    zmq::message_t id, payload;
+    if (!router.recv(id) || !id.more() || !router.recv(payload)) return std::nullopt;
+    identity = id.to_string();
+    return DecodeFrame(payload.to_string_view()).frame;
+  };
+  auto send = [&](pb::Frame frame) {
+    std::string bytes = EncodeFrame(std::move(frame));
+    router.send(zmq::buffer(identity), zmq::send_flags::sndmore);
+    router.send(zmq::buffer(bytes), zmq::send_flags::none);
+  };
+
+  std::optional<pb::Frame> hello = receive();
+  ASSERT_TRUE(hello && hello->has_hello());
+  EXPECT_EQ(hello->hello().max_batch(), 3u);
+  pb::Frame welcome;
+  welcome.mutable_welcome()->set_worker_name("w1");
+  welcome.mutable_welcome()->set_heartbeat_ms(1000);
+  send(std::move(welcome));
+  pb::Frame batch;  // twenty tasks in one message: they all finish in one turn
+  for (uint32_t id = 0; id < 20; ++id) {
+    pb::Assignment* a = batch.mutable_tasks()->add_tasks();
+    a->set_task_id(id);
+    a->set_attempt(1);
+    a->mutable_spec()->set_noop(true);
+  }
+  send(std::move(batch));
+
+  std::set<uint32_t> seen;
+  int messages = 0;
+  while (seen.size() < 20) {
+    std::optional<pb::Frame> f = receive();
+    ASSERT_TRUE(f.has_value()) << "results stopped after " << seen.size();
+    if (!f->has_results()) continue;  // heartbeats
+    ++messages;
+    EXPECT_LE(f->results().outcomes_size(), 3);
+    for (const pb::Outcome& o : f->results().outcomes()) {
+      EXPECT_TRUE(seen.insert(o.task_id()).second) << "task " << o.task_id() << " twice";
+      EXPECT_TRUE(o.result().ok());
+    }
+  }
+  EXPECT_GE(messages, 7);
+  pb::Frame shutdown;
+  shutdown.mutable_shutdown()->set_reason("test over");
+  send(std::move(shutdown));
+  EXPECT_EQ(worker.Wait(seconds(10)).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace taskfarm::testing
