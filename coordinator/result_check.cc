@@ -60,7 +60,7 @@ std::string CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome) {
       return "fields of " + std::string(other->name) + " tasks on a " + std::string(kind.name) + " task";
     }
   }
-  return kind.check(spec, r);
+  return kind.check(spec, r).message();
 }
 
 void ClearCoordinatorFields(pb::Result* r) {
