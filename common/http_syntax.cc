@@ -72,10 +72,9 @@ Status ParseStatusCodes(std::string_view text, std::vector<uint32_t>* codes) {
   codes->clear();
   for (;;) {
     size_t comma = text.find(',');
-    uint64_t code = 0;
-    std::string why = ParseNumber(text.substr(0, comma), 100, 599, "a status code", &code);
-    if (!why.empty()) return InvalidArgument(why);
-    codes->push_back(static_cast<uint32_t>(code));
+    StatusOr<uint64_t> code = ParseNumber(text.substr(0, comma), 100, 599, "a status code");
+    if (!code.ok()) return std::move(code).status();
+    codes->push_back(static_cast<uint32_t>(*code));
     if (comma == std::string_view::npos) return Status::Ok();
     text.remove_prefix(comma + 1);
   }

@@ -3,10 +3,10 @@
 // task line (-X, -H, --expect) and in the coordinator's run-wide --method,
 // --header and --expect, with sentences a person can act on.
 //
-//   if (std::string why = MethodProblem("P OST"); !why.empty()) return "-X: " + why;
-//   if (std::string why = HeaderProblem("Accept text/html"); !why.empty()) ...
+//   if (Status s = MethodProblem("P OST"); !s.ok()) return "-X: " + s.message();
+//   if (Status s = HeaderProblem("Accept text/html"); !s.ok()) ...
 //   std::vector<uint32_t> codes;
-//   if (std::string why = ParseStatusCodes("200,204", &codes); !why.empty()) ...
+//   if (Status s = ParseStatusCodes("200,204", &codes); !s.ok()) ...
 //
 // Pure functions; they never throw.
 #pragma once

@@ -5,7 +5,7 @@
 //
 //   const TaskKind* kind = FindKind("cpu");
 //   pb::TaskSpec spec;
-//   if (std::string err = kind->parse("primes 1000", {}, &spec); err.empty()) ...
+//   if (Status s = kind->parse("primes 1000", {}, &spec); s.ok()) ...
 //   KindOf(spec).resource == Resource::kCpu
 //
 // Adding a kind: one proto message (a TaskSpec field), one file in
@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.h"
 #include "proto/taskfarm.pb.h"
 
 namespace taskfarm {
@@ -51,9 +52,9 @@ struct ParseOptions {
 };
 
 // A kind without result fields of its own: it has none (has_own_fields) and
-// there are none to check (check: ""). The defaults of TaskKind.
+// there are none to check (check: OK). The defaults of TaskKind.
 [[nodiscard]] bool NoOwnFields(const pb::Result& result);
-[[nodiscard]] std::string NoOwnFieldsToCheck(const pb::TaskSpec& spec, const pb::Result& result);
+Status NoOwnFieldsToCheck(const pb::TaskSpec& spec, const pb::Result& result);
 
 struct TaskKind {
   std::string_view name;        // the task line's first word and the record's `kind`
@@ -68,8 +69,9 @@ struct TaskKind {
   bool test_only;          // parsed only with ParseOptions::allow_test_kinds
   std::string_view color;  // its color in every chart of the reports
   // Fills `spec` from the text after the kind word (leading blanks skipped;
-  // no newline). Returns an error sentence, or "".
-  std::string (*parse)(std::string_view args, const ParseOptions& options, pb::TaskSpec* spec);
+  // no newline). OK, or InvalidArgument with the sentence saying what is
+  // wrong with the line.
+  Status (*parse)(std::string_view args, const ParseOptions& options, pb::TaskSpec* spec);
   // The task line that `parse` reads back into `spec`.
   std::string (*format)(const pb::TaskSpec& spec);
   // The console's line for a finished, successful task: what it did, with
@@ -78,8 +80,9 @@ struct TaskKind {
   std::string (*describe)(const pb::Result& result, const std::string& who);
   // Whether `result` carries fields only this kind may set.
   bool (*has_own_fields)(const pb::Result& result) = NoOwnFields;
-  // The kind's own fields of a worker's result checked: "" when believable.
-  std::string (*check)(const pb::TaskSpec& spec, const pb::Result& result) = NoOwnFieldsToCheck;
+  // The kind's own fields of a worker's result checked: OK when believable,
+  // else InvalidArgument saying what is not ("http_status is over 999").
+  Status (*check)(const pb::TaskSpec& spec, const pb::Result& result) = NoOwnFieldsToCheck;
   // The options its line takes, for --help: one a line, each "-X, --request
   // METHOD" and what it does, two or more blanks apart ("": none).
   std::string_view options = {};
@@ -114,18 +117,18 @@ struct Words {
 [[nodiscard]] constexpr bool IsBlank(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
-// Parses a decimal number in [min, max]; returns "" or an error sentence
-// that says what is wanted: "<what> must be a whole number from 0 to 100,
-// not '-5'".
-[[nodiscard]] std::string ParseNumber(std::string_view word, uint64_t min, uint64_t max, std::string_view what,
-                                      uint64_t* out);
-// "" when `url` is one a worker fetches: http:// or https:// (any case)
-// and a host, no blank or control byte, UTF-8. Else what it should have
-// been, for an error: "an http:// or https:// URL", "... URL with a host",
+// Parses a decimal number in [min, max]; else InvalidArgument with a
+// sentence that says what is wanted: "<what> must be a whole number from 0
+// to 100, not '-5'".
+StatusOr<uint64_t> ParseNumber(std::string_view word, uint64_t min, uint64_t max, std::string_view what);
+// OK when `url` is one a worker fetches: http:// or https:// (any case)
+// and a host, no blank or control byte, UTF-8. Else InvalidArgument whose
+// message is what it should have been, for the caller's sentence: "an
+// http:// or https:// URL", "... URL with a host",
 // "... URL without spaces or control characters (a space is %20)" or
 // "... URL in UTF-8 (other bytes are written %XX)". Defined with the url
 // kind (its check, and the --urls list's).
-[[nodiscard]] std::string HttpUrlWanted(std::string_view url);
+Status HttpUrlWanted(std::string_view url);
 // Folds the run's url defaults (options.url_defaults; nothing when unset)
 // into `task`, which holds what its line said: the run's method and expect
 // when the line has none, the run's headers before the line's own, and

@@ -11,7 +11,7 @@
 namespace taskfarm {
 
 bool NoOwnFields(const pb::Result&) { return false; }
-std::string NoOwnFieldsToCheck(const pb::TaskSpec&, const pb::Result&) { return ""; }
+Status NoOwnFieldsToCheck(const pb::TaskSpec&, const pb::Result&) { return Status::Ok(); }
 
 // Defined in common/kinds/, one file each.
 extern const TaskKind kUrlKind, kCpuKind, kSleepKind, kNoopKind, kExecKind, kShKind, kFaultKind;
@@ -21,7 +21,7 @@ namespace {
 // The table: one row per kind, in the order --help and errors list them.
 constexpr const TaskKind* kKinds[] = {&kUrlKind, &kCpuKind, &kSleepKind, &kNoopKind, &kExecKind, &kShKind, &kFaultKind};
 
-std::string Refuse(std::string_view, const ParseOptions&, pb::TaskSpec*) { return "unknown task kind"; }
+Status Refuse(std::string_view, const ParseOptions&, pb::TaskSpec*) { return InvalidArgument("unknown task kind"); }
 std::string Empty(const pb::TaskSpec&) { return ""; }
 std::string Nothing(const pb::Result&, const std::string&) { return ""; }
 
@@ -126,17 +126,16 @@ Words SplitWords(std::string_view line) {
   return words;
 }
 
-std::string ParseNumber(std::string_view word, uint64_t min, uint64_t max, std::string_view what, uint64_t* out) {
+StatusOr<uint64_t> ParseNumber(std::string_view word, uint64_t min, uint64_t max, std::string_view what) {
   uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(word.data(), word.data() + word.size(), value);
   // One sentence for every way to miss (not digits, a sign, too large, out
   // of range): what is wanted, then what was written.
   if (ec != std::errc() || ptr != word.data() + word.size() || value < min || value > max) {
-    return std::string(what) + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
-           ", not " + Quote(word);
+    return InvalidArgument(std::string(what) + " must be a whole number from " + std::to_string(min) + " to " +
+                           std::to_string(max) + ", not " + Quote(word));
   }
-  *out = value;
-  return "";
+  return value;
 }
 
 std::string Format(const char* format, ...) {

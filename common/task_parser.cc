@@ -33,9 +33,10 @@ ParsedLine ParseTaskLine(std::string_view line, const ParseOptions& options) {
   }
   while (end < line.size() && IsBlank(line[end])) ++end;
   pb::TaskSpec spec;
-  std::string error = kind->parse(line.substr(end), options, &spec);
-  // An error quotes the line: shown as UTF-8 too, wherever it is written.
-  if (!error.empty()) return {std::nullopt, IsValidUtf8(error) ? std::move(error) : ValidUtf8(error)};
+  if (Status s = kind->parse(line.substr(end), options, &spec); !s.ok()) {
+    // An error quotes the line: shown as UTF-8 too, wherever it is written.
+    return {std::nullopt, IsValidUtf8(s.message()) ? s.message() : ValidUtf8(s.message())};
+  }
   // A task, its record and its journal line carry the line in protobuf
   // `string` fields, which a worker refuses to decode unless they are UTF-8:
   // such a task would be sent, refused and sent again, without end.

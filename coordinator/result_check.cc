@@ -13,11 +13,11 @@ namespace {
 // (sleep tasks stop at one day), short enough to keep sums finite.
 constexpr double kMaxMs = 1e9;
 
-std::string CheckMs(const char* name, double value) {
-  if (!std::isfinite(value)) return std::string(name) + " is not a finite number";
-  if (value < 0) return std::string(name) + " is negative";
-  if (value > kMaxMs) return std::string(name) + " is over 10^9 ms";
-  return "";
+Status CheckMs(const char* name, double value) {
+  if (!std::isfinite(value)) return InvalidArgument(std::string(name) + " is not a finite number");
+  if (value < 0) return InvalidArgument(std::string(name) + " is negative");
+  if (value > kMaxMs) return InvalidArgument(std::string(name) + " is over 10^9 ms");
+  return Status::Ok();
 }
 
 bool KnownCode(const std::string& code) {
@@ -29,27 +29,27 @@ bool KnownCode(const std::string& code) {
 
 }  // namespace
 
-std::string CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome) {
-  if (!outcome.has_result()) return "no result";
+Status CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome) {
+  if (!outcome.has_result()) return InvalidArgument("no result");
   const pb::Result& r = outcome.result();
-  std::string why;
+  Status why;
   auto ms = [&](const char* name, double v) {
-    if (why.empty()) why = CheckMs(name, v);
+    if (why.ok()) why = CheckMs(name, v);
   };
   ms("duration_ms", r.duration_ms());
   if (r.has_cpu_user_ms()) ms("cpu_user_ms", r.cpu_user_ms());
   if (r.has_cpu_sys_ms()) ms("cpu_sys_ms", r.cpu_sys_ms());
   if (r.has_cpu_wait_ms()) ms("cpu_wait_ms", r.cpu_wait_ms());
   if (!std::isfinite(outcome.started_unix_ms()) || outcome.started_unix_ms() < 0) {
-    if (why.empty()) why = "started_unix_ms is not a finite non-negative number";
+    if (why.ok()) why = InvalidArgument("started_unix_ms is not a finite non-negative number");
   }
-  if (!why.empty()) return why;
+  if (!why.ok()) return why;
 
   if (r.ok()) {
-    if (r.has_error() || r.has_error_code()) return "ok is true but an error is set";
+    if (r.has_error() || r.has_error_code()) return InvalidArgument("ok is true but an error is set");
   } else {
-    if (r.has_error_code() && !KnownCode(r.error_code())) return "unknown error_code";
-    if (r.error().size() > kMaxResultErrorBytes) return "error is longer than 8 KiB";
+    if (r.has_error_code() && !KnownCode(r.error_code())) return InvalidArgument("unknown error_code");
+    if (r.error().size() > kMaxResultErrorBytes) return InvalidArgument("error is longer than 8 KiB");
   }
 
   // Each kind's own fields only on its own tasks, and believable there.
@@ -57,7 +57,8 @@ std::string CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome) {
   for (const TaskKind* other : KindsWithOwnFields()) {
     // Kinds that share their result fields (exec and sh) share the test.
     if (other->has_own_fields != kind.has_own_fields && other->has_own_fields(r)) {
-      return "fields of " + std::string(other->name) + " tasks on a " + std::string(kind.name) + " task";
+      return InvalidArgument("fields of " + std::string(other->name) + " tasks on a " + std::string(kind.name) +
+                             " task");
     }
   }
   return kind.check(spec, r);

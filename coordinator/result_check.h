@@ -4,12 +4,13 @@
 // fields the coordinator owns (id, kind, task, url, worker, host, attempts,
 // failures, start_ms) are not the worker's to set and are cleared.
 //
-//   if (std::string why = CheckOutcome(spec, outcome); !why.empty()) Drop(why);
+//   if (Status s = CheckOutcome(spec, outcome); !s.ok()) Drop(s.message());
 //   ClearCoordinatorFields(outcome.mutable_result());
 #pragma once
 
-#include <string>
+#include <cstddef>
 
+#include "common/status.h"
 #include "proto/taskfarm.pb.h"
 
 namespace taskfarm {
@@ -18,10 +19,10 @@ namespace taskfarm {
 // below this, so a longer one is a lie or a bug.
 inline constexpr size_t kMaxResultErrorBytes = 8192;
 
-// "" if `outcome` is a believable answer for a task of `spec`'s kind,
-// otherwise what is wrong with it ("duration_ms is not a finite number").
-// Never throws.
-[[nodiscard]] std::string CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome);
+// OK if `outcome` is a believable answer for a task of `spec`'s kind,
+// otherwise InvalidArgument saying what is wrong with it ("duration_ms is
+// not a finite number"). Never throws.
+Status CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome);
 
 // Removes what only the coordinator may fill in.
 void ClearCoordinatorFields(pb::Result* result);

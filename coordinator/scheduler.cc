@@ -572,11 +572,11 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcom
   // The worker's word is checked before it becomes a record: a lie costs
   // this attempt (counted against --retries, so a worker that always lies
   // cannot keep a task forever), never the record's sanity.
-  if (std::string problem = CheckOutcome(t.spec, outcome); !problem.empty()) {
+  if (Status problem = CheckOutcome(t.spec, outcome); !problem.ok()) {
     Release(t);
-    std::string error = "worker " + w.info.name + " sent an invalid result (" + problem + ")";
+    std::string error = "worker " + w.info.name + " sent an invalid result (" + problem.message() + ")";
     ChargeOrFail(t, Code::kInternal, "attempt " + std::to_string(t.attempts) + ": " + error, error);
-    if (why) *why = problem;
+    if (why) *why = problem.message();
     return OutcomeVerdict::kInvalid;
   }
   Progressed(w);

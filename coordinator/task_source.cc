@@ -39,8 +39,8 @@ ParsedLine ParseUrlLine(std::string_view line, const ParseOptions& options) {
   Words words = SplitWords(line);
   if (words.size == 0) return {};
   if (words.size > 1) return {std::nullopt, "not a URL (a URL has no spaces): " + Excerpt(WithoutComment(line))};
-  if (std::string wanted = HttpUrlWanted(words[0]); !wanted.empty()) {
-    return {std::nullopt, "not " + wanted + ": " + Excerpt(words[0])};
+  if (Status wanted = HttpUrlWanted(words[0]); !wanted.ok()) {
+    return {std::nullopt, "not " + wanted.message() + ": " + Excerpt(words[0])};
   }
   pb::TaskSpec spec;
   spec.mutable_url()->set_url(std::string(words[0]));

@@ -71,8 +71,8 @@ class ExecExecutor : public Executor {
     spec.capture_bytes = task.capture_bytes();
     Finished failed{.token = start.token};
     if (!task.results_dir().empty()) {
-      if (std::string err = MakeDirs(task.results_dir(), "--results"); !err.empty()) {
-        Fail(&failed, Code::kUnavailable, err);
+      if (Status s = MakeDirs(task.results_dir(), "--results"); !s.ok()) {
+        Fail(&failed, s.code(), s.message());
         done_.push_back(std::move(failed));
         return;
       }

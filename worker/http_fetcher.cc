@@ -204,9 +204,9 @@ void HttpFetcher::Start(uint64_t token, const pb::UrlTask& task, uint32_t timeou
     std::string name = task.save_name().empty() ? std::to_string(task_id) : task.save_name();
     if (!IsFileName(name)) {
       refused = "--save: " + Quote(name) + " is not a file name";
-    } else if (std::string err = t->file.Open(task.save_dir(), name, token); !err.empty()) {
-      refused = std::move(err);
-      code = Code::kUnavailable;  // this worker's disk, not the task
+    } else if (Status s = t->file.Open(task.save_dir(), name, token); !s.ok()) {
+      refused = s.message();
+      code = s.code();  // Unavailable: this worker's disk, not the task
     }
   }
   if (refused.empty()) {
@@ -388,9 +388,9 @@ void HttpFetcher::Finish(Transfer& t, CURLcode code, std::vector<FetchResult>* d
     r.error = request + " answered HTTP " + std::to_string(status);
     if (!t.expect.empty()) r.error += ", expected " + Alternatives(t.expect);
   } else if (t.file.is_open()) {
-    if (std::string err = t.file.Commit(); !err.empty()) {
-      r.code = Code::kUnavailable;
-      r.error = request + " failed: " + err;
+    if (Status s = t.file.Commit(); !s.ok()) {
+      r.code = s.code();
+      r.error = request + " failed: " + s.message();
     } else {
       r.saved_as = t.file.final_path();
     }

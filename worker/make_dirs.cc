@@ -10,15 +10,15 @@
 
 namespace taskfarm {
 
-std::string MakeDirs(const std::string& path, const std::string& flag) {
+Status MakeDirs(const std::string& path, const std::string& flag) {
   for (size_t i = 1; i <= path.size(); ++i) {
     if (i < path.size() && path[i] != '/') continue;
     std::string prefix = path.substr(0, i);
     if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      return "cannot create " + flag + " directory " + Quote(prefix) + ": " + std::strerror(errno);
+      return Unavailable("cannot create " + flag + " directory " + Quote(prefix) + ": " + std::strerror(errno));
     }
   }
-  return "";
+  return Status::Ok();
 }
 
 }  // namespace taskfarm

@@ -19,19 +19,19 @@ bool IsFileName(const std::string& name) {
 
 PartFile::~PartFile() { Abandon(); }
 
-std::string PartFile::Open(const std::string& dir, const std::string& name, uint64_t token) {
-  if (!IsFileName(name)) return "--save: " + Quote(name) + " is not a file name";
-  if (std::string err = MakeDirs(dir, "--save"); !err.empty()) return err;
+Status PartFile::Open(const std::string& dir, const std::string& name, uint64_t token) {
+  if (!IsFileName(name)) return InvalidArgument("--save: " + Quote(name) + " is not a file name");
+  if (Status s = MakeDirs(dir, "--save"); !s.ok()) return s;
   std::string base = dir.empty() || dir.back() == '/' ? dir : dir + "/";
   final_path_ = base + name;
   temp_path_ = base + "." + name + ".part." + std::to_string(getpid()) + "." + std::to_string(token);
   fd_ = UniqueFd(::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd_) {
-    std::string err = "--save: cannot create " + temp_path_ + ": " + std::strerror(errno);
+    Status s = Unavailable("--save: cannot create " + temp_path_ + ": " + std::strerror(errno));
     temp_path_.clear();
-    return err;
+    return s;
   }
-  return "";
+  return Status::Ok();
 }
 
 bool PartFile::Write(const char* data, size_t n) {
@@ -50,7 +50,7 @@ bool PartFile::Write(const char* data, size_t n) {
   return true;
 }
 
-std::string PartFile::Commit() {
+Status PartFile::Commit() {
   // close(2) is where some file systems (NFS) report a failed write.
   if (!fd_.Close()) {
     error_ = "cannot write " + final_path_ + ": " + std::strerror(errno);
@@ -58,10 +58,10 @@ std::string PartFile::Commit() {
     error_ = "cannot rename " + temp_path_ + " to " + final_path_ + ": " + std::strerror(errno);
   } else {
     temp_path_.clear();
-    return "";
+    return Status::Ok();
   }
   Abandon();
-  return error_;
+  return Unavailable(error_);
 }
 
 void PartFile::Abandon() {

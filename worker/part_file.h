@@ -3,9 +3,9 @@
 // killed transfer never leaves part of a body under the final name.
 //
 //   PartFile file;
-//   if (std::string err = file.Open("out", "7", token); !err.empty()) fail(err);
+//   if (Status s = file.Open("out", "7", token); !s.ok()) fail(s.message());
 //   if (!file.Write(data, n)) fail(file.error());   // as the body comes
-//   if (std::string err = file.Commit(); !err.empty()) fail(err);
+//   if (Status s = file.Commit(); !s.ok()) fail(s.message());
 //   file.final_path();                                // "out/7"
 // Not committed (a failure, a cancel, the owner gone): the temporary file
 // is removed. A worker killed mid-write leaves its hidden temporary file
@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/status.h"
 #include "common/unique_fd.h"
 
 namespace taskfarm {
@@ -33,10 +34,11 @@ class PartFile {
   PartFile& operator=(const PartFile&) = delete;
 
   // Makes `dir` (and its parents) if missing and creates DIR/.NAME.part.PID.TOKEN
-  // (a NAME that is not IsFileName is refused)
-  // (O_EXCL, mode 0644 before the umask). "" on success; else a sentence
-  // ("cannot create --save directory 'x': Permission denied").
-  [[nodiscard]] std::string Open(const std::string& dir, const std::string& name, uint64_t token);
+  // (O_EXCL, mode 0644 before the umask). A NAME that is not IsFileName is
+  // InvalidArgument; a directory or file that cannot be made is Unavailable
+  // (this worker's disk, not the task), its sentence saying why ("cannot
+  // create --save directory 'x': Permission denied").
+  Status Open(const std::string& dir, const std::string& name, uint64_t token);
 
   // Appends all of data. False on a write error: the file is then
   // abandoned and error() says why ("cannot write out/7: No space left on
@@ -44,8 +46,9 @@ class PartFile {
   [[nodiscard]] bool Write(const char* data, size_t n);
 
   // Closes the file and renames it to DIR/NAME (replacing a file there).
-  // "" on success; else a sentence, and the temporary file is removed.
-  [[nodiscard]] std::string Commit();
+  // OK, or Unavailable with the sentence saying why (error() too), and the
+  // temporary file is removed.
+  Status Commit();
 
   bool is_open() const { return static_cast<bool>(fd_); }
   const std::string& error() const { return error_; }

@@ -6,17 +6,16 @@
 namespace taskfarm {
 namespace {
 
-std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
+Status Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
   Words words = SplitWords(args);
-  if (words.size != 2) return "'cpu' takes a kernel and a number: cpu primes N";
-  if (words[0] != "primes") return "unknown cpu kernel " + Quote(words[0]) + " (known: primes)";
-  uint64_t n = 0;
+  if (words.size != 2) return InvalidArgument("'cpu' takes a kernel and a number: cpu primes N");
+  if (words[0] != "primes") return InvalidArgument("unknown cpu kernel " + Quote(words[0]) + " (known: primes)");
   // Primes below 2^32 keep the answer in 32 bits and any run finite.
-  std::string err = ParseNumber(words[1], 0, 4'000'000'000ULL, "'cpu primes N': N", &n);
-  if (!err.empty()) return err;
+  StatusOr<uint64_t> n = ParseNumber(words[1], 0, 4'000'000'000ULL, "'cpu primes N': N");
+  if (!n.ok()) return std::move(n).status();
   spec->mutable_cpu()->set_kernel("primes");
-  spec->mutable_cpu()->set_n(n);
-  return "";
+  spec->mutable_cpu()->set_n(*n);
+  return Status::Ok();
 }
 
 std::string Print(const pb::TaskSpec& spec) {
@@ -30,9 +29,9 @@ std::string Describe(const pb::Result& r, const std::string& who) {
 
 bool HasOwnFields(const pb::Result& r) { return r.has_result(); }
 
-std::string Check(const pb::TaskSpec&, const pb::Result& r) {
-  if (r.ok() && !r.has_result()) return "a cpu task reported ok without its result";
-  return "";
+Status Check(const pb::TaskSpec&, const pb::Result& r) {
+  if (r.ok() && !r.has_result()) return InvalidArgument("a cpu task reported ok without its result");
+  return Status::Ok();
 }
 
 }  // namespace

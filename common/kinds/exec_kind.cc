@@ -26,28 +26,28 @@ void ApplyDefaults(const ParseOptions& options, pb::ExecTask* task) {
   if (task->capture_bytes() > kMaxCaptureBytes) task->set_capture_bytes(kMaxCaptureBytes);
 }
 
-std::string NoNul(const pb::ExecTask& task) {
+Status NoNul(const pb::ExecTask& task) {
   for (const std::string& word : task.argv()) {
-    if (word.find('\0') != std::string::npos) return "a command cannot hold a NUL byte";
+    if (word.find('\0') != std::string::npos) return InvalidArgument("a command cannot hold a NUL byte");
   }
-  return "";
+  return Status::Ok();
 }
 
-std::string ParseExec(std::string_view args, const ParseOptions& options, pb::TaskSpec* spec) {
+Status ParseExec(std::string_view args, const ParseOptions& options, pb::TaskSpec* spec) {
   ShellSplit split = SplitShellWords(args);
-  if (!split.error.empty()) return "'exec': " + split.error + " in the command";
-  if (split.words.empty()) return "'exec' takes a program and its arguments: exec PROGRAM ARG...";
+  if (!split.error.empty()) return InvalidArgument("'exec': " + split.error + " in the command");
+  if (split.words.empty()) return InvalidArgument("'exec' takes a program and its arguments: exec PROGRAM ARG...");
   pb::ExecTask* task = spec->mutable_exec();
   for (std::string& word : split.words) task->add_argv(std::move(word));
   ApplyDefaults(options, task);
   return NoNul(*task);
 }
 
-std::string ParseSh(std::string_view args, const ParseOptions& options, pb::TaskSpec* spec) {
+Status ParseSh(std::string_view args, const ParseOptions& options, pb::TaskSpec* spec) {
   ShellSplit split = SplitShellWords(args);
-  if (!split.error.empty()) return "'sh': " + split.error + " in the command";
+  if (!split.error.empty()) return InvalidArgument("'sh': " + split.error + " in the command");
   if (split.words.size() != 1 || split.words[0].empty()) {
-    return "'sh' takes one quoted command line: sh 'gzip < a.txt > a.txt.gz'";
+    return InvalidArgument("'sh' takes one quoted command line: sh 'gzip < a.txt > a.txt.gz'");
   }
   pb::ExecTask* task = spec->mutable_sh();
   task->add_argv("/bin/sh");
@@ -80,20 +80,26 @@ std::string Describe(const pb::Result& r, const std::string& who) {
 
 bool HasOwnFields(const pb::Result& r) { return r.has_exec(); }
 
-std::string Check(const pb::TaskSpec& spec, const pb::Result& r) {
+Status Check(const pb::TaskSpec& spec, const pb::Result& r) {
   const pb::ExecTask& task = spec.has_exec() ? spec.exec() : spec.sh();
-  if (!r.has_exec()) return r.ok() ? "an exec task reported ok without its exit" : "";
+  if (!r.has_exec()) return r.ok() ? InvalidArgument("an exec task reported ok without its exit") : Status::Ok();
   const pb::ExecResult& e = r.exec();
-  if (r.ok() && (!e.has_exit_code() || e.exit_code() != 0)) return "an exec task reported ok without exit 0";
-  if (e.has_exit_code() && !e.signal().empty()) return "an exec task reported both an exit code and a signal";
-  if (e.signal().size() > 16) return "exec signal name is longer than 16 bytes";
+  if (r.ok() && (!e.has_exit_code() || e.exit_code() != 0)) {
+    return InvalidArgument("an exec task reported ok without exit 0");
+  }
+  if (e.has_exit_code() && !e.signal().empty()) {
+    return InvalidArgument("an exec task reported both an exit code and a signal");
+  }
+  if (e.signal().size() > 16) return InvalidArgument("exec signal name is longer than 16 bytes");
   // A tail is at most capture_bytes, each byte at most three after U+FFFD.
   size_t most = 3 * static_cast<size_t>(std::min(task.capture_bytes(), kMaxCaptureBytes)) + 3;
-  if (e.stdout().size() > most || e.stderr().size() > most) return "exec output tail is longer than --capture";
-  if (e.stdout().size() > 3ULL * e.stdout_bytes() || e.stderr().size() > 3ULL * e.stderr_bytes()) {
-    return "exec output tail is longer than the output";
+  if (e.stdout().size() > most || e.stderr().size() > most) {
+    return InvalidArgument("exec output tail is longer than --capture");
   }
-  return "";
+  if (e.stdout().size() > 3ULL * e.stdout_bytes() || e.stderr().size() > 3ULL * e.stderr_bytes()) {
+    return InvalidArgument("exec output tail is longer than the output");
+  }
+  return Status::Ok();
 }
 
 }  // namespace

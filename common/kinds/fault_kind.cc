@@ -5,11 +5,13 @@
 namespace taskfarm {
 namespace {
 
-std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
+Status Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
   Words words = SplitWords(args);
-  if (words.size != 1 || (words[0] != "kill" && words[0] != "hang")) return "'fault' takes kill or hang";
+  if (words.size != 1 || (words[0] != "kill" && words[0] != "hang")) {
+    return InvalidArgument("'fault' takes kill or hang");
+  }
   spec->mutable_fault()->set_action(std::string(words[0]));
-  return "";
+  return Status::Ok();
 }
 
 std::string Print(const pb::TaskSpec& spec) { return "fault " + spec.fault().action(); }

@@ -4,10 +4,10 @@
 namespace taskfarm {
 namespace {
 
-std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
-  if (SplitWords(args).size != 0) return "'noop' takes no argument";
+Status Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
+  if (SplitWords(args).size != 0) return InvalidArgument("'noop' takes no argument");
   spec->set_noop(true);
-  return "";
+  return Status::Ok();
 }
 
 std::string Print(const pb::TaskSpec&) { return "noop"; }

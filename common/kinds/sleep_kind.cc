@@ -5,14 +5,13 @@
 namespace taskfarm {
 namespace {
 
-std::string Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
+Status Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
   Words words = SplitWords(args);
-  if (words.size != 1) return "'sleep' takes milliseconds: sleep MS";
-  uint64_t ms = 0;
-  std::string err = ParseNumber(words[0], 0, 86'400'000, "'sleep MS': milliseconds", &ms);
-  if (!err.empty()) return err;
-  spec->mutable_sleep()->set_ms(static_cast<uint32_t>(ms));
-  return "";
+  if (words.size != 1) return InvalidArgument("'sleep' takes milliseconds: sleep MS");
+  StatusOr<uint64_t> ms = ParseNumber(words[0], 0, 86'400'000, "'sleep MS': milliseconds");
+  if (!ms.ok()) return std::move(ms).status();
+  spec->mutable_sleep()->set_ms(static_cast<uint32_t>(*ms));
+  return Status::Ok();
 }
 
 std::string Print(const pb::TaskSpec& spec) { return "sleep " + std::to_string(spec.sleep().ms()); }

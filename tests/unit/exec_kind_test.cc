@@ -85,17 +85,18 @@ pb::Outcome ExecOutcome(bool ok, int exit_code) {
 
 TEST(ExecKindTest, AWorkerCannotCallANonZeroExitASuccessOrSendExecFieldsForOtherKinds) {
   pb::TaskSpec exec = MustParse("exec true");
-  EXPECT_EQ(CheckOutcome(exec, ExecOutcome(true, 0)), "");
-  EXPECT_EQ(CheckOutcome(exec, ExecOutcome(false, 3)), "");
-  EXPECT_EQ(CheckOutcome(exec, ExecOutcome(true, 3)), "an exec task reported ok without exit 0");
-  EXPECT_EQ(CheckOutcome(MustParse("sh 'true'"), ExecOutcome(true, 0)), "");
-  EXPECT_EQ(CheckOutcome(MustParse("sleep 5"), ExecOutcome(true, 0)), "fields of exec tasks on a sleep task");
+  EXPECT_EQ(CheckOutcome(exec, ExecOutcome(true, 0)), Status::Ok());
+  EXPECT_EQ(CheckOutcome(exec, ExecOutcome(false, 3)), Status::Ok());
+  EXPECT_EQ(CheckOutcome(exec, ExecOutcome(true, 3)), InvalidArgument("an exec task reported ok without exit 0"));
+  EXPECT_EQ(CheckOutcome(MustParse("sh 'true'"), ExecOutcome(true, 0)), Status::Ok());
+  EXPECT_EQ(CheckOutcome(MustParse("sleep 5"), ExecOutcome(true, 0)),
+            InvalidArgument("fields of exec tasks on a sleep task"));
   pb::Outcome tail = ExecOutcome(true, 0);
   tail.mutable_result()->mutable_exec()->set_stdout(std::string(5000, 'x'));
   tail.mutable_result()->mutable_exec()->set_stdout_bytes(5000);
   pb::TaskSpec small = exec;
   small.mutable_exec()->set_capture_bytes(10);
-  EXPECT_EQ(CheckOutcome(small, tail), "exec output tail is longer than --capture");
+  EXPECT_EQ(CheckOutcome(small, tail), InvalidArgument("exec output tail is longer than --capture"));
 }
 
 }  // namespace

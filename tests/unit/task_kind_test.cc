@@ -71,7 +71,7 @@ TEST(TaskKindTest, UrlResultsDigestWireBytesAndSavedFileAreCheckedAndClaimed) {
   r.set_wire_bytes(40);
   r.set_sha256(std::string(64, 'a'));
   r.set_saved_as("out/7");
-  EXPECT_EQ(url.check(spec, r), "");
+  EXPECT_EQ(url.check(spec, r), Status::Ok());
   pb::Result digest_only;
   digest_only.set_sha256("x");
   EXPECT_TRUE(url.has_own_fields(digest_only));
@@ -79,29 +79,29 @@ TEST(TaskKindTest, UrlResultsDigestWireBytesAndSavedFileAreCheckedAndClaimed) {
   for (const std::string& bad : {std::string(63, 'a'), std::string(64, 'A'), std::string(63, 'a') + "g"}) {
     pb::Result b = r;
     b.set_sha256(bad);
-    EXPECT_EQ(url.check(spec, b), "sha256 is not 64 lower-case hex digits") << bad;
+    EXPECT_EQ(url.check(spec, b), InvalidArgument("sha256 is not 64 lower-case hex digits")) << bad;
   }
   pb::Result swollen = r;
   swollen.set_wire_bytes(10'000);
-  EXPECT_EQ(url.check(spec, swollen), "wire_bytes is over twice bytes");
+  EXPECT_EQ(url.check(spec, swollen), InvalidArgument("wire_bytes is over twice bytes"));
   swollen.clear_saved_as();
   swollen.set_ok(false);  // cut short: the decoder may hold back what it has
-  EXPECT_EQ(url.check(spec, swollen), "");
+  EXPECT_EQ(url.check(spec, swollen), Status::Ok());
   pb::Result unsaved = r;
   unsaved.set_ok(false);
-  EXPECT_EQ(url.check(spec, unsaved), "saved_as is set but no file was saved");
+  EXPECT_EQ(url.check(spec, unsaved), InvalidArgument("saved_as is set but no file was saved"));
 }
 
 TEST(TaskKindTest, HttpUrlWantedTakesHttpAndHttpsWithAHostOnly) {
   for (const char* url : {"http://h", "https://h/p?q#f", "HTTP://H/", "hTtPs://[::1]:8080/"}) {
-    EXPECT_EQ(HttpUrlWanted(url), "") << url;
+    EXPECT_EQ(HttpUrlWanted(url), Status::Ok()) << url;
   }
   for (const char* url :
        {"", "h", "ftp://h/", "file:///etc/passwd", "http:/h", "https//h", "http\x1a//h", "httpx://h"}) {
-    EXPECT_EQ(HttpUrlWanted(url), "an http:// or https:// URL") << url;
+    EXPECT_EQ(HttpUrlWanted(url), InvalidArgument("an http:// or https:// URL")) << url;
   }
   for (const char* url : {"http://", "https:///p", "http://?q", "http://#f"}) {
-    EXPECT_EQ(HttpUrlWanted(url), "an http:// or https:// URL with a host") << url;
+    EXPECT_EQ(HttpUrlWanted(url), InvalidArgument("an http:// or https:// URL with a host")) << url;
   }
 }
 
