@@ -32,7 +32,8 @@ add_executable(unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/peer_registry_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/utf8_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/host_port_test.cc
-  ${CMAKE_CURRENT_LIST_DIR}/metrics_test.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/metrics_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/check_test.cc)
 target_link_libraries(unit_tests PRIVATE GTest::gtest_main taskfarm_coordinator taskfarm_worker taskfarm_test_support
   nlohmann_json::nlohmann_json CLI11::CLI11 taskfarm_warnings)
 gtest_discover_tests(unit_tests PROPERTIES TIMEOUT 60 LABELS unit)
