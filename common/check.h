@@ -55,7 +55,11 @@ struct Voidify {
 
 }  // namespace taskfarm::check_internal
 
+// Not parenthesized as a whole (bugprone-macro-parentheses), on purpose: the
+// message's `<<` must bind to the Failure inside.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define TASKFARM_CHECK(condition) \
   (condition)                     \
       ? static_cast<void>(0)      \
       : ::taskfarm::check_internal::Voidify() & ::taskfarm::check_internal::Failure(__FILE__, __LINE__, #condition)
+// NOLINTEND(bugprone-macro-parentheses)
