@@ -589,7 +589,7 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcom
   }
   Release(t);
   double d = outcome.result().duration_ms();
-  if (t.spec.what_case() < kMaxKindField) {
+  if (static_cast<int>(t.spec.what_case()) < kMaxKindField) {
     double& ewma = ewma_[t.spec.what_case()];
     ewma = ewma < 0 ? d : 0.8 * ewma + 0.2 * d;
   }
