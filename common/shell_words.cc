@@ -141,8 +141,8 @@ std::string ShellQuote(std::string_view word) {
   out += '\'';
   // "it's" reads better as 'it'\''s' than ''\''it'\''s'': drop the empty ''
   // a leading or trailing ' leaves at either end (GNU parallel does too).
-  if (word.front() == '\'') out.erase(0, 2);
-  if (word.back() == '\'') out.resize(out.size() - 2);
+  if (!word.empty() && word.front() == '\'') out.erase(0, 2);
+  if (!word.empty() && word.back() == '\'') out.resize(out.size() - 2);
   return out;
 }
 

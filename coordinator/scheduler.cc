@@ -3,10 +3,10 @@
 #include "coordinator/scheduler.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <cstdio>
 
+#include "common/check.h"
 #include "common/task_parser.h"
 #include "common/url_host.h"
 #include "coordinator/result_check.h"
@@ -53,7 +53,7 @@ void Scheduler::AddTask(uint32_t id, pb::TaskSpec spec) {
     if (hosts_seen_.size() < kMaxWindow) hosts_seen_.insert(t.host);
   }
   auto [it, inserted] = tasks_.emplace(id, std::move(t));
-  assert(inserted && "task ids are unique");
+  TASKFARM_CHECK(inserted) << "task ids are unique; " << id << " was added twice";
   if (stopped_) {
     FinishCancelled(it->second, "cancelled before it started: " + stop_reason_);
     return;
@@ -474,7 +474,8 @@ void Scheduler::Release(Task& t) {
     // The host has room for one more: its first parked task goes back to
     // the front of its queue (it was ready before anything behind it).
     auto hit = hosts_.find(t.host);
-    assert(hit != hosts_.end() && hit->second.in_flight > 0 && "a leased task counts on its host");
+    TASKFARM_CHECK(hit != hosts_.end() && hit->second.in_flight > 0)
+        << "a leased task counts on its host; task " << t.id << " on " << t.host;
     Host& h = hit->second;
     --h.in_flight;
     if (!h.parked.empty() && h.in_flight < options_.per_host) {
@@ -588,7 +589,7 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcom
   }
   Release(t);
   double d = outcome.result().duration_ms();
-  if (t.spec.what_case() < kMaxKindField) {
+  if (static_cast<int>(t.spec.what_case()) < kMaxKindField) {
     double& ewma = ewma_[t.spec.what_case()];
     ewma = ewma < 0 ? d : 0.8 * ewma + 0.2 * d;
   }

@@ -321,7 +321,7 @@ class Scheduler {
   // -1 when none has finished yet. Each kind has its own: a noop's zero
   // must not make a sleep look cheap.
   double Estimate(const pb::TaskSpec& spec) const {
-    return spec.what_case() < kMaxKindField ? ewma_[spec.what_case()] : -1;
+    return static_cast<int>(spec.what_case()) < kMaxKindField ? ewma_[spec.what_case()] : -1;
   }
   Task* Current(const LeaseCheck& c);
   void Requeue(Task& t, double delay_ms);

@@ -660,9 +660,8 @@ void HttpTestServer::Impl::SendFull(evhttp_request* req, const Reply& reply) {
   std::string stats;
   switch (reply.body) {
     case Reply::Body::kNone:
+    case Reply::Body::kFiller:  // added below, possibly in chunks
       break;
-    case Reply::Body::kFiller:
-      break;  // added below, possibly in chunks
     case Reply::Body::kStatic:
       evbuffer_add_reference(body.get(), reply.static_body.data(), reply.static_body.size(), nullptr, nullptr);
       break;

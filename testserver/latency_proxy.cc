@@ -100,7 +100,7 @@ microseconds Micros(double ms) { return microseconds(std::llround(ms * 1000)); }
 
 class LatencyProxy::Impl {
  public:
-  explicit Impl(LatencyProxyOptions options);
+  explicit Impl(const LatencyProxyOptions& options);
   ~Impl() { Stop(); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -200,7 +200,7 @@ class LatencyProxy::Impl {
   bool stopped_ = false;
 };
 
-LatencyProxy::Impl::Impl(LatencyProxyOptions options)
+LatencyProxy::Impl::Impl(const LatencyProxyOptions& options)
     : options_(Checked(options)),
       half_rtt_(Micros(options_.rtt_ms / 2)),
       rtt_(Micros(options_.rtt_ms)),
@@ -458,7 +458,7 @@ void LatencyProxy::Impl::StopThunk(evutil_socket_t, short, void* arg) noexcept {
 
 // ---------------------------------------------------------------------------
 
-LatencyProxy::LatencyProxy(LatencyProxyOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+LatencyProxy::LatencyProxy(const LatencyProxyOptions& options) : impl_(std::make_unique<Impl>(options)) {}
 
 LatencyProxy::~LatencyProxy() { Stop(); }
 

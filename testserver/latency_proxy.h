@@ -60,7 +60,7 @@ class LatencyProxy {
   // std::invalid_argument if rtt_ms is not within 0..3600000 or an address
   // is not numeric, and std::runtime_error if it cannot listen ("latency
   // proxy: cannot listen on ADDR:PORT: reason") or set up its loop.
-  explicit LatencyProxy(LatencyProxyOptions options);
+  explicit LatencyProxy(const LatencyProxyOptions& options);
   // Stop()s.
   ~LatencyProxy();
 

@@ -74,10 +74,10 @@ std::string Sha256Hex(evbuffer* body) {
 }  // namespace
 
 std::string EchoJson(evhttp_request* req) {
-  nlohmann::json headers = nlohmann::json::array();
+  nlohmann::ordered_json headers = nlohmann::ordered_json::array();
   const evkeyvalq* input = evhttp_request_get_input_headers(req);
   for (const evkeyval* header = input->tqh_first; header != nullptr; header = header->next.tqe_next) {
-    headers.push_back(nlohmann::json::array({header->key, header->value}));
+    headers.push_back(nlohmann::ordered_json::array({header->key, header->value}));
   }
   evbuffer* body = evhttp_request_get_input_buffer(req);
   nlohmann::ordered_json echo;  // keys in the documented order

@@ -144,7 +144,7 @@ void AddSubjectAltNames(X509* cert, const std::vector<std::string>& hosts) {
       GENERAL_NAME_set0_value(name.get(), GEN_DNS, dns.release());
     }
     Check(sk_GENERAL_NAME_push(names.get(), name.get()) > 0, "sk_GENERAL_NAME_push");
-    name.release();  // owned by `names` now
+    static_cast<void>(name.release());  // owned by `names` now
   }
   Check(X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) == 1,
         "X509_add1_ext_i2d(subjectAltName)");

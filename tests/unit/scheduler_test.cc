@@ -986,7 +986,8 @@ TEST(SchedulerTest, RandomEventsKeepEveryPromise) {
         auto [holder, a] = history[pick(static_cast<uint32_t>(history.size()))];
         WorkerId w = pick(2) ? holder : live.empty() ? holder : live[pick(static_cast<uint32_t>(live.size()))];
         const std::vector<pb::Assignment>& leases = h.held[w];
-        bool holds = std::any_of(leases.begin(), leases.end(), [&](const pb::Assignment& x) {
+        // [&a = a]: clang 14 (build-asan) cannot capture a structured binding.
+        bool holds = std::any_of(leases.begin(), leases.end(), [&a = a](const pb::Assignment& x) {
           return x.task_id() == a.task_id() && x.attempt() == a.attempt();
         });
         OutcomeVerdict v = h.Report(w, a, true);
