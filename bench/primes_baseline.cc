@@ -42,10 +42,14 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) Usage(argv[0]);
       return std::strtoull(argv[++i], nullptr, 10);
     };
-    if (!std::strcmp(argv[i], "--n")) n = next();
-    else if (!std::strcmp(argv[i], "--tasks")) tasks = next();
-    else if (!std::strcmp(argv[i], "--procs")) procs = next();
-    else Usage(argv[0]);
+    if (!std::strcmp(argv[i], "--n"))
+      n = next();
+    else if (!std::strcmp(argv[i], "--tasks"))
+      tasks = next();
+    else if (!std::strcmp(argv[i], "--procs"))
+      procs = next();
+    else
+      Usage(argv[0]);
   }
   if (procs < 1) Usage(argv[0]);
   auto start = std::chrono::steady_clock::now();
@@ -58,9 +62,15 @@ int main(int argc, char** argv) {
     std::vector<int> reads;
     for (uint64_t p = 0; p < procs; ++p) {
       int fds[2];
-      if (pipe(fds) != 0) { std::perror("pipe"); return 1; }
+      if (pipe(fds) != 0) {
+        std::perror("pipe");
+        return 1;
+      }
       pid_t pid = fork();
-      if (pid < 0) { std::perror("fork"); return 1; }
+      if (pid < 0) {
+        std::perror("fork");
+        return 1;
+      }
       if (pid == 0) {
         close(fds[0]);
         uint64_t part = RunShare(n, tasks, procs, p);
@@ -73,7 +83,10 @@ int main(int argc, char** argv) {
     }
     for (size_t p = 0; p < children.size(); ++p) {
       uint64_t part = 0;
-      if (read(reads[p], &part, sizeof part) != sizeof part) { std::fprintf(stderr, "child %zu failed\n", p); return 1; }
+      if (read(reads[p], &part, sizeof part) != sizeof part) {
+        std::fprintf(stderr, "child %zu failed\n", p);
+        return 1;
+      }
       close(reads[p]);
       total += part;
       int status = 0;
@@ -82,7 +95,7 @@ int main(int argc, char** argv) {
     }
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("total=%llu tasks=%llu procs=%llu seconds=%.3f\n", (unsigned long long)total,
-              (unsigned long long)tasks, (unsigned long long)procs, seconds);
+  std::printf("total=%llu tasks=%llu procs=%llu seconds=%.3f\n", (unsigned long long)total, (unsigned long long)tasks,
+              (unsigned long long)procs, seconds);
   return 0;
 }

@@ -17,9 +17,7 @@ class Clock {
 class SteadyClock final : public Clock {
  public:
   double NowMs() const override {
-    return std::chrono::duration<double, std::milli>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
   }
 };
 
@@ -35,9 +33,7 @@ class FakeClock final : public Clock {
 // Wall-clock milliseconds since the Unix epoch (comparable across hosts,
 // roughly): used only for timelines, never for deadlines.
 inline double UnixMs() {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace taskfarm

@@ -5,17 +5,28 @@ namespace taskfarm {
 
 std::string_view DropReasonName(DropReason reason) {
   switch (reason) {
-    case DropReason::kTooLarge: return "too large";
-    case DropReason::kNotProtobuf: return "not protobuf";
-    case DropReason::kBadVersion: return "wrong protocol version";
-    case DropReason::kEmptyBody: return "empty message";
-    case DropReason::kUnexpected: return "unexpected message";
-    case DropReason::kUnknownTask: return "result for unknown lease";
-    case DropReason::kUnknownPeer: return "unregistered sender";
-    case DropReason::kHandshake: return "failed handshake";
-    case DropReason::kInvalidResult: return "invalid result";
-    case DropReason::kRefusedHello: return "refused registration";
-    case DropReason::kCount: break;
+    case DropReason::kTooLarge:
+      return "too large";
+    case DropReason::kNotProtobuf:
+      return "not protobuf";
+    case DropReason::kBadVersion:
+      return "wrong protocol version";
+    case DropReason::kEmptyBody:
+      return "empty message";
+    case DropReason::kUnexpected:
+      return "unexpected message";
+    case DropReason::kUnknownTask:
+      return "result for unknown lease";
+    case DropReason::kUnknownPeer:
+      return "unregistered sender";
+    case DropReason::kHandshake:
+      return "failed handshake";
+    case DropReason::kInvalidResult:
+      return "invalid result";
+    case DropReason::kRefusedHello:
+      return "refused registration";
+    case DropReason::kCount:
+      break;
   }
   return "?";
 }
@@ -91,8 +102,7 @@ std::string DropCounts::Describe() const {
   for (size_t i = 0; i < by_reason.size(); ++i) {
     if (by_reason[i] == 0) continue;
     if (!parts.empty()) parts += ", ";
-    parts += std::to_string(by_reason[i]) + " " +
-             std::string(DropReasonName(static_cast<DropReason>(i)));
+    parts += std::to_string(by_reason[i]) + " " + std::string(DropReasonName(static_cast<DropReason>(i)));
   }
   return std::to_string(Total()) + (parts.empty() ? "" : " (" + parts + ")");
 }

@@ -25,8 +25,8 @@
 #include "common/curve_keys.h"
 #include "common/duration.h"
 #include "common/file_writer.h"
-#include "common/posix.h"
 #include "common/frame_codec.h"
+#include "common/posix.h"
 #include "common/quote.h"
 #include "common/task_kind.h"
 #include "common/temp_dir.h"
@@ -39,10 +39,10 @@
 #include "coordinator/metrics_server.h"
 #include "coordinator/peer_registry.h"
 #include "coordinator/record_sink.h"
+#include "coordinator/report/text_table.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/summary.h"
 #include "coordinator/task_source.h"
-#include "coordinator/report/text_table.h"
 #include "coordinator/transport.h"
 #include "coordinator/worker_pool.h"
 #include "testserver/http_test_server.h"
@@ -98,12 +98,12 @@ Status CheckOpenFileLimit(const CoordinatorConfig& config) {
   if (limit == 0 || needed <= limit) return Status::Ok();
   std::string what = local > 0 ? Format("--workers %d", config.workers) : "";
   if (remote > 0) what += (what.empty() ? "" : " and ") + Format("--min-workers %d", config.min_workers);
-  return Unavailable(Format(
-      "%s %s about %llu open files (a connection per worker, and a process handle per local one), "
-      "but this process may open only %llu (its hard limit, `ulimit -Hn`): raise that limit "
-      "(limits.conf, systemd's LimitNOFILE=) or run fewer workers per coordinator (docs/SCALING.md)",
-      what.c_str(), local > 0 && remote > 0 ? "need" : "needs", static_cast<unsigned long long>(needed),
-      static_cast<unsigned long long>(limit)));
+  return Unavailable(
+      Format("%s %s about %llu open files (a connection per worker, and a process handle per local one), "
+             "but this process may open only %llu (its hard limit, `ulimit -Hn`): raise that limit "
+             "(limits.conf, systemd's LimitNOFILE=) or run fewer workers per coordinator (docs/SCALING.md)",
+             what.c_str(), local > 0 && remote > 0 ? "need" : "needs", static_cast<unsigned long long>(needed),
+             static_cast<unsigned long long>(limit)));
 }
 
 // A secret for this run's local workers: 128 random bits, hex.

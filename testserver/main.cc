@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
 #include "common/posix.h"
+#include "common/status.h"
 #include "testserver/http_test_server.h"
 #include "testserver/latency_proxy.h"
 #include "testserver/test_ca.h"

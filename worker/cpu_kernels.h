@@ -12,7 +12,6 @@ namespace taskfarm {
 // deliberately the naive kernel the tutorials time (primes below 125000
 // take about 4 ms, below 2,000,000 about 0.4 s). Returns nullopt when
 // `cancel` becomes true before it finishes. Thread-safe.
-[[nodiscard]] std::optional<uint64_t> CountPrimesBelow(
-    uint64_t n, const std::atomic<bool>* cancel = nullptr);
+[[nodiscard]] std::optional<uint64_t> CountPrimesBelow(uint64_t n, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace taskfarm

@@ -7,8 +7,7 @@
 #include "common/frame_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  taskfarm::DecodedFrame decoded =
-      taskfarm::DecodeFrame(std::string_view(reinterpret_cast<const char*>(data), size));
+  taskfarm::DecodedFrame decoded = taskfarm::DecodeFrame(std::string_view(reinterpret_cast<const char*>(data), size));
   if (decoded.frame) {
     // Whatever decodes must re-encode.
     (void)taskfarm::EncodeFrame(*decoded.frame);

@@ -77,15 +77,13 @@ TEST(SubprocessTest, LargeStdinIsStreamedWhileOutputIsDrained) {
 }
 
 TEST(SubprocessTest, ChildIgnoringStdinDoesNotKillTheTestWithSigpipe) {
-  ProcessResult result =
-      Subprocess({"/bin/true"}, {}, std::string(16 << 20, 'y')).Wait(milliseconds(10000));
+  ProcessResult result = Subprocess({"/bin/true"}, {}, std::string(16 << 20, 'y')).Wait(milliseconds(10000));
   EXPECT_EQ(result.exit_code, 0);
 }
 
 TEST(SubprocessTest, GrandchildHoldingStdinDoesNotHangWait) {
   // The grandchild keeps the stdin pipe open and never reads it.
-  Subprocess child =
-      Shell("sleep 30 0<&0 >/dev/null 2>&1 & echo $!; exit 0", {}, std::string(16 << 20, 'z'));
+  Subprocess child = Shell("sleep 30 0<&0 >/dev/null 2>&1 & echo $!; exit 0", {}, std::string(16 << 20, 'z'));
   const auto start = Clock::now();
   ProcessResult result = child.Wait(milliseconds(20000));
   EXPECT_LT(Clock::now() - start, milliseconds(10000));
@@ -104,21 +102,19 @@ TEST(SubprocessTest, StdinDefaultsToDevNull) {
 
 TEST(SubprocessTest, EnvironmentIsInheritedAndExtended) {
   ASSERT_EQ(setenv("TASKFARM_SUBPROCESS_INHERITED", "yes", 1), 0);
-  ProcessResult result =
-      Shell(R"(echo "$TASKFARM_SUBPROCESS_INHERITED $EXTRA $HOME")", {"EXTRA=a=b", "HOME=/nowhere"})
-          .Wait(milliseconds(10000));
+  ProcessResult result = Shell(R"(echo "$TASKFARM_SUBPROCESS_INHERITED $EXTRA $HOME")", {"EXTRA=a=b", "HOME=/nowhere"})
+                             .Wait(milliseconds(10000));
   unsetenv("TASKFARM_SUBPROCESS_INHERITED");
   EXPECT_EQ(result.out, "yes a=b /nowhere\n");
 }
 
 TEST(SubprocessTest, WaitForLineFindsMatchingLineAndKeepsOutput) {
   Subprocess child = Shell("echo first; sleep 0.1; echo 'ready 42'; echo after; sleep 30");
-  std::optional<std::string> line = child.WaitForLine(
-      [](const std::string& l) { return l.rfind("ready", 0) == 0; }, milliseconds(10000));
+  std::optional<std::string> line =
+      child.WaitForLine([](const std::string& l) { return l.rfind("ready", 0) == 0; }, milliseconds(10000));
   ASSERT_TRUE(line.has_value());
   EXPECT_EQ(*line, "ready 42");
-  std::optional<std::string> next =
-      child.WaitForLine([](const std::string&) { return true; }, milliseconds(10000));
+  std::optional<std::string> next = child.WaitForLine([](const std::string&) { return true; }, milliseconds(10000));
   EXPECT_EQ(next, "after");
   EXPECT_FALSE(child.WaitForLine([](const std::string&) { return true; }, milliseconds(100)));
   EXPECT_TRUE(child.Running());
@@ -191,8 +187,7 @@ TEST(SubprocessTest, DestructorAlsoKillsDescendantsInTheGroup) {
   pid_t grandchild = 0;
   {
     Subprocess child = Shell("sleep 30 & echo $!; wait");
-    std::optional<std::string> line =
-        child.WaitForLine([](const std::string&) { return true; }, milliseconds(10000));
+    std::optional<std::string> line = child.WaitForLine([](const std::string&) { return true; }, milliseconds(10000));
     ASSERT_TRUE(line.has_value());
     grandchild = static_cast<pid_t>(std::stol(*line));
     EXPECT_TRUE(ProcessExists(grandchild));
@@ -226,8 +221,7 @@ TEST(SubprocessTest, ProcQueriesOnThisProcess) {
 
 TEST(BinaryPathTest, PointsIntoTheBuildBinDirectoryUnlessOverridden) {
   const char* inherited = std::getenv("TASKFARM_BIN_DIR");
-  const std::optional<std::string> saved =
-      inherited != nullptr ? std::optional<std::string>(inherited) : std::nullopt;
+  const std::optional<std::string> saved = inherited != nullptr ? std::optional<std::string>(inherited) : std::nullopt;
   unsetenv("TASKFARM_BIN_DIR");
   EXPECT_EQ(BinaryPath("worker"), std::string(TASKFARM_BIN_DIR) + "/worker");
   ASSERT_EQ(setenv("TASKFARM_BIN_DIR", "/opt/taskfarm/bin", 1), 0);
