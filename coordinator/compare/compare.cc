@@ -324,9 +324,10 @@ ModeResult MeasureMode(const Plan& plan, const ModePreset& m, const Workload& w,
 // tasks. Then every mode's speedup over sequential (else the first mode).
 // Returns the mode the speedups are over.
 const ModeResult* JudgeWorkload(std::vector<ModeResult>& results) {
-  const ModeResult* alone = nullptr;
+  if (results.empty()) return nullptr;  // every mode was left out
+  const ModeResult* alone = &results.front();
   for (auto& r : results) {
-    if (!alone || r.row.parallelism < alone->row.parallelism) alone = &r;
+    if (r.row.parallelism < alone->row.parallelism) alone = &r;
   }
   for (auto& r : results) {
     r.row.verdict = alone->row.verdict;
@@ -334,7 +335,7 @@ const ModeResult* JudgeWorkload(std::vector<ModeResult>& results) {
     r.other_cores = alone->other_cores;
   }
   const ModeResult* base = Find(results, "sequential");
-  if (!base && !results.empty()) base = &results.front();
+  if (!base) base = &results.front();
   for (ModeResult& r : results) {
     r.row.speedup = r.row.median_s > 0 ? base->row.median_s / r.row.median_s : 0;
     r.row.efficiency = r.row.speedup / r.row.parallelism;

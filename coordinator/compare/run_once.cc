@@ -56,7 +56,7 @@ std::vector<std::string> RunArgs(const std::string& binary, const ModePreset& m,
 
 // Starts `args` with stdout and stderr into `log`, waits for it and fills
 // the outcome's times, CPU and exit (ok, error). False: it did not start.
-bool SpawnAndWait(std::vector<std::string> args, const std::string& log, RunOutcome* out) {
+bool SpawnAndWait(const std::vector<std::string>& args, const std::string& log, RunOutcome* out) {
   double busy_before = MachineBusySeconds();
   auto start = std::chrono::steady_clock::now();
   pid_t pid;

@@ -928,7 +928,7 @@ std::vector<double> AxisTicks(double lo, double hi, bool log_scale, int target) 
       if (ticks.size() >= 3) break;
     }
     // Thin out decades past about twice the target, keeping every m-th.
-    if (ticks.size() > static_cast<size_t>(2 * target)) {
+    if (ticks.size() > 2 * static_cast<size_t>(target)) {
       size_t every = (ticks.size() + 2 * target - 1) / (2 * target);
       std::vector<double> kept;
       for (size_t i = 0; i < ticks.size(); i += every) kept.push_back(ticks[i]);
