@@ -49,7 +49,7 @@ class RecordSink {
 
   // Checks that the report files can be written, opens the journal (with
   // --resume, reads it) and the output, and writes a resumed run's records
-  // to the output first. False, with *error for the user, when a file
+  // to the output first. A failed Status, its message for the user, when a file
   // cannot be opened or the flags do not fit.
   Status Open(const TaskSource& source);
   // --metrics: records and journal syncs are counted there too (null: not).

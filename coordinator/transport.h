@@ -76,8 +76,8 @@ class Transport {
   Transport& operator=(const Transport&) = delete;
 
   // Listens on options.bind. Refuses a non-local address without CURVE
-  // unless options.insecure (and warns on stderr when it is). False, with
-  // *error a sentence for the user, when it cannot.
+  // unless options.insecure (and warns on stderr when it is). A failed
+  // Status, its message a sentence for the user, when it cannot.
   Status Bind(const TransportOptions& options);
   // What local workers connect to (a wildcard address as loopback), and
   // what the socket is bound to (as the user named it).

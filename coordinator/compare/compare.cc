@@ -524,7 +524,10 @@ double FitSerialFraction(const std::vector<double>& n, const std::vector<double>
 int RunCompare(const CompareConfig& config) {
   compare::Plan plan;
   plan.cores = std::max(1u, std::thread::hardware_concurrency());
-  plan.binary = config.coordinator_binary.empty() ? compare::SelfPath() : config.coordinator_binary;
+  // This program (/proc/self/exe) unless one is named; "coordinator" when unknown.
+  plan.binary = config.coordinator_binary;
+  if (plan.binary.empty()) plan.binary = SelfExePath();
+  if (plan.binary.empty()) plan.binary = "coordinator";
   if (!compare::PlanWorkloads(config, &plan) || !compare::PlanModes(config, &plan) ||
       !compare::PlanRest(config, &plan)) {
     return 2;

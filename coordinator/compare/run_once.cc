@@ -121,11 +121,6 @@ void ReadRecords(const std::string& records, RunOutcome* out) {
 
 }  // namespace
 
-std::string SelfPath() {
-  std::string self = SelfExePath();
-  return self.empty() ? "coordinator" : self;
-}
-
 RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workload& w, const TempDir& tmp) {
   RunOutcome out;
   std::string records = tmp.File("records.jsonl");

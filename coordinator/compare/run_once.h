@@ -41,7 +41,4 @@ struct RunOutcome {
 // did not exit 0 (`error` says how, with the log's last failure line).
 [[nodiscard]] RunOutcome RunOnce(const std::string& binary, const ModePreset& m, const Workload& w, const TempDir& tmp);
 
-// This program's path (/proc/self/exe), "coordinator" when unknown.
-[[nodiscard]] std::string SelfPath();
-
 }  // namespace taskfarm::compare
