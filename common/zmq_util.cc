@@ -1,8 +1,6 @@
 // cppzmq helpers shared by both sides.
 #include "common/zmq_util.h"
 
-#include <cstring>
-
 #include "common/frame_codec.h"
 #include "common/host_port.h"
 #include "common/quote.h"
@@ -54,19 +52,6 @@ size_t ReceiveParts(zmq::socket_ref socket, zmq::message_t* parts, size_t max_pa
     more = part.more();
   }
   return n;
-}
-
-std::optional<MonitorEvent> ReadMonitorEvent(zmq::socket_ref monitor) {
-  // Each event is two parts: 6 bytes (id, value), then the peer's address.
-  zmq::message_t parts[1];
-  while (ReceiveParts(monitor, parts, 1) > 0) {
-    if (parts[0].size() < 6) continue;
-    MonitorEvent event;
-    std::memcpy(&event.id, parts[0].data(), sizeof(event.id));
-    std::memcpy(&event.value, static_cast<const char*>(parts[0].data()) + sizeof(event.id), sizeof(event.value));
-    return event;
-  }
-  return std::nullopt;
 }
 
 }  // namespace taskfarm

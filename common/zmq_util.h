@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <zmq.hpp>
@@ -27,15 +26,6 @@ bool Readable(zmq::socket_ref socket);
 // message had (possibly more than max_parts), 0 when nothing was waiting.
 // Every multipart receive in taskfarm goes through this.
 size_t ReceiveParts(zmq::socket_ref socket, zmq::message_t* parts, size_t max_parts);
-
-// One event from a socket monitor (zmq_socket_monitor): its ZMQ_EVENT_ and
-// value (an errno for a failure, a descriptor for an accept). nullopt when
-// nothing is waiting; malformed events are skipped.
-struct MonitorEvent {
-  uint16_t id;
-  uint32_t value;
-};
-std::optional<MonitorEvent> ReadMonitorEvent(zmq::socket_ref monitor);
 
 // Parses "tcp://HOST:PORT", "tcp://HOST:*", "ipc://PATH", "inproc://NAME";
 // OK when it looks usable, else InvalidArgument saying what is wanted.

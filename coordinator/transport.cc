@@ -98,20 +98,14 @@ Status Transport::Bind(const TransportOptions& options) {
 }
 
 void Transport::WatchRouter(int events) {
-  monitor_.reset();
-  // A new endpoint each time: the old monitor may still be closing.
-  std::string endpoint = "inproc://taskfarm-router-monitor-" + std::to_string(++monitors_);
-  if (zmq_socket_monitor(router_->handle(), endpoint.c_str(), events) == 0) {
-    monitor_.emplace(ctx_, zmq::socket_type::pair);
-    ConfigureSocket(*monitor_, 0);
-    monitor_->connect(endpoint);
-  }
+  monitor_.reset();  // stops the old one first
+  monitor_.emplace(ctx_, *router_, events);
 }
 
 size_t Transport::PollItems(zmq::pollitem_t* items) {
   size_t n = 0;
   items[n++] = {router_->handle(), 0, ZMQ_POLLIN, 0};
-  if (monitor_) items[n++] = {monitor_->handle(), 0, ZMQ_POLLIN, 0};
+  if (monitor_ && monitor_->watching()) items[n++] = {monitor_->pair().handle(), 0, ZMQ_POLLIN, 0};
   if (zap_) items[n++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
   return n;
 }
@@ -119,7 +113,7 @@ size_t Transport::PollItems(zmq::pollitem_t* items) {
 SocketEvents Transport::DrainEvents() {
   SocketEvents events;
   while (monitor_ && !events.out_of_descriptors) {
-    std::optional<MonitorEvent> event = ReadMonitorEvent(*monitor_);
+    std::optional<MonitorEvent> event = monitor_->Next();
     if (!event) break;
     if (event->id == ZMQ_EVENT_ACCEPT_FAILED) {
       // Out of descriptors: more workers are connecting than this process

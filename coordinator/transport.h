@@ -28,6 +28,7 @@
 #include <zmq.hpp>
 
 #include "common/frame_codec.h"
+#include "common/socket_monitor.h"
 #include "common/status.h"
 #include "coordinator/peer_registry.h"
 #include "coordinator/zap_handler.h"
@@ -120,9 +121,8 @@ class Transport {
   int backlog_;
   zmq::context_t ctx_{1};  // first: outlives every socket below
   std::optional<zmq::socket_t> router_;
-  std::optional<zmq::socket_t> monitor_;  // the ROUTER's handshake failures
+  std::optional<SocketMonitor> monitor_;  // the ROUTER's handshake failures; after router_
   std::optional<ZapHandler> zap_;         // CURVE client keys, when encrypted
-  int monitors_ = 0;                      // WatchRouter's endpoints so far
   std::string endpoint_;
   std::string listening_;
   zmq::message_t parts_[3];  // the envelope being read: identity, frame, one more

@@ -32,6 +32,7 @@
 #include "common/frame_codec.h"
 #include "common/posix.h"
 #include "common/quote.h"
+#include "common/socket_monitor.h"
 #include "common/status.h"
 #include "common/task_kind.h"
 #include "common/thread_stats.h"
@@ -128,15 +129,16 @@ class WorkerLoop {
   // many share one terminal.
   bool ByHand() const { return config_.parent_pid <= 0; }
   std::string Who() const { return ByHand() ? "worker" : "worker " + name_; }
+  // Whether handshake events reach us (libzmq may refuse a monitor).
+  bool Watching() const { return monitor_ && monitor_->watching(); }
 
   const WorkerConfig& config_;
   std::string name_;
   std::string host_ = HostName();
   SteadyClock clock_;
   zmq::context_t ctx_{1};
-  std::optional<zmq::socket_t> monitor_;  // declared first: closed after socket_
   std::optional<zmq::socket_t> socket_;
-  int connections_ = 0;
+  std::optional<SocketMonitor> monitor_;  // after socket_: stopped before it closes
   bool warned_handshake_ = false;
   ExecutorContext context_;
   Executors executors_;
@@ -188,6 +190,7 @@ class WorkerLoop {
 };
 
 Status WorkerLoop::Connect() {
+  monitor_.reset();  // the old socket's, stopped before that socket closes
   socket_.emplace(ctx_, zmq::socket_type::dealer);
   ConfigureSocket(*socket_, 0);
   // Only queue messages on completed connections: a Hello sent while the
@@ -226,15 +229,9 @@ Status WorkerLoop::Connect() {
   // handshake that succeeds is watched too: that is the moment a Hello can
   // go out (ZMQ_IMMEDIATE refuses it before), so the worker need not retry
   // on a timer.
-  monitor_.reset();
-  std::string monitor_ep = "inproc://worker-monitor-" + std::to_string(++connections_);
-  if (zmq_socket_monitor(socket_->handle(), monitor_ep.c_str(),
-                         ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
-    monitor_.emplace(ctx_, zmq::socket_type::pair);
-    ConfigureSocket(*monitor_, 0);
-    monitor_->connect(monitor_ep);
-  }
+  monitor_.emplace(ctx_, *socket_,
+                   ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
   socket_->connect(config_.connect);
   registered_ = false;
   next_hello_ms_ = 0;
@@ -271,7 +268,7 @@ bool WorkerLoop::SendBytes(const std::string& bytes) {
 // Says once why we cannot get in, instead of retrying in silence.
 void WorkerLoop::CheckHandshake() {
   if (!monitor_) return;
-  while (std::optional<MonitorEvent> event = ReadMonitorEvent(*monitor_)) {
+  while (std::optional<MonitorEvent> event = monitor_->Next()) {
     uint16_t id = event->id;
     if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       // A Hello that could not go out waits for exactly this. (A reconnect
@@ -322,7 +319,7 @@ void WorkerLoop::SendHello() {
   // sent, wait for the Welcome a while, backing off (1 s .. 8 s).
   if (!Send(std::move(f))) {
     hello_waits_for_handshake_ = true;
-    double retry_ms = !monitor_ ? 1 : hello_quick_retries_ > 0 ? 10 : 1000;
+    double retry_ms = !Watching() ? 1 : hello_quick_retries_ > 0 ? 10 : 1000;
     if (hello_quick_retries_ > 0) --hello_quick_retries_;
     next_hello_ms_ = clock_.NowMs() + retry_ms;
     return;
@@ -891,7 +888,9 @@ int WorkerLoop::Run(int signal_fd) {
     waits_.push_back({zmq_fd, CURL_WAIT_POLLIN, 0});
     waits_.push_back({signal_fd, CURL_WAIT_POLLIN, 0});
     // Until registered, the monitor wakes us when the handshake completes.
-    if (!registered_ && monitor_) waits_.push_back({monitor_->get(zmq::sockopt::fd), CURL_WAIT_POLLIN, 0});
+    if (!registered_ && Watching()) {
+      waits_.push_back({monitor_->pair().get(zmq::sockopt::fd), CURL_WAIT_POLLIN, 0});
+    }
     for (auto& executor : executors_.all) executor->AppendWaits(&waits_);
     executors_.url->Poll(waits_, timeout);
     if (waits_[1].revents & CURL_WAIT_POLLIN) {

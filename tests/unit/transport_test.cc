@@ -254,33 +254,5 @@ TEST(ReceivePartsTest, KeepsTheFirstPartsAndReadsTheWholeMessage) {
   EXPECT_EQ(ReceiveParts(in, parts, 2), 0u);  // nothing waiting
 }
 
-// Monitor events as libzmq sends them (6 bytes: id, value; then the
-// address), a short one among them skipped.
-TEST(ReadMonitorEventTest, DecodesIdAndValueAndSkipsMalformedEvents) {
-  zmq::context_t ctx;
-  zmq::socket_t monitor(ctx, zmq::socket_type::pair), libzmq(ctx, zmq::socket_type::pair);
-  monitor.bind("inproc://monitor");
-  libzmq.connect("inproc://monitor");
-  auto send_event = [&](const std::string& head) {
-    libzmq.send(zmq::buffer(head), zmq::send_flags::sndmore);
-    libzmq.send(zmq::str_buffer("tcp://127.0.0.1:5555"));
-  };
-  send_event("xy");  // too short
-  uint16_t id = ZMQ_EVENT_ACCEPT_FAILED;
-  uint32_t value = 24;  // EMFILE
-  std::string event(6, '\0');
-  std::memcpy(event.data(), &id, 2);
-  std::memcpy(event.data() + 2, &value, 4);
-  send_event(event);
-  zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
-  zmq::poll(&item, 1, std::chrono::milliseconds(-1));
-  // Both events were sent before the poll woke, on one inproc pipe, in order.
-  std::optional<MonitorEvent> got = ReadMonitorEvent(monitor);
-  ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->id, ZMQ_EVENT_ACCEPT_FAILED);
-  EXPECT_EQ(got->value, 24u);
-  EXPECT_FALSE(ReadMonitorEvent(monitor).has_value());
-}
-
 }  // namespace
 }  // namespace taskfarm
