@@ -34,6 +34,7 @@
 #include "common/unique_fd.h"
 #include "coordinator/console.h"
 #include "coordinator/demo.h"
+#include "coordinator/fork_server.h"
 #include "coordinator/input_options.h"
 #include "coordinator/metrics.h"
 #include "coordinator/metrics_server.h"
@@ -185,8 +186,9 @@ enum class Leaving {
 
 class CoordinatorLoop {
  public:
-  CoordinatorLoop(const CoordinatorConfig& config, TaskSource& source)
-      : config_(config), source_(source), console_(config), scheduler_(MakeOptions(config), clock_) {}
+  // `forks`: where local workers are forked from; nullptr: they are spawned.
+  CoordinatorLoop(const CoordinatorConfig& config, TaskSource& source, ForkServer* forks)
+      : config_(config), source_(source), forks_(forks), console_(config), scheduler_(MakeOptions(config), clock_) {}
 
   Status OpenOutputs() { return sink_.Open(source_); }
   // The run, to its exit code (RunCoordinator's).
@@ -236,6 +238,7 @@ class CoordinatorLoop {
 
   const CoordinatorConfig& config_;
   TaskSource& source_;
+  ForkServer* forks_;  // nullptr: local workers are spawned
   SteadyClock clock_;
   Console console_;
   Scheduler scheduler_;
@@ -287,7 +290,9 @@ int CoordinatorLoop::Run(int signal_fd) {
     bool signalled = Poll(signal_fd);
     HandleSocketEvents();
     ReadMessages();
-    if (signalled) HandleSignals(signal_fd);
+    // A worker that could not be started at all is not announced by a
+    // SIGCHLD: it is reaped as one that was.
+    if (signalled || (local_.pool && local_.pool->unreported())) HandleSignals(signal_fd);
     Tick();
   }
   return Finish(signal_fd);
@@ -353,7 +358,7 @@ void CoordinatorLoop::StartLocalWorkers() {
   workers_started_ms_ = clock_.NowMs();
   std::string binary = config_.worker_binary.empty() ? DefaultWorkerBinary() : config_.worker_binary;
   local_.pool = std::make_unique<WorkerPool>(binary, LocalWorkerArgs(),
-                                             std::vector<std::string>{"TASKFARM_LOCAL_TOKEN=" + local_.token});
+                                             std::vector<std::string>{"TASKFARM_LOCAL_TOKEN=" + local_.token}, forks_);
   for (int i = 0; i < config_.workers; ++i) SpawnOne();
 }
 
@@ -762,10 +767,12 @@ int CoordinatorLoop::Finish(int signal_fd) {
   transport_.ShutDownWorkers(peers_, 1500);
   if (local_.pool) {
     // A local worker that never registered (still starting when a short
-    // run ended) hears no Shutdown: ask it to leave now rather than wait
-    // out StopAll's bound for it.
+    // run ended) hears no Shutdown and holds nothing: it was given no task.
+    // SIGKILL, not SIGTERM: a worker still starting reads its signals only
+    // once its loop runs, a few milliseconds that every short run would
+    // wait out.
     for (pid_t pid : local_.pool->pids()) {
-      if (!peers_.ByPid(pid)) local_.pool->Kill(pid, SIGTERM);
+      if (!peers_.ByPid(pid)) local_.pool->Kill(pid, SIGKILL);
     }
     local_.pool->StopAll(1000);
   }
@@ -1036,6 +1043,12 @@ std::unique_ptr<TaskSource> OpenTaskSource(const TaskSourceOptions& src) {
 int RunCoordinator(const CoordinatorConfig& config_in) {
   CoordinatorConfig config = config_in;
   if (config.workers < 0) config.workers = 1;
+  // First of all, while this process is one thread with nothing open: the
+  // fork server must inherit nothing of what comes next.
+  std::unique_ptr<ForkServer> forks;
+  if (config.worker_program && config.worker_binary.empty() && config.workers > 0 && !config.dry_run) {
+    forks = ForkServer::Start(config.worker_program);
+  }
   // Signals arrive on a signalfd polled by the loop. Blocked before any
   // thread starts, so every thread inherits the mask; children unblock.
   UniqueFd signal_fd = BlockSignalsToFd({SIGINT, SIGTERM, SIGCHLD});
@@ -1062,7 +1075,7 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   demo.RemoveTaskFile();
   if (!source) return 2;
   if (config.dry_run) return DryRun(*source, signal_fd.get());
-  CoordinatorLoop loop(config, *source);
+  CoordinatorLoop loop(config, *source, forks.get());
   if (Status opened = loop.OpenOutputs(); !opened.ok()) {
     std::fprintf(stderr, "coordinator: %s\n", opened.message().c_str());
     return 2;

@@ -35,6 +35,10 @@ struct CoordinatorConfig {
   uint64_t max_body = 1ULL << 30;
   int stall_timeout_s = 10;   // give up on a transfer slower than 1 B/s this long
   std::string worker_binary;  // default: `worker` beside this program
+  // The worker program's main (WorkerProgramMain), when this binary has it
+  // linked in: local workers are then forked from a fork server running it
+  // (coordinator/fork_server.h) instead of spawned. Not with worker_binary.
+  int (*worker_program)(int argc, char** argv) = nullptr;
   bool http2 = false;         // --http2: HTTP/2 over TLS (one connection per worker)
   std::string cacert;         // --cacert FILE: a CA the workers trust besides the system's
   bool insecure_tls = false;  // --insecure-tls: workers do not verify certificates

@@ -21,6 +21,7 @@
 #include "coordinator/merge.h"
 #include "coordinator/report/text_table.h"
 #include "coordinator/task_source.h"
+#include "worker/worker_main.h"
 
 namespace {
 
@@ -403,6 +404,9 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "coordinator: --retry-failed only makes sense with --resume\n");
     return 2;
   }
+  // Local workers are forked from a fork server running the worker program
+  // linked into this one, unless --worker-bin names another program.
+  c.worker_program = taskfarm::WorkerProgramMain;
   return taskfarm::RunCoordinator(c);
 }
 

@@ -43,8 +43,9 @@ std::string DefaultWorkerBinary() {
   return dir + "/" + std::string(prefix) + "worker";
 }
 
-WorkerPool::WorkerPool(std::string binary, std::vector<std::string> args, std::vector<std::string> env_extra)
-    : binary_(std::move(binary)), args_(std::move(args)) {
+WorkerPool::WorkerPool(std::string binary, std::vector<std::string> args, std::vector<std::string> env_extra,
+                       ForkServer* forks)
+    : binary_(std::move(binary)), args_(std::move(args)), forks_(forks) {
   auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
   for (char** e = environ; e && *e; ++e) {
     std::string kv = *e;
@@ -57,21 +58,65 @@ WorkerPool::WorkerPool(std::string binary, std::vector<std::string> args, std::v
 
 WorkerPool::~WorkerPool() { StopAll(0); }
 
-pid_t WorkerPool::Spawn(const std::string& name) {
+void WorkerPool::Spawn(const std::string& name) {
+  if (forks_ && fork_new_) {
+    if (forks_->Ask(ArgvFor(name), env_).ok()) {
+      pending_.push_back(name);
+      return;
+    }
+    fork_new_ = false;  // spawned from now on: the same worker, started slower
+  }
+  SpawnNow(name, false);
+}
+
+std::vector<std::string> WorkerPool::ArgvFor(const std::string& name) const {
   std::vector<std::string> argv{binary_};
   argv.insert(argv.end(), args_.begin(), args_.end());
   argv.push_back("--name");
   argv.push_back(name);
+  return argv;
+}
+
+void WorkerPool::SpawnNow(const std::string& name, bool keep_failure) {
   // Its own process group: the terminal's Ctrl-C goes to the coordinator,
   // which decides what the workers do (grace period, hand-back). The worker
   // arms PR_SET_PDEATHSIG itself (--parent-pid) as it starts.
-  pid_t pid = SpawnProcess(argv, {.env = &env_, .own_process_group = true});
-  children_[pid] = name;
-  return pid;
+  try {
+    pid_t pid = SpawnProcess(ArgvFor(name), {.env = &env_, .own_process_group = true});
+    children_[pid] = name;
+  } catch (const SpawnError& e) {
+    if (!keep_failure) throw;
+    never_started_.push_back(ChildExit{-1, e.what(), false});
+  }
+}
+
+void WorkerPool::SettleOne() {
+  std::string name = std::move(pending_.front());
+  pending_.erase(pending_.begin());
+  StatusOr<pid_t> pid = forks_->Answer();
+  if (pid.ok()) {
+    children_[*pid] = name;
+    return;
+  }
+  // Not forked (the server is gone or could not fork): spawned instead.
+  fork_new_ = false;
+  SpawnNow(name, true);
+}
+
+void WorkerPool::Settle(bool wait) {
+  while (!pending_.empty() && (wait || forks_->AnswerWaiting())) SettleOne();
+}
+
+bool WorkerPool::Owns(pid_t pid) {
+  // Answers come in the order asked: only as many as it takes.
+  while (children_.count(pid) == 0 && !pending_.empty()) SettleOne();
+  return children_.count(pid) != 0;
 }
 
 std::vector<ChildExit> WorkerPool::Reap() {
-  std::vector<ChildExit> out;
+  Settle();
+  std::vector<ChildExit> out = std::move(never_started_);
+  never_started_.clear();
   int status = 0;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -84,11 +129,12 @@ std::vector<ChildExit> WorkerPool::Reap() {
 }
 
 void WorkerPool::Kill(pid_t pid, int sig) {
-  if (children_.count(pid)) kill(pid, sig);
+  if (Owns(pid)) kill(pid, sig);
 }
 
 void WorkerPool::StopAll(int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  Settle();
   (void)Reap();
   // Wait on the exits themselves: a pidfd turns readable when its process
   // exits, so the coordinator leaves the moment its last worker has, not

@@ -914,9 +914,10 @@ int WorkerLoop::Run(int signal_fd) {
 int RunWorker(const WorkerConfig& config) {
   if (config.parent_pid > 0) {
     // A local worker dies with its coordinator, however that ends (SIGKILL
-    // included). Armed here rather than between fork and exec (the
-    // coordinator uses posix_spawn); a coordinator that died before this
-    // line is caught by the getppid() check.
+    // included). Armed here, where a spawned worker and one forked from the
+    // fork server (by then the coordinator's child too) both pass; a
+    // coordinator that died before this line is caught by the getppid()
+    // check.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != config.parent_pid) return 0;
   }

@@ -63,13 +63,14 @@ std::map<int, nlohmann::json> AllOk(const std::string& output, int n) {
   return by_id;
 }
 
-// Pids of the coordinator's children once there are `n` (bounded wait).
+// Pids of the coordinator's workers (its live children, the fork server
+// aside) once there are `n` (bounded wait).
 std::vector<pid_t> AwaitChildren(pid_t coordinator, size_t n, milliseconds timeout) {
   auto end = Clock::now() + timeout;
-  std::vector<pid_t> kids = ChildrenOf(coordinator);
+  std::vector<pid_t> kids = LiveChildren(coordinator);
   while (kids.size() < n && Clock::now() < end) {
     std::this_thread::sleep_for(milliseconds(20));
-    kids = ChildrenOf(coordinator);
+    kids = LiveChildren(coordinator);
   }
   return kids;
 }
@@ -338,7 +339,7 @@ TEST_P(ClaimedPidTest, ARemoteHelloWithALocalWorkersPidNeverGetsItKilled) {
   }
   ASSERT_TRUE(p.Running()) << "the run ended too soon to tell";
   EXPECT_TRUE(ProcessExists(local) && !IsZombie(local)) << "local worker " << local << " was killed";
-  EXPECT_EQ(ChildrenOf(p.pid()), std::vector<pid_t>{local}) << "the local worker was replaced";
+  EXPECT_EQ(LiveChildren(p.pid()), std::vector<pid_t>{local}) << "the local worker was replaced";
 
   while (imposter && p.Running() && SecondsSince(silent_since) < 40) imposter->ReceiveFor(milliseconds(100));
   ProcessResult r = p.Wait(seconds(40));

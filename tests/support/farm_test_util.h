@@ -136,11 +136,21 @@ inline std::vector<std::string> Coordinator(std::vector<std::string> args) {
   return args;
 }
 
-// Live (non-zombie) children of `parent`.
+// Whether `pid` is a coordinator's fork server (coordinator/fork_server.h),
+// by its name: a child of the coordinator, and no worker.
+inline bool IsForkServer(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name == "taskfarm-fork";
+}
+
+// Live (non-zombie) children of `parent`; a coordinator's fork server left
+// out, so for a coordinator these are its workers.
 inline std::vector<pid_t> LiveChildren(pid_t parent) {
   std::vector<pid_t> out;
   for (pid_t c : ChildrenOf(parent)) {
-    if (!IsZombie(c)) out.push_back(c);
+    if (!IsZombie(c) && !IsForkServer(c)) out.push_back(c);
   }
   return out;
 }
