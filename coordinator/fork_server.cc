@@ -84,13 +84,13 @@ void SetCommandLine(const std::vector<std::string>& argv) {
   uintptr_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
   if (!(fields >> arg_start >> arg_end >> env_start >> env_end) || arg_end <= arg_start) return;
   if (env_start != arg_end || env_end < env_start) env_end = arg_end;
-  char* area = reinterpret_cast<char*>(arg_start);
+  // An address the kernel gave as a number: there is no other way to it.
+  char* area = reinterpret_cast<char*>(arg_start);  // NOLINT(performance-no-int-to-ptr)
   size_t args_size = arg_end - arg_start, size = env_end - arg_start;
   std::string nul_separated;
   for (const std::string& a : argv) nul_separated.append(a.c_str(), a.size() + 1);
   if (nul_separated.size() <= args_size) {
-    std::memcpy(area, nul_separated.data(), nul_separated.size());
-    std::memset(area + nul_separated.size(), 0, args_size - nul_separated.size());
+    std::fill(std::copy(nul_separated.begin(), nul_separated.end(), area), area + args_size, '\0');
     return;
   }
   // One string, spaces between the words: the last byte of the old argv is
@@ -99,8 +99,7 @@ void SetCommandLine(const std::vector<std::string>& argv) {
   title.pop_back();
   std::replace(title.begin(), title.end(), '\0', ' ');
   title.resize(std::min(title.size(), size - 1));
-  std::memcpy(area, title.data(), title.size());
-  std::memset(area + title.size(), 0, size - title.size());
+  std::fill(std::copy(title.begin(), title.end(), area), area + size, '\0');
 }
 
 // In the worker (the grandchild): becomes the coordinator's child, then runs

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "common/c_handle.h"
 #include "common/curve_keys.h"
 #include "common/zmq_util.h"
 #include "coordinator/transport.h"
@@ -15,7 +16,7 @@ namespace taskfarm {
 
 ZapHandler::ZapHandler(zmq::context_t& ctx, const std::string& dir) : socket_(ctx, zmq::socket_type::rep) {
   // Owned: a bad key file throws out of the loop below.
-  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), &closedir);
+  CHandle<DIR, closedir> d(opendir(dir.c_str()));
   if (!d) throw std::runtime_error("--authorized-keys " + dir + ": cannot read the directory");
   while (dirent* e = readdir(d.get())) {
     std::string name = e->d_name;

@@ -36,6 +36,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/c_handle.h"
 #include "testserver/libevent_handles.h"
 #include "testserver/request_echo.h"
 
@@ -45,14 +46,8 @@ namespace {
 // ---------------------------------------------------------------------------
 // Owners for the C handles.
 
-struct AddrinfoDeleter {
-  void operator()(addrinfo* info) const { freeaddrinfo(info); }
-};
-struct SslCtxDeleter {
-  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
-};
-using AddrinfoPtr = std::unique_ptr<addrinfo, AddrinfoDeleter>;
-using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
+using AddrinfoPtr = CHandle<addrinfo, freeaddrinfo>;
+using SslCtxPtr = CHandle<SSL_CTX, SSL_CTX_free>;
 
 // A socket descriptor closed on scope exit unless released.
 class UniqueFd {

@@ -8,39 +8,19 @@
 #include <event2/listener.h>
 #include <signal.h>
 
-#include <memory>
 #include <thread>
+
+#include "common/c_handle.h"
 
 namespace taskfarm::testserver {
 
-struct EventBaseDeleter {
-  void operator()(event_base* base) const { event_base_free(base); }
-};
-struct EventConfigDeleter {
-  void operator()(event_config* config) const { event_config_free(config); }
-};
-struct EvhttpDeleter {
-  void operator()(evhttp* http) const { evhttp_free(http); }
-};
-struct EventDeleter {
-  void operator()(event* ev) const { event_free(ev); }
-};
-struct EvbufferDeleter {
-  void operator()(evbuffer* buf) const { evbuffer_free(buf); }
-};
-struct BuffereventDeleter {
-  void operator()(bufferevent* bev) const { bufferevent_free(bev); }
-};
-struct ListenerDeleter {
-  void operator()(evconnlistener* listener) const { evconnlistener_free(listener); }
-};
-using EventBasePtr = std::unique_ptr<event_base, EventBaseDeleter>;
-using EventConfigPtr = std::unique_ptr<event_config, EventConfigDeleter>;
-using EvhttpPtr = std::unique_ptr<evhttp, EvhttpDeleter>;
-using EventPtr = std::unique_ptr<event, EventDeleter>;
-using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferDeleter>;
-using BuffereventPtr = std::unique_ptr<bufferevent, BuffereventDeleter>;
-using ListenerPtr = std::unique_ptr<evconnlistener, ListenerDeleter>;
+using EventBasePtr = CHandle<event_base, event_base_free>;
+using EventConfigPtr = CHandle<event_config, event_config_free>;
+using EvhttpPtr = CHandle<evhttp, evhttp_free>;
+using EventPtr = CHandle<event, event_free>;
+using EvbufferPtr = CHandle<evbuffer, evbuffer_free>;
+using BuffereventPtr = CHandle<bufferevent, bufferevent_free>;
+using ListenerPtr = CHandle<evconnlistener, evconnlistener_free>;
 
 // Runs `base`'s loop (until event_base_loopexit/break) on a new thread that
 // blocks every asynchronous signal, so the host process keeps receiving

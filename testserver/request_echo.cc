@@ -12,12 +12,10 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/c_handle.h"
+
 namespace taskfarm::testserver {
 namespace {
-
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
 
 const char* MethodName(evhttp_cmd_type method) {
   switch (method) {
@@ -45,7 +43,7 @@ const char* MethodName(evhttp_cmd_type method) {
 
 // Lower-case hex SHA-256 of everything in `body`.
 std::string Sha256Hex(evbuffer* body) {
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("testserver: cannot start SHA-256");
   }

@@ -23,28 +23,22 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "common/c_handle.h"
 #include "common/unique_fd.h"
 
 namespace taskfarm::testserver {
 namespace {
 
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using X509NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME_free>>;
-using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
-using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, Deleter<GENERAL_NAME_free>>;
-using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, Deleter<ASN1_OCTET_STRING_free>>;
-using Asn1StringPtr = std::unique_ptr<ASN1_STRING, Deleter<ASN1_STRING_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
+using PkeyPtr = CHandle<EVP_PKEY, EVP_PKEY_free>;
+using X509Ptr = CHandle<X509, X509_free>;
+using X509NamePtr = CHandle<X509_NAME, X509_NAME_free>;
+using X509ExtensionPtr = CHandle<X509_EXTENSION, X509_EXTENSION_free>;
+using GeneralNamesPtr = CHandle<GENERAL_NAMES, GENERAL_NAMES_free>;
+using GeneralNamePtr = CHandle<GENERAL_NAME, GENERAL_NAME_free>;
+using Asn1OctetStringPtr = CHandle<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
+using Asn1StringPtr = CHandle<ASN1_STRING, ASN1_STRING_free>;
+using BignumPtr = CHandle<BIGNUM, BN_free>;
+using BioPtr = CHandle<BIO, BIO_free>;
 
 constexpr long kValidBeforeNowSeconds = 3600;     // tolerate a client clock a little behind
 constexpr long kValidForSeconds = 7 * 24 * 3600;  // longer than any run

@@ -1,5 +1,5 @@
-// Move-only owners of libcurl's C handles (cpr's CurlHolder idea, with the
-// copy constructor actually deleted).
+// Owners of libcurl's C handles: the easy and multi handles are CHandles
+// (common/c_handle.h), the header list adds appending.
 #pragma once
 
 #include <curl/curl.h>
@@ -8,60 +8,26 @@
 #include <stdexcept>
 #include <utility>
 
+#include "common/c_handle.h"
+
 namespace taskfarm {
 
-class CurlEasy {
- public:
-  // A new handle (curl_easy_init): the only place one is made, so a pool
-  // that hands out reused handles makes none behind its back.
-  static CurlEasy Make() {
-    CURL* handle = curl_easy_init();
-    if (!handle) throw std::runtime_error("curl_easy_init failed");
-    return CurlEasy(handle);
-  }
-  ~CurlEasy() {
-    if (handle_) curl_easy_cleanup(handle_);
-  }
-  CurlEasy(const CurlEasy&) = delete;
-  CurlEasy& operator=(const CurlEasy&) = delete;
-  CurlEasy(CurlEasy&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
-  CurlEasy& operator=(CurlEasy&& other) noexcept {
-    if (this != &other) {
-      if (handle_) curl_easy_cleanup(handle_);
-      handle_ = std::exchange(other.handle_, nullptr);
-    }
-    return *this;
-  }
-  CURL* get() const { return handle_; }
+using CurlEasy = CHandle<CURL, curl_easy_cleanup>;
+using CurlMulti = CHandle<CURLM, curl_multi_cleanup>;
 
- private:
-  explicit CurlEasy(CURL* handle) : handle_(handle) {}
-  CURL* handle_;
-};
+// A new easy handle (curl_easy_init): the only place one is made, so a pool
+// that hands out reused handles makes none behind its back.
+inline CurlEasy MakeCurlEasy() {
+  CurlEasy easy(curl_easy_init());
+  if (!easy) throw std::runtime_error("curl_easy_init failed");
+  return easy;
+}
 
-class CurlMulti {
- public:
-  CurlMulti() : handle_(curl_multi_init()) {
-    if (!handle_) throw std::runtime_error("curl_multi_init failed");
-  }
-  ~CurlMulti() {
-    if (handle_) curl_multi_cleanup(handle_);
-  }
-  CurlMulti(const CurlMulti&) = delete;
-  CurlMulti& operator=(const CurlMulti&) = delete;
-  CurlMulti(CurlMulti&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
-  CurlMulti& operator=(CurlMulti&& other) noexcept {
-    if (this != &other) {
-      if (handle_) curl_multi_cleanup(handle_);
-      handle_ = std::exchange(other.handle_, nullptr);
-    }
-    return *this;
-  }
-  CURLM* get() const { return handle_; }
-
- private:
-  CURLM* handle_;
-};
+inline CurlMulti MakeCurlMulti() {
+  CurlMulti multi(curl_multi_init());
+  if (!multi) throw std::runtime_error("curl_multi_init failed");
+  return multi;
+}
 
 // A header list (CURLOPT_HTTPHEADER). libcurl keeps only the pointer: the
 // list must outlive the transfer that uses it.

@@ -134,7 +134,7 @@ namespace {
 
 // libcurl's built-in CA bundle file (CURLINFO_CAINFO), or "" if it has none.
 std::string BuiltInCaBundle() {
-  CurlEasy easy = CurlEasy::Make();
+  CurlEasy easy = MakeCurlEasy();
   char* path = nullptr;
   if (curl_easy_getinfo(easy.get(), CURLINFO_CAINFO, &path) != CURLE_OK || path == nullptr) return "";
   return path;
@@ -164,7 +164,7 @@ HttpFetcher::~HttpFetcher() {
 CurlEasy HttpFetcher::TakeHandle() {
   if (idle_.empty()) {
     ++handles_made_;
-    return CurlEasy::Make();
+    return MakeCurlEasy();
   }
   CurlEasy easy = std::move(idle_.back());
   idle_.pop_back();

@@ -101,7 +101,7 @@ class HttpFetcher {
 
   FetchOptions options_;
   std::string system_bundle_;  // the CA file without --cacert (see Start)
-  CurlMulti multi_;
+  CurlMulti multi_ = MakeCurlMulti();
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers_;
   std::vector<CurlEasy> idle_;  // finished transfers' handles, reset for the next
   uint64_t handles_made_ = 0;

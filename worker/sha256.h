@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/c_handle.h"
+
 namespace taskfarm {
 
 class Sha256 {
@@ -43,10 +45,7 @@ class Sha256 {
   }
 
  private:
-  struct Free {
-    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-  };
-  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
+  CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx_;
 };
 
 }  // namespace taskfarm

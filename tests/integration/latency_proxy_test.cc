@@ -90,7 +90,7 @@ void Get(const CurlEasy& curl, const std::string& url, Download* download, long 
 }
 
 Download Get(const std::string& url) {
-  CurlEasy curl = CurlEasy::Make();
+  CurlEasy curl = MakeCurlEasy();
   Download download;
   Get(curl, url, &download);
   return download;
@@ -192,7 +192,7 @@ class LatencyProxyTest : public ::testing::Test {
 };
 
 TEST_F(LatencyProxyTest, NewConnectionCostsTwoRoundTripsAndAReusedOneOne) {
-  CurlEasy curl = CurlEasy::Make();
+  CurlEasy curl = MakeCurlEasy();
   Download first;
   Get(curl, Url("/json"), &first);
   ASSERT_EQ(first.result, CURLE_OK) << curl_easy_strerror(first.result);
@@ -217,7 +217,7 @@ TEST_F(LatencyProxyTest, NewConnectionCostsTwoRoundTripsAndAReusedOneOne) {
 TEST_F(LatencyProxyTest, FiftyMegabytesArriveIntactWithoutBeingHeldWhole) {
   constexpr uint64_t kSize = 50 << 20;
   const uint64_t rss_before = MaxRss();
-  CurlEasy curl = CurlEasy::Make();
+  CurlEasy curl = MakeCurlEasy();
   Download download;
   download.count_only = true;
   // While the client sleeps the server could push the whole body into the

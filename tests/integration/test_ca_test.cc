@@ -17,22 +17,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/c_handle.h"
 #include "common/temp_dir.h"
 #include "tests/support/subprocess.h"
 
 namespace taskfarm::testserver {
 namespace {
 
-struct X509Deleter {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct StoreDeleter {
-  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
-};
-struct StoreCtxDeleter {
-  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using X509Ptr = CHandle<X509, X509_free>;
 
 // The first certificate in a PEM file (null if there is none).
 X509Ptr ReadCertificate(const std::string& path) {
@@ -43,9 +35,9 @@ X509Ptr ReadCertificate(const std::string& path) {
 
 // X509_verify_cert of `leaf` against `ca` alone: X509_V_OK or the reason.
 int Verify(X509* ca, X509* leaf) {
-  std::unique_ptr<X509_STORE, StoreDeleter> store(X509_STORE_new());
+  CHandle<X509_STORE, X509_STORE_free> store(X509_STORE_new());
   X509_STORE_add_cert(store.get(), ca);
-  std::unique_ptr<X509_STORE_CTX, StoreCtxDeleter> ctx(X509_STORE_CTX_new());
+  CHandle<X509_STORE_CTX, X509_STORE_CTX_free> ctx(X509_STORE_CTX_new());
   X509_STORE_CTX_init(ctx.get(), store.get(), leaf, nullptr);
   X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_SERVER);
   return X509_verify_cert(ctx.get()) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx.get());

@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/c_handle.h"
 #include "common/temp_dir.h"
 #include "tests/support/subprocess.h"
 #include "testserver/http_test_server.h"
@@ -52,14 +53,8 @@ int64_t ElapsedMs(Clock::time_point start) {
 // ---------------------------------------------------------------------------
 // libcurl helpers.
 
-struct CurlEasyDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-struct CurlMultiDeleter {
-  void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
-};
-using CurlPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
-using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
+using CurlPtr = CHandle<CURL, curl_easy_cleanup>;
+using CurlMultiPtr = CHandle<CURLM, curl_multi_cleanup>;
 
 struct Response {
   CURLcode result = CURLE_OK;
@@ -635,10 +630,7 @@ std::string Sha256Hex(const std::string& data) {
   return hex;
 }
 
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+using CurlSlistPtr = CHandle<curl_slist, curl_slist_free_all>;
 
 // The request header lines libcurl sent (the request line left out), as
 // name/value pairs in order: what /echo must report.
