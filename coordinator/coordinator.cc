@@ -1047,7 +1047,7 @@ int RunCoordinator(const CoordinatorConfig& config_in) {
   // fork server must inherit nothing of what comes next.
   std::unique_ptr<ForkServer> forks;
   if (config.worker_program && config.worker_binary.empty() && config.workers > 0 && !config.dry_run) {
-    forks = ForkServer::Start(config.worker_program);
+    forks = ForkServer::Start(config.worker_program, config.warm_up_worker);
   }
   // Signals arrive on a signalfd polled by the loop. Blocked before any
   // thread starts, so every thread inherits the mask; children unblock.

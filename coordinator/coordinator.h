@@ -39,6 +39,7 @@ struct CoordinatorConfig {
   // linked in: local workers are then forked from a fork server running it
   // (coordinator/fork_server.h) instead of spawned. Not with worker_binary.
   int (*worker_program)(int argc, char** argv) = nullptr;
+  void (*warm_up_worker)() = nullptr;  // run once in the fork server (WarmUpWorkerProgram)
   bool http2 = false;         // --http2: HTTP/2 over TLS (one connection per worker)
   std::string cacert;         // --cacert FILE: a CA the workers trust besides the system's
   bool insecure_tls = false;  // --insecure-tls: workers do not verify certificates

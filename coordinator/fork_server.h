@@ -47,8 +47,10 @@ class ForkServer {
   using Program = int (*)(int argc, char** argv);
 
   // Starts the server; nullptr (and the caller spawns instead) if it could
-  // not. Call while this process has one thread.
-  static std::unique_ptr<ForkServer> Start(Program run);
+  // not. Call while this process has one thread. `warm_up`, if given, runs
+  // once in the server before it forks anyone: what every worker would do
+  // first, done once for all of them.
+  static std::unique_ptr<ForkServer> Start(Program run, void (*warm_up)() = nullptr);
   ~ForkServer();  // the server is killed and reaped; workers live on
   ForkServer(const ForkServer&) = delete;
   ForkServer& operator=(const ForkServer&) = delete;

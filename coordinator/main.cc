@@ -407,6 +407,7 @@ int Main(int argc, char** argv) {
   // Local workers are forked from a fork server running the worker program
   // linked into this one, unless --worker-bin names another program.
   c.worker_program = taskfarm::WorkerProgramMain;
+  c.warm_up_worker = taskfarm::WarmUpWorkerProgram;
   return taskfarm::RunCoordinator(c);
 }
 

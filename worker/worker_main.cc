@@ -2,6 +2,8 @@
 // `worker` executable and the coordinator's fork server run it.
 #include "worker/worker_main.h"
 
+#include <curl/curl.h>
+
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
@@ -115,5 +117,11 @@ int WorkerMain(int argc, char** argv) {
 }  // namespace
 
 int WorkerProgramMain(int argc, char** argv) { return RunMain("worker", WorkerMain, argc, argv); }
+
+void WarmUpWorkerProgram() {
+  // Never cleaned up: it lasts as long as the process, and each worker's
+  // own curl_global_init and cleanup then only count up and down.
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 }  // namespace taskfarm

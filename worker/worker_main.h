@@ -9,4 +9,10 @@ namespace taskfarm {
 // (2 for a bad command line, 70 for an escaped exception: RunMain).
 int WorkerProgramMain(int argc, char** argv);
 
+// What every worker does first that a worker forked from a warmed process
+// inherits done: libcurl's global initialisation (and OpenSSL's under it,
+// about a millisecond). For the fork server, before it forks any worker;
+// single-threaded, as curl_global_init wants.
+void WarmUpWorkerProgram();
+
 }  // namespace taskfarm
