@@ -40,9 +40,9 @@ struct CoordinatorConfig {
   // (coordinator/fork_server.h) instead of spawned. Not with worker_binary.
   int (*worker_program)(int argc, char** argv) = nullptr;
   void (*warm_up_worker)() = nullptr;  // run once in the fork server (WarmUpWorkerProgram)
-  bool http2 = false;         // --http2: HTTP/2 over TLS (one connection per worker)
-  std::string cacert;         // --cacert FILE: a CA the workers trust besides the system's
-  bool insecure_tls = false;  // --insecure-tls: workers do not verify certificates
+  bool http2 = false;                  // --http2: HTTP/2 over TLS (one connection per worker)
+  std::string cacert;                  // --cacert FILE: a CA the workers trust besides the system's
+  bool insecure_tls = false;           // --insecure-tls: workers do not verify certificates
 
   // URL tasks: run-wide defaults folded into every url task (see UrlTask).
   std::string method;                // --method: for lines without -X
