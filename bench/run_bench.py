@@ -300,6 +300,7 @@ class Row:
     check_cmd: str = ""  # defaults to cmd
     note: str = ""
     max_runs: int = 0  # 0: the mode's default
+    min_runs: int = 0  # a fast command timed this many times at least (not in quick mode): its median is the figure
     mem: bool = False  # also measure peak RSS of coordinator + workers
     versus: str = ""  # label prefix of the peer this row is compared with (default: the best peer)
     records: object = None  # taskfarm url rows: the check run's record file (-o)
@@ -355,6 +356,8 @@ def choose_runs(args, check_wall, row):
         runs = 5
     if row.max_runs:
         runs = min(runs, row.max_runs)
+    if row.min_runs and not args.quick and not args.runs:
+        runs = max(runs, row.min_runs)
     return max(1, runs)
 
 
@@ -796,6 +799,28 @@ def build_workloads(args, base, tls):
              f"{PY} {PEERS}/pool_noop.py --procs 2 --chunksize 1 --tasks {n5_c1}", "peer", n5_c1,
              check_pool_noop(n5_c1))]))
 
+    # ST: start-up. One task, five workers: what every short run, every
+    # compare mode and sweep point pays before and after its work. The
+    # --worker-bin row spawns each worker (posix_spawn + exec of `worker`),
+    # as every local worker was started before the fork server.
+    st = work / "st.tasks"
+    st.write_text("noop\n")
+    wls.append(Workload(
+        "ST", "ST: start-up, `coordinator --workers 5` over one `noop` task (whole process)",
+        "From exec to exit: the coordinator starts, its five workers start and register (one runs the task), "
+        "all are told to go and reaped. Local workers are forked from the fork server by default; `--worker-bin` "
+        "spawns them as every local worker was started before it. The Python peer starts a Pool of 5 "
+        "(fork, Linux's default start method) and maps one no-op call.", "tasks/s",
+        [Row("taskfarm --workers 5 (workers forked from the fork server)", f"{coord} --workers 5 --tasks {st} -q",
+             "taskfarm", 1, check_taskfarm_summary(1), min_runs=30),
+         Row("taskfarm --workers 5 --worker-bin (each worker spawned and exec'd)",
+             f"{coord} --workers 5 --worker-bin {binr}/worker --tasks {st} -q", "taskfarm", 1,
+             check_taskfarm_summary(1), min_runs=30, versus="taskfarm --workers 5 (workers forked"),
+         Row("taskfarm --workers 1", f"{coord} --workers 1 --tasks {st} -q", "taskfarm", 1,
+             check_taskfarm_summary(1), min_runs=30),
+         Row("Python multiprocessing.Pool(5).map over one call", f"{PY} {PEERS}/pool_noop.py --procs 5 --tasks 1",
+             "peer", 1, check_pool_noop(1), min_runs=30)]))
+
     # The million-task run from standard input.
     wls.append(Workload(
         "STDIN", f"{n5:,} `noop` tasks read from standard input",
@@ -1103,6 +1128,25 @@ def w4_target_rows(wls, rtt_ms):
     return out
 
 
+def startup_target_rows(wls):
+    """Issue 17's start-up target, evaluated on this run."""
+    by = {w.key: w for w in wls}
+    if "ST" not in by:
+        return []
+    t = find_row(by, "ST", "taskfarm --workers 5 (workers forked")
+    spawned = find_row(by, "ST", "taskfarm --workers 5 --worker-bin")
+    if not good(t):
+        return []
+    before = f"; spawned instead (--worker-bin): {t_ms(spawned)} ms" if good(spawned) else ""
+    return [("Start-up: `coordinator --workers 5` over one `noop`, whole process, under 25 ms median (1.04 s when "
+             "issue 17 was filed)", f"{t_ms(t)} ms [{t.tmin * 1000:.1f}–{t.tmax * 1000:.1f}], {t.runs} runs{before}",
+             t.median < 0.025)]
+
+
+def t_ms(row):
+    return f"{row.median * 1000:.1f}"
+
+
 def write_report(args, wls, info, started, finished, load0, load1, scale=None):
     L = []
     mode = "scripts/bench --quick" if args.quick else "scripts/bench"
@@ -1179,6 +1223,7 @@ def write_report(args, wls, info, started, finished, load0, load1, scale=None):
                              ("HTTPS at a round-trip time targets (W4), from this run",
                               w4_target_rows(wls, args.rtt_ms)),
                              ("exec and sh targets (E1, E2), from this run", exec_target_rows(wls)),
+                             ("Start-up target (ST), from this run", startup_target_rows(wls)),
                              ("One coordinator, many workers: targets (S1, S2), from this run",
                               scale_bench.target_rows(scale or {}))):
         if not targets:
