@@ -142,7 +142,10 @@ int Main(int argc, char** argv) {
                         "Give up on a download below 1 byte/s this long (seconds,\nor 1m; rounded up to whole seconds)",
                         {.min_s = 1, .max_s = 86400})
       ->group(perf);
-  app.add_option("--worker-bin", c.worker_binary, "The worker program (default: beside this one)")->group(perf);
+  app.add_option("--worker-bin", c.worker_binary,
+                 "Start local workers by running this worker program (default:\nforked from this one, which has the "
+                 "worker built in)")
+      ->group(perf);
 
   auto* pace = "Pace (for servers that are not yours)";
   app.add_option("--rate", c.rate_per_s,
