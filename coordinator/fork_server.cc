@@ -195,7 +195,15 @@ int32_t ForkOne(int server_socket, ForkServer::Program run, Request* r) {
   if (getppid() != coordinator) _exit(0);
   setpgid(0, 0);
   prctl(PR_SET_NAME, kForkServerName);
-  // `ps aux` would show the coordinator's own command line twice.
+  // `ps aux` would show the coordinator's own command line twice. The new
+  // one may run on over the environment's strings, so environ moves to a
+  // copy first (as setproctitle does): the warm-up below reads it.
+  static std::vector<std::string> env_copy;
+  static std::vector<char*> env_ptrs;
+  for (char** e = environ; e && *e; ++e) env_copy.emplace_back(*e);
+  for (std::string& kv : env_copy) env_ptrs.push_back(kv.data());
+  env_ptrs.push_back(nullptr);
+  environ = env_ptrs.data();
   SetCommandLine({std::string(kForkServerName) + " (for coordinator " + std::to_string(coordinator) + ")"});
   // Nothing but stdio and the socket: whatever this process was started
   // with beyond that is the coordinator's business, not a worker's.

@@ -12,7 +12,6 @@
 #include <sys/types.h>
 
 #include <map>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
