@@ -56,6 +56,12 @@ struct ParseOptions {
 [[nodiscard]] bool NoOwnFields(const pb::Result& result);
 Status NoOwnFieldsToCheck(const pb::TaskSpec& spec, const pb::Result& result);
 
+// A duration a worker reports (`name` in milliseconds): finite, not
+// negative, at most 10^9 ms (eleven days: longer than any task a person
+// would lease, short enough to keep sums finite). For the kinds' checks and
+// the common fields' (coordinator/result_check).
+Status CheckReportedMs(const char* name, double value);
+
 struct TaskKind {
   std::string_view name;        // the task line's first word and the record's `kind`
   pb::TaskSpec::WhatCase what;  // its TaskSpec field

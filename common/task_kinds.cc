@@ -1,8 +1,10 @@
 // The table of task kinds, and the helpers their files share.
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "common/quote.h"
@@ -12,6 +14,13 @@ namespace taskfarm {
 
 bool NoOwnFields(const pb::Result&) { return false; }
 Status NoOwnFieldsToCheck(const pb::TaskSpec&, const pb::Result&) { return Status::Ok(); }
+
+Status CheckReportedMs(const char* name, double value) {
+  if (!std::isfinite(value)) return InvalidArgument(std::string(name) + " is not a finite number");
+  if (value < 0) return InvalidArgument(std::string(name) + " is negative");
+  if (value > 1e9) return InvalidArgument(std::string(name) + " is over 10^9 ms");
+  return Status::Ok();
+}
 
 // Defined in common/kinds/, one file each.
 extern const TaskKind kUrlKind, kCpuKind, kSleepKind, kNoopKind, kExecKind, kShKind, kFaultKind;

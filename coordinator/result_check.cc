@@ -9,17 +9,6 @@
 namespace taskfarm {
 namespace {
 
-// Eleven days in milliseconds: longer than any task a person would lease
-// (sleep tasks stop at one day), short enough to keep sums finite.
-constexpr double kMaxMs = 1e9;
-
-Status CheckMs(const char* name, double value) {
-  if (!std::isfinite(value)) return InvalidArgument(std::string(name) + " is not a finite number");
-  if (value < 0) return InvalidArgument(std::string(name) + " is negative");
-  if (value > kMaxMs) return InvalidArgument(std::string(name) + " is over 10^9 ms");
-  return Status::Ok();
-}
-
 bool KnownCode(const std::string& code) {
   for (Code c : kFailureCodes) {
     if (code == CodeName(c)) return true;
@@ -34,7 +23,7 @@ Status CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome) {
   const pb::Result& r = outcome.result();
   Status why;
   auto ms = [&](const char* name, double v) {
-    if (why.ok()) why = CheckMs(name, v);
+    if (why.ok()) why = CheckReportedMs(name, v);
   };
   ms("duration_ms", r.duration_ms());
   if (r.has_cpu_user_ms()) ms("cpu_user_ms", r.cpu_user_ms());

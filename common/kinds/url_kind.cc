@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -264,13 +263,6 @@ bool HasOwnFields(const pb::Result& r) {
          r.has_wire_bytes() || r.has_saved_as();
 }
 
-Status CheckMs(const char* name, double value) {
-  if (!std::isfinite(value)) return InvalidArgument(std::string(name) + " is not a finite number");
-  if (value < 0) return InvalidArgument(std::string(name) + " is negative");
-  if (value > 1e9) return InvalidArgument(std::string(name) + " is over 10^9 ms");
-  return Status::Ok();
-}
-
 Status Check(const pb::TaskSpec&, const pb::Result& r) {
   if (r.has_timings()) {
     const pb::UrlTimings& t = r.timings();
@@ -279,7 +271,7 @@ Status Check(const pb::TaskSpec&, const pb::Result& r) {
                                {"timings.tls_ms", t.tls_ms()},
                                {"timings.first_byte_ms", t.first_byte_ms()},
                                {"timings.total_ms", t.total_ms()}}) {
-      if (Status s = CheckMs(name, value); !s.ok()) return s;
+      if (Status s = CheckReportedMs(name, value); !s.ok()) return s;
     }
   }
   if (r.http_status() > 999) return InvalidArgument("http_status is over 999");
