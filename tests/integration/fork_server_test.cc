@@ -4,6 +4,7 @@
 // fork server spawn instead. Real coordinators and workers; every wait is
 // bounded.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -89,8 +90,14 @@ TEST_F(ForkServerTest, AReplacementForkedMidRunRunsTasksHoldsNothingOfTheCoordin
   std::string tasks = dir_.Write("t.txt", Repeat("sleep 200", 200));
   std::string out = dir_.File("out.jsonl");
   std::string journal = dir_.File("run.journal");
+  // A descriptor the coordinator inherits from whoever started it (no
+  // O_CLOEXEC): the fork server must close it, not hand it on.
+  std::string inherited = dir_.File("inherited");
+  int fd = open(inherited.c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
   Subprocess p(Coordinator(
       {"--workers", "1", "--concurrency", "1", "--tasks", tasks, "--output", out, "--journal", journal, "-q"}));
+  close(fd);
   pid_t first = AwaitNewWorker(p.pid(), {}, milliseconds(10000));
   ASSERT_GT(first, 0) << "no worker started";
   // Forked, not exec'd: its program is the coordinator's. Its name and
@@ -111,9 +118,10 @@ TEST_F(ForkServerTest, AReplacementForkedMidRunRunsTasksHoldsNothingOfTheCoordin
   EXPECT_EQ(ReadLink("/proc/" + std::to_string(second) + "/exe"), BinaryPath("coordinator"));
 
   // Nothing the coordinator holds (its output, its journal, its sockets,
-  // the task file) is held by the worker.
+  // the task file, what it inherited) is held by the worker.
   std::set<std::string> coordinators = OpenThings(p.pid());
   EXPECT_TRUE(coordinators.count(out)) << "the coordinator does not hold its output open: the check would be vacuous";
+  EXPECT_TRUE(coordinators.count(inherited)) << "the coordinator did not inherit the test's descriptor";
   for (const std::string& what : OpenThings(second)) {
     EXPECT_FALSE(coordinators.count(what)) << "the forked worker holds the coordinator's " << what;
   }
