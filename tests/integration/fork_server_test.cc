@@ -3,8 +3,8 @@
 // the coordinator's descriptors and dying with it; --worker-bin and a lost
 // fork server spawn instead. Real coordinators and workers; every wait is
 // bounded.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
