@@ -115,6 +115,11 @@ void SetCommandLine(const std::vector<std::string>& argv) {
 // In the worker (the grandchild): becomes the coordinator's child, then runs
 // the worker program. Never returns.
 [[noreturn]] void BecomeWorker(int server_socket, pid_t middle, ForkServer::Program run, Request* r) {
+  // Named before it is the coordinator's child: no one looking at the
+  // coordinator's children ever sees a worker that still bears the
+  // server's name.
+  std::string name = r->argv[0].substr(r->argv[0].rfind('/') + 1);
+  prctl(PR_SET_NAME, name.substr(0, 15).c_str());
   close(server_socket);
   // The middle process exits as soon as it has said this pid; then this
   // process is the subreaper's, the coordinator's (bounded: 5 s). `middle`
@@ -134,8 +139,6 @@ void SetCommandLine(const std::vector<std::string>& argv) {
   for (std::string& kv : r->env) env_ptrs.push_back(kv.data());
   env_ptrs.push_back(nullptr);
   environ = env_ptrs.data();
-  std::string name = r->argv[0].substr(r->argv[0].rfind('/') + 1);
-  prctl(PR_SET_NAME, name.substr(0, 15).c_str());
   SetCommandLine(r->argv);
   std::vector<char*> arg_ptrs;
   for (std::string& a : r->argv) arg_ptrs.push_back(a.data());
@@ -194,7 +197,6 @@ int32_t ForkOne(int server_socket, ForkServer::Program run, Request* r) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != coordinator) _exit(0);
   setpgid(0, 0);
-  prctl(PR_SET_NAME, kForkServerName);
   // `ps aux` would show the coordinator's own command line twice. The new
   // one may run on over the environment's strings, so environ moves to a
   // copy first (as setproctitle does): the warm-up below reads it.
@@ -240,12 +242,19 @@ std::unique_ptr<ForkServer> ForkServer::Start(Program run, void (*warm_up)()) {
   // Unwritten stdio buffers would be written again by every worker.
   std::fflush(nullptr);
   pid_t coordinator = getpid();
+  // The server is born with its own name (the child takes the parent's):
+  // no one looking at the coordinator's children ever sees a second
+  // "coordinator" that is in fact the server.
+  char own_name[16] = {};
+  prctl(PR_GET_NAME, own_name);
+  prctl(PR_SET_NAME, kForkServerName);
   pid_t pid = fork();
-  if (pid < 0) return nullptr;
   if (pid == 0) {
     ours = UniqueFd();
     Serve(theirs.get(), coordinator, run, warm_up);
   }
+  prctl(PR_SET_NAME, own_name);
+  if (pid < 0) return nullptr;
   return std::unique_ptr<ForkServer>(new ForkServer(pid, std::move(ours)));
 }
 
