@@ -451,6 +451,11 @@ void HttpTestServer::Impl::Stop() {
   pending_.clear();
   pending_count_.store(0);
   http_.reset();
+  // Freeing the connections queued their bufferevents' finalizers (an
+  // HTTPS one frees its SSL there) on the base, whose loop has ended: run
+  // them, or the SSL and the bufferevent of a connection still open at
+  // Stop are never freed.
+  event_base_loop(base_.get(), EVLOOP_NONBLOCK);
   stop_event_.reset();
   base_.reset();
 }
