@@ -36,6 +36,9 @@ namespace {
 
 // NULL-terminated pointers into `strings`, which must outlive them. The
 // const_cast is for posix_spawn's C signature: it never writes through them.
+
+}  // namespace
+
 std::vector<char*> PointersTo(const std::vector<std::string>& strings) {
   std::vector<char*> out;
   out.reserve(strings.size() + 1);
@@ -43,8 +46,6 @@ std::vector<char*> PointersTo(const std::vector<std::string>& strings) {
   out.push_back(nullptr);
   return out;
 }
-
-}  // namespace
 
 pid_t SpawnProcess(const std::vector<std::string>& argv, const SpawnOptions& options) {
   if (argv.empty()) throw SpawnError("cannot start a program: no argv", EINVAL);

@@ -74,6 +74,10 @@ struct SpawnOptions {
 // "cannot start PATH: why" if the program cannot be started.
 [[nodiscard]] pid_t SpawnProcess(const std::vector<std::string>& argv, const SpawnOptions& options = {});
 
+// The NULL-terminated array of pointers into `strings` that an argv or
+// environ wants; valid while `strings` is, unchanged.
+[[nodiscard]] std::vector<char*> PointersTo(const std::vector<std::string>& strings);
+
 // The running program's absolute path (/proc/self/exe), or "" if it cannot
 // be read.
 [[nodiscard]] std::string SelfExePath();

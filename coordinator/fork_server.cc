@@ -23,6 +23,8 @@
 #include <iterator>
 #include <sstream>
 
+#include "common/posix.h"
+
 extern char** environ;
 
 // Built with AddressSanitizer (gcc says so by a macro, clang by a feature):
@@ -135,14 +137,10 @@ void SetCommandLine(const std::vector<std::string>& argv) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGCHLD}) signal(sig, SIG_DFL);
-  std::vector<char*> env_ptrs;
-  for (std::string& kv : r->env) env_ptrs.push_back(kv.data());
-  env_ptrs.push_back(nullptr);
+  std::vector<char*> env_ptrs = PointersTo(r->env);
   environ = env_ptrs.data();
   SetCommandLine(r->argv);
-  std::vector<char*> arg_ptrs;
-  for (std::string& a : r->argv) arg_ptrs.push_back(a.data());
-  arg_ptrs.push_back(nullptr);
+  std::vector<char*> arg_ptrs = PointersTo(r->argv);
   int code = run(static_cast<int>(r->argv.size()), arg_ptrs.data());
   // The worker program has returned: everything it owned is closed. What
   // exit() would add is the exit handlers of libraries (OpenSSL's cleanup)
@@ -201,10 +199,8 @@ int32_t ForkOne(int server_socket, ForkServer::Program run, Request* r) {
   // one may run on over the environment's strings, so environ moves to a
   // copy first (as setproctitle does): the warm-up below reads it.
   static std::vector<std::string> env_copy;
-  static std::vector<char*> env_ptrs;
   for (char** e = environ; e && *e; ++e) env_copy.emplace_back(*e);
-  for (std::string& kv : env_copy) env_ptrs.push_back(kv.data());
-  env_ptrs.push_back(nullptr);
+  static std::vector<char*> env_ptrs = PointersTo(env_copy);
   environ = env_ptrs.data();
   SetCommandLine({std::string(kForkServerName) + " (for coordinator " + std::to_string(coordinator) + ")"});
   // Nothing but stdio and the socket: whatever this process was started
@@ -274,11 +270,6 @@ Status ForkServer::Ask(const std::vector<std::string>& argv, const std::vector<s
   }
   ++asked_;
   return Status::Ok();
-}
-
-bool ForkServer::AnswerWaiting() const {
-  pollfd p{socket_.get(), POLLIN, 0};
-  return asked_ > 0 && poll(&p, 1, 0) == 1;
 }
 
 StatusOr<pid_t> ForkServer::Answer() {

@@ -64,10 +64,6 @@ class ForkServer {
   // child of this process, or why there is none. Waits for it (a fork or
   // two away; at most 5 s, then the server counts as gone).
   StatusOr<pid_t> Answer();
-  // Whether an answer is waiting (Answer would not block).
-  [[nodiscard]] bool AnswerWaiting() const;
-  // Questions asked and not yet answered.
-  [[nodiscard]] size_t asked() const { return asked_; }
   [[nodiscard]] pid_t pid() const { return pid_; }
 
  private:

@@ -103,8 +103,8 @@ void WorkerPool::SettleOne() {
   SpawnNow(name, true);
 }
 
-void WorkerPool::Settle(bool wait) {
-  while (!pending_.empty() && (wait || forks_->AnswerWaiting())) SettleOne();
+void WorkerPool::Settle() {
+  while (!pending_.empty()) SettleOne();
 }
 
 bool WorkerPool::Owns(pid_t pid) {
@@ -134,8 +134,7 @@ void WorkerPool::Kill(pid_t pid, int sig) {
 
 void WorkerPool::StopAll(int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  Settle();
-  (void)Reap();
+  (void)Reap();  // settles first
   // Wait on the exits themselves: a pidfd turns readable when its process
   // exits, so the coordinator leaves the moment its last worker has, not
   // at the next tick of a sleep loop. (Without pidfds: 1 ms naps.)

@@ -43,12 +43,11 @@ class WorkerPool {
   // out each fork; spawned, at once. Throws SpawnError if it cannot be
   // spawned (no such program, no processes left, ...).
   void Spawn(const std::string& name);
-  // Learns the pids of the workers asked of the fork server; `wait`: all
-  // of them (each is a fork or two away), else only the answers already
-  // there. A worker the server could not fork is spawned instead, and one
-  // that cannot be spawned either is reported by Reap as ended (pid -1).
-  // Every call below settles first.
-  void Settle(bool wait = true);
+  // Learns the pids of all the workers asked of the fork server (each is a
+  // fork or two away). A worker the server could not fork is spawned
+  // instead, and one that cannot be spawned either is reported by Reap as
+  // ended (pid -1). Every call below settles first.
+  void Settle();
   // Collects every child that has ended, without blocking.
   [[nodiscard]] std::vector<ChildExit> Reap();
   // Whether Reap has something to say that no SIGCHLD will announce: a
