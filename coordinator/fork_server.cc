@@ -117,12 +117,15 @@ void SetCommandLine(const std::vector<std::string>& argv) {
 // In the worker (the grandchild): becomes the coordinator's child, then runs
 // the worker program. Never returns.
 [[noreturn]] void BecomeWorker(int server_socket, pid_t middle, ForkServer::Program run, Request* r) {
-  // Named before it is the coordinator's child: no one looking at the
-  // coordinator's children ever sees a worker that still bears the
-  // server's name.
+  // Named, its environment and command line its own, before it is the
+  // coordinator's child: no one looking at the coordinator's children ever
+  // sees a worker that still bears the server's name or command line.
   std::string name = r->argv[0].substr(r->argv[0].rfind('/') + 1);
   prctl(PR_SET_NAME, name.substr(0, 15).c_str());
   close(server_socket);
+  std::vector<char*> env_ptrs = PointersTo(r->env);
+  environ = env_ptrs.data();
+  SetCommandLine(r->argv);
   // The middle process exits as soon as it has said this pid; then this
   // process is the subreaper's, the coordinator's (bounded: 5 s). `middle`
   // is its pid from before the fork: by the time this process first asks,
@@ -137,9 +140,6 @@ void SetCommandLine(const std::vector<std::string>& argv) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGCHLD}) signal(sig, SIG_DFL);
-  std::vector<char*> env_ptrs = PointersTo(r->env);
-  environ = env_ptrs.data();
-  SetCommandLine(r->argv);
   std::vector<char*> arg_ptrs = PointersTo(r->argv);
   int code = run(static_cast<int>(r->argv.size()), arg_ptrs.data());
   // The worker program has returned: everything it owned is closed. What
