@@ -210,7 +210,7 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv, std::s
 std::string TaskLanguageHelp() {
   size_t width = 0;
   for (const TaskKind* k : AllKinds()) {
-    if (!k->test_only) width = std::max(width, k->usage.size());
+    if (!k->test_only) width = std::max(width, k->text.usage.size());
   }
   std::string pad(width + 4, ' ');
   std::string text =
@@ -219,10 +219,10 @@ std::string TaskLanguageHelp() {
       "runs; a pipe or FIFO runs each task as its line arrives (a bad line is said and skipped).\n";
   for (const TaskKind* k : AllKinds()) {
     if (k->test_only) continue;
-    text +=
-        "  " + std::string(k->usage) + std::string(width + 2 - k->usage.size(), ' ') + std::string(k->summary) + "\n";
-    if (k->example != k->usage) text += pad + "e.g. " + std::string(k->example) + "\n";
-    for (std::string_view rest = k->options; !rest.empty();) {
+    text += "  " + std::string(k->text.usage) + std::string(width + 2 - k->text.usage.size(), ' ') +
+            std::string(k->text.summary) + "\n";
+    if (k->text.example != k->text.usage) text += pad + "e.g. " + std::string(k->text.example) + "\n";
+    for (std::string_view rest = k->text.options; !rest.empty();) {
       size_t end = rest.find('\n');
       text += pad + std::string(rest.substr(0, end)) + "\n";
       rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);

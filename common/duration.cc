@@ -7,25 +7,22 @@
 
 namespace taskfarm {
 
-std::optional<double> ParseSeconds(std::string_view text, double bare_unit_s) {
+std::optional<Quantity> ParseQuantity(std::string_view text, std::initializer_list<Unit> units) {
   double value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || !std::isfinite(value) || value < 0) return std::nullopt;
-  std::string_view unit(ptr, static_cast<size_t>(text.data() + text.size() - ptr));
-  double scale = 0;
-  if (unit.empty())
-    scale = bare_unit_s;
-  else if (unit == "s")
-    scale = 1;
-  else if (unit == "ms")
-    scale = 0.001;
-  else if (unit == "m" || unit == "min")
-    scale = 60;
-  else if (unit == "h")
-    scale = 3600;
-  else
-    return std::nullopt;
-  return value * scale;
+  std::string_view rest(ptr, static_cast<size_t>(text.data() + text.size() - ptr));
+  for (const Unit& unit : units) {
+    if (unit.name == rest) return Quantity{value, unit.size};
+  }
+  return std::nullopt;
+}
+
+std::optional<double> ParseSeconds(std::string_view text, double bare_unit_s) {
+  std::optional<Quantity> q =
+      ParseQuantity(text, {{"", bare_unit_s}, {"s", 1}, {"ms", 0.001}, {"m", 60}, {"min", 60}, {"h", 3600}});
+  if (!q) return std::nullopt;
+  return q->value * q->unit_size;
 }
 
 bool IsBareNumber(std::string_view text) {

@@ -5,23 +5,15 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/duration.h"
+
 namespace taskfarm {
 
 std::optional<double> ParseRate(std::string_view text) {
-  double value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || !std::isfinite(value) || value < 0) return std::nullopt;
-  std::string_view unit(ptr, static_cast<size_t>(text.data() + text.size() - ptr));
-  double per = 0;  // seconds in the unit
-  if (unit.empty() || unit == "/s")
-    per = 1;
-  else if (unit == "/min" || unit == "/m")
-    per = 60;
-  else if (unit == "/h")
-    per = 3600;
-  else
-    return std::nullopt;
-  return value / per;
+  // Each unit's size in seconds: a rate is the number over it.
+  std::optional<Quantity> q = ParseQuantity(text, {{"", 1}, {"/s", 1}, {"/min", 60}, {"/m", 60}, {"/h", 3600}});
+  if (!q) return std::nullopt;
+  return q->value / q->unit_size;
 }
 
 std::string FormatRate(double per_s, int digits) {

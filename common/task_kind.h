@@ -9,7 +9,8 @@
 //   KindOf(spec).resource == Resource::kCpu
 //
 // Adding a kind: one proto message (a TaskSpec field), one file in
-// common/kinds/ defining its TaskKind, one row in task_kinds.cc, and one
+// common/kinds/ defining its TaskKind, one row in task_kinds.cc (the kind
+// and its TaskSpec field), and one
 // executor on the worker side (worker/executor.h).
 #pragma once
 
@@ -51,6 +52,10 @@ struct ParseOptions {
   const pb::UrlTask* url_defaults = nullptr;
 };
 
+// "TASK done (WHO)": the console's line for a kind with no measure of its
+// own to show. The default of TaskKind's describe.
+[[nodiscard]] std::string DescribeDone(const pb::Result& result, const std::string& who);
+
 // A kind without result fields of its own: it has none (has_own_fields) and
 // there are none to check (check: OK). The defaults of TaskKind.
 [[nodiscard]] bool NoOwnFields(const pb::Result& result);
@@ -62,18 +67,19 @@ Status NoOwnFieldsToCheck(const pb::TaskSpec& spec, const pb::Result& result);
 // the common fields' (coordinator/result_check).
 Status CheckReportedMs(const char* name, double value);
 
-struct TaskKind {
-  std::string_view name;        // the task line's first word and the record's `kind`
-  pb::TaskSpec::WhatCase what;  // its TaskSpec field
-  std::string_view usage;       // "url URL": the line's shape, for --help and errors
-  std::string_view example;     // a line of this kind, as a user would write it
-  std::string_view summary;     // what a task of this kind does, for --help (under 60 characters)
-  Resource resource;
-  // A worker runs this kind only when started with this flag ("" : always).
-  // Any other worker answers such a task with a permanent failure.
-  std::string_view worker_flag;
-  bool test_only;          // parsed only with ParseOptions::allow_test_kinds
-  std::string_view color;  // its color in every chart of the reports
+// What a person reads of a kind: --help, the parser's sentences, the reports.
+struct KindText {
+  std::string_view usage;    // "url URL": the line's shape, for --help and errors
+  std::string_view example;  // a line of this kind, as a user would write it
+  std::string_view summary;  // what a task of this kind does, for --help (under 60 characters)
+  std::string_view color;    // its color in every chart of the reports
+  // The options its line takes, for --help: one a line, each "-X, --request
+  // METHOD" and what it does, two or more blanks apart ("": none).
+  std::string_view options = {};
+};
+
+// What the farm does with a kind's lines and results.
+struct KindCode {
   // Fills `spec` from the text after the kind word (leading blanks skipped;
   // no newline). OK, or InvalidArgument with the sentence saying what is
   // wrong with the line.
@@ -83,15 +89,26 @@ struct TaskKind {
   // The console's line for a finished, successful task: what it did, with
   // `who` ("worker w2, 120 ms") in parentheses and any measure of the
   // kind's own: "Read 1024 from URL (worker w2, 3 ms)".
-  std::string (*describe)(const pb::Result& result, const std::string& who);
+  std::string (*describe)(const pb::Result& result, const std::string& who) = DescribeDone;
   // Whether `result` carries fields only this kind may set.
   bool (*has_own_fields)(const pb::Result& result) = NoOwnFields;
   // The kind's own fields of a worker's result checked: OK when believable,
   // else InvalidArgument saying what is not ("http_status is over 999").
   Status (*check)(const pb::TaskSpec& spec, const pb::Result& result) = NoOwnFieldsToCheck;
-  // The options its line takes, for --help: one a line, each "-X, --request
-  // METHOD" and what it does, two or more blanks apart ("": none).
-  std::string_view options = {};
+};
+
+// A kind's file defines one of these, saying only what differs from the
+// defaults: `.text` and `.code` on a line each, positional in their
+// structs' order, so that a kind reads as one short declaration.
+struct TaskKind {
+  std::string_view name;  // the task line's first word and the record's `kind`
+  Resource resource;
+  // A worker runs this kind only when started with this flag ("": always).
+  // Any other worker answers such a task with a permanent failure.
+  std::string_view worker_flag = {};
+  bool test_only = false;  // parsed only with ParseOptions::allow_test_kinds
+  KindText text;
+  KindCode code;
 };
 
 // The kind named `name`, or nullptr.

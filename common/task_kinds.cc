@@ -12,6 +12,7 @@
 
 namespace taskfarm {
 
+std::string DescribeDone(const pb::Result& r, const std::string& who) { return r.task() + " done (" + who + ")"; }
 bool NoOwnFields(const pb::Result&) { return false; }
 Status NoOwnFieldsToCheck(const pb::TaskSpec&, const pb::Result&) { return Status::Ok(); }
 
@@ -27,32 +28,39 @@ extern const TaskKind kUrlKind, kCpuKind, kSleepKind, kNoopKind, kExecKind, kShK
 
 namespace {
 
-// The table: one row per kind, in the order --help and errors list them.
-constexpr const TaskKind* kKinds[] = {&kUrlKind, &kCpuKind, &kSleepKind, &kNoopKind, &kExecKind, &kShKind, &kFaultKind};
+// The table: one row per kind, in the order --help and errors list them,
+// with the TaskSpec field that holds a task of that kind.
+struct Row {
+  pb::TaskSpec::WhatCase what;
+  const TaskKind* kind;
+};
+constexpr Row kRows[] = {{pb::TaskSpec::kUrl, &kUrlKind},     {pb::TaskSpec::kCpu, &kCpuKind},
+                         {pb::TaskSpec::kSleep, &kSleepKind}, {pb::TaskSpec::kNoop, &kNoopKind},
+                         {pb::TaskSpec::kExec, &kExecKind},   {pb::TaskSpec::kSh, &kShKind},
+                         {pb::TaskSpec::kFault, &kFaultKind}};
+
+constexpr std::array<const TaskKind*, std::size(kRows)> KindsInOrder() {
+  std::array<const TaskKind*, std::size(kRows)> kinds{};
+  for (size_t i = 0; i < kinds.size(); ++i) kinds[i] = kRows[i].kind;
+  return kinds;
+}
+constexpr std::array<const TaskKind*, std::size(kRows)> kKinds = KindsInOrder();
 
 Status Refuse(std::string_view, const ParseOptions&, pb::TaskSpec*) { return InvalidArgument("unknown task kind"); }
 std::string Empty(const pb::TaskSpec&) { return ""; }
 std::string Nothing(const pb::Result&, const std::string&) { return ""; }
 
 constexpr TaskKind kUnknownKind{.name = "unknown",
-                                .what = pb::TaskSpec::WHAT_NOT_SET,
-                                .usage = "",
-                                .example = "",
-                                .summary = "",
                                 .resource = Resource::kInline,
-                                .worker_flag = "",
                                 .test_only = true,
-                                .color = "#94a3b8",
-                                .parse = Refuse,
-                                .format = Empty,
-                                .describe = Nothing};
+                                .text = {"", "", "", "#94a3b8"},
+                                .code = {Refuse, Empty, Nothing}};
 
 // KindOf runs for every task the scheduler touches: a lookup by field number.
 constexpr size_t kMaxField = 64;
 constexpr bool FieldsBelowMax() {
-  for (int field : {pb::TaskSpec::kUrl, pb::TaskSpec::kCpu, pb::TaskSpec::kSleep, pb::TaskSpec::kNoop,
-                    pb::TaskSpec::kExec, pb::TaskSpec::kSh, pb::TaskSpec::kFault}) {
-    if (field >= kMaxKindField) return false;
+  for (const Row& row : kRows) {
+    if (row.what >= kMaxKindField) return false;
   }
   return true;
 }
@@ -61,7 +69,7 @@ static_assert(FieldsBelowMax(), "a kind's TaskSpec field is past kMaxKindField: 
 std::array<const TaskKind*, kMaxField> ByField() {
   std::array<const TaskKind*, kMaxField> by{};
   for (const TaskKind*& k : by) k = &kUnknownKind;
-  for (const TaskKind* k : kKinds) by[static_cast<size_t>(k->what)] = k;
+  for (const Row& row : kRows) by[static_cast<size_t>(row.what)] = row.kind;
   return by;
 }
 
@@ -86,8 +94,8 @@ std::vector<const TaskKind*> WithOwnFields() {
   std::vector<const TaskKind*> out;
   for (const TaskKind* k : kKinds) {
     bool seen = false;
-    for (const TaskKind* o : out) seen |= o->has_own_fields == k->has_own_fields;
-    if (!seen && k->has_own_fields != NoOwnFields) out.push_back(k);
+    for (const TaskKind* o : out) seen |= o->code.has_own_fields == k->code.has_own_fields;
+    if (!seen && k->code.has_own_fields != NoOwnFields) out.push_back(k);
   }
   return out;
 }

@@ -33,7 +33,7 @@ ParsedLine ParseTaskLine(std::string_view line, const ParseOptions& options) {
   }
   while (end < line.size() && IsBlank(line[end])) ++end;
   pb::TaskSpec spec;
-  if (Status s = kind->parse(line.substr(end), options, &spec); !s.ok()) {
+  if (Status s = kind->code.parse(line.substr(end), options, &spec); !s.ok()) {
     // An error quotes the line: shown as UTF-8 too, wherever it is written.
     return {std::nullopt, IsValidUtf8(s.message()) ? s.message() : ValidUtf8(s.message())};
   }
@@ -49,6 +49,6 @@ ParsedLine ParseTaskLine(std::string_view line, const ParseOptions& options) {
 
 std::string_view KindName(const pb::TaskSpec& spec) { return KindOf(spec).name; }
 
-std::string FormatTask(const pb::TaskSpec& spec) { return KindOf(spec).format(spec); }
+std::string FormatTask(const pb::TaskSpec& spec) { return KindOf(spec).code.format(spec); }
 
 }  // namespace taskfarm

@@ -44,7 +44,7 @@ std::string Console::Describe(const pb::Result& r) {
     return Fmt("task %u %s: ", r.id(), what) + task + r.error() + (r.worker().empty() ? "" : " (" + who + ")");
   }
   const TaskKind* kind = FindKind(r.kind());
-  return Fmt("task %u: ", r.id()) + (kind ? kind->describe(r, who) : r.task() + " done (" + who + ")");
+  return Fmt("task %u: ", r.id()) + (kind ? kind->code.describe : DescribeDone)(r, who);
 }
 
 void Console::TaskLine(const pb::Result& result) {

@@ -45,12 +45,12 @@ Status CheckOutcome(const pb::TaskSpec& spec, const pb::Outcome& outcome) {
   const TaskKind& kind = KindOf(spec);
   for (const TaskKind* other : KindsWithOwnFields()) {
     // Kinds that share their result fields (exec and sh) share the test.
-    if (other->has_own_fields != kind.has_own_fields && other->has_own_fields(r)) {
+    if (other->code.has_own_fields != kind.code.has_own_fields && other->code.has_own_fields(r)) {
       return InvalidArgument("fields of " + std::string(other->name) + " tasks on a " + std::string(kind.name) +
                              " task");
     }
   }
-  return kind.check(spec, r);
+  return kind.code.check(spec, r);
 }
 
 void ClearCoordinatorFields(pb::Result* r) {

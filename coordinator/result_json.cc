@@ -55,33 +55,18 @@ void AppendString(const std::string& s, std::string* out) {
     if (!NeedsEscape(c)) continue;
     out->append(s, run, i - run);
     run = i + 1;
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        out->append("\\u00");
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 0xf]);
+    // JSON's two-character escapes as pairs: a character, then the letter
+    // that follows the backslash for it. Any other: \u00xx.
+    static constexpr std::string_view kShort = "\"\"\\\\\bb\ff\nn\rr\tt";
+    size_t at = kShort.find(static_cast<char>(c));
+    if (at != std::string_view::npos && at % 2 == 0) {
+      out->push_back('\\');
+      out->push_back(kShort[at + 1]);
+      continue;
     }
+    out->append("\\u00");
+    out->push_back(kHex[c >> 4]);
+    out->push_back(kHex[c & 0xf]);
   }
   out->append(s, run, s.size() - run);
   out->push_back('"');
@@ -122,19 +107,32 @@ void Key(const char* name, std::string* out) {
   out->append("\":");
 }
 
+// A double that is milliseconds: printed rounded as NormalizeRecord does.
+struct Ms {
+  double value;
+};
+void Append(const std::string& v, std::string* out) { AppendString(v, out); }
+void Append(uint64_t v, std::string* out) { AppendUint(v, out); }
+void Append(bool v, std::string* out) { out->append(v ? "true" : "false"); }
+void Append(Ms v, std::string* out) { AppendMs(v.value, out); }
+
+// `,"name":value`.
+template <typename T>
+void Field(const char* name, const T& value, std::string* out) {
+  Key(name, out);
+  Append(value, out);
+}
+
 void AppendTimings(const pb::UrlTimings& t, std::string* out) {
   out->append("{\"namelookup_ms\":");
   AppendMs(t.namelookup_ms(), out);
-  Key("connect_ms", out);
-  AppendMs(t.connect_ms(), out);
-  Key("tls_ms", out);
-  AppendMs(t.tls_ms(), out);
-  Key("first_byte_ms", out);
-  AppendMs(t.first_byte_ms(), out);
-  Key("total_ms", out);
-  AppendMs(t.total_ms(), out);
-  Key("new_connections", out);
-  AppendUint(t.new_connections(), out);
+  for (auto [name, ms] : {std::pair{"connect_ms", t.connect_ms()},
+                          {"tls_ms", t.tls_ms()},
+                          {"first_byte_ms", t.first_byte_ms()},
+                          {"total_ms", t.total_ms()}}) {
+    Field(name, Ms{ms}, out);
+  }
+  Field("new_connections", uint64_t{t.new_connections()}, out);
   out->push_back('}');
 }
 
@@ -143,18 +141,12 @@ void AppendTimings(const pb::UrlTimings& t, std::string* out) {
 void AppendExec(const pb::ExecResult& e, std::string* out) {
   out->append("{\"signal\":");
   AppendString(e.signal(), out);
-  Key("timed_out", out);
-  out->append(e.timed_out() ? "true" : "false");
-  Key("stdout_bytes", out);
-  AppendUint(e.stdout_bytes(), out);
-  Key("stderr_bytes", out);
-  AppendUint(e.stderr_bytes(), out);
-  Key("stdout", out);
-  AppendString(e.stdout(), out);
-  Key("stderr", out);
-  AppendString(e.stderr(), out);
-  Key("max_rss_kb", out);
-  AppendUint(e.max_rss_kb(), out);
+  Field("timed_out", e.timed_out(), out);
+  Field("stdout_bytes", uint64_t{e.stdout_bytes()}, out);
+  Field("stderr_bytes", uint64_t{e.stderr_bytes()}, out);
+  Field("stdout", e.stdout(), out);
+  Field("stderr", e.stderr(), out);
+  Field("max_rss_kb", uint64_t{e.max_rss_kb()}, out);
   if (e.has_exit_code()) {
     Key("exit_code", out);
     if (e.exit_code() < 0) out->push_back('-');
@@ -213,16 +205,11 @@ void AppendResultJson(const pb::Result& r, std::string* out) {
   // Fields without presence, always printed.
   out->append("{\"id\":");
   AppendUint(r.id(), out);
-  Key("kind", out);
-  AppendString(r.kind(), out);
-  Key("ok", out);
-  out->append(r.ok() ? "true" : "false");
-  Key("worker", out);
-  AppendString(r.worker(), out);
-  Key("attempts", out);
-  AppendUint(r.attempts(), out);
-  Key("duration_ms", out);
-  AppendMs(r.duration_ms(), out);
+  Field("kind", r.kind(), out);
+  Field("ok", r.ok(), out);
+  Field("worker", r.worker(), out);
+  Field("attempts", uint64_t{r.attempts()}, out);
+  Field("duration_ms", Ms{r.duration_ms()}, out);
   Key("failures", out);
   out->push_back('[');
   for (int i = 0; i < r.failures_size(); ++i) {
@@ -238,40 +225,28 @@ void AppendResultJson(const pb::Result& r, std::string* out) {
     Key("exec", out);
     AppendExec(r.exec(), out);
   }
-  // proto3 `optional` fields, only when set.
-  auto string_field = [&](bool has, const char* name, const std::string& value) {
-    if (!has) return;
-    Key(name, out);
-    AppendString(value, out);
+  // proto3 `optional` fields, only when set; present whatever was set for
+  // the fields NormalizeRecord sets.
+  auto optional = [out](bool has, const char* name, const auto& value) {
+    if (has) Field(name, value, out);
   };
-  auto uint_field = [&](bool has, const char* name, uint64_t value) {
-    if (!has) return;
-    Key(name, out);
-    AppendUint(value, out);
-  };
-  auto ms_field = [&](bool has, const char* name, double value) {
-    if (!has) return;
-    Key(name, out);
-    AppendMs(value, out);
-  };
-  // Present whatever was set: see NormalizeRecord.
   constexpr bool kAlways = true;
-  string_field(r.has_error(), "error", r.error());
-  string_field(r.has_error_code(), "error_code", r.error_code());
-  string_field(r.has_url(), "url", r.url());
-  uint_field(r.has_http_status() || url, "http_status", r.http_status());
-  uint_field(r.has_bytes() || url, "bytes", r.bytes());
-  uint_field(r.has_result(), "result", r.result());
-  string_field(r.has_host(), "host", r.host());
-  ms_field(r.has_start_ms(), "start_ms", r.start_ms());
-  ms_field(kAlways, "cpu_user_ms", r.cpu_user_ms());
-  ms_field(kAlways, "cpu_sys_ms", r.cpu_sys_ms());
-  uint_field(kAlways, "worker_max_rss_kb", r.worker_max_rss_kb());
-  string_field(r.has_task(), "task", r.task());
-  ms_field(kAlways, "cpu_wait_ms", r.cpu_wait_ms());
-  string_field(r.has_sha256(), "sha256", r.sha256());
-  uint_field(r.has_wire_bytes(), "wire_bytes", r.wire_bytes());
-  string_field(r.has_saved_as(), "saved_as", r.saved_as());
+  optional(r.has_error(), "error", r.error());
+  optional(r.has_error_code(), "error_code", r.error_code());
+  optional(r.has_url(), "url", r.url());
+  optional(r.has_http_status() || url, "http_status", uint64_t{r.http_status()});
+  optional(r.has_bytes() || url, "bytes", uint64_t{r.bytes()});
+  optional(r.has_result(), "result", uint64_t{r.result()});
+  optional(r.has_host(), "host", r.host());
+  optional(r.has_start_ms(), "start_ms", Ms{r.start_ms()});
+  optional(kAlways, "cpu_user_ms", Ms{r.cpu_user_ms()});
+  optional(kAlways, "cpu_sys_ms", Ms{r.cpu_sys_ms()});
+  optional(kAlways, "worker_max_rss_kb", uint64_t{r.worker_max_rss_kb()});
+  optional(r.has_task(), "task", r.task());
+  optional(kAlways, "cpu_wait_ms", Ms{r.cpu_wait_ms()});
+  optional(r.has_sha256(), "sha256", r.sha256());
+  optional(r.has_wire_bytes(), "wire_bytes", uint64_t{r.wire_bytes()});
+  optional(r.has_saved_as(), "saved_as", r.saved_as());
   out->push_back('}');
 }
 

@@ -23,7 +23,7 @@ std::string Print(const pb::TaskSpec& spec) {
 }
 
 std::string Describe(const pb::Result& r, const std::string& who) {
-  if (r.task().rfind("cpu primes ", 0) != 0) return r.task() + " done (" + who + ")";
+  if (r.task().rfind("cpu primes ", 0) != 0) return DescribeDone(r, who);
   return "primes below " + r.task().substr(11) + ": " + std::to_string(r.result()) + " (" + who + ")";
 }
 
@@ -38,19 +38,9 @@ Status Check(const pb::TaskSpec&, const pb::Result& r) {
 
 extern const TaskKind kCpuKind{
     .name = "cpu",
-    .what = pb::TaskSpec::kCpu,
-    .usage = "cpu primes N",
-    .example = "cpu primes 125000",
-    .summary = "count the primes below N (deterministic CPU work)",
     .resource = Resource::kCpu,
-    .worker_flag = "",
-    .test_only = false,
-    .color = "#f59e0b",
-    .parse = Parse,
-    .format = Print,
-    .describe = Describe,
-    .has_own_fields = HasOwnFields,
-    .check = Check,
+    .text = {"cpu primes N", "cpu primes 125000", "count the primes below N (deterministic CPU work)", "#f59e0b"},
+    .code = {Parse, Print, Describe, HasOwnFields, Check},
 };
 
 }  // namespace taskfarm

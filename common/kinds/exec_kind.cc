@@ -102,40 +102,26 @@ Status Check(const pb::TaskSpec& spec, const pb::Result& r) {
   return Status::Ok();
 }
 
+// exec and sh differ in how a line reads and prints; what runs, where, with
+// which worker flag, and what a result may say are the same.
+constexpr TaskKind ProcessKind(std::string_view name, KindText text, decltype(KindCode::parse) parse,
+                               decltype(KindCode::format) format) {
+  return {.name = name,
+          .resource = Resource::kProcess,
+          .worker_flag = "--allow-exec",
+          .text = text,
+          .code = {parse, format, Describe, HasOwnFields, Check}};
+}
+
 }  // namespace
 
-extern const TaskKind kExecKind{
-    .name = "exec",
-    .what = pb::TaskSpec::kExec,
-    .usage = "exec PROGRAM ARG...",
-    .example = "exec gzip -9 'my file.txt'",
-    .summary = "run PROGRAM with its ARGs, no shell (quoted as in sh)",
-    .resource = Resource::kProcess,
-    .worker_flag = "--allow-exec",
-    .test_only = false,
-    .color = "#d946ef",
-    .parse = ParseExec,
-    .format = PrintExec,
-    .describe = Describe,
-    .has_own_fields = HasOwnFields,
-    .check = Check,
-};
-
-extern const TaskKind kShKind{
-    .name = "sh",
-    .what = pb::TaskSpec::kSh,
-    .usage = "sh 'CMDLINE'",
-    .example = "sh 'gzip -9 < a.txt > a.txt.gz'",
-    .summary = "run CMDLINE with /bin/sh -c (pipes, redirections, globs)",
-    .resource = Resource::kProcess,
-    .worker_flag = "--allow-exec",
-    .test_only = false,
-    .color = "#0ea5e9",
-    .parse = ParseSh,
-    .format = PrintSh,
-    .describe = Describe,
-    .has_own_fields = HasOwnFields,
-    .check = Check,
-};
+extern const TaskKind kExecKind = ProcessKind("exec",
+                                              {"exec PROGRAM ARG...", "exec gzip -9 'my file.txt'",
+                                               "run PROGRAM with its ARGs, no shell (quoted as in sh)", "#d946ef"},
+                                              ParseExec, PrintExec);
+extern const TaskKind kShKind = ProcessKind("sh",
+                                            {"sh 'CMDLINE'", "sh 'gzip -9 < a.txt > a.txt.gz'",
+                                             "run CMDLINE with /bin/sh -c (pipes, redirections, globs)", "#0ea5e9"},
+                                            ParseSh, PrintSh);
 
 }  // namespace taskfarm

@@ -15,22 +15,15 @@ Status Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
 }
 
 std::string Print(const pb::TaskSpec& spec) { return "fault " + spec.fault().action(); }
-std::string Describe(const pb::Result& r, const std::string& who) { return r.task() + " done (" + who + ")"; }
 }  // namespace
 
 extern const TaskKind kFaultKind{
     .name = "fault",
-    .what = pb::TaskSpec::kFault,
-    .usage = "fault kill|hang",
-    .example = "fault kill",
-    .summary = "test only: kill or hang the worker that runs it",
     .resource = Resource::kInline,
     .worker_flag = "--enable-fault-tasks",
     .test_only = true,
-    .color = "#a855f7",
-    .parse = Parse,
-    .format = Print,
-    .describe = Describe,
+    .text = {"fault kill|hang", "fault kill", "test only: kill or hang the worker that runs it", "#a855f7"},
+    .code = {Parse, Print},
 };
 
 }  // namespace taskfarm

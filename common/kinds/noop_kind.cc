@@ -11,22 +11,13 @@ Status Parse(std::string_view args, const ParseOptions&, pb::TaskSpec* spec) {
 }
 
 std::string Print(const pb::TaskSpec&) { return "noop"; }
-std::string Describe(const pb::Result&, const std::string& who) { return "noop done (" + who + ")"; }
 }  // namespace
 
 extern const TaskKind kNoopKind{
     .name = "noop",
-    .what = pb::TaskSpec::kNoop,
-    .usage = "noop",
-    .example = "noop",
-    .summary = "nothing: measures the farm's own overhead",
     .resource = Resource::kInline,
-    .worker_flag = "",
-    .test_only = false,
-    .color = "#94a3b8",
-    .parse = Parse,
-    .format = Print,
-    .describe = Describe,
+    .text = {"noop", "noop", "nothing: measures the farm's own overhead", "#94a3b8"},
+    .code = {Parse, Print},
 };
 
 }  // namespace taskfarm

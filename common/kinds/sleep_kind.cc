@@ -24,17 +24,9 @@ std::string Describe(const pb::Result& r, const std::string& who) {
 
 extern const TaskKind kSleepKind{
     .name = "sleep",
-    .what = pb::TaskSpec::kSleep,
-    .usage = "sleep MS",
-    .example = "sleep 250",
-    .summary = "wait MS milliseconds (stands in for waiting on something)",
     .resource = Resource::kIo,
-    .worker_flag = "",
-    .test_only = false,
-    .color = "#10b981",
-    .parse = Parse,
-    .format = Print,
-    .describe = Describe,
+    .text = {"sleep MS", "sleep 250", "wait MS milliseconds (stands in for waiting on something)", "#10b981"},
+    .code = {Parse, Print, Describe},
 };
 
 }  // namespace taskfarm

@@ -292,29 +292,22 @@ Status Check(const pb::TaskSpec&, const pb::Result& r) {
   return Status::Ok();
 }
 
+// For --help, under the kind's line.
+constexpr std::string_view kOptionsHelp =
+    "-X, --request METHOD  the method (default: GET; POST with -d)\n"
+    "-H, --header 'N: v'   a header, sent as written (repeatable)\n"
+    "-d, --data DATA       the body; -d @FILE: the file's bytes, unchanged (curl's\n"
+    "                      --data-binary), read by the coordinator; at most 1 MiB\n"
+    "--expect CODE[,CODE]  the statuses that succeed (default: any below 400)\n";
+
 }  // namespace
 
 extern const TaskKind kUrlKind{
     .name = "url",
-    .what = pb::TaskSpec::kUrl,
-    .usage = "url [OPTIONS] URL",
-    .example = "url -H 'Accept: text/html' http://127.0.0.1:8080/page/1",
-    .summary = "an HTTP(S) request: status, bytes, libcurl's timings",
     .resource = Resource::kIo,
-    .worker_flag = "",
-    .test_only = false,
-    .color = "#3b82f6",
-    .parse = Parse,
-    .format = Print,
-    .describe = Describe,
-    .has_own_fields = HasOwnFields,
-    .check = Check,
-    .options =
-        "-X, --request METHOD  the method (default: GET; POST with -d)\n"
-        "-H, --header 'N: v'   a header, sent as written (repeatable)\n"
-        "-d, --data DATA       the body; -d @FILE: the file's bytes, unchanged (curl's\n"
-        "                      --data-binary), read by the coordinator; at most 1 MiB\n"
-        "--expect CODE[,CODE]  the statuses that succeed (default: any below 400)\n",
+    .text = {"url [OPTIONS] URL", "url -H 'Accept: text/html' http://127.0.0.1:8080/page/1",
+             "an HTTP(S) request: status, bytes, libcurl's timings", "#3b82f6", kOptionsHelp},
+    .code = {Parse, Print, Describe, HasOwnFields, Check},
 };
 
 }  // namespace taskfarm

@@ -181,7 +181,7 @@ bool NaturalLess(const std::string& a, const std::string& b) {
 constexpr const char* kPalette[] = {"#6366f1", "#ec4899", "#84cc16", "#06b6d4", "#f97316", "#a16207"};
 
 std::string KindColor(const std::string& kind, size_t index) {
-  if (const TaskKind* k = FindKind(kind)) return std::string(k->color);
+  if (const TaskKind* k = FindKind(kind)) return std::string(k->text.color);
   return kPalette[index % std::size(kPalette)];
 }
 
@@ -1144,95 +1144,42 @@ std::string RenderHtmlReport(const ReportData& data) {
   return out;
 }
 
+// The report's records as JSON objects, a key per member of the same name
+// (nlohmann::json keeps its keys sorted). Members shown only sometimes (a
+// row's connection figures, a span's error) are added where they apply.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ModeRow, workload, mode, description, workers, concurrency, threads, processes,
+                                   parallelism, wall_s, median_s, min_s, max_s, tasks_per_s, speedup, efficiency, cpu_s,
+                                   cpu_over_wall, verdict, ok)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SweepPoint, value, median_s, speedup, efficiency, ideal, amdahl)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SweepResult, workload, param, points, serial_fraction, note)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TaskSpan, id, worker, kind, start_ms, duration_ms, ok, attempts)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LatencyHistogram, kind, title, log_scale, edges_ms, counts, total, min_ms, p50_ms,
+                                   p90_ms, p99_ms, max_ms)
+
 std::string RenderReportJson(const ReportData& data) {
-  using Json = nlohmann::ordered_json;
-  Json j;
-  j["title"] = data.title;
-  j["generated_at"] = data.generated_at;
-  j["machine"] = data.machine;
-  j["command"] = data.command;
-  Json rows = Json::array();
+  using Json = nlohmann::json;
+  Json j = {{"title", data.title},          {"generated_at", data.generated_at}, {"machine", data.machine},
+            {"command", data.command},      {"conclusions", data.conclusions},   {"sweeps", data.sweeps},
+            {"histograms", data.histograms}};
+  Json& rows = j["rows"] = Json::array();
   for (const ModeRow& r : data.rows) {
-    rows.push_back({{"workload", r.workload},
-                    {"mode", r.mode},
-                    {"description", r.description},
-                    {"workers", r.workers},
-                    {"concurrency", r.concurrency},
-                    {"threads", r.threads},
-                    {"processes", r.processes},
-                    {"parallelism", r.parallelism},
-                    {"wall_s", r.wall_s},
-                    {"median_s", r.median_s},
-                    {"min_s", r.min_s},
-                    {"max_s", r.max_s},
-                    {"tasks_per_s", r.tasks_per_s},
-                    {"speedup", r.speedup},
-                    {"efficiency", r.efficiency},
-                    {"cpu_s", r.cpu_s},
-                    {"cpu_over_wall", r.cpu_over_wall},
-                    {"verdict", r.verdict},
-                    {"ok", r.ok}});
-    if (r.url_records > 0) {
-      Json& row = rows.back();
-      row["url_records"] = r.url_records;
-      row["new_connections"] = r.new_connections;
-      row["connect_ms"] = r.connect_ms;
-      row["tls_ms"] = r.tls_ms;
-      row["wait_ms"] = r.wait_ms;
-    }
+    Json& row = rows.emplace_back(r);
+    if (r.url_records == 0) continue;
+    row["url_records"] = r.url_records;
+    row["new_connections"] = r.new_connections;
+    row["connect_ms"] = r.connect_ms;
+    row["tls_ms"] = r.tls_ms;
+    row["wait_ms"] = r.wait_ms;
   }
-  j["rows"] = std::move(rows);
-  j["conclusions"] = data.conclusions;
-  Json sweeps = Json::array();
-  for (const SweepResult& s : data.sweeps) {
-    Json points = Json::array();
-    for (const SweepPoint& p : s.points) {
-      points.push_back({{"value", p.value},
-                        {"median_s", p.median_s},
-                        {"speedup", p.speedup},
-                        {"efficiency", p.efficiency},
-                        {"ideal", p.ideal},
-                        {"amdahl", p.amdahl}});
-    }
-    sweeps.push_back({{"workload", s.workload},
-                      {"param", s.param},
-                      {"points", std::move(points)},
-                      {"serial_fraction", s.serial_fraction},
-                      {"note", s.note}});
-  }
-  j["sweeps"] = std::move(sweeps);
-  Json timelines = Json::array();
+  Json& timelines = j["timelines"] = Json::array();
   for (const RunTimeline& t : data.timelines) {
     Json spans = Json::array();
     for (const TaskSpan& s : t.spans) {
-      Json o = {{"id", s.id},
-                {"worker", s.worker},
-                {"kind", s.kind},
-                {"start_ms", s.start_ms},
-                {"duration_ms", s.duration_ms},
-                {"ok", s.ok},
-                {"attempts", s.attempts}};
-      if (!s.error.empty()) o["error"] = s.error;
-      spans.push_back(std::move(o));
+      Json& span = spans.emplace_back(s);
+      if (!s.error.empty()) span["error"] = s.error;
     }
     timelines.push_back({{"title", t.title}, {"wall_ms", t.wall_ms}, {"spans", std::move(spans)}});
   }
-  j["timelines"] = std::move(timelines);
-  Json histograms = Json::array();
-  for (const LatencyHistogram& h : data.histograms) {
-    histograms.push_back({{"kind", h.kind},
-                          {"title", h.title},
-                          {"log_scale", h.log_scale},
-                          {"edges_ms", h.edges_ms},
-                          {"counts", h.counts},
-                          {"total", h.total},
-                          {"min_ms", h.min_ms},
-                          {"p50_ms", h.p50_ms},
-                          {"p90_ms", h.p90_ms},
-                          {"p99_ms", h.p99_ms},
-                          {"max_ms", h.max_ms}});
-  }
-  j["histograms"] = std::move(histograms);
   // Names come from task files and hosts: never let a stray byte make dump() throw.
   return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }

@@ -199,13 +199,13 @@ TEST(TaskLanguageHelpTest, TeachesEveryKindAUserMayWriteFromTheTable) {
   EXPECT_NE(help.find("blank lines are skipped"), std::string::npos) << help;
   for (const TaskKind* k : AllKinds()) {
     if (k->test_only) {
-      EXPECT_EQ(help.find(std::string(k->usage)), std::string::npos) << k->name << " is test-only";
+      EXPECT_EQ(help.find(std::string(k->text.usage)), std::string::npos) << k->name << " is test-only";
       continue;
     }
-    EXPECT_FALSE(k->summary.empty()) << k->name;
-    EXPECT_NE(help.find("  " + std::string(k->usage) + " "), std::string::npos) << k->name;
-    EXPECT_NE(help.find(std::string(k->summary)), std::string::npos) << k->name;
-    EXPECT_NE(help.find(std::string(k->example)), std::string::npos) << k->name;
+    EXPECT_FALSE(k->text.summary.empty()) << k->name;
+    EXPECT_NE(help.find("  " + std::string(k->text.usage) + " "), std::string::npos) << k->name;
+    EXPECT_NE(help.find(std::string(k->text.summary)), std::string::npos) << k->name;
+    EXPECT_NE(help.find(std::string(k->text.example)), std::string::npos) << k->name;
   }
   std::istringstream lines(help);
   for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 100u) << line;

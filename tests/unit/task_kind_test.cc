@@ -11,26 +11,25 @@
 namespace taskfarm {
 namespace {
 
-TEST(TaskKindTest, EveryKindHasAUniqueNameAndItsOwnTaskSpecField) {
+TEST(TaskKindTest, EveryKindHasAUniqueNameAndAWholeRow) {
   std::set<std::string_view> names;
-  std::set<int> fields;
   for (const TaskKind* k : AllKinds()) {
     EXPECT_TRUE(names.insert(k->name).second) << k->name;
-    EXPECT_TRUE(fields.insert(k->what).second) << k->name;
     EXPECT_EQ(FindKind(k->name), k);
-    EXPECT_FALSE(k->usage.empty()) << k->name;
-    EXPECT_FALSE(k->color.empty()) << k->name;
-    EXPECT_TRUE(k->parse && k->format && k->describe && k->has_own_fields && k->check) << k->name;
+    EXPECT_FALSE(k->text.usage.empty()) << k->name;
+    EXPECT_FALSE(k->text.color.empty()) << k->name;
+    EXPECT_TRUE(k->code.parse && k->code.format && k->code.describe && k->code.has_own_fields && k->code.check)
+        << k->name;
   }
 }
 
 TEST(TaskKindTest, EachExampleLineParsesToItsKindAndFormatsBackUnchanged) {
   for (const TaskKind* k : AllKinds()) {
-    ParsedLine p = ParseTaskLine(k->example, {.allow_test_kinds = true});
-    ASSERT_TRUE(p.error.empty()) << k->example << ": " << p.error;
-    ASSERT_TRUE(p.spec.has_value()) << k->example;
-    EXPECT_EQ(&KindOf(*p.spec), k);
-    EXPECT_EQ(FormatTask(*p.spec), k->example);
+    ParsedLine p = ParseTaskLine(k->text.example, {.allow_test_kinds = true});
+    ASSERT_TRUE(p.error.empty()) << k->text.example << ": " << p.error;
+    ASSERT_TRUE(p.spec.has_value()) << k->text.example;
+    EXPECT_EQ(&KindOf(*p.spec), k) << "the row's TaskSpec field is not the one its parse sets";
+    EXPECT_EQ(FormatTask(*p.spec), k->text.example);
   }
 }
 
@@ -55,10 +54,10 @@ TEST(TaskKindTest, ResultFieldsOfOneKindAreClaimedByThatKindOnly) {
   url_fields.set_http_status(200);
   pb::Result cpu_fields;
   cpu_fields.set_result(7);
-  EXPECT_TRUE(FindKind("url")->has_own_fields(url_fields));
-  EXPECT_FALSE(FindKind("url")->has_own_fields(cpu_fields));
-  EXPECT_TRUE(FindKind("cpu")->has_own_fields(cpu_fields));
-  EXPECT_FALSE(FindKind("sleep")->has_own_fields(url_fields));
+  EXPECT_TRUE(FindKind("url")->code.has_own_fields(url_fields));
+  EXPECT_FALSE(FindKind("url")->code.has_own_fields(cpu_fields));
+  EXPECT_TRUE(FindKind("cpu")->code.has_own_fields(cpu_fields));
+  EXPECT_FALSE(FindKind("sleep")->code.has_own_fields(url_fields));
 }
 
 TEST(TaskKindTest, UrlResultsDigestWireBytesAndSavedFileAreCheckedAndClaimed) {
@@ -71,25 +70,25 @@ TEST(TaskKindTest, UrlResultsDigestWireBytesAndSavedFileAreCheckedAndClaimed) {
   r.set_wire_bytes(40);
   r.set_sha256(std::string(64, 'a'));
   r.set_saved_as("out/7");
-  EXPECT_EQ(url.check(spec, r), Status::Ok());
+  EXPECT_EQ(url.code.check(spec, r), Status::Ok());
   pb::Result digest_only;
   digest_only.set_sha256("x");
-  EXPECT_TRUE(url.has_own_fields(digest_only));
-  EXPECT_FALSE(FindKind("sleep")->has_own_fields(digest_only)) << "a sleep with a digest is not believed";
+  EXPECT_TRUE(url.code.has_own_fields(digest_only));
+  EXPECT_FALSE(FindKind("sleep")->code.has_own_fields(digest_only)) << "a sleep with a digest is not believed";
   for (const std::string& bad : {std::string(63, 'a'), std::string(64, 'A'), std::string(63, 'a') + "g"}) {
     pb::Result b = r;
     b.set_sha256(bad);
-    EXPECT_EQ(url.check(spec, b), InvalidArgument("sha256 is not 64 lower-case hex digits")) << bad;
+    EXPECT_EQ(url.code.check(spec, b), InvalidArgument("sha256 is not 64 lower-case hex digits")) << bad;
   }
   pb::Result swollen = r;
   swollen.set_wire_bytes(10'000);
-  EXPECT_EQ(url.check(spec, swollen), InvalidArgument("wire_bytes is over twice bytes"));
+  EXPECT_EQ(url.code.check(spec, swollen), InvalidArgument("wire_bytes is over twice bytes"));
   swollen.clear_saved_as();
   swollen.set_ok(false);  // cut short: the decoder may hold back what it has
-  EXPECT_EQ(url.check(spec, swollen), Status::Ok());
+  EXPECT_EQ(url.code.check(spec, swollen), Status::Ok());
   pb::Result unsaved = r;
   unsaved.set_ok(false);
-  EXPECT_EQ(url.check(spec, unsaved), InvalidArgument("saved_as is set but no file was saved"));
+  EXPECT_EQ(url.code.check(spec, unsaved), InvalidArgument("saved_as is set but no file was saved"));
 }
 
 TEST(TaskKindTest, HttpUrlWantedTakesHttpAndHttpsWithAHostOnly) {
