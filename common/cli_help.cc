@@ -179,6 +179,25 @@ CLI::Option* AddDuration(CLI::App& app, const std::string& name, double* seconds
       ->default_str(FormatDuration(*seconds));
 }
 
+namespace {
+template <typename T>
+CLI::Option* AddRangeOption(CLI::App& app, const std::string& name, T* value, const std::string& help, T min, T max) {
+  return app.add_option(name, *value, help)->capture_default_str()->check(CLI::Range(min, max));
+}
+}  // namespace
+
+CLI::Option* AddNumber(CLI::App& app, const std::string& name, int* value, const std::string& help, int min, int max) {
+  return AddRangeOption(app, name, value, help, min, max);
+}
+CLI::Option* AddNumber(CLI::App& app, const std::string& name, uint32_t* value, const std::string& help, uint32_t min,
+                       uint32_t max) {
+  return AddRangeOption(app, name, value, help, min, max);
+}
+CLI::Option* AddNumber(CLI::App& app, const std::string& name, uint64_t* value, const std::string& help, uint64_t min,
+                       uint64_t max) {
+  return AddRangeOption(app, name, value, help, min, max);
+}
+
 void AddVersionFlag(CLI::App& app) {
   app.set_version_flag("--version", VersionLine(app.get_name()), "Print the version and exit");
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -56,6 +57,14 @@ struct DurationRules {
 // naming the option.
 CLI::Option* AddDuration(CLI::App& app, const std::string& name, double* seconds, const std::string& help,
                          const DurationRules& rules);
+
+// Adds `name` taking a whole number from `min` to `max` into `*value`;
+// help shows its default. Further rules chain on the returned option.
+CLI::Option* AddNumber(CLI::App& app, const std::string& name, int* value, const std::string& help, int min, int max);
+CLI::Option* AddNumber(CLI::App& app, const std::string& name, uint32_t* value, const std::string& help, uint32_t min,
+                       uint32_t max);
+CLI::Option* AddNumber(CLI::App& app, const std::string& name, uint64_t* value, const std::string& help, uint64_t min,
+                       uint64_t max);
 
 // Adds --version: prints VersionLine(app's name) on stdout, exit 0.
 void AddVersionFlag(CLI::App& app);

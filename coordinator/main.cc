@@ -40,11 +40,10 @@ int Main(int argc, char** argv) {
              "(--output, --journal, --report, --json) could not be written during the run (wins over 130 and\n"
              "1); 130 interrupted (Ctrl-C, SIGTERM).");
   taskfarm::AddVersionFlag(app);
-  app.add_option(
-         "--workers,-w", c.workers,
-         "Local worker processes to start (default: one per core;\n0: only workers started elsewhere, with --bind)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 4096));
+  taskfarm::AddNumber(
+      app, "--workers,-w", &c.workers,
+      "Local worker processes to start (default: one per core;\n0: only workers started elsewhere, with --bind)", 0,
+      4096);
   auto* tasks = app.add_option("--tasks,-t", c.tasks_path, "Task file, one task a line ('-': standard input)");
   auto* urls = app.add_option("--urls", c.urls_path, "File of URLs, one a line (each a url task)");
   tasks->excludes(urls);
@@ -68,9 +67,8 @@ int Main(int argc, char** argv) {
   app.add_option("--results", c.results_dir,
                  "Keep each task's whole output in DIR/ID.stdout, DIR/ID.stderr\n(on the worker)")
       ->group(own);
-  app.add_option("--capture", c.capture_bytes, "Last bytes of each task's stdout and stderr kept in its record")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 256 * 1024))
+  taskfarm::AddNumber(app, "--capture", &c.capture_bytes,
+                      "Last bytes of each task's stdout and stderr kept in its record", 0, 256 * 1024)
       ->group(own);
   app.add_option("--retry-exit-codes", c.retry_exit_codes, "Exit codes that are retried (default: none; signals are)")
       ->delimiter(',')
@@ -108,32 +106,24 @@ int Main(int argc, char** argv) {
       ->group(http);
 
   auto* perf = "Speed";
-  app.add_option("--concurrency,-c", c.concurrency, "Tasks in flight per worker (url/sleep overlap on one event loop)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000))
+  taskfarm::AddNumber(app, "--concurrency,-c", &c.concurrency,
+                      "Tasks in flight per worker (url/sleep overlap on one event loop)", 1, 100000)
       ->group(perf);
-  app.add_option(
-         "--processes", c.processes,
-         "exec/sh tasks at once per worker (with the default one worker\nper core: one per core, as GNU parallel)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1024))
+  taskfarm::AddNumber(
+      app, "--processes", &c.processes,
+      "exec/sh tasks at once per worker (with the default one worker\nper core: one per core, as GNU parallel)", 1,
+      1024)
       ->group(perf);
-  app.add_option("--threads", c.threads, "CPU tasks at once per worker, one thread each")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1024))
+  taskfarm::AddNumber(app, "--threads", &c.threads, "CPU tasks at once per worker, one thread each", 1, 1024)
       ->group(perf);
   app.add_flag("--no-reuse", c.no_reuse, "A new HTTP connection per URL (no keep-alive)")->group(perf);
   // How URL tasks speak HTTPS: passed on to the local workers.
   taskfarm::AddTlsFlags(app, &c.http2, &c.cacert, &c.insecure_tls, perf);
-  app.add_option("--batch", c.batch, "Most tasks or results per message (1: no batching)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 65536))
+  taskfarm::AddNumber(app, "--batch", &c.batch, "Most tasks or results per message (1: no batching)", 1, 65536)
       ->group(perf);
   bool no_batch = false;
   app.add_flag("--no-batch", no_batch, "Same as --batch 1")->group(perf);
-  app.add_option("--max-body", c.max_body, "Largest HTTP response body accepted, bytes")
-      ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{4294967295ULL}))
+  taskfarm::AddNumber(app, "--max-body", &c.max_body, "Largest HTTP response body accepted, bytes", 1, 4294967295ULL)
       ->group(perf);
   // Durations: seconds, or with a unit (200ms, 5s, 1m), the same in both
   // programs. libcurl counts the stall time in whole seconds.
@@ -174,9 +164,7 @@ int Main(int argc, char** argv) {
       ->group(pace);
 
   auto* rel = "Reliability";
-  app.add_option("--retries", c.retries, "Extra attempts after a transient failure or a lost worker")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 100))
+  taskfarm::AddNumber(app, "--retries", &c.retries, "Extra attempts after a transient failure or a lost worker", 0, 100)
       ->group(rel);
   taskfarm::AddDuration(app, "--heartbeat-timeout", &c.heartbeat_timeout_s,
                         "Silence before a worker is lost (seconds, or 500ms, 1m)", {.min_s = 0.2, .max_s = 3600})
@@ -209,9 +197,7 @@ int Main(int argc, char** argv) {
   app.add_flag("--insecure", c.insecure, "Allow a non-loopback --bind without CURVE keys, or --metrics")->group(net);
   app.add_option("--curve-secret", c.curve_secret_file, "Coordinator's CURVE secret key file")->group(net);
   app.add_option("--authorized-keys", c.authorized_keys_dir, "Directory of workers' .pub keys")->group(net);
-  app.add_option("--min-workers", c.min_workers, "Workers to wait for before the first task")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 100000))
+  taskfarm::AddNumber(app, "--min-workers", &c.min_workers, "Workers to wait for before the first task", 0, 100000)
       ->group(net);
   taskfarm::AddDuration(app, "--wait-workers", &c.wait_workers_s,
                         "Time to wait for them, then give up (seconds, or 1m; 0: forever)", {.max_s = 1e6})
@@ -262,30 +248,21 @@ int Main(int argc, char** argv) {
                              "; for exec/sh tasks: " + taskfarm::ModeNames(taskfarm::CommandModes(cores)),
                          62))
       ->delimiter(',');
-  compare->add_option("--runs", cmp.runs, "Runs per mode (the median is reported)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100));
+  taskfarm::AddNumber(*compare, "--runs", &cmp.runs, "Runs per mode (the median is reported)", 1, 100);
   compare->add_option("--sweep", cmp.sweep,
                       "Also sweep a parameter: workers=1,2,4,8 or concurrency=1,10,100\n(exec/sh: commands at once)");
   compare->add_option("--report", cmp.report_path, "Write a self-contained HTML report");
   compare->add_option("--json", cmp.json_path, "Write the numbers as JSON");
-  compare->add_option("--io-pages", cmp.io_pages, "Built-in I/O workload: pages")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
+  taskfarm::AddNumber(*compare, "--io-pages", &cmp.io_pages, "Built-in I/O workload: pages", 1, 100000);
   // The server's delay is written like its ?delay=MS: a bare number is ms.
   double delay_s = cmp.delay_ms / 1000.0;
   taskfarm::AddDuration(*compare, "--delay", &delay_s,
                         "Built-in I/O workload: the server's delay per page\n(milliseconds, as in ?delay=MS; or 1s)",
                         {.max_s = 60, .bare_ms = true});
-  compare->add_option("--cpu-tasks", cmp.cpu_tasks, "Built-in CPU workload: tasks")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
-  compare->add_option("--cpu-n", cmp.cpu_n, "Built-in CPU workload: count primes below N")
-      ->capture_default_str()
-      ->check(CLI::Range(uint64_t{3}, uint64_t{4000000000ULL}));
-  compare->add_option("--downloads", cmp.downloads, "Built-in downloads workload: pages")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
+  taskfarm::AddNumber(*compare, "--cpu-tasks", &cmp.cpu_tasks, "Built-in CPU workload: tasks", 1, 100000);
+  taskfarm::AddNumber(*compare, "--cpu-n", &cmp.cpu_n, "Built-in CPU workload: count primes below N", uint64_t{3},
+                      uint64_t{4000000000ULL});
+  taskfarm::AddNumber(*compare, "--downloads", &cmp.downloads, "Built-in downloads workload: pages", 1, 100000);
   // Written like the test server's --rtt MS: a bare number is ms.
   double rtt_s = cmp.rtt_ms / 1000.0;
   taskfarm::AddDuration(*compare, "--rtt", &rtt_s,

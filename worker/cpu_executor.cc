@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/status.h"
+#include "common/task_parser.h"
 #include "worker/cpu_pool.h"
 #include "worker/executor.h"
 
@@ -51,14 +52,11 @@ class CpuExecutor : public Executor {
         r.set_result(static_cast<uint32_t>(*d.answer));
       } else {
         const pb::Assignment& a = *it->second.assignment;
-        Code code = it->second.timed_out ? Code::kDeadlineExceeded : Code::kInvalidArgument;
-        r.set_ok(false);
-        r.set_error(it->second.timed_out
-                        ? "cpu " + a.spec().cpu().kernel() + " " + std::to_string(a.spec().cpu().n()) +
-                              " ran past the task timeout of " + std::to_string(a.timeout_ms()) + " ms and was stopped"
-                        : d.error);
-        r.set_error_code(std::string(CodeName(code)));
-        out.retryable = IsRetryable(code);
+        if (it->second.timed_out) {
+          Fail(&out, Code::kDeadlineExceeded, PastTimeout(FormatTask(a.spec()), a) + " and was stopped");
+        } else {
+          Fail(&out, Code::kInvalidArgument, d.error);
+        }
       }
       running_.erase(it);
       done->push_back(std::move(out));

@@ -167,13 +167,6 @@ class ExecExecutor : public Executor {
     double sampled_at_ms = 0;
   };
 
-  static void Fail(Finished* f, Code code, std::string error) {
-    f->result.set_ok(false);
-    f->result.set_error(std::move(error));
-    f->result.set_error_code(std::string(CodeName(code)));
-    f->retryable = IsRetryable(code);
-  }
-
   static Finished Outcome(uint64_t token, const Running& r) {
     const ChildProcess& c = *r.child;
     const ProcessExit& x = c.exit_status();
@@ -205,8 +198,7 @@ class ExecExecutor : public Executor {
     std::string said = stderr_line.empty() ? "" : "; stderr: " + stderr_line;
     if (r.timed_out) {
       Fail(&f, Code::kDeadlineExceeded,
-           command + " ran past the task timeout of " + std::to_string(a.timeout_ms()) + " ms: its process group got " +
-               "SIGTERM" + (x.signal == SIGKILL ? ", then SIGKILL" : ""));
+           PastTimeout(command, a) + ": its process group got SIGTERM" + (x.signal == SIGKILL ? ", then SIGKILL" : ""));
     } else if (x.signal != 0) {
       // Killed from outside (the OOM killer, an operator): may work again.
       Fail(&f, Code::kUnavailable, "killed by " + SignalName(x.signal) + ": " + command + said);

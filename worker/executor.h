@@ -20,9 +20,11 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
 #include "proto/taskfarm.pb.h"
 #include "worker/worker.h"
 
@@ -49,6 +51,13 @@ struct Finished {
   pb::Result result{};  // ok/error and the kind's own fields; the loop adds duration and the rest
   bool retryable = false;
 };
+
+// Marks `out` failed: its error, its error code, and whether another
+// attempt may succeed (by the code, as everywhere).
+void Fail(Finished* out, Code code, std::string error);
+// "TASK ran past the task timeout of N ms": how every kind's deadline
+// error begins (`task` as the user wrote it, or the part that says most).
+[[nodiscard]] std::string PastTimeout(std::string_view task, const pb::Assignment& a);
 
 class Executor {
  public:

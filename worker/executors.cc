@@ -11,6 +11,17 @@ std::unique_ptr<Executor> MakeNoopExecutor(const ExecutorContext& context);
 std::unique_ptr<Executor> MakeFaultExecutor(const ExecutorContext& context);
 std::unique_ptr<Executor> MakeExecExecutor(const ExecutorContext& context);
 
+void Fail(Finished* out, Code code, std::string error) {
+  out->result.set_ok(false);
+  out->result.set_error(std::move(error));
+  out->result.set_error_code(std::string(CodeName(code)));
+  out->retryable = IsRetryable(code);
+}
+
+std::string PastTimeout(std::string_view task, const pb::Assignment& a) {
+  return std::string(task) + " ran past the task timeout of " + std::to_string(a.timeout_ms()) + " ms";
+}
+
 Executors MakeExecutors(const ExecutorContext& context) {
   Executors out;
   auto url = std::make_unique<UrlExecutor>(context);

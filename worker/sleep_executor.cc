@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "common/status.h"
+#include "common/task_parser.h"
 #include "worker/executor.h"
 
 namespace taskfarm {
@@ -39,11 +40,7 @@ class SleepExecutor : public Executor {
       Finished out{.token = token};
       if (it->second.timed_out) {
         const pb::Assignment& a = *it->second.assignment;
-        out.result.set_ok(false);
-        out.result.set_error("sleep " + std::to_string(a.spec().sleep().ms()) + " ran past the task timeout of " +
-                             std::to_string(a.timeout_ms()) + " ms");
-        out.result.set_error_code(std::string(CodeName(Code::kDeadlineExceeded)));
-        out.retryable = IsRetryable(Code::kDeadlineExceeded);
+        Fail(&out, Code::kDeadlineExceeded, PastTimeout(FormatTask(a.spec()), a));
       } else {
         out.result.set_ok(true);
       }
