@@ -435,12 +435,7 @@ void HttpTestServer::Impl::Bind() {
 void HttpTestServer::Impl::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  if (loop_thread_.joinable()) {
-    // Queued even if the loop has not started yet (event_base_loopbreak
-    // from here would be forgotten by a loop that starts afterwards).
-    event_active(stop_event_.get(), EV_READ, 0);
-    loop_thread_.join();
-  }
+  StopLoopThread(stop_event_.get(), &loop_thread_);
   // The loop is gone; only this thread touches libevent from here on.
   // A request whose client vanished mid-drip has been detached from its
   // connection by libevent and is ours to free; attached ones are freed

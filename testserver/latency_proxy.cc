@@ -254,12 +254,7 @@ void LatencyProxy::Impl::Listen() {
 void LatencyProxy::Impl::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  if (loop_thread_.joinable()) {
-    // Queued even if the loop has not started yet (event_base_loopbreak
-    // from here would be forgotten by a loop that starts afterwards).
-    event_active(stop_event_.get(), EV_READ, 0);
-    loop_thread_.join();
-  }
+  StopLoopThread(stop_event_.get(), &loop_thread_);
   conns_.clear();
   listener_.reset();
   listen_fd_ = UniqueFd();

@@ -38,4 +38,14 @@ inline std::thread StartLoopThread(event_base* base) {
   return loop;
 }
 
+// Ends the loop StartLoopThread started and joins its thread, by making
+// `stop_event` (whose callback breaks the loop) active: that is queued even
+// if the loop has not started yet, where event_base_loopbreak from here
+// would be forgotten by a loop that starts afterwards.
+inline void StopLoopThread(event* stop_event, std::thread* loop) {
+  if (!loop->joinable()) return;
+  event_active(stop_event, EV_READ, 0);
+  loop->join();
+}
+
 }  // namespace taskfarm::testserver

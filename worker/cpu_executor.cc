@@ -15,7 +15,7 @@ class CpuExecutor : public Executor {
   explicit CpuExecutor(const ExecutorContext& context) : pool_(std::max(1, context.config.threads), context.wake) {}
 
   void Start(const TaskStart& start) override {
-    running_[start.token] = Running{start.assignment, start.deadline_ms, false};
+    running_[start.token] = Running{start.assignment, false};
     if (start.deadline_ms > 0) deadlines_.emplace(start.deadline_ms, start.token);
     pool_.Submit(start.token, start.assignment->spec().cpu());
   }
@@ -42,7 +42,7 @@ class CpuExecutor : public Executor {
     for (CpuDone& d : pool_.TakeDone()) {
       auto it = running_.find(d.token);
       if (it == running_.end()) continue;  // cancelled by the coordinator
-      Finished out{.token = d.token};
+      Finished& out = done->emplace_back(Finished{.token = d.token});
       pb::Result& r = out.result;
       r.set_cpu_user_ms(d.user_ms);
       r.set_cpu_sys_ms(d.sys_ms);
@@ -59,15 +59,13 @@ class CpuExecutor : public Executor {
         }
       }
       running_.erase(it);
-      done->push_back(std::move(out));
     }
   }
 
  private:
   struct Running {
     const pb::Assignment* assignment;
-    double deadline_ms;
-    bool timed_out;
+    bool timed_out;  // past its deadline, asked to stop
   };
   CpuPool pool_;
   std::unordered_map<uint64_t, Running> running_;

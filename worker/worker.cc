@@ -358,17 +358,18 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
       if (!registered_) break;  // the coordinator does not count these as ours
       for (const auto& a : frame.tasks().tasks()) Accept(a);
       break;
-    case pb::Frame::kCancel: {
-      uint64_t key = LeaseKey(frame.cancel().task_id(), frame.cancel().attempt());
-      auto it = leases_.find(key);
-      if (it == leases_.end()) break;
-      if (it->second.started && it->second.executor) {
-        it->second.executor->Cancel(key);
-        Release(it->second);
+    case pb::Frame::kCancel:
+      for (const pb::LeaseRef& lease : frame.cancel().leases()) {
+        uint64_t key = LeaseKey(lease.task_id(), lease.attempt());
+        auto it = leases_.find(key);
+        if (it == leases_.end()) continue;
+        if (it->second.started && it->second.executor) {
+          it->second.executor->Cancel(key);
+          Release(it->second);
+        }
+        leases_.erase(it);
       }
-      leases_.erase(it);
       break;
-    }
     case pb::Frame::kHeartbeat:
       break;
     case pb::Frame::kReregister:

@@ -2,10 +2,15 @@
 // overlapping tasks in one worker, reused connections, batches that do not
 // hold results back.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <algorithm>
+#include <deque>
+#include <optional>
+#include <set>
 
 #include "common/frame_codec.h"
+#include "common/task_parser.h"
 #include "common/zmq_util.h"
 #include "tests/support/farm_test_util.h"
 #include "testserver/http_test_server.h"
@@ -125,66 +130,149 @@ TEST(BatchingTest, TinyTasksStillArriveExactlyOnceWithAndWithoutBatching) {
   }
 }
 
+// A ROUTER in the test plays the coordinator for one real worker, so every
+// message the worker sends can be read and any the coordinator may send
+// can be sent.
+class PlayedCoordinator {
+ public:
+  explicit PlayedCoordinator(const ScratchDir& dir) : router_(ctx_, zmq::socket_type::router) {
+    ConfigureSocket(router_, 0);
+    router_.set(zmq::sockopt::rcvtimeo, 10000);
+    router_.bind(endpoint_ = "ipc://" + dir.File("coordinator.sock"));
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+  std::optional<pb::Frame> Receive() {
+    zmq::message_t id, payload;
+    if (!router_.recv(id) || !id.more() || !router_.recv(payload)) return std::nullopt;
+    identity_ = id.to_string();
+    return DecodeFrame(payload.to_string_view()).frame;
+  }
+  void Send(pb::Frame frame) {
+    std::string bytes = EncodeFrame(std::move(frame));
+    router_.send(zmq::buffer(identity_), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(bytes), zmq::send_flags::none);
+  }
+  // Reads the worker's Hello and welcomes it as w1.
+  std::optional<pb::Hello> Welcome() {
+    std::optional<pb::Frame> hello = Receive();
+    if (!hello || !hello->has_hello()) return std::nullopt;
+    pb::Frame welcome;
+    welcome.mutable_welcome()->set_worker_name("w1");
+    welcome.mutable_welcome()->set_heartbeat_ms(1000);
+    Send(std::move(welcome));
+    return hello->hello();
+  }
+  // The next frame the worker sends that is not a heartbeat, or nullopt
+  // when none comes within ten seconds (heartbeats alone never end a wait).
+  std::optional<pb::Frame> ReceiveNotHeartbeat() {
+    auto deadline = std::chrono::steady_clock::now() + seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::optional<pb::Frame> f = Receive();
+      if (!f || !f->has_heartbeat()) return f;
+    }
+    return std::nullopt;
+  }
+  // The next outcome the worker sends, or nullopt as ReceiveNotHeartbeat.
+  std::optional<pb::Outcome> NextOutcome() {
+    while (pending_.empty()) {
+      std::optional<pb::Frame> f = ReceiveNotHeartbeat();
+      if (!f) return std::nullopt;
+      if (!f->has_results()) continue;
+      ++result_messages_;
+      for (const pb::Outcome& o : f->results().outcomes()) pending_.push_back(o);
+    }
+    pb::Outcome o = std::move(pending_.front());
+    pending_.pop_front();
+    return o;
+  }
+  int result_messages() const { return result_messages_; }
+  void SendShutdown() {
+    pb::Frame shutdown;
+    shutdown.mutable_shutdown()->set_reason("test over");
+    Send(std::move(shutdown));
+  }
+
+ private:
+  zmq::context_t ctx_;
+  zmq::socket_t router_;
+  std::string endpoint_, identity_;
+  std::deque<pb::Outcome> pending_;
+  int result_messages_ = 0;
+};
+
+pb::Assignment* AddTask(pb::Frame* batch, uint32_t id, const std::string& line) {
+  pb::Assignment* a = batch->mutable_tasks()->add_tasks();
+  a->set_task_id(id);
+  a->set_attempt(1);
+  *a->mutable_spec() = *ParseTaskLine(line, {}).spec;
+  return a;
+}
+
 // The worker's side of --batch: however many results one turn finishes, no
-// message carries more than the batch. A ROUTER in the test plays the
-// coordinator, so every message the real worker sends can be counted.
+// message carries more than the batch.
 TEST(BatchingTest, AWorkerPutsAtMostItsBatchOfResultsInOneMessage) {
   ScratchDir dir;
-  zmq::context_t ctx;
-  zmq::socket_t router(ctx, zmq::socket_type::router);
-  ConfigureSocket(router, 0);
-  router.set(zmq::sockopt::rcvtimeo, 10000);
-  std::string endpoint = "ipc://" + dir.File("coordinator.sock");
-  router.bind(endpoint);
+  PlayedCoordinator coordinator(dir);
   // A long batch delay: only the size limit can split the results.
-  Subprocess worker({BinaryPath("worker"), "--connect", endpoint, "--batch", "3", "--batch-delay", "1s"});
-
-  std::string identity;
-  auto receive = [&]() -> std::optional<pb::Frame> {
-    zmq::message_t id, payload;
-    if (!router.recv(id) || !id.more() || !router.recv(payload)) return std::nullopt;
-    identity = id.to_string();
-    return DecodeFrame(payload.to_string_view()).frame;
-  };
-  auto send = [&](pb::Frame frame) {
-    std::string bytes = EncodeFrame(std::move(frame));
-    router.send(zmq::buffer(identity), zmq::send_flags::sndmore);
-    router.send(zmq::buffer(bytes), zmq::send_flags::none);
-  };
-
-  std::optional<pb::Frame> hello = receive();
-  ASSERT_TRUE(hello && hello->has_hello());
-  EXPECT_EQ(hello->hello().max_batch(), 3u);
-  pb::Frame welcome;
-  welcome.mutable_welcome()->set_worker_name("w1");
-  welcome.mutable_welcome()->set_heartbeat_ms(1000);
-  send(std::move(welcome));
+  Subprocess worker({BinaryPath("worker"), "--connect", coordinator.endpoint(), "--batch", "3", "--batch-delay", "1s"});
+  std::optional<pb::Hello> hello = coordinator.Welcome();
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(hello->max_batch(), 3u);
   pb::Frame batch;  // twenty tasks in one message: they all finish in one turn
-  for (uint32_t id = 0; id < 20; ++id) {
-    pb::Assignment* a = batch.mutable_tasks()->add_tasks();
-    a->set_task_id(id);
-    a->set_attempt(1);
-    a->mutable_spec()->set_noop(true);
-  }
-  send(std::move(batch));
+  for (uint32_t id = 0; id < 20; ++id) AddTask(&batch, id, "noop");
+  coordinator.Send(std::move(batch));
 
   std::set<uint32_t> seen;
-  int messages = 0;
+  int before = coordinator.result_messages();
   while (seen.size() < 20) {
-    std::optional<pb::Frame> f = receive();
-    ASSERT_TRUE(f.has_value()) << "results stopped after " << seen.size();
-    if (!f->has_results()) continue;  // heartbeats
-    ++messages;
-    EXPECT_LE(f->results().outcomes_size(), 3);
-    for (const pb::Outcome& o : f->results().outcomes()) {
-      EXPECT_TRUE(seen.insert(o.task_id()).second) << "task " << o.task_id() << " twice";
-      EXPECT_TRUE(o.result().ok());
-    }
+    std::optional<pb::Outcome> o = coordinator.NextOutcome();
+    ASSERT_TRUE(o.has_value()) << "results stopped after " << seen.size();
+    EXPECT_TRUE(seen.insert(o->task_id()).second) << "task " << o->task_id() << " twice";
+    EXPECT_TRUE(o->result().ok());
   }
-  EXPECT_GE(messages, 7);
-  pb::Frame shutdown;
-  shutdown.mutable_shutdown()->set_reason("test over");
-  send(std::move(shutdown));
+  // Twenty results, at most three a message.
+  EXPECT_GE(coordinator.result_messages() - before, 7);
+  coordinator.SendShutdown();
+  EXPECT_EQ(worker.Wait(seconds(10)).exit_code, 0);
+}
+
+// PROTOCOL.md's Cancel, which this coordinator never sends but another may:
+// the worker stops the named leases, frees their slots and sends nothing
+// for them. With --concurrency 2 and both slots held by minute-long
+// sleeps, the third task can only run if the Cancel freed them.
+TEST(CancelTest, ACancelledLeaseFreesItsSlotAndSendsNoResult) {
+  ScratchDir dir;
+  PlayedCoordinator coordinator(dir);
+  Subprocess worker({BinaryPath("worker"), "--connect", coordinator.endpoint(), "--concurrency", "2"});
+  ASSERT_TRUE(coordinator.Welcome().has_value());
+  pb::Frame sleeps;
+  AddTask(&sleeps, 1, "sleep 60000");
+  AddTask(&sleeps, 2, "sleep 60000");
+  AddTask(&sleeps, 3, "sleep 10");  // waits for a slot
+  coordinator.Send(std::move(sleeps));
+  pb::Frame cancel;
+  for (uint32_t id : {1u, 2u}) {
+    pb::LeaseRef* lease = cancel.mutable_cancel()->add_leases();
+    lease->set_task_id(id);
+    lease->set_attempt(1);
+  }
+  coordinator.Send(std::move(cancel));
+
+  std::optional<pb::Outcome> o = coordinator.NextOutcome();
+  ASSERT_TRUE(o.has_value()) << "the cancelled sleeps kept their slots";
+  EXPECT_EQ(o->task_id(), 3u);
+  EXPECT_TRUE(o->result().ok());
+  // A worker stopped by SIGTERM hands back what it still holds, in its
+  // Goodbye: nothing, once the Cancel has taken the sleeps away.
+  worker.Signal(SIGTERM);
+  std::optional<pb::Frame> f = coordinator.ReceiveNotHeartbeat();
+  while (f && !f->has_goodbye()) {
+    EXPECT_FALSE(f->has_results()) << "a result came for a cancelled lease";
+    f = coordinator.ReceiveNotHeartbeat();
+  }
+  ASSERT_TRUE(f.has_value()) << "no Goodbye after SIGTERM";
+  EXPECT_EQ(f->goodbye().returned_size(), 0) << "the cancelled leases were still held";
   EXPECT_EQ(worker.Wait(seconds(10)).exit_code, 0);
 }
 
