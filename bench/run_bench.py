@@ -111,12 +111,21 @@ def read_jsonl(path):
     return records
 
 
-def check_taskfarm_urls(count, total_bytes, jsonl):
+def check_records(jsonl, judge):
+    """A check that reads the check run's records and leaves the verdict to
+    judge(rc, out, recs) -> (good, detail); unreadable records fail it."""
     def check(rc, out, err):
         try:
             recs = read_jsonl(jsonl)
         except (OSError, ValueError) as e:
             return False, f"cannot read {jsonl}: {e}"
+        return judge(rc, out, recs)
+
+    return check
+
+
+def check_taskfarm_urls(count, total_bytes, jsonl):
+    def judge(rc, out, recs):
         ids = {r.get("id") for r in recs}
         ok = sum(1 for r in recs if r.get("ok") and r.get("http_status") == 200)
         nbytes = sum(int(r.get("bytes") or 0) for r in recs)
@@ -125,21 +134,17 @@ def check_taskfarm_urls(count, total_bytes, jsonl):
         return good, (f"{ok}/{len(recs)} records ok × 200 ({len(ids)} ids), {nbytes} B "
                       f"(want {count}, {total_bytes} B), summary {'ok' if summary else 'MISSING'}, exit {rc}")
 
-    return check
+    return check_records(jsonl, judge)
 
 
 def check_taskfarm_cpu(count, total, jsonl):
-    def check(rc, out, err):
-        try:
-            recs = read_jsonl(jsonl)
-        except (OSError, ValueError) as e:
-            return False, f"cannot read {jsonl}: {e}"
+    def judge(rc, out, recs):
         ok = sum(1 for r in recs if r.get("ok"))
         got = sum(int(r.get("result") or 0) for r in recs)
         good = rc == 0 and len(recs) == count and ok == count and got == total
         return good, f"{ok}/{len(recs)} ok, primes total {got} (want {count} tasks, {total}), exit {rc}"
 
-    return check
+    return check_records(jsonl, judge)
 
 
 def check_taskfarm_summary(count):
@@ -178,11 +183,7 @@ def check_pool_noop(count):
 def check_taskfarm_exec(count, kind, jsonl):
     """E1/E2: the timed command itself writes --output, so this reads the
     record file of the check run: one record per task, each ok with exit 0."""
-    def check(rc, out, err):
-        try:
-            recs = read_jsonl(jsonl)
-        except (OSError, ValueError) as e:
-            return False, f"cannot read {jsonl}: {e}"
+    def judge(rc, out, recs):
         ids = {r.get("id") for r in recs}
         ok = sum(1 for r in recs if r.get("ok") and r.get("kind") == kind and (r.get("exec") or {}).get("exit_code") == 0)
         summary = f"Completed {count} tasks" in out
@@ -192,7 +193,7 @@ def check_taskfarm_exec(count, kind, jsonl):
         return good, (f"{len(recs)} records in {jsonl.name} ({len(ids)} ids), {ok} {kind} ok with exit 0 "
                       f"(want {count}){mid}, summary {'ok' if summary else 'MISSING'}, exit {rc}")
 
-    return check
+    return check_records(jsonl, judge)
 
 
 def exec_time_note(label, jsonl, peer_label):

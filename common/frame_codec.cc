@@ -1,34 +1,19 @@
 // Frame encoding and hostile-input-safe decoding.
 #include "common/frame_codec.h"
 
+#include <iterator>
+
 namespace taskfarm {
 
 std::string_view DropReasonName(DropReason reason) {
-  switch (reason) {
-    case DropReason::kTooLarge:
-      return "too large";
-    case DropReason::kNotProtobuf:
-      return "not protobuf";
-    case DropReason::kBadVersion:
-      return "wrong protocol version";
-    case DropReason::kEmptyBody:
-      return "empty message";
-    case DropReason::kUnexpected:
-      return "unexpected message";
-    case DropReason::kUnknownTask:
-      return "result for unknown lease";
-    case DropReason::kUnknownPeer:
-      return "unregistered sender";
-    case DropReason::kHandshake:
-      return "failed handshake";
-    case DropReason::kInvalidResult:
-      return "invalid result";
-    case DropReason::kRefusedHello:
-      return "refused registration";
-    case DropReason::kCount:
-      break;
-  }
-  return "?";
+  // In DropReason's order, as DropCounts::by_reason counts them.
+  static constexpr std::string_view kNames[] = {"too large",           "not protobuf",       "wrong protocol version",
+                                                "empty message",       "unexpected message", "result for unknown lease",
+                                                "unregistered sender", "failed handshake",   "invalid result",
+                                                "refused registration"};
+  static_assert(std::size(kNames) == static_cast<size_t>(DropReason::kCount), "every DropReason has a name");
+  size_t i = static_cast<size_t>(reason);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 std::string EncodeFrame(pb::Frame frame) {

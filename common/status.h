@@ -20,6 +20,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,31 +42,15 @@ enum class Code {
   kInternal,          // a bug or an unexpected library failure
 };
 
-// Lower-case name used in results ("unavailable", ...).
+// Lower-case name used in results ("unavailable", ...): the enumerator's
+// name in snake case, in Code's order.
+inline constexpr std::string_view kCodeNames[] = {
+    "ok",          "invalid_argument", "unavailable",       "http_error",     "deadline_exceeded",
+    "worker_died", "cancelled",        "permission_denied", "command_failed", "internal"};
+static_assert(std::size(kCodeNames) == static_cast<size_t>(Code::kInternal) + 1, "every Code has a name");
 constexpr std::string_view CodeName(Code code) {
-  switch (code) {
-    case Code::kOk:
-      return "ok";
-    case Code::kInvalidArgument:
-      return "invalid_argument";
-    case Code::kUnavailable:
-      return "unavailable";
-    case Code::kHttpError:
-      return "http_error";
-    case Code::kDeadlineExceeded:
-      return "deadline_exceeded";
-    case Code::kWorkerDied:
-      return "worker_died";
-    case Code::kCancelled:
-      return "cancelled";
-    case Code::kPermissionDenied:
-      return "permission_denied";
-    case Code::kCommandFailed:
-      return "command_failed";
-    case Code::kInternal:
-      return "internal";
-  }
-  return "internal";
+  size_t i = static_cast<size_t>(code);
+  return i < std::size(kCodeNames) ? kCodeNames[i] : "internal";
 }
 
 // Every code a failed task may carry.

@@ -73,10 +73,8 @@ class HttpTestServer {
   // certificate FILE: reason", the same for the key) or set up the loop.
   explicit HttpTestServer(Options options);
   // Stop()s: the port is closed and all threads are joined on return.
+  // (Not copyable: it owns its Impl, which owns the port and the thread.)
   ~HttpTestServer();
-
-  HttpTestServer(const HttpTestServer&) = delete;
-  HttpTestServer& operator=(const HttpTestServer&) = delete;
 
   // Stops the loop, joins its thread, drops in-flight (delayed, dripping)
   // replies without answering them, and closes the listening socket and all

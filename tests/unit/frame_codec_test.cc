@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 #include <string>
 #include <zmq.hpp>
 
@@ -392,6 +393,19 @@ TEST(InprocTest, FrameThroughRouterDealer) {
   // Nothing else is waiting on either side.
   EXPECT_FALSE(Readable(router));
   EXPECT_FALSE(TryRecv(dealer).has_value());
+}
+
+// The names summaries, metrics and errors show: one each, none shared.
+TEST(DropReasonNameTest, EveryReasonHasItsOwnName) {
+  std::set<std::string_view> names;
+  for (size_t i = 0; i < static_cast<size_t>(DropReason::kCount); ++i) {
+    std::string_view name = DropReasonName(static_cast<DropReason>(i));
+    EXPECT_NE(name, "?") << i;
+    EXPECT_TRUE(names.insert(name).second) << name;
+  }
+  EXPECT_EQ(DropReasonName(DropReason::kTooLarge), "too large");
+  EXPECT_EQ(DropReasonName(DropReason::kRefusedHello), "refused registration");
+  EXPECT_EQ(DropReasonName(DropReason::kCount), "?");
 }
 
 }  // namespace

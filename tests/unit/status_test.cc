@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
 #include <string>
 
 namespace taskfarm {
@@ -87,6 +88,17 @@ TEST(StatusOr, MovesAMoveOnlyValueOut) {
 TEST(StatusOrDeathTest, ValueOfAFailureAbortsWithItsMessage) {
   StatusOr<int> r = Half(3);
   EXPECT_DEATH((void)r.value(), "invalid_argument: 3 is odd");
+}
+
+// The names records carry: each code its own, in Code's order.
+TEST(Status, EveryCodeHasItsOwnName) {
+  std::set<std::string_view> names;
+  for (Code code : kFailureCodes) EXPECT_TRUE(names.insert(CodeName(code)).second) << CodeName(code);
+  EXPECT_EQ(CodeName(Code::kOk), "ok");
+  EXPECT_EQ(CodeName(Code::kHttpError), "http_error");
+  EXPECT_EQ(CodeName(Code::kDeadlineExceeded), "deadline_exceeded");
+  EXPECT_EQ(CodeName(Code::kCommandFailed), "command_failed");
+  EXPECT_EQ(CodeName(Code::kInternal), "internal");
 }
 
 }  // namespace
