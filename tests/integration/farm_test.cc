@@ -2,6 +2,7 @@
 // from a real loopback HTTP server over real ZeroMQ sockets.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -192,6 +193,37 @@ TEST_F(FarmTest, AWorkerProgramThatCannotStartIsOneClearError) {
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("cannot start " + missing + ": No such file or directory"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("5 cancelled"), std::string::npos) << r.out;
+}
+
+// A short run ends when its records are written and its registered workers
+// have been told to go: it does not wait for local workers still starting.
+// Here all but one never start at all (the --worker-bin wrapper makes one
+// real worker and leaves the others asleep for an hour), so a run that
+// waited for them would not end; each mix of few tasks and many workers
+// ends with every record written, and the sleepers are killed with it.
+TEST_F(FarmTest, AShortRunDoesNotWaitForWorkersStillStarting) {
+  const std::string sleeper_seconds = "3599";
+  std::string wrapper = dir_.Write("first-worker-only.sh",
+                                   "#!/bin/sh\n"
+                                   "if mkdir \"$0.first\" 2>/dev/null; then exec " +
+                                       BinaryPath("worker") + " \"$@\"; fi\nexec sleep " + sleeper_seconds + "\n");
+  ASSERT_EQ(chmod(wrapper.c_str(), 0755), 0);
+  struct Mix {
+    int tasks, workers;
+  };
+  for (Mix mix : {Mix{1, 3}, Mix{5, 8}, Mix{20, 20}}) {
+    SCOPED_TRACE(std::to_string(mix.tasks) + " tasks, " + std::to_string(mix.workers) + " workers");
+    rmdir((wrapper + ".first").c_str());
+    std::string tasks = dir_.Write("t.txt", Repeat("noop", mix.tasks));
+    std::string out = dir_.File("out.jsonl");
+    Subprocess p(Coordinator(
+        {"--workers", std::to_string(mix.workers), "--worker-bin", wrapper, "--tasks", tasks, "--output", out, "-q"}));
+    ProcessResult r = p.Wait(seconds(60));
+    ASSERT_FALSE(r.timed_out) << "the run waited for workers that never started";
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(ById(ReadJsonLines(out), mix.tasks).size(), static_cast<size_t>(mix.tasks));
+    EXPECT_TRUE(ProcessesRunning({"sleep", sleeper_seconds}).empty()) << "a worker still starting outlived the run";
+  }
 }
 
 TEST_F(FarmTest, BuiltInDemoRunsOnLoopback) {
