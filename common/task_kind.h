@@ -5,13 +5,13 @@
 //
 //   const TaskKind* kind = FindKind("cpu");
 //   pb::TaskSpec spec;
-//   if (Status s = kind->parse("primes 1000", {}, &spec); s.ok()) ...
+//   if (Status s = kind->code.parse("primes 1000", {}, &spec); s.ok()) ...
 //   KindOf(spec).resource == Resource::kCpu
 //
 // Adding a kind: one proto message (a TaskSpec field), one file in
 // common/kinds/ defining its TaskKind, one row in task_kinds.cc (the kind
-// and its TaskSpec field), and one
-// executor on the worker side (worker/executor.h).
+// and its TaskSpec field), and one executor on the worker side
+// (worker/executor.h).
 #pragma once
 
 #include <cstdint>
