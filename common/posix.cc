@@ -32,13 +32,8 @@ int NextSignal(int signal_fd) {
   return static_cast<int>(info.ssi_signo);
 }
 
-namespace {
-
-// NULL-terminated pointers into `strings`, which must outlive them. The
-// const_cast is for posix_spawn's C signature: it never writes through them.
-
-}  // namespace
-
+// The const_cast is for the C signatures of posix_spawn and execve, which
+// never write through them.
 std::vector<char*> PointersTo(const std::vector<std::string>& strings) {
   std::vector<char*> out;
   out.reserve(strings.size() + 1);

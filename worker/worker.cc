@@ -562,11 +562,9 @@ void WorkerLoop::Complete(uint64_t key, pb::Result result, bool retryable) {
 }
 
 void WorkerLoop::Fail(uint64_t key, Code code, std::string error) {
-  pb::Result r;
-  r.set_ok(false);
-  r.set_error(std::move(error));
-  r.set_error_code(std::string(CodeName(code)));
-  Complete(key, std::move(r), IsRetryable(code));
+  Finished failed{.token = key};
+  taskfarm::Fail(&failed, code, std::move(error));
+  Complete(key, std::move(failed.result), failed.retryable);
 }
 
 bool WorkerLoop::CollectDone() {
