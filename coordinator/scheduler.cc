@@ -76,6 +76,7 @@ WorkerId Scheduler::AddWorker(const WorkerInfo& info) {
   w.credit = std::max<uint32_t>(1, options_.initial_credit);
   w.ready = info.local;
   w.last_heard_ms = clock_.NowMs();
+  w.heard_pos = by_heard_.insert(by_heard_.end(), id);
   capacity_ += Granted(w);
   slots_ += SlotsOf(w);
   workers_.emplace(id, std::move(w));
@@ -88,9 +89,27 @@ WorkerId Scheduler::AddWorker(const WorkerInfo& info) {
 void Scheduler::WorkerHeard(WorkerId worker) {
   auto it = workers_.find(worker);
   if (it != workers_.end()) {
-    it->second.last_heard_ms = clock_.NowMs();
+    Heard(it->second, clock_.NowMs());
     it->second.ready = true;
   }
+}
+
+void Scheduler::Heard(Worker& w, double now) {
+  w.last_heard_ms = now;
+  by_heard_.splice(by_heard_.end(), by_heard_, w.heard_pos);
+}
+
+void Scheduler::StartAwaiting(WorkerId id, Worker& w, double now) {
+  if (w.awaiting_since_ms >= 0) return;
+  w.awaiting_since_ms = now;
+  w.awaiting_est_ms = 0;
+  w.awaiting_pos = awaiting_.insert(awaiting_.end(), id);
+}
+
+void Scheduler::StopAwaiting(Worker& w) {
+  if (w.awaiting_since_ms < 0) return;
+  w.awaiting_since_ms = -1;
+  awaiting_.erase(w.awaiting_pos);
 }
 
 bool Scheduler::HasWorker(WorkerId worker) const { return workers_.count(worker) != 0; }
@@ -219,10 +238,7 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
       // start nor any other sign of work follows, the worker is stalled
       // (Tick).
       ++w.awaiting;
-      if (w.awaiting_since_ms < 0) {
-        w.awaiting_since_ms = now;
-        w.awaiting_est_ms = 0;
-      }
+      StartAwaiting(wid, w, now);
       w.awaiting_est_ms = std::max(w.awaiting_est_ms, Estimate(t.spec));
     }
     if (w.in_flight++ == 0) w.busy_since_ms = now;
@@ -402,13 +418,9 @@ std::vector<Dispatch> Scheduler::TakeDispatches() {
   return out;
 }
 
-std::vector<FinishedTask> Scheduler::TakeFinishedRaw() {
-  std::vector<FinishedTask> out;
-  // Room for a batch's worth up front: growing one element at a time moves
-  // every record several times per loop turn.
-  out.reserve(finished_.size() > 64 ? finished_.size() : 64);
-  out.swap(finished_);
-  return out;
+void Scheduler::TakeFinishedRaw(std::vector<FinishedTask>* into) {
+  into->clear();
+  into->swap(finished_);
 }
 
 std::vector<pb::Result> Scheduler::TakeFinished() {
@@ -459,7 +471,7 @@ void Scheduler::Release(Task& t) {
     Unqueue(w, t);
     // No unstarted lease in a slot left: nothing to wait for (a lease
     // rejected or cancelled must not leave an idle worker looking stalled).
-    if (t.in_slot && !t.started && w.awaiting > 0 && --w.awaiting == 0) w.awaiting_since_ms = -1;
+    if (t.in_slot && !t.started && w.awaiting > 0 && --w.awaiting == 0) StopAwaiting(w);
     // Swap-remove, keeping the moved task's index right: O(1).
     uint32_t pos = t.lease_pos;
     if (pos < w.leases.size() && w.leases[pos] == t.id) {
@@ -563,7 +575,7 @@ OutcomeVerdict Scheduler::OnOutcome(WorkerId worker, pb::Outcome* mutable_outcom
   if (wit == workers_.end()) return OutcomeVerdict::kUnknownWorker;
   Worker& w = wit->second;
   double now = clock_.NowMs();
-  w.last_heard_ms = now;
+  Heard(w, now);
   auto it = tasks_.find(outcome.task_id());
   if (it == tasks_.end() || it->second.worker != worker || it->second.attempts != outcome.attempt()) {
     ++late_results_;
@@ -645,6 +657,8 @@ void Scheduler::RemoveWorker(WorkerId id, const std::string& reason, bool blame)
   if (wit == workers_.end()) return;
   Worker w = std::move(wit->second);
   workers_.erase(wit);
+  by_heard_.erase(w.heard_pos);
+  if (w.awaiting_since_ms >= 0) awaiting_.erase(w.awaiting_pos);
   capacity_ -= std::min<size_t>(capacity_, Granted(w));
   slots_ -= std::min<size_t>(slots_, SlotsOf(w));
   if (id == reserved_) reserved_ = 0;
@@ -763,11 +777,14 @@ Scheduler::TickResult Scheduler::Tick() {
   TickResult r;
   // Judged on what was read: up to the last moment everything had been.
   double heard = heard_until_ms_;
-  for (auto& [wid, w] : workers_) {
-    if (heard - w.last_heard_ms > options_.heartbeat_timeout_ms) r.lost.push_back(wid);
+  // Oldest first: the first worker heard recently enough ends the search.
+  for (WorkerId wid : by_heard_) {
+    if (heard - workers_.at(wid).last_heard_ms <= options_.heartbeat_timeout_ms) break;
+    r.lost.push_back(wid);
   }
+  std::sort(r.lost.begin(), r.lost.end());
   for (WorkerId wid : r.lost) {
-    double silent = heard - workers_[wid].last_heard_ms;
+    double silent = heard - workers_.at(wid).last_heard_ms;
     RemoveWorker(wid, "stopped answering (no heartbeat for " + Seconds(silent) + ")", true);
   }
   // Deadlines, in time order: only leases that started and are still out.
@@ -782,13 +799,16 @@ Scheduler::TickResult Scheduler::Tick() {
   // that has reported no start and no result since, for longer than the
   // heartbeat timeout and ten times such a task usually takes (so a worker
   // that does not report starts still gets its tasks' time), only answers
-  // heartbeats: it does no work.
-  for (auto& [wid, w] : workers_) {
-    if (w.awaiting_since_ms < 0) continue;
+  // heartbeats: it does no work. Oldest first: none awaiting for less than
+  // the heartbeat timeout is stalled, whatever its tasks take.
+  for (WorkerId wid : awaiting_) {
+    const Worker& w = workers_.at(wid);
+    if (heard - w.awaiting_since_ms <= options_.heartbeat_timeout_ms) break;
     if (heard - w.awaiting_since_ms > std::max(options_.heartbeat_timeout_ms, 10 * w.awaiting_est_ms)) {
       r.stalled.push_back(wid);
     }
   }
+  std::sort(r.stalled.begin(), r.stalled.end());
   for (WorkerId wid : r.stalled) {
     // Stuck workers are the caller's to stop; a stalled one is removed here.
     r.stuck.erase(std::remove(r.stuck.begin(), r.stuck.end(), wid), r.stuck.end());
@@ -865,7 +885,7 @@ std::vector<pb::LeaseRef> Scheduler::LeasesOf(WorkerId worker) const {
 bool Scheduler::OnRejected(WorkerId worker, const pb::LeaseRef& lease, const std::string& reason) {
   auto wit = workers_.find(worker);
   if (wit == workers_.end()) return false;
-  wit->second.last_heard_ms = clock_.NowMs();
+  Heard(wit->second, clock_.NowMs());
   auto it = tasks_.find(lease.task_id());
   if (it == tasks_.end() || it->second.worker != worker || it->second.attempts != lease.attempt()) return false;
   Task& t = it->second;

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <map>
 #include <optional>
 #include <string>
@@ -199,8 +200,12 @@ class Scheduler {
   [[nodiscard]] std::optional<double> NextDispatchMs() const;
   // Finished records, fully named (kind, task, worker, host).
   [[nodiscard]] std::vector<pb::Result> TakeFinished();
-  // Finished records as they are; call Decorate() on the ones to write.
-  [[nodiscard]] std::vector<FinishedTask> TakeFinishedRaw();
+  // Finished records as they are, into `*into` (emptied first); call
+  // Decorate() on the ones to write. The caller passes the same vector each
+  // turn and the scheduler keeps the one it had: the two take turns, so a
+  // turn's records need no fresh memory (a big batch's new vector is pages
+  // the kernel must zero).
+  void TakeFinishedRaw(std::vector<FinishedTask>* into);
   void Decorate(FinishedTask& finished) const;
   // ---- interruption
   // No new task starts; queued tasks are recorded cancelled.
@@ -306,6 +311,9 @@ class Scheduler {
     bool straggling = false;       // holds a lease far older than tasks take: no prefetch
     double busy_since_ms = 0;      // when in_flight last went from 0 to 1
     std::vector<uint32_t> leases;  // task ids; each task knows its index (O(1) removal)
+    // Its places in by_heard_ and (while awaiting_since_ms >= 0) awaiting_.
+    std::list<WorkerId>::iterator heard_pos;
+    std::list<WorkerId>::iterator awaiting_pos;
   };
   // A lease to look at again at a given time (its deadline).
   struct LeaseCheck {
@@ -342,10 +350,17 @@ class Scheduler {
   uint32_t Granted(const Worker& w) const { return std::min(Limit(w), w.info.concurrency + w.info.max_batch); }
   // It reported a start or a result: it works, and nothing it was sent is
   // overdue for a start.
-  static void Progressed(Worker& w) {
+  void Progressed(Worker& w) {
     w.proven = true;
-    w.awaiting_since_ms = -1;
+    StopAwaiting(w);
   }
+  // The worker was heard now: last_heard_ms, and its move to the young end
+  // of by_heard_.
+  void Heard(Worker& w, double now);
+  // Leases in its free slots wait for a start from now on (awaiting_since_ms),
+  // or no longer do.
+  void StartAwaiting(WorkerId id, Worker& w, double now);
+  void StopAwaiting(Worker& w);
   void RetryLater(Task& t, const std::string& note);
   bool CanTake(const Worker& w, int cls, double est) const;
   // Room for some task: a free slot, or prefetch of the cheapest kind known
@@ -393,6 +408,13 @@ class Scheduler {
   // (deadline + slack, lease), in time order: every task has the same
   // timeout, and starts are heard in time order.
   std::deque<std::pair<double, LeaseCheck>> deadlines_;
+  // The workers in the order they were last heard, and those awaiting a
+  // start in the order they began to (oldest first: both times only move
+  // forward, and HeardEverything shifts them all alike). Tick looks only at
+  // the old end of each: a turn over a thousand quiet workers is not a pass
+  // over a thousand workers.
+  std::list<WorkerId> by_heard_;
+  std::list<WorkerId> awaiting_;
   // The last HeardEverything (Clock ms): silence is judged up to here.
   double heard_until_ms_ = 0;
   bool stopped_ = false;

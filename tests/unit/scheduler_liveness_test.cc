@@ -161,5 +161,37 @@ TEST_F(SchedulerLivenessTest, AStallCountsAGapAsOneInterval) {
   EXPECT_TRUE(lost_.empty());
 }
 
+// Tick looks only at the longest-silent workers (a list in the order they
+// were last heard, not a pass over all of them): a worker heard again moves
+// to the back, so one that joined first and talks never hides a silent one
+// that joined after it.
+TEST_F(SchedulerLivenessTest, OnlyTheSilentAreLostWhateverOrderTheyJoinedIn) {
+  WorkerId first = AddWorker("first");
+  WorkerId silent = AddWorker("silent");
+  WorkerId last = AddWorker("last");
+  Listen(kTimeoutMs + 200, {first, last});
+  EXPECT_EQ(lost_, std::vector<WorkerId>{silent});
+  Listen(kTimeoutMs - 400, {last});
+  EXPECT_EQ(lost_, std::vector<WorkerId>{silent});
+  Listen(500, {last});
+  EXPECT_EQ(lost_, (std::vector<WorkerId>{silent, first}));
+}
+
+// The same for stalls: a worker that reported its start leaves the
+// awaiting list, and one that awaits after it is still judged.
+TEST_F(SchedulerLivenessTest, AStartTakesAWorkerOffTheStallWatchButNotTheOneAfterIt) {
+  WorkerId starts = AddWorker("starts");
+  s_.AddTask(0, pb::TaskSpec());
+  pb::LeaseRef started = Lease();
+  Listen(1000, {starts});
+  WorkerId stalls = AddWorker("stalls");
+  s_.AddTask(1, pb::TaskSpec());
+  (void)Lease();
+  EXPECT_TRUE(s_.OnStarted(starts, started));
+  Listen(kTimeoutMs + 200, {starts, stalls});
+  EXPECT_EQ(stalled_, std::vector<WorkerId>{stalls});
+  EXPECT_TRUE(lost_.empty());
+}
+
 }  // namespace
 }  // namespace taskfarm
