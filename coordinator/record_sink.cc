@@ -141,7 +141,8 @@ void RecordSink::FlushReplayed() {
 }
 
 void RecordSink::WriteFinished(double run_origin_ms) {
-  std::vector<FinishedTask> finished = scheduler_.TakeFinishedRaw();
+  std::vector<FinishedTask>& finished = finished_;
+  scheduler_.TakeFinishedRaw(&finished);
   if (finished.empty()) return;
   bool to_output = output_ && !output_->failed();
   bool as_json = journal_ || to_output;

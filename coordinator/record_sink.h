@@ -115,8 +115,9 @@ class RecordSink {
   size_t replayed_ = 0;
   std::unique_ptr<OutputFile> output_;
   std::string out_buffer_;
-  std::string batch_json_;          // this batch's records, one after another
-  std::vector<size_t> batch_ends_;  // where each one ends in batch_json_
+  std::vector<FinishedTask> finished_;  // this batch's tasks (reused: see TakeFinishedRaw)
+  std::string batch_json_;              // this batch's records, one after another
+  std::vector<size_t> batch_ends_;      // where each one ends in batch_json_
   uint64_t unjournalled_ = 0;
   uint64_t cancelled_unstarted_ = 0;  // counted, not shown one line each
   std::vector<std::string> write_failures_;

@@ -883,7 +883,9 @@ TEST(SchedulerTest, CancelInFlightRecordsHowLongEachTaskRan) {
   h.s.StopDispatching("interrupted");
   h.s.CancelInFlight("second interrupt");
   std::map<uint32_t, FinishedTask> by_id;
-  for (FinishedTask& f : h.s.TakeFinishedRaw()) by_id.emplace(f.result.id(), std::move(f));
+  std::vector<FinishedTask> finished;
+  h.s.TakeFinishedRaw(&finished);
+  for (FinishedTask& f : finished) by_id.emplace(f.result.id(), std::move(f));
   ASSERT_EQ(by_id.size(), 20u);  // 1..20; 0 finished before
   const FinishedTask& reported = by_id.at(leases[0].task_id());
   EXPECT_EQ(reported.result.error(), "cancelled while running: second interrupt");
