@@ -166,6 +166,8 @@ void RecordSink::WriteFinished(double run_origin_ms) {
     if (!output_->Append(out_buffer_)) WriteFailed(config_.output_path, output_->error(), true);
     out_buffer_.clear();
   }
+  // Written: the records go (their memory with them), the room stays.
+  finished.clear();
   console_.Flush();
 }
 

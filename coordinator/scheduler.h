@@ -129,6 +129,10 @@ enum class OutcomeVerdict {
 class Scheduler {
  public:
   Scheduler(SchedulerOptions options, const Clock& clock);
+  // Each worker holds iterators into the scheduler's own lists (by_heard_,
+  // awaiting_): a copy would point into the original's.
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
 
   // ---- input
   // Whether the in-memory window has room for another task.
