@@ -371,12 +371,15 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
       }
       break;
     case pb::Frame::kHeartbeat:
-      // Answered when ours is due within half an interval anyway: the
-      // coordinator heartbeats every worker at once, so the answers of a
-      // whole farm arrive together and are read in a few wake-ups, not one
-      // per worker at a phase of its own (1,000 idle workers). No more
-      // heartbeats than before: answering resets our own timer.
-      if (registered_ && clock_.NowMs() - last_send_ms_ >= heartbeat_ms_ / 2) {
+      // An idle worker answers when its own is due within half an interval
+      // anyway: the coordinator heartbeats every worker at once, so the
+      // answers of an idle farm arrive together and are read in a few
+      // wake-ups, not one per worker at a phase of its own (1,000 idle
+      // workers). No more heartbeats than before: answering resets our own
+      // timer. Only idle: a worker holding leases speaks through its results
+      // first (one stopped and resumed must send its late result before a
+      // heartbeat draws a Reregister that would drop it uncounted).
+      if (registered_ && leases_.empty() && !HasPending() && clock_.NowMs() - last_send_ms_ >= heartbeat_ms_ / 2) {
         pb::Frame f;
         f.mutable_heartbeat()->set_seq(++heartbeat_seq_);
         Send(std::move(f));
