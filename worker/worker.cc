@@ -98,6 +98,8 @@ class WorkerLoop {
   // cannot be read.
   Status Connect();
   bool Send(pb::Frame frame);
+  // "I am alive": the Welcome's READY, our own timer's, an idle answer.
+  void SendHeartbeat();
   bool SendBytes(const std::string& bytes);
   void SendHello();
   void CheckHandshake();
@@ -254,6 +256,12 @@ void WorkerLoop::HeardEverything() {
 
 bool WorkerLoop::Send(pb::Frame frame) { return SendBytes(EncodeFrame(std::move(frame))); }
 
+void WorkerLoop::SendHeartbeat() {
+  pb::Frame f;
+  f.mutable_heartbeat()->set_seq(++heartbeat_seq_);
+  Send(std::move(f));
+}
+
 bool WorkerLoop::SendBytes(const std::string& bytes) {
   try {
     auto sent = socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
@@ -345,14 +353,10 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
         std::fprintf(stderr, "worker: registered as %s (concurrency %d, threads %d, processes %d)\n", name_.c_str(),
                      std::max(1, config_.concurrency), std::max(1, config_.threads), std::max(1, config_.processes));
       }
-      {
-        // Ready: a remote worker gets its first tasks once it has said
-        // something after its Hello, so say it now rather than at the
-        // first heartbeat.
-        pb::Frame ready;
-        ready.mutable_heartbeat()->set_seq(++heartbeat_seq_);
-        Send(std::move(ready));
-      }
+      // Ready: a remote worker gets its first tasks once it has said
+      // something after its Hello, so say it now rather than at the first
+      // heartbeat.
+      SendHeartbeat();
       break;
     case pb::Frame::kTasks:
       if (!registered_) break;  // the coordinator does not count these as ours
@@ -380,9 +384,7 @@ void WorkerLoop::Handle(const pb::Frame& frame) {
       // first (one stopped and resumed must send its late result before a
       // heartbeat draws a Reregister that would drop it uncounted).
       if (registered_ && leases_.empty() && !HasPending() && clock_.NowMs() - last_send_ms_ >= heartbeat_ms_ / 2) {
-        pb::Frame f;
-        f.mutable_heartbeat()->set_seq(++heartbeat_seq_);
-        Send(std::move(f));
+        SendHeartbeat();
       }
       break;
     case pb::Frame::kReregister:
@@ -865,11 +867,7 @@ int WorkerLoop::Run(int signal_fd) {
     // to wait with nothing queued: a result never waits for company the loop
     // cannot give it.
     if (batch_full || batch_old || !more_now) FlushResults();
-    if (registered_ && now - last_send_ms_ >= heartbeat_ms_) {
-      pb::Frame f;
-      f.mutable_heartbeat()->set_seq(++heartbeat_seq_);
-      Send(std::move(f));
-    }
+    if (registered_ && now - last_send_ms_ >= heartbeat_ms_) SendHeartbeat();
     if (ParentGone()) return 0;
     if (heard_until_ms_ - last_recv_ms_ > config_.coordinator_timeout_ms) {
       if (config_.parent_pid > 0) return 0;  // a local worker outlived its run
